@@ -1,0 +1,2 @@
+import NetSim
+print("netsim benchmark")

@@ -1,0 +1,106 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies, and why each is worth its build time on two cores:
+// - swift-nio: NIOCore is the backend-neutral Channel/EventLoop layer the mesh is written
+//   against; NIOPosix is the Linux backend; NIOHTTP1/NIOWebSocket run unchanged on both.
+// - swift-crypto: SHA-256 for the simulator's trace hash; later the tunnel's Noise handshake.
+// - Yams: scenario files and Kubernetes manifests are YAML.
+// - swift-argument-parser: the `edgemesh` command line.
+// - swift-log: the logging API every server-side Swift library speaks.
+let package = Package(
+    name: "edgemesh",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "edgemesh", targets: ["edgemesh"]),
+        .library(name: "Mesh", targets: ["Mesh"]),
+        .library(name: "NetSim", targets: ["NetSim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNftnl",
+            pkgConfig: "libnftnl",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
+        ),
+        .target(
+            name: "Mesh",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "NetSim",
+            dependencies: [
+                "Mesh",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "LinuxBackend",
+            dependencies: [
+                "Mesh", "CPcap", "CNftnl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "edgemesh",
+            dependencies: [
+                "Mesh", "NetSim", "LinuxBackend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "NetSimBenchmark",
+            dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/NetSimBenchmark"
+        ),
+        .testTarget(
+            name: "MeshTests",
+            dependencies: ["Mesh", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "NetSimTests",
+            dependencies: ["NetSim", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "LinuxBackendTests",
+            dependencies: ["LinuxBackend", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "HostConformanceTests",
+            dependencies: ["Mesh", "NetSim", "LinuxBackend",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "EdgemeshCLITests",
+            dependencies: ["edgemesh"]
+        ),
+    ]
+)

@@ -1,0 +1,74 @@
+import Logging
+import NIOCore
+
+/// The whole world as the mesh sees it: one node's clock, randomness, sockets,
+/// interfaces, traffic interception and durable store.
+///
+/// Everything in `Mesh` reaches the outside only through a `Host`, so the same code runs on
+/// the deterministic simulator (`NetSim`) and on Linux (`LinuxBackend`). Channels handed out
+/// are ordinary NIO `Channel`s, so NIO's protocol handlers (HTTP/1, WebSocket, TLS) run on
+/// either backend unchanged.
+///
+/// Threading: a host has one event loop. Mesh code runs on it, and calls into the host from it.
+/// It is not a place to block: nothing here waits.
+public protocol Host: AnyObject, Sendable {
+    /// The node's name, as Kubernetes knows it.
+    var name: String { get }
+
+    /// The loop all mesh work on this host runs on. Its `now` and `scheduleTask` are the
+    /// host's clock and timers: virtual time in `NetSim`, the monotonic clock on Linux.
+    var eventLoop: EventLoop { get }
+
+    /// Wall-clock time, for what must be compared with the outside world (certificate validity,
+    /// Kubernetes timestamps). Virtual in `NetSim`. Never use it to measure durations.
+    var wallClock: WallClock { get }
+
+    /// The source of every random choice the mesh makes (seeded in `NetSim`).
+    var random: MeshRandom { get }
+
+    /// A logger whose records carry the node name (and virtual time in `NetSim`).
+    var logger: Logger { get }
+
+    /// The node's interfaces with their addresses, loopback included.
+    var interfaces: [NetworkInterface] { get }
+
+    /// Listens for stream (TCP) connections; `childInitializer` configures each accepted channel.
+    /// The returned channel is the listener: close it to stop listening.
+    func listenStream(
+        _ options: StreamListenOptions,
+        childInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel>
+
+    /// Opens a stream (TCP) connection. Fails with `HostError.connectionRefused` when nothing
+    /// listens at the destination and `HostError.connectTimeout` when nothing answers in time.
+    func connectStream(
+        _ options: StreamConnectOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel>
+
+    /// Binds a datagram (UDP) socket. Its channel reads and writes `AddressedEnvelope<ByteBuffer>`.
+    func bindDatagram(
+        _ options: DatagramBindOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel>
+
+    /// Where an intercepted stream was originally headed (the service IP and port), or `nil`
+    /// when the channel was not intercepted.
+    func originalDestination(of channel: Channel) -> SocketAddress?
+
+    /// "Send traffic for these service addresses to me."
+    var interception: TrafficInterception { get }
+
+    /// A small store that survives restarts of the agent and of the node.
+    var store: DurableStore { get }
+}
+
+extension Host {
+    /// The host's monotonic clock reading.
+    public var now: NIODeadline { self.eventLoop.now }
+
+    /// The first IPv4 address of the first interface that is not loopback.
+    public var primaryAddress: IPv4Address? {
+        self.interfaces.first { !$0.isLoopback }?.ipv4Addresses.first
+    }
+}

@@ -1,0 +1,102 @@
+import NIOCore
+
+/// An IPv4 address as a 32-bit value in host byte order: cheap to hash, compare and mask,
+/// which the simulator's routing and NAT tables do per packet.
+public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var value: UInt32
+
+    public init(_ value: UInt32) {
+        self.value = value
+    }
+
+    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        self.value = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
+    }
+
+    /// Parses dotted-quad text ("192.168.1.10"); `nil` for anything else.
+    public init?(_ text: some StringProtocol) {
+        var value: UInt32 = 0
+        var octets = 0
+        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let octet = UInt8(part)
+            else { return nil }
+            value = value << 8 | UInt32(octet)
+            octets += 1
+        }
+        guard octets == 4 else { return nil }
+        self.value = value
+    }
+
+    public static let any = IPv4Address(0)
+    public static let loopback = IPv4Address(127, 0, 0, 1)
+
+    public var isLoopback: Bool { value >> 24 == 127 }
+    public var isUnspecified: Bool { value == 0 }
+
+    public var octets: (UInt8, UInt8, UInt8, UInt8) {
+        (UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+         UInt8(truncatingIfNeeded: value))
+    }
+
+    public var description: String {
+        let (a, b, c, d) = octets
+        return "\(a).\(b).\(c).\(d)"
+    }
+
+    public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
+
+    /// The address as a NIO socket address with `port`.
+    public func socketAddress(port: UInt16) -> SocketAddress {
+        // An IPv4 literal with a valid port cannot fail to convert.
+        try! SocketAddress(ipAddress: description, port: Int(port))
+    }
+}
+
+extension SocketAddress {
+    /// The IPv4 address of an `.v4` socket address, else `nil`.
+    public var ipv4Address: Mesh.IPv4Address? {
+        guard case .v4 = self, let text = self.ipAddress else { return nil }
+        return Mesh.IPv4Address(text)
+    }
+}
+
+/// An IPv4 network prefix ("10.96.0.0/12").
+public struct IPv4Prefix: Hashable, Sendable, CustomStringConvertible {
+    public let network: IPv4Address
+    public let length: Int
+
+    public init(network: IPv4Address, length: Int) {
+        precondition((0...32).contains(length), "prefix length \(length) is not in 0...32")
+        self.length = length
+        self.network = IPv4Address(network.value & IPv4Prefix.mask(length))
+    }
+
+    /// Parses "a.b.c.d/len"; `nil` for anything else.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = IPv4Address(parts[0]), let length = Int(parts[1]),
+            (0...32).contains(length)
+        else { return nil }
+        self.init(network: address, length: length)
+    }
+
+    public var mask: UInt32 { IPv4Prefix.mask(length) }
+
+    public func contains(_ address: IPv4Address) -> Bool {
+        address.value & mask == network.value
+    }
+
+    /// The `index`-th address in the prefix (0 is the network address itself).
+    public func address(at index: UInt32) -> IPv4Address {
+        IPv4Address(network.value | (index & ~mask))
+    }
+
+    /// How many addresses the prefix holds.
+    public var size: UInt64 { UInt64(1) << UInt64(32 - length) }
+
+    public var description: String { "\(network)/\(length)" }
+
+    private static func mask(_ length: Int) -> UInt32 {
+        length == 0 ? 0 : UInt32.max << UInt32(32 - length)
+    }
+}

@@ -1,0 +1,54 @@
+import Mesh
+
+/// A scenario file, parsed and validated: a topology, the Kubernetes objects, simulated
+/// workloads, faults on a timeline and the expectations the run is judged by.
+public struct Scenario: Hashable, Sendable {
+    public var name: String
+    public var description: String
+    /// Where it was read from ("Scenarios/nat-matrix.yaml"), for messages.
+    public var source: String
+    /// Simulated time the run lasts, nanoseconds.
+    public var duration: UInt64
+    /// The seed used when the command line gives none.
+    public var defaultSeed: UInt64
+    public var topology: TopologySpec
+    public var manifests: [KubernetesManifest]
+    public var workloads: [WorkloadSpec]
+    public var faults: [FaultSpec]
+    public var expectations: [ExpectationSpec]
+
+    public init(
+        name: String, description: String = "", source: String, duration: UInt64, defaultSeed: UInt64 = 1,
+        topology: TopologySpec, manifests: [KubernetesManifest] = [], workloads: [WorkloadSpec] = [],
+        faults: [FaultSpec] = [], expectations: [ExpectationSpec] = []
+    ) {
+        self.name = name
+        self.description = description
+        self.source = source
+        self.duration = duration
+        self.defaultSeed = defaultSeed
+        self.topology = topology
+        self.manifests = manifests
+        self.workloads = workloads
+        self.faults = faults
+        self.expectations = expectations
+    }
+}
+
+/// One Kubernetes object as `kubectl apply` takes it; decoded by the control plane.
+public struct KubernetesManifest: Hashable, Sendable {
+    public var apiVersion: String
+    public var kind: String
+    public var name: String
+    public var namespace: String?
+    /// The object as YAML text, exactly one document.
+    public var yaml: String
+
+    public init(apiVersion: String, kind: String, name: String, namespace: String?, yaml: String) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+        self.yaml = yaml
+    }
+}

@@ -1,0 +1,83 @@
+/// A simulated application on a node: a server (a pod) or a client that sends requests.
+public struct WorkloadSpec: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        /// Answers every HTTP/1.1 request with its pod name.
+        case httpServer(port: UInt16, podName: String)
+        case tcpEcho(port: UInt16)
+        case udpEcho(port: UInt16)
+        case webSocketEcho(port: UInt16)
+        /// Sends requests to `targets` in turn (one new connection per request for TCP-based kinds).
+        case client(ClientSpec)
+        /// A public rendezvous that tells punching peers each other's observed addresses.
+        case rendezvous(port: UInt16)
+        /// Punches a hole to the punch peer named `peer` with the help of `rendezvous`.
+        case punchPeer(PunchSpec)
+    }
+
+    public struct ClientSpec: Hashable, Sendable {
+        public enum ClientProtocol: String, Hashable, Sendable, CaseIterable {
+            case http, tcp, udp, websocket
+        }
+
+        public var `protocol`: ClientProtocol
+        /// "host:port" strings: an IPv4 address, a node name or (later) a service name.
+        public var targets: [String]
+        /// Virtual time of the first request, nanoseconds.
+        public var start: UInt64
+        public var interval: UInt64
+        public var count: Int
+        /// A request not answered within this time counts as failed.
+        public var timeout: UInt64
+        /// Bytes per request for echo kinds.
+        public var payloadSize: Int
+
+        public init(
+            protocol: ClientProtocol, targets: [String], start: UInt64, interval: UInt64, count: Int,
+            timeout: UInt64, payloadSize: Int
+        ) {
+            self.protocol = `protocol`
+            self.targets = targets
+            self.start = start
+            self.interval = interval
+            self.count = count
+            self.timeout = timeout
+            self.payloadSize = payloadSize
+        }
+    }
+
+    public struct PunchSpec: Hashable, Sendable {
+        public var transport: TransportKind
+        /// "host:port" of the rendezvous workload.
+        public var rendezvous: String
+        /// The name of the other punch-peer workload.
+        public var peer: String
+        /// The local port to punch from.
+        public var port: UInt16
+        public var start: UInt64
+        /// How long to keep trying before counting the punch as failed.
+        public var timeout: UInt64
+
+        public init(transport: TransportKind, rendezvous: String, peer: String, port: UInt16, start: UInt64, timeout: UInt64) {
+            self.transport = transport
+            self.rendezvous = rendezvous
+            self.peer = peer
+            self.port = port
+            self.start = start
+            self.timeout = timeout
+        }
+    }
+
+    public enum TransportKind: String, Hashable, Sendable, CaseIterable {
+        case udp, tcp
+    }
+
+    public var name: String
+    public var node: String
+    public var kind: Kind
+
+    public init(name: String, node: String, kind: Kind) {
+        self.name = name
+        self.node = node
+        self.kind = kind
+    }
+}

@@ -1,0 +1,74 @@
+import Mesh
+
+/// The shape of a simulated network: LANs joined by routers into a tree whose root is the
+/// public internet. A router connects its inside network to an upstream network and may NAT;
+/// a NATed LAN behind another NATed LAN is double NAT.
+public struct TopologySpec: Hashable, Sendable {
+    public struct Network: Hashable, Sendable {
+        public var name: String
+        public var subnet: IPv4Prefix
+        /// The router whose inside this network is; `nil` only for the root (the internet).
+        public var router: String?
+        /// Part of "the cloud" (the Kubernetes control plane's side), for the cloud-unreachable fault.
+        public var isCloud: Bool
+
+        public init(name: String, subnet: IPv4Prefix, router: String? = nil, isCloud: Bool = false) {
+            self.name = name
+            self.subnet = subnet
+            self.router = router
+            self.isCloud = isCloud
+        }
+    }
+
+    public struct Router: Hashable, Sendable {
+        public var name: String
+        /// The network the router's WAN side is on.
+        public var upstream: String
+        /// The WAN address; the next free address of the upstream subnet when `nil`.
+        public var address: IPv4Address?
+        /// The LAN address; the first address of the inside subnet when `nil`.
+        public var insideAddress: IPv4Address?
+        /// `nil` for a plain router that forwards without translation.
+        public var nat: NATConfiguration?
+        /// The WAN link (router to upstream network and back).
+        public var link: LinkSpec
+
+        public init(
+            name: String, upstream: String, address: IPv4Address? = nil, insideAddress: IPv4Address? = nil,
+            nat: NATConfiguration? = nil, link: LinkSpec = .ideal
+        ) {
+            self.name = name
+            self.upstream = upstream
+            self.address = address
+            self.insideAddress = insideAddress
+            self.nat = nat
+            self.link = link
+        }
+    }
+
+    public struct Node: Hashable, Sendable {
+        public var name: String
+        public var network: String
+        /// The node's address; the next free address of its network when `nil`.
+        public var address: IPv4Address?
+        /// The node's access link to its network.
+        public var link: LinkSpec
+
+        public init(name: String, network: String, address: IPv4Address? = nil, link: LinkSpec = .ideal) {
+            self.name = name
+            self.network = network
+            self.address = address
+            self.link = link
+        }
+    }
+
+    public var networks: [Network]
+    public var routers: [Router]
+    public var nodes: [Node]
+
+    public init(networks: [Network] = [], routers: [Router] = [], nodes: [Node] = []) {
+        self.networks = networks
+        self.routers = routers
+        self.nodes = nodes
+    }
+}

@@ -1,0 +1,26 @@
+import Mesh
+import Testing
+
+@Suite struct IPv4AddressTests {
+    @Test func parsesAndPrintsDottedQuads() {
+        #expect(IPv4Address("192.168.1.10")?.description == "192.168.1.10")
+        #expect(IPv4Address("10.0.0.256") == nil)
+        #expect(IPv4Address("10.0.0") == nil)
+        #expect(IPv4Address("10..0.1") == nil)
+        #expect(IPv4Address("1.2.3.4.5") == nil)
+    }
+
+    @Test func prefixContainsOnlyItsAddresses() throws {
+        let prefix = try #require(IPv4Prefix("10.96.0.0/12"))
+        #expect(prefix.contains(IPv4Address(10, 96, 0, 10)))
+        #expect(prefix.contains(IPv4Address(10, 111, 255, 255)))
+        #expect(!prefix.contains(IPv4Address(10, 112, 0, 0)))
+        #expect(IPv4Prefix("192.168.1.77/24")?.network == IPv4Address(192, 168, 1, 0))
+    }
+
+    @Test func socketAddressRoundTrip() {
+        let address = IPv4Address(203, 0, 113, 7)
+        #expect(address.socketAddress(port: 8080).ipv4Address == address)
+        #expect(address.socketAddress(port: 8080).port == 8080)
+    }
+}
