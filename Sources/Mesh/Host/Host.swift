@@ -52,9 +52,9 @@ public protocol Host: AnyObject, Sendable {
         initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel>
 
-    /// Where an intercepted stream was originally headed (the service IP and port), or `nil`
-    /// when the channel was not intercepted.
-    func originalDestination(of channel: Channel) -> SocketAddress?
+    /// Where an intercepted stream was originally headed (the service IP and port); `nil` when
+    /// the channel was not intercepted. (On Linux this is a `getsockopt`, hence the future.)
+    func originalDestination(of channel: Channel) -> EventLoopFuture<SocketAddress?>
 
     /// "Send traffic for these service addresses to me."
     var interception: TrafficInterception { get }
