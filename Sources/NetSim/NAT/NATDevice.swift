@@ -35,6 +35,13 @@ public protocol NATDevice: AnyObject {
         transport: TransportProtocol, source: Endpoint, destination: Endpoint, tcpFlags: TCPFlags?, now: UInt64
     ) -> Result<Endpoint, NATDropReason>
 
+    /// A packet from inside addressed to this NAT's own external address: with hairpinning, the
+    /// source becomes the sender's external mapping and the destination the inside endpoint
+    /// the external port maps to (filtered as an inbound packet would be).
+    func translateHairpin(
+        transport: TransportProtocol, source: Endpoint, destination: Endpoint, tcpFlags: TCPFlags?, now: UInt64
+    ) -> Result<(source: Endpoint, destination: Endpoint), NATDropReason>
+
     /// A NAT reboot: every mapping is lost.
     func reboot()
 

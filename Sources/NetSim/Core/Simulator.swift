@@ -1,0 +1,151 @@
+import Mesh
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A deterministic simulated network: nodes on LANs joined by routers (which may NAT), links
+/// with delay and loss, faults, and one ordered event queue on virtual time.
+///
+/// A run is a pure function of (topology and workloads, seed, build): time only advances by
+/// taking the next event off the queue, and every random choice comes from generators
+/// derived from `seed`. Not thread-safe: create and run a simulator on one thread.
+public final class Simulator {
+    public let seed: UInt64
+    /// Virtual nanoseconds since the start of the run.
+    public private(set) var now: UInt64 = 0
+    public let trace = Trace()
+    /// Packets delivered to hosts so far (the benchmark's figure).
+    public private(set) var deliveredPackets: UInt64 = 0
+    public private(set) var droppedPackets: UInt64 = 0
+    /// Events taken off the queue so far.
+    public private(set) var processedEvents: UInt64 = 0
+
+    var queue = EventQueue<SimEvent>()
+    var nodes: [SimNode] = []
+    var networks: [SimNetwork] = []
+    var nodesByName: [String: NodeID] = [:]
+    var networksByName: [String: Int] = [:]
+    var partitions: [Partition] = []
+    var tcpOptions = TCPOptions()
+    private var nextPacketID: UInt64 = 0
+    private let thread = pthread_self()
+
+    /// Builds the network described by `topology`. Throws `TopologyError` for a shape that
+    /// cannot be simulated (unknown names, addresses outside their subnet, loops).
+    public init(seed: UInt64, topology: TopologySpec) throws {
+        self.seed = seed
+        try TopologyBuilder(simulator: self).build(topology)
+    }
+
+    var isOnSimulationThread: Bool { pthread_equal(thread, pthread_self()) != 0 }
+
+    // MARK: Running
+
+    /// Runs events until the queue is empty or the next event is later than `deadline`, then
+    /// sets the clock to `deadline`.
+    public func run(until deadline: UInt64) {
+        while let next = queue.nextDeadline, next <= deadline {
+            step()
+        }
+        now = max(now, deadline)
+    }
+
+    /// Runs for `duration` more nanoseconds of virtual time.
+    public func run(for duration: UInt64) {
+        run(until: now + duration)
+    }
+
+    /// Runs until `condition` holds (checked after every event), the queue empties, or `limit`
+    /// is reached. Returns whether the condition held.
+    @discardableResult
+    public func run(until limit: UInt64, while condition: () -> Bool) -> Bool {
+        while condition() {
+            guard let next = queue.nextDeadline, next <= limit else {
+                now = max(now, limit)
+                return !condition()
+            }
+            step()
+        }
+        return true
+    }
+
+    /// Takes the next event off the queue and handles it.
+    func step() {
+        guard let entry = queue.pop() else { return }
+        now = entry.deadline
+        processedEvents &+= 1
+        switch entry.payload {
+        case .task(let task):
+            guard !task.isCancelled else { return }
+            if let nodeID = task.node {
+                let node = nodes[Int(nodeID.index)]
+                guard node.isPoweredOn, node.loop.generation == task.generation else { return }
+            }
+            task.body()
+        case .arrival(let packet, let nodeID, let interface):
+            handleArrival(packet, at: nodes[Int(nodeID.index)], interface: Int(interface))
+        }
+    }
+
+    // MARK: Scheduling
+
+    func schedule(at deadline: UInt64, _ task: SimTask) {
+        queue.push(deadline: max(deadline, now), .task(task))
+    }
+
+    /// Runs `body` at `deadline` outside any node (faults, the scenario's own clock).
+    public func schedule(at deadline: UInt64, _ body: @escaping () -> Void) {
+        schedule(at: deadline, SimTask(node: nil, generation: 0, body: body))
+    }
+
+    func makePacketID() -> UInt64 {
+        nextPacketID &+= 1
+        return nextPacketID
+    }
+
+    func countDelivered() { deliveredPackets &+= 1 }
+    func countDropped() { droppedPackets &+= 1 }
+
+    // MARK: Looking things up
+
+    public func node(named name: String) -> SimNode? {
+        nodesByName[name].map { nodes[Int($0.index)] }
+    }
+
+    /// The host (not router) named `name`, as the mesh sees it.
+    public func host(named name: String) -> SimHost? {
+        node(named: name)?.host
+    }
+
+    /// Every host, in the order the topology listed them.
+    public var hosts: [SimHost] { nodes.compactMap(\.host) }
+
+    /// The address a name stands for: a node's (first) address, or a literal IPv4 address.
+    public func resolve(_ name: String) -> IPv4Address? {
+        if let address = IPv4Address(name) { return address }
+        return node(named: name)?.interfaces.first?.address
+    }
+
+    public var allNodes: [SimNode] { nodes }
+}
+
+/// What the queue holds: work on a node's loop, or a packet reaching a node's interface.
+enum SimEvent {
+    case task(SimTask)
+    case arrival(Packet, NodeID, Int32)
+}
+
+/// An active partition: packets from a node in `a` to a node in `b` are dropped (and from `b`
+/// to `a` unless `oneWay`).
+struct Partition {
+    var id: Int
+    var a: Set<NodeID>
+    var b: Set<NodeID>
+    var oneWay: Bool
+
+    func blocks(from origin: NodeID, to node: NodeID) -> Bool {
+        (a.contains(origin) && b.contains(node)) || (!oneWay && b.contains(origin) && a.contains(node))
+    }
+}

@@ -1,0 +1,138 @@
+import Mesh
+
+/// How packets move: out of a host, across a network and its links, through routers and
+/// their NATs, into a host.
+extension Simulator {
+    /// A host's kernel hands `packet` to the network.
+    func send(_ packet: Packet, from node: SimNode) {
+        guard node.isPoweredOn else { return }
+        node.capture?(packet, now)
+        if node.owns(packet.destination.address) {
+            // Loopback and packets to oneself skip the wire but still take their turn in the queue.
+            queue.push(deadline: now, .arrival(packet, node.id, -1))
+            return
+        }
+        let interface = node.interfaces[0]
+        route(packet, on: interface.network, from: node, interface: 0)
+    }
+
+    /// Puts `packet` on network `networkIndex` from `node`'s interface towards its next hop.
+    private func route(_ packet: Packet, on networkIndex: Int, from node: SimNode, interface: Int) {
+        let network = networks[networkIndex]
+        guard let hop = network.nextHop(for: packet.destination.address, excluding: node.id) else {
+            drop(packet, at: node, reason: "no-route")
+            return
+        }
+        let receiver = nodes[Int(hop.node.index)]
+        let bytes = packet.wireLength
+        switch node.interfaces[interface].up.transmit(bytes: bytes, now: now) {
+        case .lost(let reason):
+            drop(packet, at: node, reason: reason.description)
+        case .arrives(let first, let duplicate):
+            cross(receiver.interfaces[hop.interface].down, packet, departure: first, to: receiver, interface: hop.interface)
+            if let duplicate {
+                cross(receiver.interfaces[hop.interface].down, packet, departure: duplicate, to: receiver, interface: hop.interface)
+            }
+        }
+    }
+
+    /// The receiving side's link: schedules the arrival (twice if the link duplicates).
+    @inline(__always)
+    private func cross(_ downlink: LinkDirection, _ packet: Packet, departure: UInt64, to receiver: SimNode, interface: Int) {
+        switch downlink.transmit(bytes: packet.wireLength, now: departure) {
+        case .lost(let reason):
+            drop(packet, at: receiver, reason: reason.description)
+        case .arrives(let arrival, let again):
+            queue.push(deadline: arrival, .arrival(packet, receiver.id, Int32(interface)))
+            if let again { queue.push(deadline: again, .arrival(packet, receiver.id, Int32(interface))) }
+        }
+    }
+
+    func handleArrival(_ packet: Packet, at node: SimNode, interface: Int) {
+        guard node.isPoweredOn else {
+            drop(packet, at: node, reason: "node-down")
+            return
+        }
+        if !partitions.isEmpty, partitions.contains(where: { $0.blocks(from: packet.origin, to: node.id) }) {
+            drop(packet, at: node, reason: "partition")
+            return
+        }
+        switch node.role {
+        case .host:
+            trace.recordPacket(.delivered, at: now, node: node.id, packet: packet)
+            countDelivered()
+            if interface >= 0 { node.capture?(packet, now) }
+            node.kernel?.receive(packet)
+        case .router:
+            trace.recordPacket(.forwarded, at: now, node: node.id, packet: packet)
+            forward(packet, at: node, arrivedOn: interface)
+        }
+    }
+
+    func drop(_ packet: Packet, at node: SimNode, reason: String) {
+        trace.recordPacket(.dropped, at: now, node: node.id, packet: packet, reason: reason)
+        countDropped()
+    }
+
+    /// A router moves a packet between its inside and upstream networks, translating it when
+    /// it is a NAT.
+    private func forward(_ arriving: Packet, at router: SimNode, arrivedOn interface: Int) {
+        var packet = arriving
+        guard packet.ttl > 1 else {
+            drop(packet, at: router, reason: "ttl-exceeded")
+            return
+        }
+        packet.ttl -= 1
+        router.capture?(arriving, now)
+        let flags = packet.tcp?.flags
+        if interface == router.insideInterface {
+            guard let nat = router.nat else {
+                route(packet, on: router.interfaces[router.upstreamInterface].network, from: router, interface: router.upstreamInterface)
+                return
+            }
+            if packet.destination.address == nat.externalAddress {
+                switch nat.translateHairpin(
+                    transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
+                {
+                case .success(let rewritten):
+                    packet.source = rewritten.source
+                    packet.destination = rewritten.destination
+                    router.capture?(packet, now)
+                    route(packet, on: router.interfaces[router.insideInterface].network, from: router, interface: router.insideInterface)
+                case .failure(let reason):
+                    drop(packet, at: router, reason: reason.rawValue)
+                }
+                return
+            }
+            switch nat.translateOutbound(
+                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
+            {
+            case .success(let external):
+                packet.source = external
+                router.capture?(packet, now)
+                route(packet, on: router.interfaces[router.upstreamInterface].network, from: router, interface: router.upstreamInterface)
+            case .failure(let reason):
+                drop(packet, at: router, reason: reason.rawValue)
+            }
+        } else {
+            guard let nat = router.nat else {
+                route(packet, on: router.interfaces[router.insideInterface].network, from: router, interface: router.insideInterface)
+                return
+            }
+            guard packet.destination.address == nat.externalAddress else {
+                drop(packet, at: router, reason: "not-for-nat")
+                return
+            }
+            switch nat.translateInbound(
+                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
+            {
+            case .success(let inside):
+                packet.destination = inside
+                router.capture?(packet, now)
+                route(packet, on: router.interfaces[router.insideInterface].network, from: router, interface: router.insideInterface)
+            case .failure(let reason):
+                drop(packet, at: router, reason: reason.rawValue)
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Mesh
+
+/// A LAN (or the internet) at run time: who is attached at which address, and where packets
+/// for other destinations go.
+final class SimNetwork {
+    struct Attachment {
+        var node: NodeID
+        var interface: Int
+    }
+
+    struct Route {
+        var prefix: IPv4Prefix
+        var via: Attachment
+    }
+
+    let index: Int
+    let name: String
+    let subnet: IPv4Prefix
+    let isCloud: Bool
+    var attachments: [UInt32: Attachment] = [:]
+    /// The router whose inside this network is: the way out. `nil` for the root.
+    var gateway: Attachment?
+    /// Prefixes behind plain (non-NAT) routers attached here.
+    var routes: [Route] = []
+    private var nextHostIndex: UInt32 = 2
+
+    init(index: Int, name: String, subnet: IPv4Prefix, isCloud: Bool) {
+        self.index = index
+        self.name = name
+        self.subnet = subnet
+        self.isCloud = isCloud
+    }
+
+    /// The next address of the subnet nobody holds (`.1` is left for the router).
+    func allocateAddress() -> IPv4Address? {
+        while UInt64(nextHostIndex) < subnet.size - 1 {
+            let candidate = subnet.address(at: nextHostIndex)
+            nextHostIndex += 1
+            if attachments[candidate.value] == nil { return candidate }
+        }
+        return nil
+    }
+
+    /// The next hop for `destination` on this network, never `excluding` (the node that handed
+    /// the packet over, so packets do not bounce).
+    @inline(__always)
+    func nextHop(for destination: IPv4Address, excluding: NodeID) -> Attachment? {
+        if let direct = attachments[destination.value] { return direct }
+        for route in routes where route.prefix.contains(destination) && route.via.node != excluding {
+            return route.via
+        }
+        if let gateway, gateway.node != excluding { return gateway }
+        return nil
+    }
+}

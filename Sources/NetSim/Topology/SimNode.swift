@@ -1,0 +1,63 @@
+import Mesh
+
+/// A machine in the simulation: a host (which runs a kernel and the mesh) or a router (which
+/// forwards and may NAT).
+public final class SimNode {
+    public enum Role: Sendable {
+        case host
+        case router
+    }
+
+    public let id: NodeID
+    public let name: String
+    public let role: Role
+    var interfaces: [SimInterface] = []
+    let loop: SimEventLoop
+    public internal(set) var isPoweredOn = true
+
+    // Routers only.
+    var insideInterface = -1
+    var upstreamInterface = -1
+    var nat: NATDevice?
+
+    // Hosts only.
+    var kernel: SimKernel?
+    public internal(set) var host: SimHost?
+
+    /// Called with every packet the node sends or receives, at virtual time (pcap capture).
+    var capture: ((Packet, UInt64) -> Void)?
+
+    init(id: NodeID, name: String, role: Role, loop: SimEventLoop) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.loop = loop
+    }
+
+    public var addresses: [IPv4Address] { interfaces.map(\.address) }
+
+    func owns(_ address: IPv4Address) -> Bool {
+        address.isLoopback || interfaces.contains { $0.address == address }
+    }
+}
+
+/// A node's attachment to a network, with the link in each direction.
+final class SimInterface {
+    let name: String
+    let network: Int
+    let address: IPv4Address
+    let prefixLength: Int
+    /// Node to network.
+    let up: LinkDirection
+    /// Network to node.
+    let down: LinkDirection
+
+    init(name: String, network: Int, address: IPv4Address, prefixLength: Int, up: LinkDirection, down: LinkDirection) {
+        self.name = name
+        self.network = network
+        self.address = address
+        self.prefixLength = prefixLength
+        self.up = up
+        self.down = down
+    }
+}

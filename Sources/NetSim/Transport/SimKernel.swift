@@ -1,0 +1,216 @@
+import Mesh
+import NIOCore
+
+/// A simulated host's networking stack: its sockets, its TCP connections, its ephemeral
+/// ports, and the interception hook (the simulator's stand-in for nftables `redirect`).
+///
+/// Everything here is volatile: a crash forgets all of it.
+final class SimKernel {
+    unowned let simulator: Simulator
+    unowned let node: SimNode
+    let random: SimRandom
+    let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+
+    private var datagramSockets: [UInt16: [DatagramReceiver]] = [:]
+    private var listeners: [UInt16: [TCPAcceptor]] = [:]
+    private var connections: [ConnectionKey: TCPConnection] = [:]
+    private var nextEphemeralPort: UInt16
+
+    /// Service endpoint → local port of the agent's listener, per transport.
+    private var interceptions: [FlowKey: UInt16] = [:]
+    /// Client endpoint → the service endpoint it was really talking to (conntrack).
+    private var redirectedFlows: [FlowKey: Endpoint] = [:]
+
+    static let ephemeralPorts: ClosedRange<UInt16> = 32768...60999
+
+    init(simulator: Simulator, node: SimNode) {
+        self.simulator = simulator
+        self.node = node
+        self.random = SimRandom(seed: simulator.seed, label: "kernel:\(node.name)")
+        let span = UInt64(Self.ephemeralPorts.count)
+        self.nextEphemeralPort = Self.ephemeralPorts.lowerBound + UInt16(random.nextInt(below: span))
+    }
+
+    var now: UInt64 { simulator.now }
+
+    var primaryAddress: IPv4Address { node.interfaces[0].address }
+
+    func socketAddress(_ endpoint: Endpoint) -> SocketAddress {
+        endpoint.socketAddress
+    }
+
+    /// Runs `body` on this node's loop at `deadline` (dropped if the node crashes first).
+    func schedule(at deadline: UInt64, _ body: @escaping () -> Void) {
+        simulator.schedule(at: deadline, SimTask(node: node.id, generation: node.loop.generation, body: body))
+    }
+
+    // MARK: Binding
+
+    /// The address to bind: the host's own, loopback or any; port 0 picks an ephemeral port.
+    func resolveLocal(_ requested: Endpoint?, transport: TransportProtocol, reuse: Bool) throws -> Endpoint {
+        let address = requested?.address ?? .any
+        guard address.isUnspecified || node.owns(address) else {
+            throw HostError.addressNotAvailable(address.socketAddress(port: requested?.port ?? 0))
+        }
+        if let port = requested?.port, port != 0 {
+            if !reuse && isPortInUse(port, transport: transport) {
+                throw HostError.addressInUse(address.socketAddress(port: port))
+            }
+            return Endpoint(address, port)
+        }
+        return Endpoint(address, try allocateEphemeralPort(transport: transport))
+    }
+
+    private func isPortInUse(_ port: UInt16, transport: TransportProtocol) -> Bool {
+        switch transport {
+        case .udp: return datagramSockets[port] != nil
+        case .tcp: return listeners[port] != nil || connections.keys.contains { $0.local.port == port }
+        }
+    }
+
+    private func allocateEphemeralPort(transport: TransportProtocol) throws -> UInt16 {
+        for _ in 0..<Self.ephemeralPorts.count {
+            let candidate = nextEphemeralPort
+            nextEphemeralPort = candidate == Self.ephemeralPorts.upperBound ? Self.ephemeralPorts.lowerBound : candidate + 1
+            if !isPortInUse(candidate, transport: transport) { return candidate }
+        }
+        throw HostError.addressInUse(IPv4Address.any.socketAddress(port: 0))
+    }
+
+    func bindDatagram(_ receiver: DatagramReceiver, port: UInt16) {
+        datagramSockets[port, default: []].append(receiver)
+    }
+
+    func unbindDatagram(_ receiver: DatagramReceiver, port: UInt16) {
+        datagramSockets[port]?.removeAll { $0 === receiver }
+        if datagramSockets[port]?.isEmpty == true { datagramSockets[port] = nil }
+    }
+
+    func listen(_ acceptor: TCPAcceptor, port: UInt16) {
+        listeners[port, default: []].append(acceptor)
+    }
+
+    func stopListening(_ acceptor: TCPAcceptor, port: UInt16) {
+        listeners[port]?.removeAll { $0 === acceptor }
+        if listeners[port]?.isEmpty == true { listeners[port] = nil }
+    }
+
+    // MARK: TCP
+
+    /// Opens a connection from `local` (the port already resolved) to `remote`.
+    func connect(from local: Endpoint, to remote: Endpoint) throws -> TCPConnection {
+        let source = Endpoint(local.address.isUnspecified ? sourceAddress(toward: remote.address) : local.address, local.port)
+        let key = ConnectionKey(local: source, remote: remote)
+        guard connections[key] == nil else { throw HostError.addressInUse(source.socketAddress) }
+        let connection = TCPConnection(
+            activeOpen: key, kernel: self, options: simulator.tcpOptions, initialSequence: UInt32(truncatingIfNeeded: random.nextUInt64()))
+        if connection.state != .closed { connections[key] = connection }
+        return connection
+    }
+
+    func forget(_ connection: TCPConnection) {
+        if connections[connection.key] === connection { connections[connection.key] = nil }
+    }
+
+    func transmitTCP(from source: Endpoint, to destination: Endpoint, header: TCPHeader, payload: ByteBuffer) {
+        let packet = Packet(
+            id: simulator.makePacketID(), transport: .tcp, source: source, destination: destination, tcp: header,
+            payload: payload, origin: node.id)
+        output(packet)
+    }
+
+    // MARK: UDP
+
+    func sendDatagram(from local: Endpoint, to remote: Endpoint, payload: ByteBuffer) {
+        let source = Endpoint(local.address.isUnspecified ? sourceAddress(toward: remote.address) : local.address, local.port)
+        let packet = Packet(
+            id: simulator.makePacketID(), transport: .udp, source: source, destination: remote, payload: payload, origin: node.id)
+        output(packet)
+    }
+
+    private func sourceAddress(toward destination: IPv4Address) -> IPv4Address {
+        destination.isLoopback ? .loopback : primaryAddress
+    }
+
+    // MARK: Interception
+
+    func setInterceptions(_ rules: [InterceptionRule]) {
+        interceptions = Dictionary(
+            rules.map { (FlowKey(transport: $0.transport, endpoint: Endpoint($0.serviceAddress, $0.servicePort)), $0.localPort) },
+            uniquingKeysWith: { _, last in last })
+    }
+
+    /// The service endpoint a redirected flow from `client` was addressed to.
+    func originalDestination(transport: TransportProtocol, client: Endpoint) -> Endpoint? {
+        redirectedFlows[FlowKey(transport: transport, endpoint: client)]
+    }
+
+    /// The OUTPUT hook: traffic to an intercepted service goes to the local agent instead, and
+    /// the agent's replies look as if the service sent them (what nftables `redirect` and
+    /// conntrack do on Linux).
+    private func output(_ original: Packet) {
+        var packet = original
+        if !interceptions.isEmpty {
+            let flow = FlowKey(transport: packet.transport, endpoint: packet.destination)
+            if let localPort = interceptions[flow] {
+                redirectedFlows[FlowKey(transport: packet.transport, endpoint: packet.source)] = packet.destination
+                packet.destination = Endpoint(packet.source.address, localPort)
+            } else if let service = redirectedFlows[FlowKey(transport: packet.transport, endpoint: packet.destination)],
+                interceptions[FlowKey(transport: packet.transport, endpoint: service)] == packet.source.port
+            {
+                packet.source = service
+            }
+        }
+        simulator.send(packet, from: node)
+    }
+
+    // MARK: Input
+
+    func receive(_ packet: Packet) {
+        switch packet.transport {
+        case .udp:
+            guard let receiver = datagramSockets[packet.destination.port]?.first else {
+                simulator.trace.recordFault(at: now, "\(node.name): udp port \(packet.destination.port) unreachable")
+                return
+            }
+            receiver.receive(packet.payload, from: packet.source, to: packet.destination)
+        case .tcp:
+            guard let header = packet.tcp else { return }
+            let key = ConnectionKey(local: packet.destination, remote: packet.source)
+            if let connection = connections[key] {
+                connection.receive(header, payload: packet.payload)
+            } else if header.flags.contains(.syn), !header.flags.contains(.ack),
+                let acceptor = listeners[packet.destination.port]?.first
+            {
+                let connection = TCPConnection(
+                    passiveOpen: key, kernel: self, options: simulator.tcpOptions,
+                    initialSequence: UInt32(truncatingIfNeeded: random.nextUInt64()), peerSequence: header.sequence)
+                connection.acceptor = acceptor
+                connections[key] = connection
+            } else if !header.flags.contains(.rst) {
+                // Nobody here: refuse, as a real stack does.
+                let ack = header.sequence &+ UInt32(packet.payload.readableBytes) &+ (header.flags.contains(.syn) ? 1 : 0)
+                let reset = TCPHeader(
+                    flags: header.flags.contains(.ack) ? [.rst] : [.rst, .ack],
+                    sequence: header.flags.contains(.ack) ? header.acknowledgment : 0, acknowledgment: ack, window: 0)
+                transmitTCP(from: packet.destination, to: packet.source, header: reset, payload: emptyBuffer)
+            }
+        }
+    }
+
+    // MARK: Crash
+
+    /// Power loss: every socket and connection vanishes without a FIN or RST.
+    func forgetEverything() {
+        datagramSockets.removeAll()
+        listeners.removeAll()
+        connections.removeAll()
+        interceptions.removeAll()
+        redirectedFlows.removeAll()
+    }
+}
+
+/// A bound datagram socket.
+protocol DatagramReceiver: AnyObject {
+    func receive(_ payload: ByteBuffer, from source: Endpoint, to destination: Endpoint)
+}
