@@ -28,6 +28,7 @@ public final class Simulator {
     var nodesByName: [String: NodeID] = [:]
     var networksByName: [String: Int] = [:]
     var partitions: [Partition] = []
+    var bootHandlers: [NodeID: [(SimHost) -> Void]] = [:]
     var tcpOptions = TCPOptions()
     private var nextPacketID: UInt64 = 0
     private let thread = pthread_self()

@@ -1,0 +1,63 @@
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP/1.1 GET over a new connection; succeeds with the response body when the status
+/// is 200.
+enum HTTPExchange {
+    static func get(on host: any Host, address: IPv4Address, port: UInt16, authority: String) -> EventLoopFuture<String> {
+        let loop = host.eventLoop
+        let response = loop.makePromise(of: String.self)
+        let connected = host.connectStream(StreamConnectOptions(remote: address.socketAddress(port: port))) { channel in
+            channel.pipeline.addHTTPClientHandlers().flatMap {
+                channel.pipeline.addHandler(HTTPResponseCollector(promise: response))
+            }
+        }
+        connected.whenFailure { response.fail($0) }
+        connected.whenSuccess { channel in
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: authority)
+            headers.add(name: "Connection", value: "close")
+            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            response.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+        return response.futureResult
+    }
+}
+
+/// Gathers one response; fails the promise if the connection ends first.
+final class HTTPResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let promise: EventLoopPromise<String>
+    private var status: HTTPResponseStatus?
+    private var body = ""
+
+    init(promise: EventLoopPromise<String>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = head.status
+        case .body(let buffer):
+            body += String(buffer: buffer)
+        case .end:
+            if status == .ok {
+                promise.succeed(body)
+            } else {
+                promise.fail(ExchangeError("HTTP status \(status.map { String($0.code) } ?? "none")"))
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ExchangeError("connection closed before the response"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+}

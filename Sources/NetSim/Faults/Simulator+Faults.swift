@@ -1,0 +1,100 @@
+import Mesh
+
+/// Faults the simulator can inject, by name, at the current virtual time. Each one is
+/// recorded in the trace.
+extension Simulator {
+    /// The nodes a name stands for: a node or router itself, or every node on a network and on
+    /// the networks behind it.
+    public func nodes(named names: [String]) throws -> Set<NodeID> {
+        var result = Set<NodeID>()
+        for name in names {
+            if let id = nodesByName[name] {
+                result.insert(id)
+            } else if let network = networksByName[name] {
+                result.formUnion(nodes(under: network))
+            } else {
+                throw TopologyError("\"\(name)\" is neither a node, a router nor a network")
+            }
+        }
+        return result
+    }
+
+    private func nodes(under network: Int) -> Set<NodeID> {
+        var result = Set<NodeID>()
+        for node in nodes where node.role == .host && node.interfaces[0].network == network {
+            result.insert(node.id)
+        }
+        for router in nodes where router.role == .router && router.interfaces[router.upstreamInterface].network == network {
+            result.insert(router.id)
+            result.formUnion(nodes(under: router.interfaces[router.insideInterface].network))
+        }
+        return result
+    }
+
+    /// Drops packets from `a` to `b` (and back unless `oneWay`) until `heal(partition:)`.
+    @discardableResult
+    public func partition(_ a: [String], from b: [String], oneWay: Bool = false) throws -> Int {
+        let id = (partitions.map(\.id).max() ?? 0) + 1
+        partitions.append(Partition(id: id, a: try nodes(named: a), b: try nodes(named: b), oneWay: oneWay))
+        trace.recordFault(at: now, "partition #\(id) \(a) \(oneWay ? "->" : "<->") \(b)")
+        return id
+    }
+
+    public func heal(partition id: Int) {
+        partitions.removeAll { $0.id == id }
+        trace.recordFault(at: now, "heal partition #\(id)")
+    }
+
+    /// Everything on `cloud: true` networks is cut off from everything else.
+    @discardableResult
+    public func makeCloudUnreachable() throws -> Int {
+        let cloud = networks.filter(\.isCloud).map(\.name)
+        guard !cloud.isEmpty else { throw TopologyError("no network is marked cloud") }
+        let cloudNodes = try nodes(named: cloud)
+        let others = nodes.map(\.name).filter { nodesByName[$0].map { !cloudNodes.contains($0) } ?? false }
+        return try partition(cloud, from: others)
+    }
+
+    /// Takes a node's link (a router's WAN link) down or up in `direction`.
+    public func setLink(of name: String, direction: FaultSpec.Direction, up: Bool) throws {
+        guard let node = node(named: name) else { throw TopologyError("unknown node or router \"\(name)\"") }
+        let interface = node.interfaces[node.role == .router ? node.upstreamInterface : 0]
+        if direction != .down { interface.up.isUp = up }
+        if direction != .up { interface.down.isUp = up }
+        trace.recordFault(at: now, "link \(name) \(direction) \(up ? "up" : "down")")
+    }
+
+    /// The node loses power: its sockets, connections and pending timers are gone (no FIN, no
+    /// RST); its durable store stays.
+    public func crash(_ name: String) throws {
+        guard let node = node(named: name) else { throw TopologyError("unknown node \"\(name)\"") }
+        guard node.isPoweredOn else { return }
+        node.isPoweredOn = false
+        node.loop.discardPendingWork()
+        node.kernel?.forgetEverything()
+        trace.recordFault(at: now, "crash \(name)")
+    }
+
+    /// The node boots again; its boot handlers (the workloads) start afresh.
+    public func boot(_ name: String) throws {
+        guard let node = node(named: name) else { throw TopologyError("unknown node \"\(name)\"") }
+        guard !node.isPoweredOn else { return }
+        node.isPoweredOn = true
+        trace.recordFault(at: now, "boot \(name)")
+        if let host = node.host { for handler in bootHandlers[node.id] ?? [] { handler(host) } }
+    }
+
+    /// Registers what runs on a host at every boot (and runs it now if the host is up).
+    public func onBoot(of name: String, _ handler: @escaping (SimHost) -> Void) throws {
+        guard let node = node(named: name), let host = node.host else { throw TopologyError("unknown node \"\(name)\"") }
+        bootHandlers[node.id, default: []].append(handler)
+        if node.isPoweredOn { handler(host) }
+    }
+
+    /// The NAT forgets every mapping.
+    public func rebootNAT(_ name: String) throws {
+        guard let nat = node(named: name)?.nat else { throw TopologyError("\"\(name)\" is not a NAT router") }
+        nat.reboot()
+        trace.recordFault(at: now, "nat-reboot \(name)")
+    }
+}
