@@ -11,7 +11,7 @@ import Glibc
 /// A run is a pure function of (topology and workloads, seed, build): time only advances by
 /// taking the next event off the queue, and every random choice comes from generators
 /// derived from `seed`. Not thread-safe: create and run a simulator on one thread.
-public final class Simulator {
+public final class Simulator: @unchecked Sendable {
     public let seed: UInt64
     /// Virtual nanoseconds since the start of the run.
     public private(set) var now: UInt64 = 0

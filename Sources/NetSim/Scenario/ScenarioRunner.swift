@@ -1,0 +1,257 @@
+import Mesh
+import NIOCore
+
+/// Runs a scenario on the simulator: builds the topology, starts the workloads on their nodes
+/// (again after every reboot), plays the faults on their timeline, runs to the end, and judges
+/// the expectations.
+public final class ScenarioRunner {
+    public struct Options {
+        /// Called now and then with (simulated now, scenario duration) so a long run can show progress.
+        public var progress: ((UInt64, UInt64) -> Void)?
+        /// Receives one line per trace record (`--trace FILE`).
+        public var traceSink: ((String) -> Void)?
+        /// Called once the simulator exists, before anything runs (pcap capture is attached here).
+        public var prepare: ((Simulator) throws -> Void)?
+
+        public init(
+            progress: ((UInt64, UInt64) -> Void)? = nil, traceSink: ((String) -> Void)? = nil,
+            prepare: ((Simulator) throws -> Void)? = nil
+        ) {
+            self.progress = progress
+            self.traceSink = traceSink
+            self.prepare = prepare
+        }
+    }
+
+    public let scenario: Scenario
+    public let seed: UInt64
+    public let simulator: Simulator
+    private var logs: [String: RequestLog] = [:]
+
+    /// Builds the simulator; throws `TopologyError` for a topology that cannot be built.
+    public init(scenario: Scenario, seed: UInt64? = nil) throws {
+        self.scenario = scenario
+        self.seed = seed ?? scenario.defaultSeed
+        self.simulator = try Simulator(seed: self.seed, topology: scenario.topology)
+    }
+
+    public func run(options: Options = Options()) throws -> ScenarioReport {
+        simulator.trace.textSink = options.traceSink
+        try options.prepare?(simulator)
+        try startWorkloads()
+        try scheduleFaults()
+        let slices: UInt64 = 200
+        let step = max(scenario.duration / slices, 1)
+        var until: UInt64 = 0
+        while until < scenario.duration {
+            until = min(until + step, scenario.duration)
+            simulator.run(until: until)
+            options.progress?(simulator.now, scenario.duration)
+        }
+        return report()
+    }
+
+    /// The log of a client or punch-peer workload.
+    public func log(of workload: String) -> RequestLog? { logs[workload] }
+
+    // MARK: Workloads
+
+    private func startWorkloads() throws {
+        let resolver: NameResolver = { [simulator] name in simulator.resolve(name) }
+        for workload in scenario.workloads {
+            let log = RequestLog()
+            switch workload.kind {
+            case .client, .punchPeer: logs[workload.name] = log
+            default: break
+            }
+            let start = try starter(for: workload, resolver: resolver, log: log)
+            try simulator.onBoot(of: workload.node, start)
+        }
+    }
+
+    private func starter(for workload: WorkloadSpec, resolver: @escaping NameResolver, log: RequestLog) throws -> (SimHost) -> Void {
+        switch workload.kind {
+        case .httpServer(let port, let podName):
+            return { HTTPServerWorkload.start(on: $0, port: port, podName: podName) }
+        case .tcpEcho(let port):
+            return { TCPEchoServerWorkload.start(on: $0, port: port) }
+        case .udpEcho(let port):
+            return { UDPEchoServerWorkload.start(on: $0, port: port) }
+        case .webSocketEcho(let port):
+            return { WebSocketEchoServerWorkload.start(on: $0, port: port) }
+        case .rendezvous(let port):
+            return { RendezvousWorkload.start(on: $0, port: port) }
+        case .client(let spec):
+            let targets = try spec.targets.map { text in
+                guard let target = HostPort(text) else { throw TopologyError("workload \(workload.name): target \"\(text)\" is not host:port") }
+                return target
+            }
+            let client = ClientWorkload(
+                kind: ClientWorkload.Kind(rawValue: spec.protocol.rawValue)!, targets: targets,
+                firstRequestAt: .uptimeNanoseconds(spec.start), interval: .nanoseconds(Int64(spec.interval)),
+                count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize)
+            return { client.start(on: $0, resolver: resolver, log: log) }
+        case .punchPeer(let spec):
+            guard let rendezvous = HostPort(spec.rendezvous) else {
+                throw TopologyError("workload \(workload.name): rendezvous \"\(spec.rendezvous)\" is not host:port")
+            }
+            let peer = PunchPeerWorkload(
+                transport: spec.transport == .udp ? .udp : .tcp, name: workload.name, peer: spec.peer,
+                rendezvous: rendezvous, localPort: spec.port, startAt: .uptimeNanoseconds(spec.start),
+                timeout: .nanoseconds(Int64(spec.timeout)))
+            return { peer.start(on: $0, resolver: resolver, log: log) }
+        }
+    }
+
+    // MARK: Faults
+
+    private func scheduleFaults() throws {
+        for fault in scenario.faults {
+            let end = fault.duration.map { fault.at + $0 }
+            // Resolve names now, so a bad name fails before the run rather than in the middle.
+            switch fault.kind {
+            case .partition(let a, let b, _):
+                _ = try simulator.nodes(named: a + b)
+            case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _), .crash(let node):
+                _ = try simulator.nodes(named: [node])
+            case .natReboot(let router):
+                guard simulator.node(named: router)?.nat != nil else { throw TopologyError("\"\(router)\" is not a NAT router") }
+            case .cloudUnreachable:
+                guard simulator.networks.contains(where: \.isCloud) else { throw TopologyError("no network is marked cloud") }
+            }
+            simulator.schedule(at: fault.at) { [simulator] in
+                // Names were checked above; a failure here would be a simulator bug.
+                try! Self.begin(fault, end: end, on: simulator)
+            }
+        }
+    }
+
+    private static func begin(_ fault: FaultSpec, end: UInt64?, on simulator: Simulator) throws {
+        func atEnd(_ body: @escaping () throws -> Void) {
+            if let end { simulator.schedule(at: end) { try! body() } }
+        }
+        switch fault.kind {
+        case .partition(let a, let b, let oneWay):
+            let id = try simulator.partition(a, from: b, oneWay: oneWay)
+            atEnd { simulator.heal(partition: id) }
+        case .cloudUnreachable:
+            let id = try simulator.makeCloudUnreachable()
+            atEnd { simulator.heal(partition: id) }
+        case .isolate(let node):
+            try simulator.setLink(of: node, direction: .both, up: false)
+            atEnd { try simulator.setLink(of: node, direction: .both, up: true) }
+        case .linkDown(let node, let direction):
+            try simulator.setLink(of: node, direction: direction, up: false)
+            atEnd { try simulator.setLink(of: node, direction: direction, up: true) }
+        case .flap(let node, let down, let up):
+            func cycle(from start: UInt64) {
+                guard end.map({ start < $0 }) ?? true else { return }
+                try! simulator.setLink(of: node, direction: .both, up: false)
+                let back = end.map { min(start + down, $0) } ?? start + down
+                simulator.schedule(at: back) {
+                    try! simulator.setLink(of: node, direction: .both, up: true)
+                    simulator.schedule(at: back + up) { cycle(from: back + up) }
+                }
+            }
+            cycle(from: fault.at)
+        case .crash(let node):
+            try simulator.crash(node)
+            atEnd { try simulator.boot(node) }
+        case .natReboot(let router):
+            try simulator.rebootNAT(router)
+        }
+    }
+
+    // MARK: Judging
+
+    private func report() -> ScenarioReport {
+        let summaries = scenario.workloads.map { workload -> ScenarioReport.WorkloadSummary in
+            let log = logs[workload.name]
+            return ScenarioReport.WorkloadSummary(
+                name: workload.name, kind: Self.kindName(workload.kind), node: workload.node,
+                attempted: log?.attempted ?? 0, succeeded: log?.succeeded ?? 0,
+                p50: log?.latency(percentile: 50).map { UInt64($0.nanoseconds) },
+                p99: log?.latency(percentile: 99).map { UInt64($0.nanoseconds) },
+                backends: log?.backendCounts ?? [], failureReasons: log?.failureReasons ?? [])
+        }
+        let verdicts = scenario.expectations.map(judge)
+        return ScenarioReport(
+            scenario: scenario.name, seed: seed, traceDigest: simulator.trace.digest, simulatedTime: simulator.now,
+            deliveredPackets: simulator.deliveredPackets, droppedPackets: simulator.droppedPackets,
+            processedEvents: simulator.processedEvents, workloads: summaries, verdicts: verdicts)
+    }
+
+    private func judge(_ expectation: ExpectationSpec) -> ScenarioReport.Verdict {
+        guard let log = logs[expectation.workload] else {
+            return .init(expectation: expectation, passed: false, detail: "no client or punch-peer workload of that name")
+        }
+        func verdict(_ passed: Bool, _ detail: String) -> ScenarioReport.Verdict {
+            .init(expectation: expectation, passed: passed, detail: detail)
+        }
+        let ratio = log.successRatio
+        let ratioText = "success ratio \(Self.format(ratio)) (\(log.succeeded)/\(log.attempted))"
+        switch expectation.kind {
+        case .minSuccessRatio(let minimum):
+            return verdict(log.attempted > 0 && ratio >= minimum, "\(ratioText), wanted ≥ \(Self.format(minimum))")
+        case .maxSuccessRatio(let maximum):
+            return verdict(log.attempted > 0 && ratio <= maximum, "\(ratioText), wanted ≤ \(Self.format(maximum))")
+        case .latency(let percentile, let maximum):
+            guard let measured = log.latency(percentile: percentile) else {
+                return verdict(false, "p\(Self.format(percentile)) latency: no request succeeded")
+            }
+            let value = UInt64(measured.nanoseconds)
+            return verdict(
+                value <= maximum,
+                "p\(Self.format(percentile)) latency \(Nanoseconds.format(value)), wanted ≤ \(Nanoseconds.format(maximum))")
+        case .spread(let backends, let tolerance):
+            let counts = Dictionary(log.backendCounts.map { ($0.backend, $0.count) }, uniquingKeysWith: +)
+            let total = max(log.succeeded, 1)
+            let fair = 1 / Double(max(backends.count, 1))
+            let shares = backends.map { (name: $0, share: Double(counts[$0] ?? 0) / Double(total)) }
+            let strangers = counts.keys.filter { !backends.contains($0) }.sorted()
+            let even = shares.allSatisfy { abs($0.share - fair) <= tolerance } && strangers.isEmpty && log.succeeded > 0
+            let text = shares.map { "\($0.name)=\(Self.format($0.share))" }.joined(separator: " ")
+            return verdict(
+                even,
+                "spread \(text)\(strangers.isEmpty ? "" : " unexpected: \(strangers)"), wanted \(Self.format(fair))±\(Self.format(tolerance)) each")
+        case .path(let wanted):
+            let taken = path(of: expectation.workload)
+            return verdict(
+                taken == wanted && log.succeeded > 0,
+                "path \(taken?.rawValue ?? "none (nothing succeeded)"), wanted \(wanted.rawValue)")
+        }
+    }
+
+    /// Without the mesh tunnel a flow's path follows from the workload: a punch that worked is
+    /// hole-punched; a client reaching its own node is local; anything else went direct.
+    private func path(of workloadName: String) -> ExpectationSpec.Path? {
+        guard let workload = scenario.workloads.first(where: { $0.name == workloadName }) else { return nil }
+        switch workload.kind {
+        case .punchPeer:
+            return .holePunched
+        case .client(let spec):
+            let own = simulator.resolve(workload.node)
+            let local = spec.targets.allSatisfy { HostPort($0).flatMap { simulator.resolve($0.host) } == own }
+            return local ? .local : .direct
+        default:
+            return nil
+        }
+    }
+
+    private static func kindName(_ kind: WorkloadSpec.Kind) -> String {
+        switch kind {
+        case .httpServer: "http-server"
+        case .tcpEcho: "tcp-echo"
+        case .udpEcho: "udp-echo"
+        case .webSocketEcho: "websocket-echo"
+        case .client(let spec): "\(spec.protocol.rawValue)-client"
+        case .rendezvous: "rendezvous"
+        case .punchPeer(let spec): "\(spec.transport.rawValue)-punch"
+        }
+    }
+
+    static func format(_ value: Double) -> String {
+        let rounded = (value * 1000).rounded() / 1000
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
+    }
+}
