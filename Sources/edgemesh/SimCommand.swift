@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Mesh
+import NetSim
+
+struct SimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Run a scenario on the deterministic network simulator.",
+        discussion: """
+            Prints a summary table and, as its last line, `seed=<N> trace=<sha256>`: the same
+            scenario, seed and build always give the same trace hash. Exits 0 when every
+            expectation holds, 1 when one fails (it is named), 2 for an invalid scenario.
+            """
+    )
+
+    @Argument(help: "The scenario file (YAML), e.g. Scenarios/quickstart.yaml.")
+    var scenario: String
+
+    @Option(help: "The seed of every random choice; defaults to the scenario's own.")
+    var seed: UInt64?
+
+    @Option(help: "Write one pcap file per node into this directory.")
+    var pcap: String?
+
+    @Option(help: "Write the trace, one line per event, to this file.")
+    var trace: String?
+
+    func run() throws {
+        let parsed: Scenario
+        do {
+            parsed = try ScenarioParser.load(path: scenario)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        let runner: ScenarioRunner
+        do {
+            runner = try ScenarioRunner(scenario: parsed, seed: seed)
+        } catch {
+            printError("invalid scenario \(scenario): \(error)")
+            throw ExitCode(2)
+        }
+        let traceFile = try trace.map { try LineFile(path: $0) }
+        let captures = try pcap.map { try PcapDirectory(path: $0) }
+        let progress = ProgressLine()
+        let report = try runner.run(
+            options: ScenarioRunner.Options(
+                progress: { now, total in progress.update(simulated: now, of: total) },
+                traceSink: traceFile.map { file in { file.append($0) } },
+                prepare: { simulator in try captures?.attach(to: simulator) }))
+        progress.finish()
+        try traceFile?.close()
+        try captures?.close()
+        print(report.renderTable())
+        if let pcap { print("pcap files in \(pcap)/") }
+        let failed = report.verdicts.filter { !$0.passed }
+        if !failed.isEmpty {
+            print("\(failed.count) expectation(s) failed: " + failed.map { "\($0.expectation.workload): \($0.detail)" }.joined(separator: "; "))
+        }
+        print("seed=\(report.seed) trace=\(report.traceDigest)")
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Shows progress on standard error once a run has taken more than a few wall seconds.
+final class ProgressLine {
+    private let started = Date()
+    private var lastPrinted = Date.distantPast
+    private var printed = false
+
+    func update(simulated now: UInt64, of total: UInt64) {
+        let elapsed = Date().timeIntervalSince(started)
+        guard elapsed > 3, Date().timeIntervalSince(lastPrinted) > 1 else { return }
+        lastPrinted = Date()
+        printed = true
+        let percent = total == 0 ? 100 : Int(Double(now) / Double(total) * 100)
+        printError("[\(percent)%] \(Nanoseconds.format(now)) of \(Nanoseconds.format(total)) simulated, \(Int(elapsed)) s wall")
+    }
+
+    func finish() {
+        if printed { printError("[100%] done in \(String(format: "%.1f", Date().timeIntervalSince(started))) s wall") }
+    }
+}
+
+/// A text file written a line at a time through a buffer.
+final class LineFile {
+    private let handle: FileHandle
+    private var buffer = Data()
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw ValidationError("cannot create \(path)")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+
+    func append(_ line: String) {
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(0x0A)
+        if buffer.count > 1 << 20 { flush() }
+    }
+
+    private func flush() {
+        handle.write(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws {
+        flush()
+        try handle.close()
+    }
+}
