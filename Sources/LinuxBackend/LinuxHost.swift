@@ -1,0 +1,208 @@
+import Logging
+import Mesh
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A `Host` over real sockets: NIOPosix channels on one event loop, the system clocks and
+/// randomness, the machine's interfaces and a directory as the durable store.
+///
+/// Every channel it hands out lives on `eventLoop`, and every future it returns completes there.
+public final class LinuxHost: Host {
+    public let name: String
+    public let eventLoop: EventLoop
+    public let wallClock: WallClock
+    public let random: MeshRandom
+    public let logger: Logger
+    public let interception: TrafficInterception
+    public let store: DurableStore
+
+    /// - Parameters:
+    ///   - storeDirectory: where the durable store keeps one file per key; created on first save.
+    ///   - interception: nftables in the agent, a recording double in tests.
+    public init(
+        name: String,
+        eventLoop: EventLoop,
+        storeDirectory: String,
+        interception: TrafficInterception,
+        logger: Logger
+    ) {
+        var logger = logger
+        logger[metadataKey: "node"] = "\(name)"
+        self.name = name
+        self.eventLoop = eventLoop
+        self.wallClock = RealtimeWallClock()
+        self.random = MeshRandom(source: SystemEntropySource())
+        self.logger = logger
+        self.interception = interception
+        self.store = DirectoryStore(directory: storeDirectory, eventLoop: eventLoop)
+    }
+
+    // MARK: Interfaces
+
+    /// A fresh snapshot on every read: addresses come and go (DHCP, the agent's own bridge).
+    public var interfaces: [NetworkInterface] {
+        let devices: [NIONetworkDevice]
+        do {
+            devices = try NIOCore.System.enumerateDevices()
+        } catch {
+            logger.warning("cannot enumerate network interfaces: \(error)")
+            return []
+        }
+        var byName: [String: NetworkInterface] = [:]
+        for device in devices {
+            guard let address = device.address?.ipv4Address else { continue }
+            if byName[device.name] != nil {
+                byName[device.name]!.ipv4Addresses.append(address)
+                continue
+            }
+            // A missing netmask happens only on point-to-point links: a host route.
+            let prefixLength = device.netmask?.ipv4Address?.value.nonzeroBitCount ?? 32
+            // NIONetworkDevice carries no IFF_LOOPBACK flag; 127/8 lives only on the loopback device.
+            byName[device.name] = NetworkInterface(
+                name: device.name,
+                ipv4Addresses: [address],
+                prefixLength: prefixLength,
+                isLoopback: address.isLoopback
+            )
+        }
+        return byName.values.sorted { $0.name < $1.name }
+    }
+
+    // MARK: Streams
+
+    public func listenStream(
+        _ options: StreamListenOptions,
+        childInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel> {
+        // SO_REUSEADDR always: a restarted agent must rebind while old connections sit in TIME_WAIT.
+        // It does not let two listeners share a port on Linux; SO_REUSEPORT (asked for) does.
+        var bootstrap = ServerBootstrap(group: eventLoop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: Int32(clamping: options.backlog))
+            .childChannelOption(.allowRemoteHalfClosure, value: options.allowRemoteHalfClosure)
+            .childChannelInitializer(childInitializer)
+        if options.reuseAddress {
+            bootstrap = bootstrap.serverChannelOption(Self.reusePort, value: 1)
+        }
+        let address = options.address
+        return bootstrap.bind(to: address).flatMapErrorThrowing { error in
+            throw Self.hostError(for: error, local: address, remote: nil)
+        }
+    }
+
+    public func connectStream(
+        _ options: StreamConnectOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel> {
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(options.connectTimeout)
+            .channelOption(.allowRemoteHalfClosure, value: options.allowRemoteHalfClosure)
+            .channelInitializer(initializer)
+        if let local = options.local {
+            if options.reuseAddress {
+                // Hole punching: dial out from the port a listener of ours is bound to.
+                bootstrap = bootstrap
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelOption(Self.reusePort, value: 1)
+            }
+            bootstrap = bootstrap.bind(to: local)
+        }
+        let (local, remote) = (options.local, options.remote)
+        return bootstrap.connect(to: remote).flatMapErrorThrowing { error in
+            throw Self.hostError(for: error, local: local, remote: remote)
+        }
+    }
+
+    // MARK: Datagrams
+
+    public func bindDatagram(
+        _ options: DatagramBindOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel> {
+        var bootstrap = DatagramBootstrap(group: eventLoop).channelInitializer(initializer)
+        if options.reuseAddress {
+            bootstrap = bootstrap
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(Self.reusePort, value: 1)
+        }
+        let address = options.address
+        return bootstrap.bind(to: address).flatMapErrorThrowing { error in
+            throw Self.hostError(for: error, local: address, remote: nil)
+        }
+    }
+
+    // MARK: Interception
+
+    public func originalDestination(of channel: Channel) -> EventLoopFuture<SocketAddress?> {
+        guard let provider = channel as? SocketOptionProvider else {
+            return eventLoop.makeSucceededFuture(nil)
+        }
+        let raw: EventLoopFuture<sockaddr_in> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(IPPROTO_IP),
+            name: Self.soOriginalDestination
+        )
+        return raw.map { address -> SocketAddress? in
+            let destination = SocketAddress(address)
+            // With conntrack loaded the kernel answers for every connection; an unrewritten
+            // destination is the socket's own address, which means "not intercepted".
+            return destination == channel.localAddress ? nil : destination
+        }.recover { _ in
+            // ENOENT: conntrack knows no NAT for this connection.
+            nil
+        }.hop(to: eventLoop)
+    }
+
+    // MARK: Errors
+
+    /// SO_ORIGINAL_DST from <linux/netfilter_ipv4.h>, which Glibc does not export.
+    private static let soOriginalDestination: SocketOptionName = 80
+
+    /// NIOCore names SO_REUSEADDR but not SO_REUSEPORT.
+    private static let reusePort = ChannelOptions.Types.SocketOption(
+        level: SocketOptionLevel(SOL_SOCKET),
+        name: SocketOptionName(SO_REUSEPORT)
+    )
+
+    /// Translates what NIOPosix throws into the `HostError`s the `Host` protocol promises;
+    /// anything else passes through unchanged.
+    static func hostError(for error: Error, local: SocketAddress?, remote: SocketAddress?) -> Error {
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return hostError(for: first.error, local: local, remote: remote)
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error, let remote {
+            return HostError.connectTimeout(remote)
+        }
+        guard let error = error as? IOError else { return error }
+        switch error.errnoCode {
+        case ECONNREFUSED:
+            if let remote { return HostError.connectionRefused(remote) }
+        case ECONNRESET:
+            return HostError.connectionReset
+        case EADDRINUSE:
+            if let address = local ?? remote { return HostError.addressInUse(address) }
+        case EADDRNOTAVAIL:
+            // Without a local address this is ephemeral-port exhaustion, not a foreign address.
+            if let local { return HostError.addressNotAvailable(local) }
+        case ENETUNREACH, EHOSTUNREACH:
+            if let remote { return HostError.networkUnreachable(remote) }
+        default:
+            break
+        }
+        return error
+    }
+}
+
+/// CLOCK_REALTIME, read on every access.
+struct RealtimeWallClock: WallClock {
+    var nanosecondsSinceEpoch: Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
