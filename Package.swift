@@ -90,12 +90,14 @@ let package = Package(
         .testTarget(
             name: "LinuxBackendTests",
             dependencies: ["LinuxBackend", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "HostConformanceTests",
             dependencies: ["Mesh", "NetSim", "LinuxBackend",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(

@@ -23,12 +23,14 @@ protocol HostTestBed: AnyObject {
 /// Every backend the conformance suite runs on. Adding a backend is adding a case here.
 enum TestBedKind: String, CaseIterable, CustomStringConvertible {
     case linux
+    case simulated
 
     var description: String { rawValue }
 
     func make() throws -> any HostTestBed {
         switch self {
         case .linux: try LinuxTestBed()
+        case .simulated: SimulatedTestBed()
         }
     }
 }
