@@ -1,0 +1,55 @@
+import Foundation
+@testable import NetSim
+import Testing
+
+/// Every file CI will run must at least parse, and must judge something.
+@Suite struct ScenarioFilesTests {
+    /// `Scenarios/` at the package root, found from this file's path so the test does not depend on
+    /// the working directory.
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Scenarios").path
+
+    static var files: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") }.sorted()
+    }
+
+    @Test func theSampleScenariosAreThere() {
+        let files = Self.files
+        for expected in ["lossy-links.yaml", "nat-hole-punching.yaml", "partition-and-offline.yaml", "quickstart.yaml"] {
+            #expect(files.contains(expected), "\(expected) missing from \(Self.directory)")
+        }
+    }
+
+    @Test(arguments: ScenarioFilesTests.files)
+    func scenarioFileParsesAndJudgesEveryClient(_ file: String) throws {
+        let scenario = try ScenarioParser.load(path: "\(Self.directory)/\(file)")
+        #expect(scenario.name == String(file.dropLast(".yaml".count)), "the name should match the file name")
+        #expect(!scenario.expectations.isEmpty)
+        // A client or punch peer that no expectation looks at is traffic nobody checks.
+        let judged = Set(scenario.expectations.map(\.workload))
+        for workload in scenario.workloads {
+            switch workload.kind {
+            case .client, .punchPeer:
+                #expect(judged.contains(workload.name), "\(file): no expectation about \(workload.name)")
+            default:
+                break
+            }
+        }
+    }
+
+    @Test func holePunchingExpectsConeSuccessAndSymmetricFailureOverBothTransports() throws {
+        let scenario = try ScenarioParser.load(path: "\(Self.directory)/nat-hole-punching.yaml")
+        var succeed: Set<WorkloadSpec.TransportKind> = []
+        var fail: Set<WorkloadSpec.TransportKind> = []
+        for workload in scenario.workloads {
+            guard case .punchPeer(let punch) = workload.kind else { continue }
+            let kinds = scenario.expectations.filter { $0.workload == workload.name }.map(\.kind)
+            if kinds.contains(.minSuccessRatio(1)) { succeed.insert(punch.transport) }
+            if kinds.contains(.maxSuccessRatio(0)) { fail.insert(punch.transport) }
+        }
+        #expect(succeed == [.udp, .tcp])
+        #expect(fail == [.udp, .tcp])
+    }
+}
