@@ -1,0 +1,122 @@
+import CNftnl
+import Glibc
+import Mesh
+
+/// One nfnetlink batch: BEGIN, nf_tables messages, END in one buffer. The kernel applies a batch
+/// as a single transaction: either every message takes effect or none does.
+///
+/// Every message between BEGIN and END asks for an acknowledgement; `objects` maps its sequence
+/// number to the object it creates or deletes, so an error names what failed.
+struct NftablesBatch {
+    /// nf_tables names are at most NFT_NAME_MAXLEN (256) bytes including the NUL, so no message
+    /// built here comes near this size (the largest, a rule, is well under 1 KiB).
+    private static let messageRoom = 8192
+
+    private(set) var bytes: [UInt8] = []
+    private var scratch = [UInt8](repeating: 0, count: messageRoom)
+    /// Sequence number → what the message is about, for every message that asked for an ACK.
+    private(set) var objects: [UInt32: String] = [:]
+    /// Sequence number of BEGIN: a batch refused as a whole (no CAP_NET_ADMIN) is answered with
+    /// one error carrying this number.
+    let beginSequence: UInt32
+    private(set) var nextSequence: UInt32
+    let family: UInt32
+    let description: String
+
+    init(firstSequence: UInt32, family: UInt32 = UInt32(NFPROTO_IPV4), description: String) {
+        self.beginSequence = firstSequence
+        self.nextSequence = firstSequence
+        self.family = family
+        self.description = description
+        append { buffer, sequence in nftnl_batch_begin(buffer, sequence) }
+    }
+
+    /// Closes the batch; nothing may be added afterwards.
+    mutating func finish() {
+        append { buffer, sequence in nftnl_batch_end(buffer, sequence) }
+    }
+
+    /// Adds the table; a no-op inside the kernel if it exists already.
+    mutating func addTable(_ name: String) {
+        withTable(name) { table in
+            appendObject("table \(name)", type: NFT_MSG_NEWTABLE, flags: NLM_F_CREATE) { header in
+                nftnl_table_nlmsg_build_payload(header, table)
+            }
+        }
+    }
+
+    /// Deletes the table with everything in it (chains, rules).
+    mutating func deleteTable(_ name: String) {
+        withTable(name) { table in
+            appendObject("table \(name)", type: NFT_MSG_DELTABLE, flags: 0) { header in
+                nftnl_table_nlmsg_build_payload(header, table)
+            }
+        }
+    }
+
+    /// Adds a base chain of type nat at `hook` with `priority`.
+    mutating func addNATChain(table: String, name: String, hook: UInt32, priority: Int32) {
+        guard let chain = nftnl_chain_alloc() else { fatalError("nftnl_chain_alloc: out of memory") }
+        defer { nftnl_chain_free(chain) }
+        nftnl_chain_set_u32(chain, UInt16(NFTNL_CHAIN_FAMILY.rawValue), family)
+        nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
+        nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue), name)
+        nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TYPE.rawValue), "nat")
+        nftnl_chain_set_u32(chain, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue), hook)
+        nftnl_chain_set_s32(chain, UInt16(NFTNL_CHAIN_PRIO.rawValue), priority)
+        appendObject("chain \(table)/\(name)", type: NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE) { header in
+            nftnl_chain_nlmsg_build_payload(header, chain)
+        }
+    }
+
+    /// Appends the redirect rule for `rule` to the end of `chain`.
+    mutating func addRedirectRule(_ rule: InterceptionRule, table: String, chain: String) {
+        NftablesRuleBuilder.withRule(rule, table: table, chain: chain, family: family) { nftRule in
+            appendObject("rule \"\(rule)\" in chain \(table)/\(chain)", type: NFT_MSG_NEWRULE,
+                         flags: NLM_F_CREATE | NLM_F_APPEND) { header in
+                nftnl_rule_nlmsg_build_payload(header, nftRule)
+            }
+        }
+    }
+
+    private func withTable(_ name: String, _ body: (OpaquePointer) -> Void) {
+        guard let table = nftnl_table_alloc() else { fatalError("nftnl_table_alloc: out of memory") }
+        defer { nftnl_table_free(table) }
+        nftnl_table_set_u32(table, UInt16(NFTNL_TABLE_FAMILY.rawValue), family)
+        nftnl_table_set_str(table, UInt16(NFTNL_TABLE_NAME.rawValue), name)
+        body(table)
+    }
+
+    private mutating func appendObject(
+        _ object: String, type: nf_tables_msg_types, flags: Int32,
+        payload: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) {
+        let family = UInt16(self.family)
+        let sequence = append { buffer, sequence in
+            let header = nftnl_nlmsg_build_hdr(
+                buffer, UInt16(type.rawValue), family, UInt16(flags | NLM_F_ACK), sequence)!
+            payload(header)
+            return header
+        }
+        objects[sequence] = object
+    }
+
+    /// Builds one message with the next sequence number, appends it to `bytes` and returns that number.
+    @discardableResult
+    private mutating func append(
+        _ build: (UnsafeMutablePointer<CChar>, UInt32) -> UnsafeMutablePointer<nlmsghdr>?
+    ) -> UInt32 {
+        let sequence = nextSequence
+        nextSequence &+= 1
+        // libnftnl writes without bounds checks, so each message is built in a scratch buffer of
+        // ample size (it zeroes headers and padding itself), then copied out at its real length.
+        scratch.withUnsafeMutableBytes { raw in
+            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            guard let header = build(buffer, sequence) else { fatalError("libnftnl built no message header") }
+            let length = Int(header.pointee.nlmsg_len)
+            precondition(length > 0 && length <= Self.messageRoom, "netlink message of \(length) bytes")
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: raw.baseAddress, count: length))
+        }
+        return sequence
+    }
+}
