@@ -22,14 +22,20 @@ public enum HostError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .connectionRefused(let address): "connection refused by \(address)"
-        case .connectTimeout(let address): "connection to \(address) timed out"
+        case .connectionRefused(let address): "connection refused by \(Self.text(address))"
+        case .connectTimeout(let address): "connection to \(Self.text(address)) timed out"
         case .connectionReset: "connection reset by peer"
-        case .addressInUse(let address): "address \(address) is already in use"
-        case .addressNotAvailable(let address): "address \(address) is not on this host"
-        case .networkUnreachable(let address): "no route to \(address)"
+        case .addressInUse(let address): "address \(Self.text(address)) is already in use"
+        case .addressNotAvailable(let address): "address \(Self.text(address)) is not on this host"
+        case .networkUnreachable(let address): "no route to \(Self.text(address))"
         case .unsupported(let what): "not supported: \(what)"
         case .storeFailure(let key, let reason): "durable store key \"\(key)\": \(reason)"
         }
+    }
+
+    /// "10.0.0.1:80" rather than NIO's "[IPv4]10.0.0.1/10.0.0.1:80".
+    private static func text(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return "\(ip):\(port)"
     }
 }

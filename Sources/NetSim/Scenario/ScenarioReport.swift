@@ -13,6 +13,8 @@ public struct ScenarioReport: Sendable {
         public var p99: UInt64?
         public var backends: [(backend: String, count: Int)]
         public var failureReasons: [(reason: String, count: Int)]
+        /// Servers answer; they have no requests of their own to count.
+        public var isServer: Bool
     }
 
     public struct Verdict: Sendable {
@@ -46,7 +48,7 @@ public struct ScenarioReport: Sendable {
                 + workload.failureReasons.prefix(3).map { "\($0.reason) ×\($0.count)" }
             rows.append([
                 workload.name, workload.kind, workload.node,
-                workload.attempted == 0 && workload.kind.hasSuffix("server") ? "-" : "\(workload.succeeded)/\(workload.attempted)",
+                workload.isServer ? "-" : "\(workload.succeeded)/\(workload.attempted)",
                 workload.p50.map(Nanoseconds.format) ?? "-", workload.p99.map(Nanoseconds.format) ?? "-",
                 detail.joined(separator: " "),
             ])

@@ -172,7 +172,7 @@ public final class ScenarioRunner {
                 attempted: log?.attempted ?? 0, succeeded: log?.succeeded ?? 0,
                 p50: log?.latency(percentile: 50).map { UInt64($0.nanoseconds) },
                 p99: log?.latency(percentile: 99).map { UInt64($0.nanoseconds) },
-                backends: log?.backendCounts ?? [], failureReasons: log?.failureReasons ?? [])
+                backends: log?.backendCounts ?? [], failureReasons: log?.failureReasons ?? [], isServer: log == nil)
         }
         let verdicts = scenario.expectations.map(judge)
         return ScenarioReport(
