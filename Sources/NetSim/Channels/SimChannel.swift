@@ -8,7 +8,7 @@ import NIOCore
 /// that the simulator's single thread is that confinement.
 class SimChannel: Channel, ChannelCore, @unchecked Sendable {
     let simLoop: SimEventLoop
-    unowned let kernel: SimKernel
+    unowned(unsafe) let kernel: SimKernel  // the node keeps its kernel for the whole run
     let allocator = ByteBufferAllocator()
     private var _pipeline: ChannelPipeline!
     let closePromise: EventLoopPromise<Void>
@@ -195,7 +195,7 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
         while delivered < maxMessagesPerRead, isOpen, let message = next() {
             if delivered == 0 { readPending = false }
             delivered += 1
-            pipeline.fireChannelRead(message)
+            pipeline.syncOperations.fireChannelRead(message)
         }
         guard delivered > 0 else { return false }
         pipeline.fireChannelReadComplete()

@@ -3,7 +3,7 @@ import NIOCore
 
 /// A simulated UDP socket as a NIO datagram channel: reads and writes
 /// `AddressedEnvelope<ByteBuffer>`, one envelope per datagram, so message boundaries hold.
-final class SimDatagramChannel: SimChannel, DatagramReceiver {
+final class SimDatagramChannel: SimChannel, DatagramReceiver, @unchecked Sendable {
     /// Datagrams a socket queues for a reader that does not read; later ones are dropped,
     /// as with a full socket receive buffer.
     static let receiveQueueLimit = 1024

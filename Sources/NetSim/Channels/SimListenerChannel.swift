@@ -4,7 +4,7 @@ import NIOCore
 /// A simulated listening TCP socket as a NIO server channel. Each completed handshake becomes
 /// a `SimStreamChannel`, configured by the child initializer and then activated, in the order
 /// `ServerBootstrap` uses on Linux.
-final class SimListenerChannel: SimChannel, TCPAcceptor {
+final class SimListenerChannel: SimChannel, TCPAcceptor, @unchecked Sendable {
     private let childInitializer: @Sendable (Channel) -> EventLoopFuture<Void>
     private let childHalfClosure: Bool
     private var listening = false

@@ -9,7 +9,7 @@ import NIOCore
 /// buffer is full the channel queues them and turns unwritable past the high water mark. Reads
 /// follow `autoRead`/`read()`; unread input keeps the TCP receive window closed, which is how
 /// a slow reader pushes back on the sender.
-final class SimStreamChannel: SimChannel, TCPConnectionDelegate {
+final class SimStreamChannel: SimChannel, TCPConnectionDelegate, @unchecked Sendable {
     private(set) var connection: TCPConnection?
     private var active = false
     private var writable = true

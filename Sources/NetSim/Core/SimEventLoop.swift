@@ -12,7 +12,7 @@ import NIOCore
 /// thread, and `inEventLoop` is true on it. Unlike it, nothing here may `wait()`: no other
 /// thread would ever advance time.
 public final class SimEventLoop: EventLoop, @unchecked Sendable, CustomStringConvertible {
-    unowned let simulator: Simulator
+    unowned(unsafe) let simulator: Simulator  // the simulator owns every loop
     public let node: NodeID
     public let name: String
     /// Incremented by a crash; tasks of an older generation never run.
@@ -53,7 +53,7 @@ public final class SimEventLoop: EventLoop, @unchecked Sendable, CustomStringCon
         let promise: EventLoopPromise<T> = makePromise()
         let simTask = SimTask(node: node, generation: generation) {
             do {
-                promise.succeed(try task())
+                promise.assumeIsolated().succeed(try task())
             } catch {
                 promise.fail(error)
             }
@@ -68,7 +68,7 @@ public final class SimEventLoop: EventLoop, @unchecked Sendable, CustomStringCon
         handler: some (NIOScheduledCallbackHandler & Sendable)
     ) throws -> NIOScheduledCallback {
         // The default would offset from the real clock; ours is virtual.
-        try scheduleCallback(at: now + amount, handler: handler)
+        scheduleCallback(at: now + amount, handler: handler)
     }
 
     public func _executeIsolatedUnsafeUnchecked(_ task: @escaping () -> Void) {
@@ -124,7 +124,8 @@ public final class SimEventLoop: EventLoop, @unchecked Sendable, CustomStringCon
 }
 
 /// A unit of work on a node's loop. A class so that `Scheduled.cancel()` can mark it.
-final class SimTask {
+/// Sendable only in name: like everything in the simulator, it lives on the simulation thread.
+final class SimTask: @unchecked Sendable {
     let node: NodeID?
     let generation: UInt32
     var isCancelled = false

@@ -17,29 +17,35 @@ public final class Trace {
     }
 
     private var hasher = SHA256()
-    private var scratch: [UInt8] = []
     public private(set) var recordCount: UInt64 = 0
     /// Receives one line per record when set (the `--trace FILE` option).
     public var textSink: ((String) -> Void)?
 
-    public init() {
-        scratch.reserveCapacity(64)
+    public init() {}
+
+    /// The fixed binary layout of a packet record: eight little-endian 64-bit words.
+    private struct PacketRecord {
+        var event: UInt64
+        var time: UInt64
+        var node: UInt64
+        var packet: UInt64
+        var source: UInt64
+        var destination: UInt64
+        var protocolAndFlags: UInt64
+        var length: UInt64
     }
 
     /// A packet arrived at `node` (`delivered` to a host, `forwarded` by a router) or was dropped there.
     func recordPacket(_ event: Event, at time: UInt64, node: NodeID, packet: Packet, reason: String? = nil) {
-        scratch.removeAll(keepingCapacity: true)
-        append(UInt64(event.rawValue))
-        append(time)
-        append(UInt64(UInt32(bitPattern: node.index)))
-        append(packet.id)
-        append(UInt64(packet.source.address.value) << 16 | UInt64(packet.source.port))
-        append(UInt64(packet.destination.address.value) << 16 | UInt64(packet.destination.port))
-        let flags = UInt64(packet.tcp?.flags.rawValue ?? 0)
-        append(UInt64(packet.transport == .tcp ? 6 : 17) << 8 | flags)
-        append(UInt64(packet.payload.readableBytes))
-        if let reason { scratch.append(contentsOf: reason.utf8) }
-        hasher.update(data: scratch)
+        var record = PacketRecord(
+            event: UInt64(event.rawValue).littleEndian, time: time.littleEndian,
+            node: UInt64(UInt32(bitPattern: node.index)).littleEndian, packet: packet.id.littleEndian,
+            source: (UInt64(packet.source.address.value) << 16 | UInt64(packet.source.port)).littleEndian,
+            destination: (UInt64(packet.destination.address.value) << 16 | UInt64(packet.destination.port)).littleEndian,
+            protocolAndFlags: (UInt64(packet.transport == .tcp ? 6 : 17) << 8 | UInt64(packet.tcp?.flags.rawValue ?? 0)).littleEndian,
+            length: UInt64(packet.payload.readableBytes).littleEndian)
+        withUnsafeBytes(of: &record) { hasher.update(bufferPointer: $0) }
+        if let reason { hasher.update(data: Array(reason.utf8)) }
         recordCount &+= 1
         if let textSink {
             var line = "\(Nanoseconds.format(time)) \(event) node=\(node.index) id=\(packet.id) "
@@ -53,11 +59,9 @@ public final class Trace {
 
     /// A fault began or ended (`what` says which, in words).
     func recordFault(at time: UInt64, _ what: String) {
-        scratch.removeAll(keepingCapacity: true)
-        append(UInt64(Event.fault.rawValue))
-        append(time)
-        scratch.append(contentsOf: what.utf8)
-        hasher.update(data: scratch)
+        var header = (UInt64(Event.fault.rawValue).littleEndian, time.littleEndian)
+        withUnsafeBytes(of: &header) { hasher.update(bufferPointer: $0) }
+        hasher.update(data: Array(what.utf8))
         recordCount &+= 1
         textSink?("\(Nanoseconds.format(time)) fault \(what)")
     }
@@ -68,10 +72,5 @@ public final class Trace {
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
-    }
-
-    @inline(__always)
-    private func append(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { scratch.append(contentsOf: $0) }
     }
 }

@@ -9,7 +9,7 @@ extension Simulator {
         node.capture?(packet, now)
         if node.owns(packet.destination.address) {
             // Loopback and packets to oneself skip the wire but still take their turn in the queue.
-            queue.push(deadline: now, .arrival(packet, node.id, -1))
+            scheduleArrival(at: now, packet, node: node.id, interface: -1)
             return
         }
         let interface = node.interfaces[0]
@@ -43,8 +43,8 @@ extension Simulator {
         case .lost(let reason):
             drop(packet, at: receiver, reason: reason.description)
         case .arrives(let arrival, let again):
-            queue.push(deadline: arrival, .arrival(packet, receiver.id, Int32(interface)))
-            if let again { queue.push(deadline: again, .arrival(packet, receiver.id, Int32(interface))) }
+            scheduleArrival(at: arrival, packet, node: receiver.id, interface: Int32(interface))
+            if let again { scheduleArrival(at: again, packet, node: receiver.id, interface: Int32(interface)) }
         }
     }
 

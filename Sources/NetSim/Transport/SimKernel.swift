@@ -6,8 +6,10 @@ import NIOCore
 ///
 /// Everything here is volatile: a crash forgets all of it.
 final class SimKernel {
-    unowned let simulator: Simulator
-    unowned let node: SimNode
+    // unowned(unsafe): the simulator owns every node and kernel and outlives them; these are
+    // read per packet, where a checked unowned reference costs a retain.
+    unowned(unsafe) let simulator: Simulator
+    unowned(unsafe) let node: SimNode
     let random: SimRandom
     let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
 

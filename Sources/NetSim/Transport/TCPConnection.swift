@@ -13,7 +13,8 @@ import NIOCore
 ///
 /// Internally bytes are numbered by 64-bit stream offsets; 32-bit sequence numbers exist only
 /// on the wire.
-final class TCPConnection {
+/// Sendable only in name: it lives on the simulation thread, as the whole simulator does.
+final class TCPConnection: @unchecked Sendable {
     enum State {
         case synSent
         case synReceived
@@ -35,7 +36,7 @@ final class TCPConnection {
         var retransmitted: Bool
     }
 
-    unowned let kernel: SimKernel
+    unowned(unsafe) let kernel: SimKernel  // the kernel owns its connections
     let key: ConnectionKey
     private let options: TCPOptions
     private(set) var state: State
