@@ -85,6 +85,24 @@ func throughput(hosts: Int, simulated: UInt64, inFlight: Int = 4) throws {
     report("netsim_udp_bounce_\(hosts)_hosts_simulated_seconds_per_second", Double(simulated) / 1e9 / seconds, "sim-s/s")
 }
 
+/// The same bounce on bare traffic sockets: the network model's own cost per packet,
+/// without NIO's channel pipeline on both ends.
+func rawThroughput(hosts: Int, simulated: UInt64, inFlight: Int = 4) throws {
+    let sim = try Simulator(seed: 1, topology: lanTopology(hosts: hosts, latency: Nanoseconds.millisecond))
+    let sockets = try sim.hosts.map { host in
+        try host.openTrafficSocket(port: 9) { payload, source, socket in socket.send(payload, to: source) }
+    }
+    for (index, socket) in sockets.enumerated() {
+        let peer = sockets[(index + 1) % sockets.count].local
+        let destination = Endpoint(sim.hosts[(index + 1) % sockets.count].address, peer.port)
+        for _ in 0..<inFlight { socket.send(ByteBuffer(repeating: 0, count: 64), to: destination) }
+    }
+    let before = sim.deliveredPackets
+    let seconds = wallSeconds { sim.run(for: simulated) }
+    let delivered = Double(sim.deliveredPackets - before)
+    report("netsim_raw_udp_bounce_\(hosts)_hosts_delivered_packets_per_second", delivered / seconds, "packets/s")
+}
+
 /// Mostly idle: hosts in NATed LANs send a keepalive to a public server every 25 s for an hour.
 func idleHour(hosts: Int) throws {
     let lans = max(hosts / 50, 1)
@@ -127,5 +145,8 @@ func idleHour(hosts: Int) throws {
 let quick = CommandLine.arguments.contains("--quick")
 for hosts in [10, 100, 1000] {
     try throughput(hosts: hosts, simulated: quick ? Nanoseconds.second / 10 : 2 * Nanoseconds.second)
+}
+for hosts in [10, 100, 1000] {
+    try rawThroughput(hosts: hosts, simulated: quick ? Nanoseconds.second / 10 : 2 * Nanoseconds.second)
 }
 try idleHour(hosts: 1000)
