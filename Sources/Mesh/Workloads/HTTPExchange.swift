@@ -14,11 +14,7 @@ enum HTTPExchange {
         }
         connected.whenFailure { response.fail($0) }
         connected.whenSuccess { channel in
-            var headers = HTTPHeaders()
-            headers.add(name: "Host", value: authority)
-            headers.add(name: "Connection", value: "close")
-            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            channel.sendGET(authority: authority, headers: [("Connection", "close")])
             response.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
         return response.futureResult

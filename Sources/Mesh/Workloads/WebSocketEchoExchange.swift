@@ -19,11 +19,7 @@ enum WebSocketEchoExchange {
         }
         connected.whenFailure { echoed.fail($0) }
         connected.whenSuccess { channel in
-            var headers = HTTPHeaders()
-            headers.add(name: "Host", value: authority)
-            headers.add(name: "Content-Length", value: "0")
-            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            channel.sendGET(authority: authority, headers: [("Content-Length", "0")])
             echoed.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
         return echoed.futureResult

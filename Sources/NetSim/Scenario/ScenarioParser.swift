@@ -307,20 +307,24 @@ private struct Reader {
         return count
     }
 
+    /// A scalar that `parse` accepts; otherwise an error saying it is not `what`, with `hint`.
+    private func parsedScalar<T>(
+        _ value: Value, _ what: String, hint: String, expected: String? = nil, _ parse: (String) -> T?
+    ) throws(ScenarioError) -> T {
+        let text = try scalar(value, expected ?? hint)
+        guard let parsed = parse(text) else { throw fail(value, "\"\(text)\" is not \(what) (\(hint))") }
+        return parsed
+    }
+
     func bandwidth(_ value: Value) throws(ScenarioError) -> UInt64 {
-        let text = try scalar(value, "a bandwidth (\(ScenarioValues.bandwidthHint))")
-        guard let bandwidth = ScenarioValues.bandwidth(text), bandwidth > 0 else {
-            throw fail(value, "\"\(text)\" is not a positive bandwidth (\(ScenarioValues.bandwidthHint))")
-        }
-        return bandwidth
+        try parsedScalar(
+            value, "a positive bandwidth", hint: ScenarioValues.bandwidthHint,
+            expected: "a bandwidth (\(ScenarioValues.bandwidthHint))"
+        ) { ScenarioValues.bandwidth($0).flatMap { $0 > 0 ? $0 : nil } }
     }
 
     func address(_ value: Value) throws(ScenarioError) -> IPv4Address {
-        let text = try scalar(value, ScenarioValues.addressHint)
-        guard let address = ScenarioValues.address(text) else {
-            throw fail(value, "\"\(text)\" is not an IPv4 address (\(ScenarioValues.addressHint))")
-        }
-        return address
+        try parsedScalar(value, "an IPv4 address", hint: ScenarioValues.addressHint, ScenarioValues.address)
     }
 
     func prefix(_ value: Value) throws(ScenarioError) -> IPv4Prefix {
@@ -335,19 +339,11 @@ private struct Reader {
     }
 
     func port(_ value: Value) throws(ScenarioError) -> UInt16 {
-        let text = try scalar(value, ScenarioValues.portHint)
-        guard let port = ScenarioValues.port(text) else {
-            throw fail(value, "\"\(text)\" is not a port (\(ScenarioValues.portHint))")
-        }
-        return port
+        try parsedScalar(value, "a port", hint: ScenarioValues.portHint, ScenarioValues.port)
     }
 
     func hostPort(_ value: Value) throws(ScenarioError) -> String {
-        let text = try scalar(value, ScenarioValues.hostPortHint)
-        guard ScenarioValues.hostPort(text) != nil else {
-            throw fail(value, "\"\(text)\" is not host:port (\(ScenarioValues.hostPortHint))")
-        }
-        return text
+        try parsedScalar(value, "host:port", hint: ScenarioValues.hostPortHint) { ScenarioValues.hostPort($0) != nil ? $0 : nil }
     }
 
     func integer(_ value: Value, atLeast minimum: Int) throws(ScenarioError) -> Int {
