@@ -16,6 +16,8 @@ final class SimKernel {
     private var datagramSockets: [UInt16: [DatagramReceiver]] = [:]
     private var listeners: [UInt16: [TCPAcceptor]] = [:]
     private var connections: [ConnectionKey: TCPConnection] = [:]
+    /// Connections per local port, so finding a free port does not scan every connection.
+    private var connectionsPerPort: [UInt16: Int] = [:]
     private var nextEphemeralPort: UInt16
 
     /// Service endpoint → local port of the agent's listener, per transport.
@@ -66,7 +68,7 @@ final class SimKernel {
     private func isPortInUse(_ port: UInt16, transport: TransportProtocol) -> Bool {
         switch transport {
         case .udp: return datagramSockets[port] != nil
-        case .tcp: return listeners[port] != nil || connections.keys.contains { $0.local.port == port }
+        case .tcp: return listeners[port] != nil || connectionsPerPort[port] != nil
         }
     }
 
@@ -106,12 +108,21 @@ final class SimKernel {
         guard connections[key] == nil else { throw HostError.addressInUse(source.socketAddress) }
         let connection = TCPConnection(
             activeOpen: key, kernel: self, options: simulator.tcpOptions, initialSequence: UInt32(truncatingIfNeeded: random.nextUInt64()))
-        if connection.state != .closed { connections[key] = connection }
+        if connection.state != .closed { remember(connection) }
         return connection
     }
 
+    private func remember(_ connection: TCPConnection) {
+        connections[connection.key] = connection
+        connectionsPerPort[connection.key.local.port, default: 0] += 1
+    }
+
     func forget(_ connection: TCPConnection) {
-        if connections[connection.key] === connection { connections[connection.key] = nil }
+        guard connections[connection.key] === connection else { return }
+        connections[connection.key] = nil
+        let port = connection.key.local.port
+        let remaining = (connectionsPerPort[port] ?? 1) - 1
+        connectionsPerPort[port] = remaining > 0 ? remaining : nil
     }
 
     func transmitTCP(from source: Endpoint, to destination: Endpoint, header: TCPHeader, payload: ByteBuffer) {
@@ -188,7 +199,7 @@ final class SimKernel {
                     passiveOpen: key, kernel: self, options: simulator.tcpOptions,
                     initialSequence: UInt32(truncatingIfNeeded: random.nextUInt64()), peerSequence: header.sequence)
                 connection.acceptor = acceptor
-                connections[key] = connection
+                remember(connection)
             } else if !header.flags.contains(.rst) {
                 // Nobody here: refuse, as a real stack does.
                 let ack = header.sequence &+ UInt32(packet.payload.readableBytes) &+ (header.flags.contains(.syn) ? 1 : 0)
@@ -207,6 +218,7 @@ final class SimKernel {
         datagramSockets.removeAll()
         listeners.removeAll()
         connections.removeAll()
+        connectionsPerPort.removeAll()
         interceptions.removeAll()
         redirectedFlows.removeAll()
     }
