@@ -11,7 +11,7 @@ struct EdgeMeshCommand: ParsableCommand {
         commandName: "edgemesh",
         abstract: "An edge service mesh: service discovery, DNS, proxy and tunnel for edge nodes.",
         discussion: """
-            Every capability runs on a deterministic network simulator (`edgemesh sim`) as well as
+            Every capability runs on a deterministic network simulator (`edgemesh sim`) as well as \
             on Linux. Exit status: 0 success, 1 an expectation failed, 2 invalid input.
             """,
         version: MeshModule.version,

@@ -8,8 +8,8 @@ struct SimCommand: ParsableCommand {
         commandName: "sim",
         abstract: "Run a scenario on the deterministic network simulator.",
         discussion: """
-            Prints a summary table and, as its last line, `seed=<N> trace=<sha256>`: the same
-            scenario, seed and build always give the same trace hash. Exits 0 when every
+            Prints a summary table and, as its last line, `seed=<N> trace=<sha256>`: the same \
+            scenario, seed and build always give the same trace hash. Exits 0 when every \
             expectation holds, 1 when one fails (it is named), 2 for an invalid scenario.
             """
     )
