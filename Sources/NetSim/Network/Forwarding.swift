@@ -75,7 +75,8 @@ extension Simulator {
     }
 
     /// A router moves a packet between its inside and upstream networks, translating it when
-    /// it is a NAT.
+    /// it is a NAT: outbound packets get an external source, inbound ones an inside destination,
+    /// and inside packets addressed to the NAT's own external address are hairpinned back in.
     private func forward(_ arriving: Packet, at router: SimNode, arrivedOn interface: Int) {
         var packet = arriving
         guard packet.ttl > 1 else {
@@ -84,55 +85,44 @@ extension Simulator {
         }
         packet.ttl -= 1
         router.capture?(arriving, now)
-        let flags = packet.tcp?.flags
-        if interface == router.insideInterface {
-            guard let nat = router.nat else {
-                route(packet, on: router.interfaces[router.upstreamInterface].network, from: router, interface: router.upstreamInterface)
-                return
-            }
-            if packet.destination.address == nat.externalAddress {
-                switch nat.translateHairpin(
-                    transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
-                {
-                case .success(let rewritten):
-                    packet.source = rewritten.source
-                    packet.destination = rewritten.destination
-                    router.capture?(packet, now)
-                    route(packet, on: router.interfaces[router.insideInterface].network, from: router, interface: router.insideInterface)
-                case .failure(let reason):
-                    drop(packet, at: router, reason: reason.rawValue)
-                }
-                return
-            }
-            switch nat.translateOutbound(
-                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
-            {
-            case .success(let external):
-                packet.source = external
-                router.capture?(packet, now)
-                route(packet, on: router.interfaces[router.upstreamInterface].network, from: router, interface: router.upstreamInterface)
-            case .failure(let reason):
-                drop(packet, at: router, reason: reason.rawValue)
-            }
-        } else {
-            guard let nat = router.nat else {
-                route(packet, on: router.interfaces[router.insideInterface].network, from: router, interface: router.insideInterface)
-                return
-            }
-            guard packet.destination.address == nat.externalAddress else {
-                drop(packet, at: router, reason: "not-for-nat")
-                return
-            }
-            switch nat.translateInbound(
-                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
-            {
-            case .success(let inside):
-                packet.destination = inside
-                router.capture?(packet, now)
-                route(packet, on: router.interfaces[router.insideInterface].network, from: router, interface: router.insideInterface)
-            case .failure(let reason):
-                drop(packet, at: router, reason: reason.rawValue)
-            }
+        let outbound = interface == router.insideInterface
+        guard let nat = router.nat else {
+            leave(packet, router, through: outbound ? router.upstreamInterface : router.insideInterface)
+            return
         }
+        let flags = packet.tcp?.flags
+        let translated: Result<(source: Endpoint, destination: Endpoint), NATDropReason>
+        let exit: Int
+        if outbound && packet.destination.address == nat.externalAddress {
+            translated = nat.translateHairpin(
+                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now)
+            exit = router.insideInterface
+        } else if outbound {
+            translated = nat.translateOutbound(
+                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now
+            ).map { ($0, packet.destination) }
+            exit = router.upstreamInterface
+        } else if packet.destination.address == nat.externalAddress {
+            translated = nat.translateInbound(
+                transport: packet.transport, source: packet.source, destination: packet.destination, tcpFlags: flags, now: now
+            ).map { (packet.source, $0) }
+            exit = router.insideInterface
+        } else {
+            drop(packet, at: router, reason: "not-for-nat")
+            return
+        }
+        switch translated {
+        case .success(let rewritten):
+            packet.source = rewritten.source
+            packet.destination = rewritten.destination
+            router.capture?(packet, now)
+            leave(packet, router, through: exit)
+        case .failure(let reason):
+            drop(packet, at: router, reason: reason.rawValue)
+        }
+    }
+
+    private func leave(_ packet: Packet, _ router: SimNode, through interface: Int) {
+        route(packet, on: router.interfaces[interface].network, from: router, interface: interface)
     }
 }
