@@ -66,6 +66,7 @@ final class TCPConnection: @unchecked Sendable {
     private var recoveryPoint: UInt64?
     private var outstandingSince: UInt64?
     private var handshakeAttempts = 0
+    private let openedAt: UInt64
     private var timerDeadline: UInt64?
     private var timerTaskDeadline: UInt64?
 
@@ -91,6 +92,7 @@ final class TCPConnection: @unchecked Sendable {
         self.options = options
         self.initialSendSequence = initialSequence
         self.state = .synSent
+        self.openedAt = kernel.now
         self.congestionWindow = UInt64(options.initialWindowSegments * options.maximumSegmentSize)
         self.retransmissionTimeout = options.initialRTO
         sendControl([.syn], sequence: initialSequence, acknowledgment: 0)
@@ -105,6 +107,7 @@ final class TCPConnection: @unchecked Sendable {
         self.initialSendSequence = initialSequence
         self.initialReceiveSequence = peerSequence
         self.state = .synReceived
+        self.openedAt = kernel.now
         self.congestionWindow = UInt64(options.initialWindowSegments * options.maximumSegmentSize)
         self.retransmissionTimeout = options.initialRTO
         sendControl([.syn, .ack], sequence: initialSequence, acknowledgment: acknowledgmentNumber)
@@ -174,7 +177,7 @@ final class TCPConnection: @unchecked Sendable {
                     return
                 }
                 initialReceiveSequence = header.sequence
-                becomeEstablished(window: header.window, handshakeRTTFrom: handshakeAttempts == 0)
+                becomeEstablished(window: header.window)
                 sendAck()
             } else if flags.contains(.syn) {
                 // Simultaneous open: both sides sent a SYN; answer theirs with SYN-ACK.
@@ -190,7 +193,7 @@ final class TCPConnection: @unchecked Sendable {
             }
             guard flags.contains(.ack), header.acknowledgment == initialSendSequence &+ 1 else { return }
             if flags.contains(.syn) { sendAck() }
-            becomeEstablished(window: header.window, handshakeRTTFrom: false)
+            becomeEstablished(window: header.window)
             if payload.readableBytes == 0 && !flags.contains(.fin) { return }
         case .established:
             if flags.contains(.syn) {
@@ -207,8 +210,9 @@ final class TCPConnection: @unchecked Sendable {
         finishIfDone()
     }
 
-    private func becomeEstablished(window: UInt32, handshakeRTTFrom measured: Bool) {
-        if measured { sampleRTT(kernel.now - (timerDeadline.map { $0 - retransmissionTimeout } ?? kernel.now)) }
+    private func becomeEstablished(window: UInt32) {
+        // Karn: a handshake that needed a retransmission gives no RTT sample.
+        if handshakeAttempts == 0 { sampleRTT(kernel.now - openedAt) }
         state = .established
         peerWindow = UInt64(window)
         timerDeadline = nil
