@@ -189,7 +189,7 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
     /// contract). Returns whether anything was delivered. If input is left over, another pass
     /// runs as a separate loop task, as a socket's next readiness event would.
     @discardableResult
-    final func serveRead(next: () -> NIOAny?, hasMore: @escaping () -> Bool) -> Bool {
+    final func serveRead(next: () -> NIOAny?, hasMore: () -> Bool) -> Bool {
         guard readPending, isOpen else { return false }
         var delivered = 0
         while delivered < maxMessagesPerRead, isOpen, let message = next() {
