@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Mesh
 import NetSim
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 struct SimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +29,9 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Write the trace, one line per event, to this file.")
     var trace: String?
 
+    @Option(help: "Show hosts' log records from this level up (trace, debug, info, notice, warning, error).")
+    var logLevel: Logger.Level = .notice
+
     func run() throws {
         let parsed: Scenario
         do {
@@ -48,7 +54,10 @@ struct SimCommand: ParsableCommand {
             options: ScenarioRunner.Options(
                 progress: { now, total in progress.update(simulated: now, of: total) },
                 traceSink: traceFile.map { file in { file.append($0) } },
-                prepare: { simulator in try captures?.attach(to: simulator) }))
+                prepare: { [logLevel] simulator in
+                    simulator.logLevel = logLevel
+                    try captures?.attach(to: simulator)
+                }))
         progress.finish()
         try traceFile?.close()
         try captures?.close()

@@ -74,4 +74,18 @@ final class CollectHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         #expect(error == .connectionRefused(b.address.socketAddress(port: 9)))
     }
+
+    @Test func hostLogsCarryVirtualTimeAndTheNodeName() throws {
+        let sim = try Self.lan(["a"])
+        var lines: [String] = []
+        sim.logSink = { lines.append($0) }
+        sim.logLevel = .info
+        let a = sim.host(named: "a")!
+        sim.schedule(at: 2 * Nanoseconds.second + 5 * Nanoseconds.millisecond) {
+            a.logger.info("snapshot saved", metadata: ["services": "12", "bytes": "3400"])
+            a.logger.debug("below the level")
+        }
+        sim.run(until: 3 * Nanoseconds.second)
+        #expect(lines == ["2.005s a info: snapshot saved [bytes=3400 services=12]"])
+    }
 }

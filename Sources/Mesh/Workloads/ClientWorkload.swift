@@ -61,6 +61,7 @@ public struct ClientWorkload: Sendable {
                 case .success(let backend):
                     log.record(RequestOutcome(startedAt: started, latency: latency, succeeded: true, backend: backend))
                 case .failure(let error):
+                    host.logger.debug("request \(index) to \(target) failed: \(error)")
                     log.record(RequestOutcome(startedAt: started, latency: latency, succeeded: false, failure: "\(error)"))
                 }
             }

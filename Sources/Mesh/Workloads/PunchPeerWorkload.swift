@@ -78,6 +78,11 @@ final class PunchAttempt: @unchecked Sendable {
     func finish(_ peer: SocketAddress?, failure: String? = nil) {
         guard !finished else { return }
         finished = true
+        if let peer {
+            host.logger.info("\(configuration.transport) hole punched to \(configuration.peer) at \(peer.ipAddress ?? "?"):\(peer.port ?? 0)")
+        } else {
+            host.logger.info("\(configuration.transport) punch to \(configuration.peer) failed: \(failure ?? "unknown")")
+        }
         log.record(
             RequestOutcome(
                 startedAt: started, latency: host.now - started, succeeded: peer != nil,

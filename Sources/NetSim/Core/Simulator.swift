@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import Mesh
 import NIOCore
 
@@ -33,6 +35,12 @@ public final class Simulator: @unchecked Sendable {
     var partitions: [Partition] = []
     var bootHandlers: [NodeID: [(SimHost) -> Void]] = [:]
     var tcpOptions = TCPOptions()
+    /// The level below which hosts' log records are dropped; set it before hosts log.
+    public var logLevel: Logger.Level = .notice
+    /// Where hosts' log lines go (standard error unless set).
+    public var logSink: (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
     private var nextPacketID: UInt64 = 0
     private let thread = pthread_self()
 

@@ -24,9 +24,7 @@ public final class SimHost: Host, @unchecked Sendable {
         self.name = node.name
         self.random = MeshRandom(source: SimRandom(seed: simulator.seed, label: "host:\(node.name)"))
         self.wallClock = SimWallClock(simulator: simulator)
-        var logger = Logger(label: "edgemesh.sim")
-        logger[metadataKey: "node"] = "\(node.name)"
-        self.logger = logger
+        self.logger = Logger(label: "edgemesh.sim") { _ in SimLogHandler(simulator: simulator, node: node.name) }
         self.store = SimDurableStore(loop: node.loop)
         self.interception = SimInterception(kernel: kernel, loop: node.loop)
     }
