@@ -77,6 +77,43 @@ import Testing
         #expect(log.succeeded == 16)
     }
 
+    static let cloudAndEdge = TopologySpec(
+        networks: [
+            .init(name: "internet", subnet: IPv4Prefix("203.0.113.0/24")!),
+            .init(name: "cloud", subnet: IPv4Prefix("10.0.0.0/24")!, router: "cloud-gw", isCloud: true),
+            .init(name: "edge", subnet: IPv4Prefix("192.168.1.0/24")!, router: "edge-nat"),
+        ],
+        routers: [
+            .init(name: "cloud-gw", upstream: "internet"),
+            .init(name: "edge-nat", upstream: "internet", nat: NATConfiguration()),
+        ],
+        nodes: [.init(name: "api", network: "cloud"), .init(name: "edge-1", network: "edge"), .init(name: "edge-2", network: "edge")])
+
+    @Test func whileTheCloudIsUnreachableEdgeNodesStillReachEachOther() throws {
+        let runner = try run(
+            Self.cloudAndEdge,
+            [WorkloadSpec(name: "api-server", node: "api", kind: .httpServer(port: 6443, podName: "api")),
+             WorkloadSpec(name: "local", node: "edge-2", kind: .httpServer(port: 80, podName: "local")),
+             Self.client("to-cloud", on: "edge-1", .http, to: "api:6443", count: 20, timeout: 500 * Self.ms),
+             Self.client("to-neighbour", on: "edge-1", .http, to: "edge-2:80", count: 20, timeout: 500 * Self.ms)],
+            faults: [FaultSpec(at: 5 * Self.s + Self.s / 2, duration: 10 * Self.s, kind: .cloudUnreachable)])
+        #expect(runner.log(of: "to-cloud")?.succeeded == 10, "requests at 6...15 s fall in the outage")
+        #expect(runner.log(of: "to-neighbour")?.succeeded == 20)
+    }
+
+    @Test func aFlappingLinkLosesOnlyWhatFallsInItsDownTimes() throws {
+        // Down 2 s, up 3 s, from 10.25 s on: down during [10.25,12.25), [15.25,17.25), [20.25,22.25)...
+        let runner = try run(
+            Self.flatLAN,
+            [WorkloadSpec(name: "echo", node: "b", kind: .udpEcho(port: 7)),
+             Self.client("probe", on: "a", .udp, to: "b:7", count: 40, every: Self.s / 2, timeout: 100 * Self.ms)],
+            faults: [FaultSpec(at: 10 * Self.s + Self.s / 4, duration: 20 * Self.s, kind: .flap(node: "b", down: 2 * Self.s, up: 3 * Self.s))])
+        let log = try #require(runner.log(of: "probe"))
+        #expect(log.attempted == 40)
+        // Requests every 0.5 s from 1 s to 20.5 s: those at 10.5-12, 15.5-17 and 20.5 fail.
+        #expect(log.attempted - log.succeeded == 9)
+    }
+
     @Test func aCrashedNodeForgetsItsConnectionsKeepsItsStoreAndServesAgainAfterBoot() throws {
         let sim = try Simulator(seed: 1, topology: Self.flatLAN)
         let b = sim.host(named: "b")!
