@@ -2,7 +2,7 @@ import Mesh
 import Testing
 
 /// A tiny seeded generator (SplitMix64) so every key in these tests is reproducible.
-struct SplitMix64: RandomNumberGenerator {
+struct NoiseTestRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -14,7 +14,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-func hexBytes(_ hex: String) -> [UInt8] {
+func noiseHexBytes(_ hex: String) -> [UInt8] {
     var bytes: [UInt8] = []
     var index = hex.startIndex
     while index < hex.endIndex {
@@ -25,7 +25,7 @@ func hexBytes(_ hex: String) -> [UInt8] {
     return bytes
 }
 
-func hexString(_ bytes: [UInt8]) -> String {
+func noiseHexString(_ bytes: [UInt8]) -> String {
     bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }
 
@@ -43,7 +43,7 @@ struct NoisePeers {
          responderPSK: [UInt8] = NoisePeers.psk,
          initiatorAccepts: @escaping NoiseHandshake.PeerKeyValidator = { _ in true },
          responderAccepts: @escaping NoiseHandshake.PeerKeyValidator = { _ in true }) throws {
-        var random = SplitMix64(seed: seed)
+        var random = NoiseTestRandom(seed: seed)
         initiatorKey = NoiseKeyPair.generate(using: &random)
         responderKey = NoiseKeyPair.generate(using: &random)
         let prologue = Array("edgemesh tunnel v1".utf8)
@@ -99,17 +99,17 @@ struct NoisePeers {
     /// mcginty/snow, tests/vectors/cacophony.txt): fixed keys, prologue, PSK and payloads must
     /// produce byte-identical handshake messages, handshake hash and transport ciphertexts.
     @Test func matchesTheCacophonyTestVector() throws {
-        let prologue = hexBytes("4a6f686e2047616c74")
-        let psk = hexBytes("54686973206973206d7920417573747269616e20706572737065637469766521")
+        let prologue = noiseHexBytes("4a6f686e2047616c74")
+        let psk = noiseHexBytes("54686973206973206d7920417573747269616e20706572737065637469766521")
         var initiator = try NoiseHandshake(
             role: .initiator,
-            staticKey: NoiseKeyPair(privateKey: hexBytes("e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1")),
-            ephemeralKey: NoiseKeyPair(privateKey: hexBytes("893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a")),
+            staticKey: NoiseKeyPair(privateKey: noiseHexBytes("e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1")),
+            ephemeralKey: NoiseKeyPair(privateKey: noiseHexBytes("893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a")),
             presharedKey: psk, prologue: prologue, peerKeyValidator: { _ in true })
         var responder = try NoiseHandshake(
             role: .responder,
-            staticKey: NoiseKeyPair(privateKey: hexBytes("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893")),
-            ephemeralKey: NoiseKeyPair(privateKey: hexBytes("bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b")),
+            staticKey: NoiseKeyPair(privateKey: noiseHexBytes("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893")),
+            ephemeralKey: NoiseKeyPair(privateKey: noiseHexBytes("bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b")),
             presharedKey: psk, prologue: prologue, peerKeyValidator: { _ in true })
         let vector: [(payload: String, ciphertext: String)] = [
             ("4c756477696720766f6e204d69736573",
@@ -123,12 +123,12 @@ struct NoisePeers {
             ("457567656e2042f6686d20766f6e2042617765726b", "7d4e2c3873eef6a213b04e72f9df60a91666072d3544c5d96c34a09e2329b5030bee796741"),
         ]
         for (index, message) in vector.prefix(3).enumerated() {
-            let payload = hexBytes(message.payload)
+            let payload = noiseHexBytes(message.payload)
             let initiatorWrites = index % 2 == 0
             let sent = initiatorWrites
                 ? try initiator.writeMessage(payload: payload)
                 : try responder.writeMessage(payload: payload)
-            #expect(hexString(sent) == message.ciphertext, "handshake message \(index)")
+            #expect(noiseHexString(sent) == message.ciphertext, "handshake message \(index)")
             let received = initiatorWrites ? try responder.readMessage(sent) : try initiator.readMessage(sent)
             #expect(received == payload)
         }
@@ -146,11 +146,11 @@ struct NoisePeers {
         var responderTransport = try responder.split()
         let expectedCounters: [UInt64] = [0, 0, 1]
         for (offset, message) in vector.dropFirst(3).enumerated() {
-            let payload = hexBytes(message.payload)
+            let payload = noiseHexBytes(message.payload)
             let responderSends = offset % 2 == 0
             let frame = responderSends ? try responderTransport.seal(payload) : try initiatorTransport.seal(payload)
             #expect(Array(frame.prefix(8)) == [0, 0, 0, 0, 0, 0, 0, UInt8(expectedCounters[offset])])
-            #expect(hexString(Array(frame.dropFirst(8))) == message.ciphertext, "transport message \(offset + 3)")
+            #expect(noiseHexString(Array(frame.dropFirst(8))) == message.ciphertext, "transport message \(offset + 3)")
             let opened = responderSends ? try initiatorTransport.open(frame) : try responderTransport.open(frame)
             #expect(opened == payload)
         }
@@ -228,7 +228,7 @@ struct NoisePeers {
             Issue.record("a truncated message 2 was accepted")
         } catch NoiseError.malformedMessage {
         }
-        var random = SplitMix64(seed: 9)
+        var random = NoiseTestRandom(seed: 9)
         #expect(throws: NoiseError.self) {
             try NoiseHandshake(role: .initiator, staticKey: peers.initiatorKey, presharedKey: [1, 2, 3],
                                random: &random, peerKeyValidator: { _ in true })

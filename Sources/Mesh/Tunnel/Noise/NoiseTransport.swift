@@ -17,6 +17,9 @@
 public struct NoiseTransport: Sendable {
     public struct Options: Sendable, Equatable {
         /// Messages per key epoch; both peers must agree. The default rekeys every 2^20 frames.
+        /// Keep it at least `replayWindow`: only the current and the previous epoch's keys are
+        /// kept, so with a shorter interval a late frame two epochs back is refused as too old
+        /// even though the window would have admitted it.
         public var rekeyInterval: UInt64
         /// Width of the replay window in frames, a positive multiple of 64 (WireGuard uses 2048).
         public var replayWindow: Int
