@@ -41,6 +41,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // Kubernetes manifests (Model/) are YAML.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
