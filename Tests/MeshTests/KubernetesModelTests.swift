@@ -232,6 +232,7 @@ import Testing
         #expect(flattened == ServiceEndpoint.flatten([second, first]))
         #expect(flattened.map(\.ip) == ["10.0.1.1", "10.0.3.3", "10.0.9.1"])
         #expect(flattened.allSatisfy { $0.ports == ["http": 8080] && $0.ready })
+        #expect(flattened[0].nodeName == "edge-1")  // the duplicate that names its node is kept
         #expect(flattened[2].nodeName == "edge-9")
         #expect(flattened[2].hostname == "w9")
         #expect(ServiceEndpoint.flatten([first], includingNotReady: true).map(\.ip) == ["10.0.1.1", "10.0.5.5", "10.0.9.1"])

@@ -32,8 +32,11 @@ public struct ServiceEndpoint: Hashable, Sendable, Comparable, CustomStringConve
             return (l.name, l.port) < (r.name, r.port)
         }
         if left.count != right.count { return left.count < right.count }
-        // Identical address and ports: ready first, then the remaining fields, so the order is total.
+        // Identical address and ports: ready first, then the copy that names its node and
+        // hostname (deduplication keeps the first), then by those names, so the order is total.
         if lhs.ready != rhs.ready { return lhs.ready }
+        if (lhs.nodeName == nil) != (rhs.nodeName == nil) { return lhs.nodeName != nil }
+        if (lhs.hostname == nil) != (rhs.hostname == nil) { return lhs.hostname != nil }
         return ((lhs.nodeName ?? ""), (lhs.hostname ?? "")) < ((rhs.nodeName ?? ""), (rhs.hostname ?? ""))
     }
 
