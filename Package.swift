@@ -41,7 +41,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The tunnel's Noise handshake (Tunnel/Noise/).
                 .product(name: "Crypto", package: "swift-crypto"),
+                // Kubernetes manifests (Model/) are YAML.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
