@@ -1,0 +1,85 @@
+import Foundation
+import NIOCore
+
+/// The manifest files of `edgemesh agent --manifests DIR`: every `*.yaml`, `*.yml` and `*.json`
+/// file directly in the directory, read whole, and watched for changes.
+///
+/// The mesh only parses (Mesh/Discovery's ManifestSet); reading and watching files is the Linux
+/// side's job. Watching polls modification times and sizes on the host's event loop: portable,
+/// cheap for a handful of files, and it notices edits made by `kubectl`-style tools that
+/// replace a file by renaming (which inotify on the file itself would miss).
+public final class ManifestDirectory: @unchecked Sendable {
+    public let path: String
+    private let fileManager = FileManager.default
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// What a scan found: file name → contents, and file name → why it could not be read.
+    public struct Contents: Equatable, Sendable {
+        public var files: [String: String]
+        public var unreadable: [String: String]
+
+        /// File names in order, so what is built from them does not depend on hashing.
+        public var sortedNames: [String] { files.keys.sorted() }
+    }
+
+    /// Reads every manifest file now. Throws only when the directory itself cannot be listed.
+    public func read() throws -> Contents {
+        var contents = Contents(files: [:], unreadable: [:])
+        for name in try manifestNames() {
+            do {
+                contents.files[name] = try String(contentsOfFile: "\(path)/\(name)", encoding: .utf8)
+            } catch {
+                contents.unreadable[name] = "\(error.localizedDescription)"
+            }
+        }
+        return contents
+    }
+
+    /// Calls `onChange` on `eventLoop` with the new contents whenever a file is added, removed or
+    /// modified, checking every `interval`. Cancel the returned task to stop watching.
+    public func watch(
+        on eventLoop: EventLoop, every interval: TimeAmount = .seconds(1),
+        onChange: @escaping @Sendable (Result<Contents, Error>) -> Void
+    ) -> RepeatedTask {
+        let state = NIOLoopBoundBox<[String: FileStamp]?>.makeEmptyBox(eventLoop: eventLoop)
+        return eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            do {
+                let stamps = try currentStamps()
+                guard stamps != state.value else { return }
+                let first = state.value == nil
+                state.value = stamps
+                // The first scan only records the starting point: the caller read the files already.
+                if !first { onChange(.success(try read())) }
+            } catch {
+                onChange(.failure(error))
+            }
+        }
+    }
+
+    private struct FileStamp: Equatable {
+        var modified: Date
+        var size: UInt64
+    }
+
+    private func manifestNames() throws -> [String] {
+        try fileManager.contentsOfDirectory(atPath: path)
+            .filter { name in
+                !name.hasPrefix(".") && [".yaml", ".yml", ".json"].contains { name.hasSuffix($0) }
+            }
+            .sorted()
+    }
+
+    private func currentStamps() throws -> [String: FileStamp] {
+        var stamps: [String: FileStamp] = [:]
+        for name in try manifestNames() {
+            let attributes = try? fileManager.attributesOfItem(atPath: "\(path)/\(name)")
+            stamps[name] = FileStamp(
+                modified: attributes?[.modificationDate] as? Date ?? .distantPast,
+                size: (attributes?[.size] as? NSNumber)?.uint64Value ?? 0)
+        }
+        return stamps
+    }
+}
