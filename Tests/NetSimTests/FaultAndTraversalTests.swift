@@ -137,6 +137,21 @@ import Testing
         #expect(stored.map { String(buffer: $0) } == "services v42")
     }
 
+    @Test func crashingANodeWithTimersAndRequestsInFlightLosesThemQuietly() throws {
+        // The client's node crashes with requests scheduled and a connection half open; it boots
+        // again and the requests still ahead of it run. (NIO traps in debug builds if a dropped
+        // timer's promise is ever freed unfulfilled: this run would crash if that happened.)
+        let runner = try run(
+            Self.flatLAN,
+            [WorkloadSpec(name: "web", node: "b", kind: .httpServer(port: 80, podName: "web-0")),
+             Self.client("probe", on: "a", .http, to: "b:80", count: 20, every: Self.s, timeout: 3 * Self.s)],
+            faults: [FaultSpec(at: 5 * Self.s + 1, duration: 5 * Self.s, kind: .crash(node: "a"))])
+        let log = try #require(runner.log(of: "probe"))
+        // Requests at 1-5 s completed before the crash; those due at 6-10 s were never sent; 11-20 s ran after boot.
+        #expect(log.attempted == 15)
+        #expect(log.succeeded == 15)
+    }
+
     @Test func anInboundSYNToANATIsDroppedNotRefused() throws {
         let sim = try Simulator(seed: 1, topology: Self.homeBehind(NATConfiguration()))
         let server = sim.host(named: "server")!

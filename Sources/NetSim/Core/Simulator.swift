@@ -34,6 +34,8 @@ public final class Simulator: @unchecked Sendable {
     var networksByName: [String: Int] = [:]
     var partitions: [Partition] = []
     var bootHandlers: [NodeID: [(SimHost) -> Void]] = [:]
+    /// Work of crashed nodes that will never run (see `step`).
+    private var abandonedTasks: [SimTask] = []
     var tcpOptions = TCPOptions()
     /// The level below which hosts' log records are dropped; set it before hosts log.
     public var logLevel: Logger.Level = .notice
@@ -93,7 +95,13 @@ public final class Simulator: @unchecked Sendable {
             guard !task.isCancelled else { return }
             if let nodeID = task.node {
                 let node = nodes[Int(nodeID.index)]
-                guard node.isPoweredOn, node.loop.generation == task.generation else { return }
+                guard node.isPoweredOn, node.loop.generation == task.generation else {
+                    // A crashed node's pending work never runs. Its promises are kept, not freed:
+                    // NIO's debug builds trap when an unfulfilled promise is deallocated, and
+                    // failing them would run the dead node's callbacks.
+                    abandonedTasks.append(task)
+                    return
+                }
             }
             task.body()
         case .arrival(let packet, let nodeID, let interface):
