@@ -1,0 +1,35 @@
+/// Why a request to the API server failed, in words for the status output and logs.
+public enum KubernetesAPIError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// TLS endpoints are not spoken yet; use an http endpoint (the metaServer, a local proxy).
+    case tlsNotSupported(KubernetesAPIEndpoint)
+    /// The endpoint's host name did not resolve to an IPv4 address.
+    case unresolvableHost(String)
+    /// The server answered with an error status (its Status object when it sent one).
+    case status(code: Int, KubernetesStatus?)
+    /// The connection ended before the response (or the watch stream) was complete.
+    case connectionClosed
+    /// Nothing arrived for this long.
+    case idleTimeout(seconds: Int64)
+    /// A watch line grew past the limit without a newline.
+    case lineTooLong(bytes: Int)
+    /// The response body was not a list of the expected kind.
+    case invalidResponse(String)
+
+    /// The server no longer has the requested resource version: list again.
+    public var isGone: Bool {
+        if case .status(let code, let status) = self { return code == 410 || (status?.isGone ?? false) }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .tlsNotSupported(let endpoint): "\(endpoint): https is not supported by this client yet; use an http endpoint such as the metaServer"
+        case .unresolvableHost(let host): "cannot resolve API server host \"\(host)\"; use an IPv4 address"
+        case .status(let code, let status): "API server answered \(code)\(status.map { ": \($0.reason ?? "") \($0.message ?? "")" } ?? "")"
+        case .connectionClosed: "connection to the API server closed before the response was complete"
+        case .idleTimeout(let seconds): "API server sent nothing for \(seconds) s"
+        case .lineTooLong(let bytes): "watch event longer than \(bytes) bytes without a newline"
+        case .invalidResponse(let reason): "unreadable API response: \(reason)"
+        }
+    }
+}
