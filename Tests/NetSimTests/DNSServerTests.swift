@@ -195,6 +195,81 @@ import Testing
     }
 }
 
+extension DNSServerTests {
+    static let withUpstream = TopologySpec(
+        networks: [.init(name: "lan", subnet: IPv4Prefix("10.0.0.0/24")!)],
+        nodes: [.init(name: "dns", network: "lan"), .init(name: "client", network: "lan"),
+                .init(name: "upstream", network: "lan")])
+
+    /// Our server forwarding to an upstream that is itself a DNSServer, authoritative for
+    /// `example.org` (so the upstream's answers are known exactly).
+    static func forwardingBench() throws -> (Bench, DNSForwarder) {
+        let sim = try Simulator(seed: 1, topology: withUpstream)
+        let upstreamHost = try #require(sim.host(named: "upstream"))
+        let upstreamTable = ServiceTable(eventLoop: upstreamHost.eventLoop)
+        for object in objects { upstreamTable.apply(.upsert(object)) }
+        let upstream = DNSServer(host: upstreamHost, resolver: ClusterDNSResolver(
+            table: upstreamTable, configuration: ClusterDNSConfiguration(domain: try DNSName("example.org"))))
+        let host = try #require(sim.host(named: "dns"))
+        let forwarder = DNSForwarder(
+            host: host, upstreams: [try #require(sim.resolve("upstream")).socketAddress(port: 53)],
+            attemptTimeout: .seconds(1))
+        let server = DNSServer(host: host, resolver: ClusterDNSResolver(table: ServiceTable(eventLoop: host.eventLoop)),
+                               forwarder: forwarder)
+        let started = Box<Result<Void, Error>>()
+        upstream.start().and(server.start()).whenComplete { started.value = $0.map { _ in } }
+        sim.run(until: sim.now + s) { started.value == nil }
+        try #require(started.value).get()
+        let bench = Bench(sim: sim, server: server, client: try #require(sim.host(named: "client")),
+                          target: try #require(sim.resolve("dns")).socketAddress(port: 53))
+        return (bench, forwarder)
+    }
+
+    @Test func namesOutsideTheClusterAreForwardedAndCached() throws {
+        let (bench, forwarder) = try Self.forwardingBench()
+        let name = "web.default.svc.example.org"
+        let first = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 1)]))
+        #expect(first.map(\.header.id) == [1])
+        #expect(first.first?.header.isRecursionAvailable == true)
+        #expect(first.first?.header.isAuthoritativeAnswer == false)
+        #expect(first.first?.answers.map(\.data) == [.a(IPv4Address(10, 96, 0, 10))])
+        #expect(forwarder.upstreamQueries == 1)
+
+        // 10 s later (overUDP runs 2 s each), the cached answer comes back with less TTL left.
+        bench.sim.run(for: 8 * Self.s)
+        let second = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 2)]))
+        #expect(second.first?.answers.first?.ttl == 20)
+        #expect(forwarder.upstreamQueries == 1)
+
+        // Negative answers are cached too, for the SOA's TTL.
+        let missing = "nope.default.svc.example.org"
+        for id: UInt16 in [3, 4] {
+            let reply = try Self.decode(Self.overUDP(bench, [Self.query(missing, .a, id: id)]))
+            #expect(reply.first?.header.responseCode == .nameError)
+            #expect(reply.first?.authorities.map(\.type) == [.soa])
+        }
+        #expect(forwarder.upstreamQueries == 2)
+    }
+
+    @Test func whenTheUpstreamIsGoneExpiredAnswersAreServedStale() throws {
+        let (bench, forwarder) = try Self.forwardingBench()
+        let name = "web.default.svc.example.org"
+        _ = try Self.overUDP(bench, [Self.query(name, .a, id: 1)])
+        try bench.sim.crash("upstream")
+        bench.sim.run(for: 60 * Self.s)
+        // Expired and the upstream silent: after the 1 s attempt, the stale answer, TTL 30.
+        let stale = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 2)]))
+        #expect(stale.first?.header.responseCode == .noError)
+        #expect(stale.first?.answers.map(\.data) == [.a(IPv4Address(10, 96, 0, 10))])
+        #expect(stale.first?.answers.first?.ttl == 30)
+        #expect(forwarder.staleAnswers == 1)
+        #expect(forwarder.upstreamTimeouts == 1)
+        // A name never answered has nothing stale: SERVFAIL.
+        let unknown = try Self.decode(Self.overUDP(bench, [Self.query("db.default.svc.example.org", .a, id: 3)]))
+        #expect(unknown.first?.header.responseCode == .serverFailure)
+    }
+}
+
 /// A result set by a callback on the simulation thread and read there after `run`.
 private final class Box<Value>: @unchecked Sendable {
     var value: Value?

@@ -13,9 +13,11 @@ final class DNSDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard let response = server.answer(envelope.data, from: envelope.remoteAddress, overUDP: true) else { return }
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)),
-                              promise: nil)
+        let channel = context.channel
+        server.answer(envelope.data, from: envelope.remoteAddress, overUDP: true).whenSuccess { response in
+            guard let response else { return }
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response), promise: nil)
+        }
     }
 
     /// A send error (an unreachable client, say) concerns one client only; the socket stays open.

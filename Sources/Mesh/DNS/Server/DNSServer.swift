@@ -1,7 +1,8 @@
 import NIOCore
 
 /// The agent's DNS server: UDP and TCP (RFC 1035 §4.2, RFC 7766) on one address and port,
-/// answering the cluster zone through a `ClusterDNSResolver` and everything else REFUSED.
+/// answering the cluster zone through a `ClusterDNSResolver`, and everything else through a
+/// `DNSForwarder` when there is one, else REFUSED.
 ///
 /// Per message: decode; FORMERR when only the header could be read; drop when not even that
 /// or when it is itself a response; resolve; encode. UDP answers are limited to 512 octets, or
@@ -34,12 +35,17 @@ public final class DNSServer: @unchecked Sendable {
     public let host: any Host
     public let configuration: Configuration
     private let resolver: ClusterDNSResolver
+    public let forwarder: DNSForwarder?
     private var counters = DNSServerStatistics()
     private var channels: [Channel] = []
 
-    public init(host: any Host, resolver: ClusterDNSResolver, configuration: Configuration = Configuration()) {
+    public init(
+        host: any Host, resolver: ClusterDNSResolver, forwarder: DNSForwarder? = nil,
+        configuration: Configuration = Configuration()
+    ) {
         self.host = host
         self.resolver = resolver
+        self.forwarder = forwarder
         self.configuration = configuration
     }
 
@@ -84,7 +90,8 @@ public final class DNSServer: @unchecked Sendable {
     }
 
     /// The encoded response to one message (without TCP framing), or `nil` to send nothing.
-    func answer(_ bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> ByteBuffer? {
+    /// Immediate for the cluster zone; forwarded names complete when an upstream answers.
+    func answer(_ bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> EventLoopFuture<ByteBuffer?> {
         counters.queries += 1
         let query: DNSMessage
         do {
@@ -93,24 +100,32 @@ public final class DNSServer: @unchecked Sendable {
             counters.malformed += 1
             guard let response = ClusterDNSResolver.formatErrorResponse(toUndecodable: bytes) else {
                 counters.dropped += 1
-                return nil
+                return host.eventLoop.makeSucceededFuture(nil)
             }
-            return encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil)
+            return host.eventLoop.makeSucceededFuture(
+                encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil))
         }
         guard !query.header.isResponse else {
             counters.dropped += 1
-            return nil
-        }
-        var response = resolver.respond(to: query, clientAddress: client?.ipAddress)
-            ?? query.makeResponse(responseCode: .refused, isAuthoritative: false)
-        if response.edns != nil {
-            response.edns?.udpPayloadSize = UInt16(clamping: configuration.maximumUDPPayloadSize)
+            return host.eventLoop.makeSucceededFuture(nil)
         }
         let limit = overUDP ? query.maximumUDPResponseSize(serverMaximum: configuration.maximumUDPPayloadSize) : nil
-        return encode(response, limit: limit)
+        if let response = resolver.respond(to: query, clientAddress: client?.ipAddress) {
+            return host.eventLoop.makeSucceededFuture(encode(response, limit: limit))
+        }
+        guard let forwarder else {
+            return host.eventLoop.makeSucceededFuture(
+                encode(query.makeResponse(responseCode: .refused, isAuthoritative: false), limit: limit))
+        }
+        return forwarder.resolve(query).map { self.encode($0, limit: limit) }
     }
 
     private func encode(_ response: DNSMessage, limit: Int?) -> ByteBuffer {
+        var response = response
+        // Advertise our own limit, whatever the client offered (RFC 6891 §6.2.3).
+        if response.edns != nil {
+            response.edns?.udpPayloadSize = UInt16(clamping: configuration.maximumUDPPayloadSize)
+        }
         var buffer = ByteBufferAllocator().buffer(capacity: min(limit ?? 512, 4096))
         if response.encode(into: &buffer, maximumSize: limit), limit != nil {
             counters.truncated += 1

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// DNS over one TCP connection: messages framed by a 2-octet length (RFC 1035 §4.2.2), several
-/// per connection, answered in the order they arrive.
+/// per connection. Answers from the cluster zone go out in order; forwarded ones when they come,
+/// which RFC 7766 §6.2.1.1 allows (clients match by ID).
 final class DNSStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -22,16 +23,16 @@ final class DNSStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         {
             pending.moveReaderIndex(forwardBy: 2)
             let message = pending.readSlice(length: Int(length))!
-            guard let response = server.answer(message, from: context.channel.remoteAddress, overUDP: false) else {
-                continue
+            let channel = context.channel
+            server.answer(message, from: channel.remoteAddress, overUDP: false).whenSuccess { response in
+                guard let response else { return }
+                var framed = channel.allocator.buffer(capacity: response.readableBytes + 2)
+                framed.writeInteger(UInt16(response.readableBytes))
+                framed.writeImmutableBuffer(response)
+                channel.writeAndFlush(framed, promise: nil)
             }
-            var framed = context.channel.allocator.buffer(capacity: response.readableBytes + 2)
-            framed.writeInteger(UInt16(response.readableBytes))
-            framed.writeImmutableBuffer(response)
-            context.write(wrapOutboundOut(framed), promise: nil)
         }
         pending.discardReadBytes()
-        context.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
