@@ -1,0 +1,110 @@
+import NIOCore
+
+/// Resolves names outside the cluster through upstream servers over UDP, with a
+/// `DNSResponseCache` in front.
+///
+/// Per query: a fresh cached answer if there is one; else the upstreams in order, each given
+/// `attemptTimeout`, from a new socket (ephemeral port) with a new random ID, accepting only a
+/// reply with that ID and the same question (RFC 5452); else a stale cached answer (RFC 8767);
+/// else SERVFAIL. Truncated upstream replies are passed on, uncached, so the client retries
+/// over TCP to us; TCP to the upstreams is not implemented.
+///
+/// Confined to the host's event loop.
+public final class DNSForwarder: @unchecked Sendable {
+    public let host: any Host
+    public let upstreams: [SocketAddress]
+    public let attemptTimeout: TimeAmount
+    private var cache: DNSResponseCache
+    /// Upstream exchanges begun, and how many ended with no reply at all.
+    public private(set) var upstreamQueries: UInt64 = 0
+    public private(set) var upstreamTimeouts: UInt64 = 0
+    public private(set) var staleAnswers: UInt64 = 0
+
+    public init(
+        host: any Host, upstreams: [SocketAddress], attemptTimeout: TimeAmount = .seconds(2),
+        cache: DNSResponseCache = DNSResponseCache()
+    ) {
+        self.host = host
+        self.upstreams = upstreams
+        self.attemptTimeout = attemptTimeout
+        self.cache = cache
+    }
+
+    public var cachedEntries: Int { cache.count }
+
+    /// The response to `query` (one question, checked by the caller), with its ID and question.
+    public func resolve(_ query: DNSMessage) -> EventLoopFuture<DNSMessage> {
+        host.eventLoop.preconditionInEventLoop()
+        let question = query.questions[0]
+        if let cached = cache.fresh(question, now: host.now) {
+            return host.eventLoop.makeSucceededFuture(addressed(cached, to: query))
+        }
+        return attempt(question, query: query, upstreamIndex: 0)
+    }
+
+    private func attempt(_ question: DNSQuestion, query: DNSMessage, upstreamIndex: Int) -> EventLoopFuture<DNSMessage> {
+        guard upstreamIndex < upstreams.count else {
+            if let stale = cache.stale(question, now: host.now) {
+                staleAnswers += 1
+                return host.eventLoop.makeSucceededFuture(addressed(stale, to: query))
+            }
+            var failure = query.makeResponse(responseCode: .serverFailure, isAuthoritative: false)
+            failure.header.isRecursionAvailable = true
+            return host.eventLoop.makeSucceededFuture(failure)
+        }
+        return exchange(question, with: upstreams[upstreamIndex], recursionDesired: query.header.isRecursionDesired)
+            .flatMap { reply in
+                guard let reply, reply.header.responseCode != .serverFailure,
+                      reply.header.responseCode != .refused else {
+                    return self.attempt(question, query: query, upstreamIndex: upstreamIndex + 1)
+                }
+                self.cache.store(reply, for: question, now: self.host.now)
+                return self.host.eventLoop.makeSucceededFuture(self.addressed(reply, to: query))
+            }
+    }
+
+    /// One UDP exchange; `nil` when nothing acceptable came back in time.
+    private func exchange(_ question: DNSQuestion, with upstream: SocketAddress, recursionDesired: Bool)
+        -> EventLoopFuture<DNSMessage?>
+    {
+        upstreamQueries += 1
+        var random = host.random
+        let id = UInt16(truncatingIfNeeded: random.next())
+        let request = DNSMessage(
+            header: DNSHeader(id: id, isRecursionDesired: recursionDesired), questions: [question],
+            edns: DNSEDNS())
+        var bytes = ByteBufferAllocator().buffer(capacity: 512)
+        request.encode(into: &bytes)
+        let payload = bytes
+
+        let promise = host.eventLoop.makePromise(of: DNSMessage?.self)
+        let receiver = DNSUpstreamReplyHandler(id: id, question: question, promise: promise)
+        let bound = host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
+            channel.pipeline.addHandler(receiver)
+        }
+        bound.whenFailure { _ in promise.succeed(nil) }
+        bound.whenSuccess { channel in
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: upstream, data: payload), promise: nil)
+            let timer = channel.eventLoop.scheduleTask(in: self.attemptTimeout) {
+                self.upstreamTimeouts += 1
+                promise.succeed(nil)
+            }
+            promise.futureResult.whenComplete { _ in
+                timer.cancel()
+                channel.close(promise: nil)
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// `response` as the answer to `query`: its ID, its question as spelled, its RD and EDNS.
+    private func addressed(_ response: DNSMessage, to query: DNSMessage) -> DNSMessage {
+        var answer = query.makeResponse(responseCode: response.header.responseCode, isAuthoritative: false)
+        answer.header.isRecursionAvailable = true
+        answer.header.isTruncated = response.header.isTruncated
+        answer.answers = response.answers
+        answer.authorities = response.authorities
+        answer.additionals = response.additionals
+        return answer
+    }
+}

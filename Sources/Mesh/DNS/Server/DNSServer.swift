@@ -1,0 +1,136 @@
+import NIOCore
+
+/// The agent's DNS server: UDP and TCP (RFC 1035 §4.2, RFC 7766) on one address and port,
+/// answering the cluster zone through a `ClusterDNSResolver`, and everything else through a
+/// `DNSForwarder` when there is one, else REFUSED.
+///
+/// Per message: decode; FORMERR when only the header could be read; drop when not even that
+/// or when it is itself a response; resolve; encode. UDP answers are limited to 512 octets, or
+/// the client's EDNS size capped at `maximumUDPPayloadSize`; one that does not fit goes out with
+/// TC set and the client retries over TCP, which gets it whole. Bad input only moves counters.
+///
+/// Confined to the host's event loop: `start`, `stop`, `statistics` and the channel handlers
+/// all run there (it is `@unchecked Sendable` only so the channel initializers may capture it).
+public final class DNSServer: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// The address to listen on (the agent's listen IP; any address when unspecified).
+        public var address: IPv4Address
+        public var port: UInt16
+        /// The largest UDP response, and the size advertised in the OPT record (Flag Day 2020).
+        public var maximumUDPPayloadSize: Int
+        /// Serve TCP as well; off only for tests and setups where another process holds the port.
+        public var servesTCP: Bool
+
+        public init(
+            address: IPv4Address = .any, port: UInt16 = 53,
+            maximumUDPPayloadSize: Int = Int(DNSEDNS.defaultPayloadSize), servesTCP: Bool = true
+        ) {
+            self.address = address
+            self.port = port
+            self.maximumUDPPayloadSize = maximumUDPPayloadSize
+            self.servesTCP = servesTCP
+        }
+    }
+
+    public let host: any Host
+    public let configuration: Configuration
+    private let resolver: ClusterDNSResolver
+    public let forwarder: DNSForwarder?
+    private var counters = DNSServerStatistics()
+    private var channels: [Channel] = []
+
+    public init(
+        host: any Host, resolver: ClusterDNSResolver, forwarder: DNSForwarder? = nil,
+        configuration: Configuration = Configuration()
+    ) {
+        self.host = host
+        self.resolver = resolver
+        self.forwarder = forwarder
+        self.configuration = configuration
+    }
+
+    /// Counters since `init`; read on the host's event loop.
+    public var statistics: DNSServerStatistics {
+        host.eventLoop.preconditionInEventLoop()
+        return counters
+    }
+
+    /// The bound UDP and TCP addresses (the ports are the real ones when configured as 0).
+    public var localAddresses: [SocketAddress] {
+        host.eventLoop.preconditionInEventLoop()
+        return channels.compactMap(\.localAddress)
+    }
+
+    /// Binds UDP and, if configured, TCP. Fails, with nothing left bound, if either fails.
+    public func start() -> EventLoopFuture<Void> {
+        let address = configuration.address.socketAddress(port: configuration.port)
+        let udp = host.bindDatagram(DatagramBindOptions(address: address)) { channel in
+            channel.pipeline.addHandler(DNSDatagramHandler(server: self))
+        }
+        let tcp: EventLoopFuture<Channel?> = configuration.servesTCP
+            ? host.listenStream(StreamListenOptions(address: address)) { channel in
+                channel.pipeline.addHandler(DNSStreamHandler(server: self))
+            }.map { Optional($0) }
+            : host.eventLoop.makeSucceededFuture(nil)
+        let both = udp.and(tcp)
+        both.whenFailure { _ in
+            udp.whenSuccess { $0.close(promise: nil) }
+            tcp.whenSuccess { $0?.close(promise: nil) }
+        }
+        return both.map { udpChannel, tcpChannel in
+            self.channels = [udpChannel] + (tcpChannel.map { [$0] } ?? [])
+        }
+    }
+
+    /// Closes the listeners (established TCP connections finish on their own).
+    public func stop() -> EventLoopFuture<Void> {
+        let closing = channels.map { $0.close() }
+        channels = []
+        return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
+    }
+
+    /// The encoded response to one message (without TCP framing), or `nil` to send nothing.
+    /// Immediate for the cluster zone; forwarded names complete when an upstream answers.
+    func answer(_ bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> EventLoopFuture<ByteBuffer?> {
+        counters.queries += 1
+        let query: DNSMessage
+        do {
+            query = try DNSMessage(decoding: bytes)
+        } catch {
+            counters.malformed += 1
+            guard let response = ClusterDNSResolver.formatErrorResponse(toUndecodable: bytes) else {
+                counters.dropped += 1
+                return host.eventLoop.makeSucceededFuture(nil)
+            }
+            return host.eventLoop.makeSucceededFuture(
+                encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil))
+        }
+        guard !query.header.isResponse else {
+            counters.dropped += 1
+            return host.eventLoop.makeSucceededFuture(nil)
+        }
+        let limit = overUDP ? query.maximumUDPResponseSize(serverMaximum: configuration.maximumUDPPayloadSize) : nil
+        if let response = resolver.respond(to: query, clientAddress: client?.ipAddress) {
+            return host.eventLoop.makeSucceededFuture(encode(response, limit: limit))
+        }
+        guard let forwarder else {
+            return host.eventLoop.makeSucceededFuture(
+                encode(query.makeResponse(responseCode: .refused, isAuthoritative: false), limit: limit))
+        }
+        return forwarder.resolve(query).map { self.encode($0, limit: limit) }
+    }
+
+    private func encode(_ response: DNSMessage, limit: Int?) -> ByteBuffer {
+        var response = response
+        // Advertise our own limit, whatever the client offered (RFC 6891 §6.2.3).
+        if response.edns != nil {
+            response.edns?.udpPayloadSize = UInt16(clamping: configuration.maximumUDPPayloadSize)
+        }
+        var buffer = ByteBufferAllocator().buffer(capacity: min(limit ?? 512, 4096))
+        if response.encode(into: &buffer, maximumSize: limit), limit != nil {
+            counters.truncated += 1
+        }
+        counters.recordResponse(response.header.responseCode)
+        return buffer
+    }
+}

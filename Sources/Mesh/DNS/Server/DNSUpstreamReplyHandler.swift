@@ -1,0 +1,30 @@
+import NIOCore
+
+/// Waits on a forwarding socket for the reply to one upstream query. Anything else (another ID,
+/// another question, a query, garbage) is ignored: it may be spoofed, and the real reply may
+/// still come.
+final class DNSUpstreamReplyHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let id: UInt16
+    private let question: DNSQuestion
+    private let promise: EventLoopPromise<DNSMessage?>
+    /// A duplicated reply must not complete the promise twice.
+    private var answered = false
+
+    init(id: UInt16, question: DNSQuestion, promise: EventLoopPromise<DNSMessage?>) {
+        self.id = id
+        self.question = question
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let reply = try? DNSMessage(decoding: unwrapInboundIn(data).data),
+              !answered, reply.header.isResponse, reply.header.id == id, reply.questions == [question]
+        else { return }
+        answered = true
+        promise.succeed(reply)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
+}
