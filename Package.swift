@@ -106,7 +106,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgemeshCLITests",
-            dependencies: ["edgemesh"]
+            dependencies: ["edgemesh", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
         ),
     ]
 )

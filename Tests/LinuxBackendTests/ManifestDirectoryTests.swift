@@ -53,10 +53,8 @@ import Testing
             seen.fail(ManifestWatchTimeout())
             removed.fail(ManifestWatchTimeout())
         }
-        // Let the watcher take its starting point, then change the directory.
-        try loop.scheduleTask(in: .milliseconds(60)) {
-            try "kind: Pod".write(toFile: "\(path)/pod.yaml", atomically: true, encoding: .utf8)
-        }.futureResult.wait()
+        // A change right after watching starts, before the first check, is still reported.
+        try "kind: Pod".write(toFile: "\(path)/pod.yaml", atomically: true, encoding: .utf8)
         #expect(try seen.futureResult.wait() == ["pod.yaml", "web.yaml"])
         try FileManager.default.removeItem(atPath: "\(path)/web.yaml")
         #expect(try removed.futureResult.wait() == ["pod.yaml"])

@@ -44,15 +44,15 @@ public final class ManifestDirectory: @unchecked Sendable {
         on eventLoop: EventLoop, every interval: TimeAmount = .seconds(1),
         onChange: @escaping @Sendable (Result<Contents, Error>) -> Void
     ) -> RepeatedTask {
-        let state = NIOLoopBoundBox<[String: FileStamp]?>.makeEmptyBox(eventLoop: eventLoop)
+        // The starting point is taken now, when the caller has just read the files, so a change
+        // made before the first check is still seen as a change.
+        let state = NIOLoopBoundBox.makeBoxSendingValue(try? currentStamps(), eventLoop: eventLoop)
         return eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             do {
                 let stamps = try currentStamps()
                 guard stamps != state.value else { return }
-                let first = state.value == nil
                 state.value = stamps
-                // The first scan only records the starting point: the caller read the files already.
-                if !first { onChange(.success(try read())) }
+                onChange(.success(try read()))
             } catch {
                 onChange(.failure(error))
             }
