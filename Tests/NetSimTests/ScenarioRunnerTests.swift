@@ -44,7 +44,7 @@ enum TestScenarios {
                     name: "browser", node: "edge-a",
                     kind: .client(.init(protocol: .http, targets: ["public:80"], start: 1 * s, interval: 1 * s, count: 20, timeout: 5 * s, payloadSize: 64))),
             ],
-            expectations: [ExpectationSpec(workload: "browser", kind: .minSuccessRatio(1))])
+            expectations: [ExpectationSpec(subject: "browser", kind: .minSuccessRatio(1))])
     }
 
     static let cone = NATConfiguration(mapping: .endpointIndependent, filtering: .addressAndPortDependent)

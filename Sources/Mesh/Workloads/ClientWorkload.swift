@@ -25,11 +25,14 @@ public struct ClientWorkload: Sendable {
     /// Where names that `resolver` does not know are looked up (the node's agent), as a pod's
     /// resolver asks the cluster DNS. Required for `.dns`.
     public var nameServer: SocketAddress?
+    /// The search list for names looked up at `nameServer`.
+    public var searchDomains: [String]
 
     public init(
         kind: Kind, targets: [HostPort], firstRequestAt: NIODeadline, interval: TimeAmount, count: Int,
-        timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil
+        timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = []
     ) {
+        self.searchDomains = searchDomains
         precondition(kind != .dns || nameServer != nil, "a dns client needs a name server")
         self.nameServer = nameServer
         self.kind = kind
@@ -59,7 +62,7 @@ public struct ClientWorkload: Sendable {
         let started = host.now
         let answered: EventLoopFuture<String>
         if kind == .dns, let nameServer {
-            answered = DNSStubResolver(server: nameServer, timeout: timeout).lookupA(target.host, on: host)
+            answered = DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(target.host, on: host)
                 .map { $0.map(\.description).joined(separator: ",") }
         } else {
             answered = resolve(target.host, on: host, resolver: resolver).flatMap { address in
@@ -85,7 +88,7 @@ public struct ClientWorkload: Sendable {
     private func resolve(_ name: String, on host: any Host, resolver: NameResolver) -> EventLoopFuture<IPv4Address> {
         if let address = resolver(name) { return host.eventLoop.makeSucceededFuture(address) }
         guard let nameServer else { return host.eventLoop.makeFailedFuture(ExchangeError("cannot resolve \(name)")) }
-        return DNSStubResolver(server: nameServer, timeout: timeout).lookupA(name, on: host).map { $0[0] }
+        return DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(name, on: host).map { $0[0] }
     }
 
     /// Runs one request; succeeds with the name of who answered.

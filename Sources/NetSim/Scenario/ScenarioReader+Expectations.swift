@@ -10,7 +10,10 @@ extension Reader {
     ]
 
     /// One `expect` entry; each bound in it becomes its own `ExpectationSpec`, in document order.
-    func expectation(_ item: Value, workloads: WorkloadIndex) throws(ScenarioError) -> [ExpectationSpec] {
+    func expectation(_ item: Value, workloads: WorkloadIndex, agents: [String]) throws(ScenarioError) -> [ExpectationSpec] {
+        if case .mapping(let mapping) = item.node, mapping["agent"] != nil {
+            return [try agentExpectation(item, agents: agents)]
+        }
         let kinds = ["successRatio", "latency", "spread", "path"]
         let fields = try self.fields(item, allowed: ["workload"] + kinds)
         let workloadValue = try required(fields, "workload")
@@ -41,10 +44,10 @@ extension Reader {
                     let number = try probability(boundValue)
                     if bound == "min" {
                         bounds.min = number
-                        expectations.append(ExpectationSpec(workload: name, kind: .minSuccessRatio(number)))
+                        expectations.append(ExpectationSpec(subject: name, kind: .minSuccessRatio(number)))
                     } else {
                         bounds.max = number
-                        expectations.append(ExpectationSpec(workload: name, kind: .maxSuccessRatio(number)))
+                        expectations.append(ExpectationSpec(subject: name, kind: .maxSuccessRatio(number)))
                     }
                 }
                 if let min = bounds.min, let max = bounds.max, min > max {
@@ -60,14 +63,14 @@ extension Reader {
                         let percentile = Self.percentiles.first(where: { $0.key == percentileKey })?.value
                     else { continue }
                     expectations.append(
-                        ExpectationSpec(workload: name, kind: .latency(percentile: percentile, max: try duration(bound))))
+                        ExpectationSpec(subject: name, kind: .latency(percentile: percentile, max: try duration(bound))))
                 }
             case "spread":
                 expectations.append(
-                    ExpectationSpec(workload: name, kind: try spread(value, client: workload, workloads: workloads)))
+                    ExpectationSpec(subject: name, kind: try spread(value, client: workload, workloads: workloads)))
             default:
                 let path: ExpectationSpec.Path = try choice(value, "a path")
-                expectations.append(ExpectationSpec(workload: name, kind: .path(path)))
+                expectations.append(ExpectationSpec(subject: name, kind: .path(path)))
             }
         }
         return expectations
@@ -90,5 +93,16 @@ extension Reader {
         }
         guard !backends.isEmpty else { throw fail(backendsValue, "needs at least one backend pod name") }
         return .spread(backends: backends, tolerance: try probability(required(spread, "tolerance")))
+    }
+
+    /// `{agent: NODE, tableMatchesSource: true}`.
+    private func agentExpectation(_ item: Value, agents: [String]) throws(ScenarioError) -> ExpectationSpec {
+        let fields = try self.fields(item, allowed: ["agent", "tableMatchesSource"])
+        let agentValue = try required(fields, "agent")
+        let node = try name(agentValue)
+        guard agents.contains(node) else { throw unknown(agentValue, "agent node", node, known: agents) }
+        let wanted = try required(fields, "tableMatchesSource")
+        guard try bool(wanted) else { throw fail(wanted, "only true can be expected") }
+        return ExpectationSpec(subject: node, kind: .tableMatchesSource)
     }
 }

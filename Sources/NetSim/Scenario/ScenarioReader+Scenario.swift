@@ -31,9 +31,18 @@ extension Reader {
                 manifests += try manifestFile(item)
             }
         }
+        var mesh: MeshSpec?
+        if let value = top["mesh"] { mesh = try self.mesh(value, names: names) }
+        var changes: [ObjectChangeSpec] = []
+        if let value = top["changes"] {
+            guard mesh != nil else { throw fail(value, "changes need a mesh section (agents to see them)") }
+            for item in try list(value, of: "object changes") {
+                changes.append(try change(item, duration: duration))
+            }
+        }
         var workloads: [WorkloadSpec] = []
         if let value = top["workloads"] {
-            workloads = try self.workloads(value, names: names, duration: duration)
+            workloads = try self.workloads(value, names: names, duration: duration, agents: mesh?.agents ?? [])
         }
         var faults: [FaultSpec] = []
         if let value = top["faults"] {
@@ -46,12 +55,12 @@ extension Reader {
             var index = WorkloadIndex()
             for workload in workloads { index.byName[workload.name] = workload }
             for item in try list(value, of: "expectations") {
-                expectations += try expectation(item, workloads: index)
+                expectations += try expectation(item, workloads: index, agents: mesh?.agents ?? [])
             }
         }
         return Scenario(
             name: name, description: description, source: source, duration: duration, defaultSeed: seed,
-            topology: topology, manifests: manifests, workloads: workloads, faults: faults,
+            topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
             expectations: expectations)
     }
 }

@@ -19,10 +19,17 @@ extension Reader {
         }
     }
 
-    func workloads(_ value: Value, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> [WorkloadSpec] {
+    /// `agents` are the nodes that run an agent: only their clients can look names up.
+    func workloads(_ value: Value, names: TopologyNames, duration: UInt64, agents: [String]) throws(ScenarioError) -> [WorkloadSpec] {
         var parsed: [(spec: WorkloadSpec, fields: Fields)] = []
         for item in try list(value, of: "workloads") {
-            parsed.append(try workload(item, names: names, duration: duration))
+            let (spec, fields) = try workload(item, names: names, duration: duration)
+            if case .client(let client) = spec.kind, client.protocol == .dns, !agents.contains(spec.node) {
+                throw fail(
+                    try required(fields, "protocol"),
+                    "a dns client asks its node's agent, and node \"\(spec.node)\" runs none (agents: \(agents.isEmpty ? "none" : agents.joined(separator: ", ")))")
+            }
+            parsed.append((spec, fields))
         }
         var firstUse: [String: String] = [:]
         var podFirstUse: [String: String] = [:]
@@ -109,12 +116,16 @@ extension Reader {
 
     private func client(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.ClientSpec {
         let clientProtocol: WorkloadSpec.ClientSpec.ClientProtocol = try choice(required(fields, "protocol"), "a client protocol")
+        // A dns client looks names up: its targets have no port.
+        func target(_ value: Value) throws(ScenarioError) -> String {
+            clientProtocol == .dns ? try scalar(value, "a name to look up") : try hostPort(value)
+        }
         var targets: [String] = []
         switch (fields["target"], fields["targets"]) {
-        case (let target?, nil):
-            targets = [try hostPort(target)]
+        case (let single?, nil):
+            targets = [try target(single)]
         case (nil, let list?):
-            for item in try self.list(list, of: "host:port targets") { targets.append(try hostPort(item)) }
+            for item in try self.list(list, of: "host:port targets") { targets.append(try target(item)) }
             guard !targets.isEmpty else { throw fail(list, "needs at least one host:port target") }
         case (_?, let list?):
             throw fail(list, "give either target or targets, not both")

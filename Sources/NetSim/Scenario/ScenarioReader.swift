@@ -110,7 +110,7 @@ extension WorkloadSpec {
 struct Reader {
     static let requiredTopLevelKeys = ["name", "duration", "network"]
     static let topLevelKeys = requiredTopLevelKeys + [
-        "description", "seed", "kubernetes", "manifests", "workloads", "faults", "expect",
+        "description", "seed", "kubernetes", "manifests", "mesh", "changes", "workloads", "faults", "expect",
     ]
 
     let source: String

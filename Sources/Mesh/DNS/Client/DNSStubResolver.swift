@@ -1,20 +1,44 @@
 import NIOCore
 
-/// Asks one DNS server for a name's IPv4 addresses over UDP, as an application's libc resolver
-/// asks the node's agent: a fresh socket and a random query id per lookup, a reply accepted only
-/// from the server with the matching id and question.
+/// Asks one DNS server for a name's IPv4 addresses over UDP, as a pod's libc resolver asks the
+/// node's agent: the search list of its resolv.conf with `ndots`, a fresh socket and a random
+/// query id per query, a reply accepted only from the server with the matching id and question.
 public struct DNSStubResolver: Sendable {
     public var server: SocketAddress
     public var timeout: TimeAmount
+    /// Suffixes tried for names with fewer than `ndots` dots before the name itself (Kubernetes
+    /// puts `<ns>.svc.<domain> svc.<domain> <domain>` in a pod's resolv.conf).
+    public var searchDomains: [String]
+    public var ndots: Int
 
-    public init(server: SocketAddress, timeout: TimeAmount = .seconds(2)) {
+    public init(server: SocketAddress, timeout: TimeAmount = .seconds(2), searchDomains: [String] = [], ndots: Int = 5) {
         self.server = server
         self.timeout = timeout
+        self.searchDomains = searchDomains
+        self.ndots = ndots
     }
 
-    /// The A records of `name` (sorted); fails with `DNSLookupError` for NXDOMAIN, an empty
-    /// answer, a server failure or silence.
+    /// The names a lookup of `name` tries, in order, as glibc's resolver orders them.
+    public func candidates(for name: String) -> [String] {
+        if name.hasSuffix(".") { return [name] }
+        let searched = searchDomains.map { "\(name).\($0)" }
+        return name.count(where: { $0 == "." }) < ndots ? searched + [name] : [name] + searched
+    }
+
+    /// The A records of the first candidate name that has any (sorted); fails with the last
+    /// candidate's `DNSLookupError` (NXDOMAIN, no address, a server failure or silence).
     public func lookupA(_ name: String, on host: any Host) -> EventLoopFuture<[IPv4Address]> {
+        var remaining = candidates(for: name)[...]
+        func next() -> EventLoopFuture<[IPv4Address]> {
+            let candidate = remaining.removeFirst()
+            return query(candidate, on: host).flatMapError { error in
+                remaining.isEmpty ? host.eventLoop.makeFailedFuture(error) : next()
+            }
+        }
+        return next()
+    }
+
+    private func query(_ name: String, on host: any Host) -> EventLoopFuture<[IPv4Address]> {
         let question: DNSName
         do {
             question = try DNSName(name)
