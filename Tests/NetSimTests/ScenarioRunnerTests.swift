@@ -79,4 +79,15 @@ enum TestScenarios {
         #expect(first.deliveredPackets == second.deliveredPackets)
         #expect(first.traceDigest != other.traceDigest)
     }
+
+    @Test func backendCountsAreJudgedFromBothSides() throws {
+        var scenario = TestScenarios.twoNATs(TestScenarios.cone, TestScenarios.cone)
+        scenario.expectations = [
+            ExpectationSpec(subject: "browser", kind: .maxBackends(1)),
+            ExpectationSpec(subject: "browser", kind: .minBackends(2)),
+        ]
+        let report = try ScenarioRunner(scenario: scenario).run()
+        #expect(report.verdicts.map(\.passed) == [true, false])
+        #expect(report.verdicts[1].detail == "1 backend(s) answered (web-0), wanted ≥ 2")
+    }
 }

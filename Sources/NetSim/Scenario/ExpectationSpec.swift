@@ -16,6 +16,10 @@ public struct ExpectationSpec: Hashable, Sendable {
         /// Each named backend answered its equal share of requests, within `tolerance` (0.1 = ±10
         /// percentage points).
         case spread(backends: [String], tolerance: Double)
+        /// At least / at most this many distinct backends answered the workload's requests
+        /// (`max: 1` holds a client to one backend: session affinity, consistent hashing).
+        case minBackends(Int)
+        case maxBackends(Int)
         /// Successful flows took this path.
         case path(Path)
         /// At the end of the run the agent on the subject node holds exactly the objects its

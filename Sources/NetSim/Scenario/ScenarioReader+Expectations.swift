@@ -14,7 +14,7 @@ extension Reader {
         if case .mapping(let mapping) = item.node, mapping["agent"] != nil {
             return [try agentExpectation(item, agents: agents)]
         }
-        let kinds = ["successRatio", "latency", "spread", "path"]
+        let kinds = ["successRatio", "latency", "spread", "backends", "path"]
         let fields = try self.fields(item, allowed: ["workload"] + kinds)
         let workloadValue = try required(fields, "workload")
         let name = try self.name(workloadValue)
@@ -64,6 +64,24 @@ extension Reader {
                     else { continue }
                     expectations.append(
                         ExpectationSpec(subject: name, kind: .latency(percentile: percentile, max: try duration(bound))))
+                }
+            case "backends":
+                let bounds = try self.fields(value, allowed: ["min", "max"])
+                guard !bounds.entries.isEmpty else { throw fail(value, "give min, max or both") }
+                var range: (min: Int?, max: Int?) = (nil, nil)
+                for bound in bounds.keys {
+                    guard let boundValue = bounds[bound] else { continue }
+                    let count = try integer(boundValue, atLeast: 1)
+                    if bound == "min" {
+                        range.min = count
+                        expectations.append(ExpectationSpec(subject: name, kind: .minBackends(count)))
+                    } else {
+                        range.max = count
+                        expectations.append(ExpectationSpec(subject: name, kind: .maxBackends(count)))
+                    }
+                }
+                if let min = range.min, let max = range.max, min > max {
+                    throw fail(value, "min \(min) is above max \(max); no run could meet both")
                 }
             case "spread":
                 expectations.append(

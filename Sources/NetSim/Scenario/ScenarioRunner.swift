@@ -238,6 +238,16 @@ public final class ScenarioRunner {
             return verdict(
                 even,
                 "spread \(text)\(strangers.isEmpty ? "" : " unexpected: \(strangers)"), wanted \(Self.format(fair))±\(Self.format(tolerance)) each")
+        case .minBackends(let minimum):
+            let names = log.backendCounts.map(\.backend)
+            return verdict(
+                names.count >= minimum && log.succeeded > 0,
+                "\(names.count) backend(s) answered (\(names.joined(separator: ", "))), wanted ≥ \(minimum)")
+        case .maxBackends(let maximum):
+            let names = log.backendCounts.map(\.backend)
+            return verdict(
+                names.count <= maximum && log.succeeded > 0,
+                "\(names.count) backend(s) answered (\(names.joined(separator: ", "))), wanted ≤ \(maximum)")
         case .tableMatchesSource:
             preconditionFailure("judged above")
         case .path(let wanted):
