@@ -37,6 +37,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "An upstream DNS server (ip:port) for names outside the cluster; repeatable.")
     var upstreamDNS: [String] = []
 
+    @Option(help: "Where GET /metrics (Prometheus) and /status (for `edgemesh status`) are served; \"off\" serves neither.")
+    var statusAddress: String = "127.0.0.1:10551"
+
     func run() throws {
         guard let listenAddress = IPv4Address(listenIP) else {
             throw ValidationError("--listen-ip \"\(listenIP)\" is not an IPv4 address")
@@ -47,6 +50,13 @@ struct AgentCommand: ParsableCommand {
             }
             return try SocketAddress(ipAddress: target.host, port: Int(target.port))
         }
+        var statusSocket: SocketAddress?
+        if statusAddress != "off" {
+            guard let target = HostPort(statusAddress), IPv4Address(target.host) != nil else {
+                throw ValidationError("--status-address \"\(statusAddress)\" is not ip:port (or off)")
+            }
+            statusSocket = try SocketAddress(ipAddress: target.host, port: Int(target.port))
+        }
         let group = LinuxEventLoops.makeGroup()
         let loop = group.next()
         let host = LinuxHost(
@@ -54,7 +64,7 @@ struct AgentCommand: ParsableCommand {
             interception: NftablesInterception(eventLoop: loop), logger: Logger(label: "edgemesh.agent"))
         let configuration = EdgeAgent.Configuration(
             nodeName: nodeName, listenAddress: listenAddress, dnsPort: dnsPort, clusterDomain: clusterDomain,
-            upstreamDNS: upstreams)
+            upstreamDNS: upstreams, statusAddress: statusSocket)
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         let restored = try loop.flatSubmit { agent.start() }.wait()
         printError("edgemesh agent \(nodeName): snapshot \(restored)")

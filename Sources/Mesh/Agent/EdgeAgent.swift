@@ -14,11 +14,14 @@ public final class EdgeAgent: @unchecked Sendable {
         public var clusterDomain: String
         /// Where names outside the cluster go; none means they are refused.
         public var upstreamDNS: [SocketAddress]
+        /// Where `/metrics` and `/status` are served; nil serves neither.
+        public var statusAddress: SocketAddress?
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
-            upstreamDNS: [SocketAddress] = []
+            upstreamDNS: [SocketAddress] = [], statusAddress: SocketAddress? = nil
         ) {
+            self.statusAddress = statusAddress
             self.nodeName = nodeName
             self.listenAddress = listenAddress
             self.dnsPort = dnsPort
@@ -32,8 +35,14 @@ public final class EdgeAgent: @unchecked Sendable {
     public let table: ServiceTable
     private let snapshotter: ServiceTableSnapshotter
     public let dnsServer: DNSServer
+    /// Serves `/metrics` and `/status` when the configuration asks for it.
+    public private(set) var httpEndpoint: AgentHTTPEndpoint?
     /// The API server the table follows, once `follow` was called.
     public private(set) var apiSource: KubernetesAPISource?
+    /// When `start` was called (host clock), for the status's uptime.
+    public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
+    /// Where the table's objects come from, in words for the status.
+    public private(set) var sourceDescription = "snapshot only"
 
     /// Throws `DNSNameError` when the cluster domain is not a valid DNS name.
     public init(host: any Host, configuration: Configuration) throws {
@@ -54,15 +63,17 @@ public final class EdgeAgent: @unchecked Sendable {
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
     /// starts saving snapshots and serving DNS.
     public func start() -> EventLoopFuture<ServiceTableRestoreOutcome> {
-        table.restore(from: host.store).flatMap { outcome in
+        startedAt = host.now
+        return table.restore(from: host.store).flatMap { outcome in
             self.snapshotter.start()
-            return self.dnsServer.start().map { outcome }
+            return self.dnsServer.start().flatMap { self.startHTTPEndpoint() }.map { outcome }
         }
     }
 
     /// Makes the table hold exactly what these manifest files declare; returns what was skipped.
     @discardableResult
     public func applyManifests(_ files: [String: String]) -> [ManifestProblem] {
+        sourceDescription = "manifests"
         let set = ManifestSet(files: files)
         for change in set.changes { table.apply(change) }
         for problem in set.problems { host.logger.warning("manifest skipped: \(problem)") }
@@ -75,12 +86,25 @@ public final class EdgeAgent: @unchecked Sendable {
         apiSource?.stop()
         let source = KubernetesAPISource(client: client, table: table, options: options)
         apiSource = source
+        sourceDescription = "api \(client.endpoint)"
         source.start()
+    }
+
+    private func startHTTPEndpoint() -> EventLoopFuture<Void> {
+        guard let address = configuration.statusAddress else { return host.eventLoop.makeSucceededVoidFuture() }
+        let endpoint = makeHTTPEndpoint(address: address)
+        httpEndpoint = endpoint
+        // Observability is not worth failing the node's DNS and traffic for: say why and go on.
+        return endpoint.start().flatMapErrorThrowing { error in
+            self.host.logger.error("status endpoint: cannot listen on \(address): \(error); /metrics and /status are not served")
+            self.httpEndpoint = nil
+        }
     }
 
     public func stop() -> EventLoopFuture<Void> {
         apiSource?.stop()
         snapshotter.stop()
-        return snapshotter.flush().flatMap { self.dnsServer.stop() }
+        let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        return snapshotter.flush().flatMap { self.dnsServer.stop() }.flatMap { endpointStopped }
     }
 }
