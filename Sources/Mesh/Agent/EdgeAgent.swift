@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 
 /// The agent of one node, as far as it is built: the service table fed by manifests (and by
-/// the API server as that lands), its offline snapshot, and the DNS server answering from it.
+/// the API server as that lands), its offline snapshot, the DNS server answering from it, and
+/// the service proxy intercepting and carrying cluster-IP traffic.
 ///
 /// Confined to the host's event loop: create it, and call it, there.
 public final class EdgeAgent: @unchecked Sendable {
@@ -14,16 +15,18 @@ public final class EdgeAgent: @unchecked Sendable {
         public var clusterDomain: String
         /// Where names outside the cluster go; none means they are refused.
         public var upstreamDNS: [SocketAddress]
+        public var proxy: ServiceProxy.Configuration
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
-            upstreamDNS: [SocketAddress] = []
+            upstreamDNS: [SocketAddress] = [], proxy: ServiceProxy.Configuration = .init()
         ) {
             self.nodeName = nodeName
             self.listenAddress = listenAddress
             self.dnsPort = dnsPort
             self.clusterDomain = clusterDomain
             self.upstreamDNS = upstreamDNS
+            self.proxy = proxy
         }
     }
 
@@ -32,9 +35,11 @@ public final class EdgeAgent: @unchecked Sendable {
     public let table: ServiceTable
     private let snapshotter: ServiceTableSnapshotter
     public let dnsServer: DNSServer
+    public let proxy: ServiceProxy
 
-    /// Throws `DNSNameError` when the cluster domain is not a valid DNS name.
-    public init(host: any Host, configuration: Configuration) throws {
+    /// Throws `DNSNameError` when the cluster domain is not a valid DNS name. Without a
+    /// `tunnel`, backends on other nodes are dialled at their own addresses.
+    public init(host: any Host, configuration: Configuration, tunnel: (any Tunnel)? = nil) throws {
         let domain = try DNSName(configuration.clusterDomain)
         self.host = host
         self.configuration = configuration
@@ -47,14 +52,15 @@ public final class EdgeAgent: @unchecked Sendable {
             resolver: ClusterDNSResolver(table: table, configuration: ClusterDNSConfiguration(domain: domain)),
             forwarder: forwarder,
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
+        self.proxy = ServiceProxy(host: host, table: table, tunnel: tunnel, configuration: configuration.proxy)
     }
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
-    /// starts saving snapshots and serving DNS.
+    /// starts saving snapshots, serving DNS and proxying (interception follows the table).
     public func start() -> EventLoopFuture<ServiceTableRestoreOutcome> {
         table.restore(from: host.store).flatMap { outcome in
             self.snapshotter.start()
-            return self.dnsServer.start().map { outcome }
+            return self.dnsServer.start().flatMap { self.proxy.start() }.map { outcome }
         }
     }
 
@@ -69,6 +75,11 @@ public final class EdgeAgent: @unchecked Sendable {
 
     public func stop() -> EventLoopFuture<Void> {
         snapshotter.stop()
-        return snapshotter.flush().flatMap { self.dnsServer.stop() }
+        return snapshotter.flush().flatMap {
+            self.proxy.stop().flatMapError { error in
+                self.host.logger.error("interception rules not removed: \(error)")
+                return self.host.eventLoop.makeSucceededVoidFuture()
+            }
+        }.flatMap { self.dnsServer.stop() }
     }
 }
