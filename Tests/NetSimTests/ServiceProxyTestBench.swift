@@ -28,7 +28,7 @@ final class ServiceProxyTestBench {
     /// `pods` are the pods that start as endpoints (pod-4 exists but is not an endpoint).
     init(
         seed: UInt64 = 1, pods: [String] = ["pod-1", "pod-2", "pod-3"], configuration: ServiceProxy.Configuration = .init(),
-        extraObjects: [KubernetesObject] = []
+        extraObjects: [KubernetesObject] = [], tunnel: ((SimHost) -> any Tunnel)? = nil
     ) throws {
         sim = try Simulator(seed: seed, topology: TopologySpec(
             networks: [.init(name: "lan", subnet: IPv4Prefix("10.0.0.0/24")!)],
@@ -44,7 +44,7 @@ final class ServiceProxyTestBench {
         }
         table = ServiceTable(eventLoop: edge.eventLoop)
         for object in Self.services + extraObjects { table.apply(.upsert(object)) }
-        proxy = ServiceProxy(host: edge, table: table, configuration: configuration)
+        proxy = ServiceProxy(host: edge, table: table, tunnel: tunnel?(edge), configuration: configuration)
         setEndpoints(pods)
         let started = ProxyTestBox<Result<Void, Error>>()
         proxy.start().whenComplete { started.value = $0 }

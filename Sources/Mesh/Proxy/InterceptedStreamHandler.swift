@@ -5,8 +5,9 @@ import NIOCore
 /// a backend, replays the bytes read so far, then hands both channels to a
 /// `StreamSpliceHandler` pair and steps out of the pipeline.
 ///
-/// The accepted channel starts with `autoRead` off, so nothing is read that is not needed for
-/// the choice; bytes read while choosing go to the backend first, unchanged.
+/// The accepted channel starts with `autoRead` off (and keeps it off: the splice asks for
+/// reads), so nothing is read that is not needed for the choice; bytes read while choosing go
+/// to the backend first, unchanged.
 final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
@@ -150,7 +151,6 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
             context.close(promise: nil)
             return
         }
-        let client = context.channel
         if received.readableBytes > 0 {
             backend.channel.writeAndFlush(received, promise: nil)
             received = ByteBuffer()
@@ -160,8 +160,8 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
             backend.channel.close(mode: .output, promise: nil)
         }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        backend.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in backend.channel.close(promise: nil) }
-        client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+        backendSide.startReading()
+        if !clientInputEnded { clientSide.startReading() }
     }
 
     private func refuse(_ error: Error) {

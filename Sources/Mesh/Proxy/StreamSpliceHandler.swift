@@ -4,7 +4,10 @@ import NIOCore
 /// writes, in both directions, with back-pressure and half-close.
 ///
 /// Back-pressure: a side reads only while its partner is writable, so a slow receiver slows
-/// the sender down (through the TCP window) instead of filling the proxy's memory. Half-close:
+/// the sender down (through the TCP window) instead of filling the proxy's memory. Both
+/// channels run with `autoRead` off and the handler asks for each read itself (rather than
+/// vetoing automatic reads, as NIO's GlueHandler does), so the rule holds on any backend,
+/// whatever route its automatic reads take. Half-close:
 /// end of input on one side shuts the partner's output, and a side closes once both of its
 /// directions are done. Closing or losing either side closes the other.
 ///
@@ -44,6 +47,21 @@ final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// partner's output), so the side closes once its output is done as well.
     func inputAlreadyEnded() {
         inputClosed = true
+    }
+
+    /// Asks for the first read; later reads follow each batch while the partner keeps up.
+    func startReading() {
+        readIfPartnerWritable()
+    }
+
+    private func readIfPartnerWritable() {
+        guard let context else { return }
+        if partnerIsWritable {
+            readHeldBack = false
+            context.read()
+        } else {
+            readHeldBack = true
+        }
     }
 
     // MARK: Calls from the partner
@@ -96,6 +114,7 @@ final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         partner?.partnerFlush()
+        if !inputClosed { readIfPartnerWritable() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
