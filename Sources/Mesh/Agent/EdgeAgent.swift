@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 
 /// The agent of one node, as far as it is built: the service table fed by manifests (and by
-/// the API server as that lands), its offline snapshot, and the DNS server answering from it.
+/// the API server as that lands), its offline snapshot, the DNS server answering from it, and
+/// the service proxy intercepting and carrying cluster-IP traffic.
 ///
 /// Confined to the host's event loop: create it, and call it, there.
 public final class EdgeAgent: @unchecked Sendable {
@@ -16,10 +17,11 @@ public final class EdgeAgent: @unchecked Sendable {
         public var upstreamDNS: [SocketAddress]
         /// Where `/metrics` and `/status` are served; nil serves neither.
         public var statusAddress: SocketAddress?
+        public var proxy: ServiceProxy.Configuration
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
-            upstreamDNS: [SocketAddress] = [], statusAddress: SocketAddress? = nil
+            upstreamDNS: [SocketAddress] = [], statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init()
         ) {
             self.statusAddress = statusAddress
             self.nodeName = nodeName
@@ -27,6 +29,7 @@ public final class EdgeAgent: @unchecked Sendable {
             self.dnsPort = dnsPort
             self.clusterDomain = clusterDomain
             self.upstreamDNS = upstreamDNS
+            self.proxy = proxy
         }
     }
 
@@ -43,9 +46,11 @@ public final class EdgeAgent: @unchecked Sendable {
     public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
     /// Where the table's objects come from, in words for the status.
     public private(set) var sourceDescription = "snapshot only"
+    public let proxy: ServiceProxy
 
-    /// Throws `DNSNameError` when the cluster domain is not a valid DNS name.
-    public init(host: any Host, configuration: Configuration) throws {
+    /// Throws `DNSNameError` when the cluster domain is not a valid DNS name. Without a
+    /// `tunnel`, backends on other nodes are dialled at their own addresses.
+    public init(host: any Host, configuration: Configuration, tunnel: (any Tunnel)? = nil) throws {
         let domain = try DNSName(configuration.clusterDomain)
         self.host = host
         self.configuration = configuration
@@ -58,15 +63,16 @@ public final class EdgeAgent: @unchecked Sendable {
             resolver: ClusterDNSResolver(table: table, configuration: ClusterDNSConfiguration(domain: domain)),
             forwarder: forwarder,
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
+        self.proxy = ServiceProxy(host: host, table: table, tunnel: tunnel, configuration: configuration.proxy)
     }
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
-    /// starts saving snapshots and serving DNS.
+    /// starts saving snapshots, serving DNS and proxying (interception follows the table).
     public func start() -> EventLoopFuture<ServiceTableRestoreOutcome> {
         startedAt = host.now
         return table.restore(from: host.store).flatMap { outcome in
             self.snapshotter.start()
-            return self.dnsServer.start().flatMap { self.startHTTPEndpoint() }.map { outcome }
+            return self.dnsServer.start().flatMap { self.proxy.start() }.flatMap { self.startHTTPEndpoint() }.map { outcome }
         }
     }
 
@@ -105,6 +111,11 @@ public final class EdgeAgent: @unchecked Sendable {
         apiSource?.stop()
         snapshotter.stop()
         let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
-        return snapshotter.flush().flatMap { self.dnsServer.stop() }.flatMap { endpointStopped }
+        return snapshotter.flush().flatMap {
+            self.proxy.stop().flatMapError { error in
+                self.host.logger.error("interception rules not removed: \(error)")
+                return self.host.eventLoop.makeSucceededVoidFuture()
+            }
+        }.flatMap { self.dnsServer.stop() }.flatMap { endpointStopped }
     }
 }
