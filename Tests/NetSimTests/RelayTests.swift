@@ -35,7 +35,8 @@ import Testing
         let bed = try bed()
         // Bytes that look like the relay's own protocol: a control magic, a data magic, a frame header.
         var payload = ByteBuffer(bytes: Array("EMRC".utf8) + Array("EMRD".utf8) + [0xFF, 0xFF, 0x00, 0x01])
-        payload.writeBytes((0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        // Four times the write buffer's high-water mark, so the splice must pause and resume reading.
+        payload.writeBytes((0..<256 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         let (result, _) = bed.roundTrip({ bed.client("a").relayedDialer.dial(node: "b") }, payload: payload)
         let echoed = try result.get()
         #expect(echoed == payload)
@@ -80,6 +81,67 @@ import Testing
         }
         #expect("\(error)".contains("already has 2 relayed circuits open on this relay (its limit)"), "\(error)")
         #expect(bed.relays["relay-1"]?.statistics.activeCircuits == 2)
+    }
+
+    @Test func aFullRelayRefusesNewNodesAndAnOverloadedOneNewCircuitsInWordsThatSayWhatToDo() throws {
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: ["a", "b", "c"].map { ($0, Self.symmetric, nil) }))
+        try bed.startRelay("relay-1") {
+            $0.maxReservations = 2
+            $0.maxCircuits = 1
+        }
+        for agent in ["a", "b", "c"] {
+            try bed.startAgent(agent)
+            bed.sim.run(for: Self.s)
+        }
+        #expect(bed.relays["relay-1"]?.reservedNodes == ["a", "b"])
+        guard case .backingOff(let error) = bed.client("c").relayStates.first?.state else {
+            Issue.record("c was not refused: \(bed.client("c").relayStates)")
+            return
+        }
+        #expect(error.contains("holds its maximum of 2 node reservations: add a relay or raise its --max-reservations"), "\(error)")
+
+        var first: Channel?
+        bed.client("a").openCircuit(to: "b").whenSuccess { first = $0 }
+        _ = bed.sim.run(until: bed.sim.now + 5 * Self.s) { first == nil }
+        #expect(first != nil)
+        let (second, _) = bed.roundTrip({ bed.client("b").openCircuit(to: "a") }, payload: ByteBuffer(string: "x"))
+        guard case .failure(let refusal) = second else {
+            Issue.record("a second circuit got through an overloaded relay")
+            return
+        }
+        #expect("\(refusal)".contains("carries its maximum of 1 circuits: add a relay or raise its --max-circuits"), "\(refusal)")
+        // Closing the first circuit frees the slot.
+        first?.close(promise: nil)
+        bed.sim.run(for: Self.s)
+        let (third, _) = bed.roundTrip({ bed.client("b").openCircuit(to: "a") }, payload: ByteBuffer(string: "freed"))
+        #expect((try? third.get()) == ByteBuffer(string: "freed"))
+    }
+
+    @Test func keepalivesHoldANATMappingThatWouldOtherwiseExpire() throws {
+        // A NAT that forgets idle TCP mappings after 30 s: the 10 s keepalives keep the same one.
+        var nat = Self.symmetric
+        nat.tcpEstablishedTimeout = 30 * Self.s
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", nat, nil), ("b", Self.symmetric, nil)]))
+        try bed.startRelay("relay-1")
+        try bed.startAgent("a")
+        try bed.startAgent("b")
+        bed.sim.run(until: 2 * Self.s)
+        let before = bed.client("a").observations
+        bed.sim.run(for: 300 * Self.s)
+        #expect(bed.client("a").observations.map(\.observed) == before.map(\.observed), "never reconnected: the mapping lived on")
+        let (result, _) = bed.roundTrip({ bed.client("b").relayedDialer.dial(node: "a") }, payload: ByteBuffer(string: "5 min later"))
+        #expect((try? result.get()) == ByteBuffer(string: "5 min later"))
+    }
+
+    @Test func theSameSeedGivesTheSameRunToTheLastPacket() throws {
+        func digest() throws -> String {
+            let bed = try bed()
+            _ = bed.roundTrip({ bed.client("a").relayedDialer.dial(node: "b") }, payload: ByteBuffer(string: "determinism"))
+            _ = bed.roundTrip({ bed.punchers["a"]!.punch(to: "b") }, payload: ByteBuffer(string: "determinism"))
+            bed.sim.run(for: 30 * Self.s)
+            return bed.sim.trace.digest
+        }
+        #expect(try digest() == digest())
     }
 
     @Test func aWrongPSKGetsNoAnswerAtAll() throws {
