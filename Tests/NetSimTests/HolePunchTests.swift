@@ -75,6 +75,23 @@ import Testing
         #expect((try? result.get()) == ByteBuffer(string: "relayed"))
     }
 
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func punchingAndRelayingSurviveALossyHighLatencyEdgeLink(seed: UInt64) throws {
+        // 75 ms each way on each NAT's uplink (300 ms RTT node to node) and 10% loss each way.
+        let lossy = LinkProfile(latency: 75 * RelayTestBed.ms, jitter: 5 * RelayTestBed.ms, loss: 0.10)
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", Self.cone, nil), ("b", Self.cone, nil)], wan: lossy), seed: seed)
+        try bed.startRelay("relay-1")
+        try bed.startRelay("relay-2")
+        try bed.startAgent("a")
+        try bed.startAgent("b")
+        bed.sim.run(until: 10 * Self.s)
+        let payload = ByteBuffer(bytes: (0..<32 * 1024).map { UInt8(truncatingIfNeeded: $0) })
+        let (relayed, _) = bed.roundTrip({ bed.client("a").relayedDialer.dial(node: "b") }, payload: payload, within: 120 * Self.s)
+        #expect((try? relayed.get()) == payload)
+        let (punched, _) = bed.roundTrip({ bed.punchers["a"]!.dialer.dial(node: "b") }, payload: payload, within: 120 * Self.s)
+        #expect((try? punched.get()) == payload, "\(punched)")
+    }
+
     @Test(arguments: [
         (NATConfiguration?.none, NATMappingBehavior.noNAT),
         (NATConfiguration(mapping: .endpointIndependent, filtering: .endpointIndependent), .endpointIndependent),

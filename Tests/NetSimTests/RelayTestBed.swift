@@ -27,16 +27,17 @@ final class RelayTestBed: @unchecked Sendable {
 
     /// The internet, two public relays (`relay-1`, `relay-2`) and one LAN per agent behind its
     /// own NAT (`nil`: the agent sits on the internet itself).
-    static func topology(agents: [(name: String, nat: NATConfiguration?, outer: NATConfiguration?)], wanLatency: UInt64 = 10 * ms)
-        -> TopologySpec
-    {
+    static func topology(
+        agents: [(name: String, nat: NATConfiguration?, outer: NATConfiguration?)], wanLatency: UInt64 = 10 * ms,
+        wan: LinkProfile? = nil
+    ) -> TopologySpec {
         var networks: [TopologySpec.Network] = [.init(name: "internet", subnet: IPv4Prefix("203.0.113.0/24")!)]
         var routers: [TopologySpec.Router] = []
         var nodes: [TopologySpec.Node] = [
             .init(name: "relay-1", network: "internet", address: IPv4Address(203, 0, 113, 250)),
             .init(name: "relay-2", network: "internet", address: IPv4Address(203, 0, 113, 251)),
         ]
-        let wan = LinkSpec(both: LinkProfile(latency: wanLatency))
+        let wan = LinkSpec(both: wan ?? LinkProfile(latency: wanLatency))
         for (index, agent) in agents.enumerated() {
             guard let nat = agent.nat else {
                 nodes.append(.init(name: agent.name, network: "internet", link: wan))

@@ -63,7 +63,7 @@ public final class RelayServer: @unchecked Sendable {
             sweep = host.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { [self] _ in
                 closeIdleSessions()
             }
-            host.logger.info("relay listening on \(listener.localAddress.map { "\($0)" } ?? "?")")
+            host.logger.info("relay listening on \(NodeEndpoint(listener.localAddress)?.description ?? "?")")
         }
     }
 
@@ -237,8 +237,8 @@ public final class RelayServer: @unchecked Sendable {
 
     private func dataConnection(_ channel: Channel, presented token: RelayToken) {
         guard let circuit = circuitsByToken[token] else {
+            // As silent as a wrong PSK: the setup timeout closes it, no sooner.
             statistics.silencedConnections += 1
-            channel.close(promise: nil)
             return
         }
         // Each token is good for one connection.
