@@ -35,7 +35,7 @@ final class PreambleReader: ChannelInboundHandler, RemovableChannelHandler, @unc
         collected = nil
         let preamble = buffer.readBytes(length: length)!
         onPreamble(context, preamble)
-        if buffer.readableBytes > 0, context.channel.isActive {
+        if buffer.readableBytes > 0 {
             context.fireChannelRead(NIOAny(buffer))
         }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

@@ -64,8 +64,10 @@ public enum RelayMessage: Hashable, Sendable {
             buffer.writeInteger(Kind.signal.rawValue)
             buffer.writeInteger(request)
             buffer.writeShortString(node)
-            buffer.writeInteger(UInt16(clamping: payload.count))
-            buffer.writeBytes(payload.prefix(Self.maxSignalLength))
+            // Longer payloads are cut to the limit (callers stay far below it), length included.
+            let kept = payload.prefix(Self.maxSignalLength)
+            buffer.writeInteger(UInt16(kept.count))
+            buffer.writeBytes(kept)
         case .signalRefused(let request, let refusal):
             buffer.writeInteger(Kind.signalRefused.rawValue)
             buffer.writeInteger(request)
