@@ -53,6 +53,10 @@ import Testing
         #expect(reason.contains("punching cannot work"))
         #expect(bed.sim.now - started < Self.s, "no SYN is wasted: the answer comes after one relayed round trip")
         #expect(bed.punchers["a"]?.lastFailure["b"] == error)
+        let status = try #require(bed.punchers["a"]?.status.description)
+        #expect(status.contains("relay 203.0.113.250:20008: reserved (observed at "), "\(status)")
+        #expect(status.contains("NAT mapping endpoint-dependent"), "\(status)")
+        #expect(status.contains("no punched path to b: node \"b\" declined to punch: its NAT maps per destination"), "\(status)")
     }
 
     @Test func aSymmetricNATBehindAFullConeStillPunchesThroughTheCone() throws {

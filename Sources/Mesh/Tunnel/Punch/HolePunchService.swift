@@ -178,3 +178,10 @@ public final class HolePunchService: @unchecked Sendable {
         attempts[attempt.token] = nil
     }
 }
+
+extension HolePunchService {
+    /// The relay client's status with our NAT observation and punch failures filled in.
+    public var status: RelayStatus {
+        client.status(natObservation: natObservation, punchFailures: lastFailure)
+    }
+}

@@ -28,7 +28,10 @@ public final class RelayClient: @unchecked Sendable {
         self.configuration = configuration
         self.staticKey = staticKey
         self.acceptor = acceptor
-        self.links = configuration.relays.map { RelayLink(relay: $0, client: self) }
+        // One link per relay: two links to one relay would keep replacing each other's reservation.
+        var seen: [SocketAddress] = []
+        for relay in configuration.relays where !seen.contains(relay) { seen.append(relay) }
+        self.links = seen.map { RelayLink(relay: $0, client: self) }
     }
 
     public func start() {
@@ -45,6 +48,13 @@ public final class RelayClient: @unchecked Sendable {
     /// What each reserved relay observed as our endpoint, in configured order.
     public var observations: [(relay: String, observed: NodeEndpoint)] {
         links.compactMap { link in link.observed.map { (link.name, $0) } }
+    }
+
+    /// Where this agent stands with its relays and its NAT, for `edgemesh status`.
+    public func status(natObservation: NATObservation?, punchFailures: [String: HolePunchError]) -> RelayStatus {
+        RelayStatus(
+            relays: links.map { .init(relay: $0.name, state: $0.state) }, natObservation: natObservation,
+            punchFailures: punchFailures.keys.sorted().map { .init(node: $0, reason: "\(punchFailures[$0]!)") })
     }
 
     /// The dialer the tunnel uses for relayed paths.
