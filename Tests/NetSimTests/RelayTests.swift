@@ -210,6 +210,20 @@ import Testing
         #expect((try? result.get()) == ByteBuffer(string: "still a"))
     }
 
+    @Test func aKeyBoundInAdvanceKeepsEveryOtherKeyOutOfThatName() throws {
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", Self.symmetric, nil)]))
+        // The cluster says node "a" holds this key; the agent on a comes with another one.
+        try bed.startRelay("relay-1") { $0.boundKeys = ["a": [UInt8](repeating: 0x11, count: 32)] }
+        try bed.startAgent("a")
+        bed.sim.run(until: 5 * Self.s)
+        #expect(bed.relays["relay-1"]?.reservedNodes == [])
+        guard case .backingOff(let error) = bed.client("a").relayStates.first?.state else {
+            Issue.record("a was not refused: \(bed.client("a").relayStates)")
+            return
+        }
+        #expect(error.contains("another key already holds the reservation for node \"a\""), "\(error)")
+    }
+
     @Test func whenARelayCrashesCircuitsGoThroughTheNextAndItIsRejoinedAfterItsReboot() throws {
         let bed = try bed()
         try bed.sim.crash("relay-1")
