@@ -40,6 +40,7 @@ import Testing
 
     @Test func twoSymmetricNATsSkipPunchingAndSayWhy() throws {
         let bed = try bed(Self.symmetric, Self.symmetric)
+        bed.sim.run(until: 15 * Self.s)
         let started = bed.sim.now
         var failure: Error?
         bed.punchers["a"]!.punch(to: "b").whenFailure { failure = $0 }
@@ -56,6 +57,8 @@ import Testing
         let status = try #require(bed.punchers["a"]?.status.description)
         #expect(status.contains("relay 203.0.113.250:20008: reserved (observed at "), "\(status)")
         #expect(status.contains("NAT mapping endpoint-dependent"), "\(status)")
+        // 10 ms each way on a's uplink; the relays sit on the internet itself.
+        #expect(status.contains(", RTT 20 ms"), "\(status)")
         #expect(status.contains("no punched path to b: node \"b\" declined to punch: its NAT maps per destination"), "\(status)")
     }
 

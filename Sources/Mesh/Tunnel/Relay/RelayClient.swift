@@ -53,7 +53,8 @@ public final class RelayClient: @unchecked Sendable {
     /// Where this agent stands with its relays and its NAT, for `edgemesh status`.
     public func status(natObservation: NATObservation?, punchFailures: [String: HolePunchError]) -> RelayStatus {
         RelayStatus(
-            relays: links.map { .init(relay: $0.name, state: $0.state) }, natObservation: natObservation,
+            relays: links.map { .init(relay: $0.name, state: $0.state, roundTripMilliseconds: $0.roundTripTime.map { $0.nanoseconds / 1_000_000 }) },
+            natObservation: natObservation,
             punchFailures: punchFailures.keys.sorted().map { .init(node: $0, reason: "\(punchFailures[$0]!)") })
     }
 

@@ -15,6 +15,9 @@ final class RelayLink: @unchecked Sendable {
     private var keepalive: RepeatedTask?
     private var reconnect: Scheduled<Void>?
     private var pingCounter: UInt64 = 0
+    private var pingSentAt: NIODeadline?
+    /// The round trip of the last answered keepalive.
+    private(set) var roundTripTime: TimeAmount?
     /// Bumped on every new connection so callbacks from an old one are ignored.
     private var generation = 0
 
@@ -99,6 +102,7 @@ final class RelayLink: @unchecked Sendable {
         switch message {
         case .reservationAccepted(let observed, _):
             state = .reserved(observed: observed)
+            roundTripTime = nil
             backoffStep = client.configuration.reconnectBackoff.lowerBound
             startKeepalive()
             client.host.logger.info("relay \(name): reserved; observed at \(observed)")
@@ -108,8 +112,11 @@ final class RelayLink: @unchecked Sendable {
             failed("\(refusal)")
         case .ping(let value):
             session?.send(.pong(value))
-        case .pong:
-            break
+        case .pong(let value):
+            if value == pingCounter, let sentAt = pingSentAt {
+                roundTripTime = client.host.now - sentAt
+                pingSentAt = nil
+            }
         case .circuitOffer, .circuitRefused, .incomingCircuit, .signal, .signalRefused:
             client.received(message, from: self)
         case .openCircuit:
@@ -129,6 +136,7 @@ final class RelayLink: @unchecked Sendable {
                 return
             }
             self.pingCounter += 1
+            self.pingSentAt = self.client.host.now
             self.session?.send(.ping(self.pingCounter))
         }
     }

@@ -4,6 +4,8 @@ public struct RelayStatus: Hashable, Sendable, CustomStringConvertible {
     public struct Relay: Hashable, Sendable {
         public var relay: String
         public var state: RelayLinkState
+        /// The round trip of the last answered keepalive, in milliseconds.
+        public var roundTripMilliseconds: Int64?
     }
 
     public struct PunchFailure: Hashable, Sendable {
@@ -18,7 +20,9 @@ public struct RelayStatus: Hashable, Sendable, CustomStringConvertible {
     public var punchFailures: [PunchFailure]
 
     public var description: String {
-        var lines = relays.map { "relay \($0.relay): \($0.state)" }
+        var lines = relays.map { relay in
+            "relay \(relay.relay): \(relay.state)" + (relay.roundTripMilliseconds.map { ", RTT \($0) ms" } ?? "")
+        }
         if let natObservation { lines.append(natObservation.description) }
         lines += punchFailures.map { "no punched path to \($0.node): \($0.reason)" }
         return lines.joined(separator: "\n")
