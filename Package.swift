@@ -81,6 +81,10 @@ let package = Package(
             dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/NetSimBenchmark"
         ),
+        .executableTarget(
+            name: "ProxyBenchmark",
+            path: "Benchmarks/ProxyBenchmark"
+        ),
         .testTarget(
             name: "MeshTests",
             dependencies: ["Mesh", .product(name: "NIOCore", package: "swift-nio"),

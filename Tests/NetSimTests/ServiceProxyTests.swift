@@ -176,6 +176,15 @@ import Testing
         #expect(bench.proxy.statistics.datagramSessionsOpened == 6)
     }
 
+    @Test func udpSessionsAreCappedPerServicePort() throws {
+        var configuration = ServiceProxy.Configuration()
+        configuration.maximumDatagramSessionsPerPort = 2
+        let bench = try Bench(configuration: configuration)
+        let log = bench.runClient(.udp, "10.96.0.12:5000", count: 3, interval: 100 * Self.ms)
+        #expect(log.outcomes.map(\.succeeded) == [true, true, false])
+        #expect(bench.proxy.statistics.datagramsDropped == 1)
+    }
+
     @Test func webSocketEchoPassesThrough() throws {
         let bench = try Bench()
         let log = bench.runClient(.websocket, "10.96.0.13:80", count: 6)

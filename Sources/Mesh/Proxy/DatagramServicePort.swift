@@ -39,7 +39,7 @@ final class DatagramServicePort: @unchecked Sendable {
             session.send(payload)
             return
         }
-        guard let route = proxy.route(to: address) else {
+        guard sessions.count < proxy.configuration.maximumDatagramSessionsPerPort, let route = proxy.route(to: address) else {
             proxy.statistics.datagramsDropped += 1
             return
         }

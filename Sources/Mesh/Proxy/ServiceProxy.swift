@@ -33,6 +33,10 @@ public final class ServiceProxy: @unchecked Sendable {
         public var datagramSessionIdleTimeout: TimeAmount
         /// Datagrams queued per session while its backend socket opens; more are dropped.
         public var datagramSessionQueueLimit: Int
+        /// Sessions one UDP service port keeps at most (each holds a socket); datagrams from
+        /// further clients are dropped until sessions idle out, so a flood of spoofed sources
+        /// cannot exhaust the node's descriptors.
+        public var maximumDatagramSessionsPerPort: Int
         /// How long the proxy waits for the first request head when the policy needs one.
         public var requestHeadTimeout: TimeAmount
         public var maximumRequestHeadLength: Int
@@ -44,7 +48,7 @@ public final class ServiceProxy: @unchecked Sendable {
             listenAddress: IPv4Address = .any, streamPort: UInt16 = 0, connectTimeout: TimeAmount = .seconds(5),
             maximumDialAttempts: Int = 3, retryBackoff: TimeAmount = .milliseconds(25),
             maximumRetryBackoff: TimeAmount = .milliseconds(250), datagramSessionIdleTimeout: TimeAmount = .seconds(60),
-            datagramSessionQueueLimit: Int = 64, requestHeadTimeout: TimeAmount = .seconds(5),
+            datagramSessionQueueLimit: Int = 64, maximumDatagramSessionsPerPort: Int = 10_000, requestHeadTimeout: TimeAmount = .seconds(5),
             maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration = .init(),
             interceptionRetryDelay: TimeAmount = .seconds(5)
         ) {
@@ -56,6 +60,7 @@ public final class ServiceProxy: @unchecked Sendable {
             self.maximumRetryBackoff = maximumRetryBackoff
             self.datagramSessionIdleTimeout = datagramSessionIdleTimeout
             self.datagramSessionQueueLimit = max(1, datagramSessionQueueLimit)
+            self.maximumDatagramSessionsPerPort = max(1, maximumDatagramSessionsPerPort)
             self.requestHeadTimeout = requestHeadTimeout
             self.maximumRequestHeadLength = maximumRequestHeadLength
             self.outlierDetection = outlierDetection
@@ -130,7 +135,8 @@ public final class ServiceProxy: @unchecked Sendable {
         stopped = true
         subscription?.cancel()
         subscription = nil
-        let closing = [listener].compactMap { $0 }.map { $0.close() } + datagramPorts.values.map { $0.close() }
+        let closing = [listener].compactMap { $0 }.map { $0.close() }
+            + datagramPorts.keys.sorted().compactMap { datagramPorts[$0]?.close() }
         listener = nil
         datagramPorts = [:]
         appliedRules = []
