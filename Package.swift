@@ -81,6 +81,11 @@ let package = Package(
             dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/NetSimBenchmark"
         ),
+        .executableTarget(
+            name: "TunnelBenchmark",
+            dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/TunnelBenchmark"
+        ),
         .testTarget(
             name: "MeshTests",
             dependencies: ["Mesh", .product(name: "NIOCore", package: "swift-nio"),

@@ -14,16 +14,19 @@ public final class EdgeAgent: @unchecked Sendable {
         public var clusterDomain: String
         /// Where names outside the cluster go; none means they are refused.
         public var upstreamDNS: [SocketAddress]
+        /// The tunnel to other nodes' agents; none means this node only reaches what it can dial.
+        public var tunnel: TunnelConfiguration?
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
-            upstreamDNS: [SocketAddress] = []
+            upstreamDNS: [SocketAddress] = [], tunnel: TunnelConfiguration? = nil
         ) {
             self.nodeName = nodeName
             self.listenAddress = listenAddress
             self.dnsPort = dnsPort
             self.clusterDomain = clusterDomain
             self.upstreamDNS = upstreamDNS
+            self.tunnel = tunnel
         }
     }
 
@@ -32,13 +35,17 @@ public final class EdgeAgent: @unchecked Sendable {
     public let table: ServiceTable
     private let snapshotter: ServiceTableSnapshotter
     public let dnsServer: DNSServer
+    /// Present when the configuration asks for a tunnel; peers' keys and addresses come from
+    /// the Node objects in `table`.
+    public let tunnel: MeshTunnel?
 
     /// Throws `DNSNameError` when the cluster domain is not a valid DNS name.
     public init(host: any Host, configuration: Configuration) throws {
         let domain = try DNSName(configuration.clusterDomain)
         self.host = host
         self.configuration = configuration
-        self.table = ServiceTable(eventLoop: host.eventLoop, clusterDomain: configuration.clusterDomain)
+        let table = ServiceTable(eventLoop: host.eventLoop, clusterDomain: configuration.clusterDomain)
+        self.table = table
         self.snapshotter = ServiceTableSnapshotter(table: table, store: host.store, logger: host.logger)
         let forwarder = configuration.upstreamDNS.isEmpty
             ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: DNSResponseCache())
@@ -47,6 +54,17 @@ public final class EdgeAgent: @unchecked Sendable {
             resolver: ClusterDNSResolver(table: table, configuration: ClusterDNSConfiguration(domain: domain)),
             forwarder: forwarder,
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
+        self.tunnel = configuration.tunnel.map { tunnelConfiguration in
+            let directory = ServiceTablePeerDirectory(table: table)
+            let tunnel = MeshTunnel(host: host, configuration: tunnelConfiguration, keys: directory, dialers: [])
+            // Neighbours heard on the LAN first (works offline), then the Node object's addresses.
+            tunnel.addDialer(DirectPathDialer(host: host, port: tunnelConfiguration.port) { [weak tunnel] node in
+                (tunnel?.lanAddresses(ofNode: node) ?? []) + directory.addresses(ofNode: node).filter {
+                    !(tunnel?.lanAddresses(ofNode: node).contains($0) ?? false)
+                }
+            })
+            return tunnel
+        }
     }
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
@@ -54,7 +72,8 @@ public final class EdgeAgent: @unchecked Sendable {
     public func start() -> EventLoopFuture<ServiceTableRestoreOutcome> {
         table.restore(from: host.store).flatMap { outcome in
             self.snapshotter.start()
-            return self.dnsServer.start().map { outcome }
+            let tunnelStarted = self.tunnel?.start() ?? self.host.eventLoop.makeSucceededVoidFuture()
+            return self.dnsServer.start().and(tunnelStarted).map { _ in outcome }
         }
     }
 
@@ -69,6 +88,7 @@ public final class EdgeAgent: @unchecked Sendable {
 
     public func stop() -> EventLoopFuture<Void> {
         snapshotter.stop()
-        return snapshotter.flush().flatMap { self.dnsServer.stop() }
+        let tunnelStopped = tunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        return snapshotter.flush().flatMap { self.dnsServer.stop() }.and(tunnelStopped).map { _ in }
     }
 }
