@@ -98,4 +98,20 @@ final class StandInRelayDialer: PeerPathDialer, @unchecked Sendable {
         #expect(bed.tunnel("a").lanAddresses(ofNode: "b") == [bed.addresses["b"]!])
         #expect(bed.tunnel("a").lanAddresses(ofNode: "c").isEmpty)
     }
+
+    @Test func aDirectDialIntoABlackHoleDoesNotDelayAWorkingRelay() throws {
+        let bed = try TunnelTestBed()
+        // b's Node object names an address nobody answers at: the direct dial hangs until its
+        // 3 s timeout, while the relay answers at once.
+        bed.directAddressOverride["b"] = IPv4Address(10, 0, 0, 200)
+        let relay = StandInRelayDialer(host: bed.sim.host(named: "a")!, remote: bed.addresses["b"]!.socketAddress(port: 20006))
+        bed.tunnel("a").addDialer(relay)
+        let start = bed.sim.now
+        _ = try bed.openChannel(from: "a", to: bed.target("b"))
+        #expect(bed.sim.now - start < Self.s)
+        #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+        // Once the direct dial gives up, the status says why the path is relayed.
+        bed.run(for: 5 * Self.s) { true }
+        #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+    }
 }

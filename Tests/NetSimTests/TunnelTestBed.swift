@@ -73,6 +73,8 @@ final class TunnelTestBed: @unchecked Sendable {
     var extraDialers: [String: [any PeerPathDialer]] = [:]
     /// Whether the direct dialer knows a node's address (tests turn direct paths off and on).
     var directReachable: Set<String>
+    /// An address the direct dialer uses instead of the node's own (a stale Node address).
+    var directAddressOverride: [String: IPv4Address] = [:]
 
     init(
         nodes: [String] = ["a", "b"], link: LinkSpec = LinkSpec(both: LinkProfile(latency: Nanoseconds.millisecond)),
@@ -99,7 +101,8 @@ final class TunnelTestBed: @unchecked Sendable {
     private func boot(_ host: SimHost, configuration: TunnelConfiguration) {
         let addresses = self.addresses
         let direct = DirectPathDialer(host: host, port: configuration.port) { [unowned self] node in
-            self.directReachable.contains(node) ? addresses[node].map { [$0] } ?? [] : []
+            guard self.directReachable.contains(node) else { return [] }
+            return (self.directAddressOverride[node] ?? addresses[node]).map { [$0] } ?? []
         }
         let tunnel = MeshTunnel(host: host, configuration: configuration, keys: keys,
                                 dialers: [direct] + (extraDialers[host.name] ?? []))

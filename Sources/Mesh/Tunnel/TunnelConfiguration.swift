@@ -18,6 +18,9 @@ public struct TunnelConfiguration: Sendable {
     public var targetConnectTimeout: TimeAmount
     /// Bytes a stream may have in flight before its reader grants more (per direction).
     public var streamWindow: UInt32
+    /// How long a path is tried alone before the next one (in preference order) starts too, so
+    /// a direct dial into a black hole does not delay a relayed path that works.
+    public var pathHeadStart: TimeAmount
     /// While on a worse path than direct, how often a better one is tried.
     public var upgradeInterval: TimeAmount
     /// How far a handshake's timestamp may be from this node's wall clock (clock skew allowed).
@@ -40,6 +43,7 @@ public struct TunnelConfiguration: Sendable {
         handshakeTimeout: TimeAmount = .seconds(5),
         targetConnectTimeout: TimeAmount = .seconds(5),
         streamWindow: UInt32 = 256 * 1024,
+        pathHeadStart: TimeAmount = .milliseconds(300),
         upgradeInterval: TimeAmount = .seconds(30),
         handshakeClockWindow: TimeAmount = .seconds(120),
         allowsTarget: @escaping @Sendable (_ target: TunnelTarget, _ localNode: String) -> Bool = { $0.node == $1 },
@@ -53,6 +57,7 @@ public struct TunnelConfiguration: Sendable {
         self.handshakeTimeout = handshakeTimeout
         self.targetConnectTimeout = targetConnectTimeout
         self.streamWindow = streamWindow
+        self.pathHeadStart = pathHeadStart
         self.upgradeInterval = upgradeInterval
         self.handshakeClockWindow = handshakeClockWindow
         self.allowsTarget = allowsTarget

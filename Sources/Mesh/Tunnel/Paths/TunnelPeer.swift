@@ -38,7 +38,7 @@ final class TunnelPeer: @unchecked Sendable {
         return attempt
     }
 
-    /// Tries `dialers` in order until one yields an established connection.
+    /// Dials over `dialers` (best first, racing with a head start; see `PathRace`).
     private func dial(endpoint: TunnelEndpoint, dialers: [any PeerPathDialer]) -> EventLoopFuture<TunnelConnection> {
         let eventLoop = endpoint.host.eventLoop
         guard let key = endpoint.keys.publicKey(ofNode: node) else {
@@ -46,38 +46,33 @@ final class TunnelPeer: @unchecked Sendable {
             lastFailure = error.description
             return eventLoop.makeFailedFuture(error)
         }
-        @Sendable func attempt(_ index: Int, _ failures: [String]) -> EventLoopFuture<TunnelConnection> {
-            guard index < dialers.count else {
-                let error = TunnelError.noPath(node: node, attempts: failures)
-                lastFailure = error.description
-                return eventLoop.makeFailedFuture(error)
+        let race = PathRace(
+            dialers: dialers, headStart: endpoint.configuration.pathHeadStart, eventLoop: eventLoop,
+            connect: { dialer in
+                dialer.dial(node: self.node).flatMap { channel in
+                    let connection = TunnelConnection.install(
+                        on: channel, endpoint: endpoint, role: .initiator(node: self.node, key: key), pathKind: dialer.kind)
+                    return connection.established.flatMapErrorThrowing { error in
+                        // A failed handshake still moved bytes; the status counts them.
+                        self.closedBytesSent += connection.bytesSent
+                        self.closedBytesReceived += connection.bytesReceived
+                        throw error
+                    }
+                }
+            },
+            onConnection: { self.adopt($0) })
+        return race.run().map { connection, failures in
+            if !failures.isEmpty {
+                // Working, but not on a better path: say why, so the user can fix it.
+                self.lastFailure = "using the \(connection.pathKind) path; " + failures.joined(separator: "; ")
             }
-            let dialer = dialers[index]
-            return dialer.dial(node: node).flatMap { channel in
-                let connection = TunnelConnection.install(
-                    on: channel, endpoint: endpoint, role: .initiator(node: self.node, key: key), pathKind: dialer.kind)
-                return connection.established.flatMapErrorThrowing { error in
-                    // A failed handshake still moved bytes; the status counts them.
-                    self.closedBytesSent += connection.bytesSent
-                    self.closedBytesReceived += connection.bytesReceived
-                    throw error
-                }
-            }.map { connection in
-                if !failures.isEmpty {
-                    // Working, but not on a better path: say why, so the user can fix it.
-                    self.lastFailure = "using the \(dialer.kind) path; " + failures.joined(separator: "; ")
-                }
-                self.adopt(connection)
-                return connection
-            }.flatMapError { error in
-                let reason: String = switch error {
-                case TunnelError.handshakeFailed(_, let reason): reason
-                default: "\(error)"
-                }
-                return attempt(index + 1, failures + ["\(dialer.kind): \(reason)"])
-            }
+            return connection
+        }.flatMapErrorThrowing { error in
+            guard case TunnelError.noPath(_, let attempts) = error else { throw error }
+            let named = TunnelError.noPath(node: self.node, attempts: attempts)
+            self.lastFailure = named.description
+            throw named
         }
-        return attempt(0, [])
     }
 
     /// Takes an established connection (dialed or accepted) into use if it is better than the
