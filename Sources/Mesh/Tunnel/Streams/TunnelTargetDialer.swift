@@ -21,7 +21,12 @@ final class TunnelTargetDialer: Sendable {
             return host.connectStream(options) { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(toStream) }
             }.flatMap { targetChannel in
-                stream.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).flatMapThrowing {
+                // The peer may have reset the stream while the target was being dialed.
+                guard stream.isOpen else {
+                    targetChannel.close(promise: nil)
+                    return stream.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+                return stream.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).flatMapThrowing {
                     try stream.pipeline.syncOperations.addHandler(toTarget)
                 }.flatMapError { error in
                     targetChannel.close(promise: nil)
@@ -33,6 +38,10 @@ final class TunnelTargetDialer: Sendable {
             return host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(bridge.socketHandler) }
             }.flatMapThrowing { socket in
+                guard stream.isOpen else {
+                    socket.close(promise: nil)
+                    throw ChannelError.ioOnClosedChannel
+                }
                 try stream.pipeline.syncOperations.addHandler(bridge.streamHandler)
                 bridge.join(socket: socket, stream: stream)
             }
