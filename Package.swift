@@ -85,6 +85,11 @@ let package = Package(
             name: "ProxyBenchmark",
             path: "Benchmarks/ProxyBenchmark"
         ),
+        .executableTarget(
+            name: "TunnelBenchmark",
+            dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/TunnelBenchmark"
+        ),
         .testTarget(
             name: "MeshTests",
             dependencies: ["Mesh", .product(name: "NIOCore", package: "swift-nio"),

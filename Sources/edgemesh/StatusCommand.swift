@@ -8,7 +8,7 @@ import NIOCore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show what the local agent is doing: its object source, service table and DNS.",
+        abstract: "Show what the local agent is doing: its object source, table, DNS, tunnel peers and relays.",
         discussion: "Asks the agent's local endpoint (edgemesh agent --status-address) for GET /status."
     )
 
@@ -62,6 +62,8 @@ struct StatusCommand: ParsableCommand {
         lines.append(
             "dns on \(status.dns.listening.joined(separator: ", ")): \(status.dns.queries) queries (\(responses.isEmpty ? "none answered" : responses)), "
                 + "\(status.dns.malformed) malformed, \(status.dns.truncated) truncated")
+        if let tunnel = status.tunnel { lines.append(tunnel.text) }
+        lines += status.relays ?? []
         return lines.joined(separator: "\n")
     }
 }

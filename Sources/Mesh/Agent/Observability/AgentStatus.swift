@@ -33,4 +33,8 @@ public struct AgentStatus: Codable, Hashable, Sendable {
     public var sources: [Source]
     public var synced: Bool
     public var dns: DNS
+    /// Each peer with its path, RTT and bytes; nil without a tunnel.
+    public var tunnel: TunnelStatusReport?
+    /// The relays, the NAT mapping they observe, and why punching failed, one line each.
+    public var relays: [String]?
 }

@@ -22,7 +22,9 @@ extension EdgeAgent {
             dns: AgentStatus.DNS(
                 listening: dnsServer.localAddresses.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }.uniqued(),
                 queries: dns.queries, malformed: dns.malformed, truncated: dns.truncated,
-                responses: Dictionary(uniqueKeysWithValues: dns.sortedResponseCounts.map { ("\($0.code)", $0.count) })))
+                responses: Dictionary(uniqueKeysWithValues: dns.sortedResponseCounts.map { ("\($0.code)", $0.count) })),
+            tunnel: tunnel?.statusReport,
+            relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) })
     }
 
     /// The status as indented JSON with sorted keys (stable output for people and tools).
@@ -58,6 +60,23 @@ extension EdgeAgent {
         for (code, count) in dns.sortedResponseCounts {
             out.add("edgemesh_dns_responses_total", .counter, help: "DNS responses by code.", labels: [("rcode", "\(code)")], value: count)
         }
+        let proxy = self.proxy.statistics
+        out.add("edgemesh_proxy_streams_accepted_total", .counter, help: "Intercepted TCP connections.", value: proxy.streamsAccepted)
+        out.add("edgemesh_proxy_streams_proxied_total", .counter, help: "TCP connections carried to a backend.", value: proxy.streamsProxied)
+        out.add("edgemesh_proxy_streams_refused_total", .counter, help: "TCP connections no backend took.", value: proxy.streamsRefused)
+        out.add("edgemesh_proxy_dial_failures_total", .counter, help: "Failed dials to backends (retried elsewhere).", value: proxy.dialFailures)
+        out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
+        out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
+        for peer in tunnel?.peerStatuses() ?? [] {
+            let labels = [("peer", peer.node), ("path", peer.path?.rawValue ?? "down")]
+            out.add("edgemesh_tunnel_peer_up", .gauge, help: "1 while a tunnel connection to the peer is up.", labels: labels, value: peer.path == nil ? 0 : 1)
+            let byPeer = [("peer", peer.node)]
+            out.add("edgemesh_tunnel_sent_bytes_total", .counter, help: "Bytes sent to the peer through the tunnel.", labels: byPeer, value: peer.bytesSent)
+            out.add("edgemesh_tunnel_received_bytes_total", .counter, help: "Bytes received from the peer.", labels: byPeer, value: peer.bytesReceived)
+            if let rtt = peer.roundTripTime {
+                out.add("edgemesh_tunnel_rtt_seconds", .gauge, help: "Keepalive round trip to the peer.", labels: byPeer, value: Double(rtt.nanoseconds) / 1e9)
+            }
+        }
         return out.text
     }
 
@@ -68,6 +87,9 @@ extension EdgeAgent {
             pages: [
                 "/metrics": .init(contentType: "text/plain; version=0.0.4") { [self] in metricsText() },
                 "/status": .init(contentType: "application/json") { [self] in statusJSON() },
+                "/tunnel/status": .init(contentType: "application/json") { [self] in
+                    (try? tunnel?.statusReport.json()).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? "null\n"
+                },
             ])
     }
 

@@ -1,14 +1,14 @@
-import Crypto
-
 /// Turns the contents of a PSK file (EdgeMesh's `psk` is free text) into the 32-byte key Noise
-/// needs: SHA-256 of the contents without trailing whitespace, so a newline an editor adds does
-/// not split the cluster in two.
+/// needs, the same for relays and tunnels (`TunnelPresharedKey`): the contents without trailing
+/// whitespace, so a newline an editor adds does not split the cluster in two.
 public enum PresharedKeyFile {
     public static func key(fromContents contents: [UInt8]) throws(PresharedKeyFileError) -> [UInt8] {
         var trimmed = contents[...]
         while let last = trimmed.last, [0x20, 0x09, 0x0A, 0x0D].contains(last) { trimmed = trimmed.dropLast() }
-        guard trimmed.count >= 16 else { throw .tooShort(trimmed.count) }
-        return Array(SHA256.hash(data: Array(trimmed)))
+        guard trimmed.count >= 16, let key = try? TunnelPresharedKey(secret: String(decoding: trimmed, as: UTF8.self)) else {
+            throw .tooShort(trimmed.count)
+        }
+        return key.bytes
     }
 }
 
