@@ -1,12 +1,12 @@
 /// What `edgemesh status` shows: a snapshot of the agent, served as JSON by its local endpoint.
-public struct AgentStatus: Codable, Hashable, Sendable {
-    public struct ObjectCount: Codable, Hashable, Sendable {
+public struct AgentStatus: Codable, Equatable, Sendable {
+    public struct ObjectCount: Codable, Equatable, Sendable {
         public var kind: String
         public var count: Int
     }
 
     /// One followed kind of the API source.
-    public struct Source: Codable, Hashable, Sendable {
+    public struct Source: Codable, Equatable, Sendable {
         public var resource: String
         public var state: String
         public var resourceVersion: String?
@@ -15,7 +15,7 @@ public struct AgentStatus: Codable, Hashable, Sendable {
         public var lastError: String?
     }
 
-    public struct DNS: Codable, Hashable, Sendable {
+    public struct DNS: Codable, Equatable, Sendable {
         public var listening: [String]
         public var queries: UInt64
         public var malformed: UInt64

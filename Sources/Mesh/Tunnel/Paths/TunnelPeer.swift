@@ -17,6 +17,11 @@ final class TunnelPeer: @unchecked Sendable {
     private(set) var connections: [TunnelConnection] = []
     private var dialing: EventLoopFuture<TunnelConnection>?
     private var upgrading = false
+    /// Upgrades that failed in a row, and when the next may start: a better path that failed
+    /// (a NAT that maps per destination) will most likely fail again, so it is tried less and
+    /// less often, down to once every 32 upgrade intervals.
+    private var failedUpgrades = 0
+    private var nextUpgradeAt = NIODeadline.uptimeNanoseconds(0)
     private(set) var lastFailure: String?
     private var closedBytesSent: UInt64 = 0
     private var closedBytesReceived: UInt64 = 0
@@ -105,15 +110,23 @@ final class TunnelPeer: @unchecked Sendable {
         where connection !== current && connection.isInitiator && connection.multiplexer.openStreamCount == 0 {
             connection.fail("replaced by a better connection on the \(current?.pathKind.rawValue ?? "?") path")
         }
-        guard let current, !upgrading, dialing == nil else { return }
+        guard let current, !upgrading, dialing == nil, tunnel.host.now >= nextUpgradeAt else { return }
         let better = tunnel.dialersInPreferenceOrder.filter { $0.kind < current.pathKind }
         guard !better.isEmpty else { return }
         upgrading = true
         dial(endpoint: endpoint, dialers: better).whenComplete { result in
             self.upgrading = false
-            if case .failure = result, let current = self.current {
-                // Still usable on the old path; say why the better one is not there.
-                self.lastFailure = "staying on the \(current.pathKind) path: \(self.lastFailure ?? "no better path")"
+            switch result {
+            case .success:
+                self.failedUpgrades = 0
+            case .failure:
+                self.failedUpgrades += 1
+                let intervals = Int64(1 << min(self.failedUpgrades, 5))
+                self.nextUpgradeAt = self.tunnel.host.now + self.tunnel.configuration.upgradeInterval * (intervals - 1)
+                if let current = self.current {
+                    // Still usable on the old path; say why the better one is not there.
+                    self.lastFailure = "staying on the \(current.pathKind) path: \(self.lastFailure ?? "no better path")"
+                }
             }
         }
     }
