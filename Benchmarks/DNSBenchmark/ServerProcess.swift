@@ -1,0 +1,36 @@
+import Foundation
+
+/// A DNS server under test, started as a child process and stopped with SIGTERM.
+final class ServerProcess {
+    let name: String
+    let port: Int
+    private let process = Process()
+
+    init(name: String, port: Int, executable: String, arguments: [String]) throws {
+        self.name = name
+        self.port = port
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    /// Resident memory from /proc, in MiB.
+    var residentMegabytes: Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Double(line.split(separator: " ")[1])
+        else { return 0 }
+        return kilobytes / 1024
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
