@@ -65,7 +65,7 @@ struct SimCommand: ParsableCommand {
         if let pcap { print("pcap files in \(pcap)/") }
         let failed = report.verdicts.filter { !$0.passed }
         if !failed.isEmpty {
-            print("\(failed.count) expectation(s) failed: " + failed.map { "\($0.expectation.workload): \($0.detail)" }.joined(separator: "; "))
+            print("\(failed.count) expectation(s) failed: " + failed.map { "\($0.expectation.subject): \($0.detail)" }.joined(separator: "; "))
         }
         print("seed=\(report.seed) trace=\(report.traceDigest)")
         if !failed.isEmpty { throw ExitCode(1) }

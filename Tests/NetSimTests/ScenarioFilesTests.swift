@@ -28,7 +28,7 @@ import Testing
         #expect(scenario.name == String(file.dropLast(".yaml".count)), "the name should match the file name")
         #expect(!scenario.expectations.isEmpty)
         // A client or punch peer that no expectation looks at is traffic nobody checks.
-        let judged = Set(scenario.expectations.map(\.workload))
+        let judged = Set(scenario.expectations.map(\.subject))
         for workload in scenario.workloads {
             switch workload.kind {
             case .client, .punchPeer:
@@ -45,7 +45,7 @@ import Testing
         var fail: Set<WorkloadSpec.TransportKind> = []
         for workload in scenario.workloads {
             guard case .punchPeer(let punch) = workload.kind else { continue }
-            let kinds = scenario.expectations.filter { $0.workload == workload.name }.map(\.kind)
+            let kinds = scenario.expectations.filter { $0.subject == workload.name }.map(\.kind)
             if kinds.contains(.minSuccessRatio(1)) { succeed.insert(punch.transport) }
             if kinds.contains(.maxSuccessRatio(0)) { fail.insert(punch.transport) }
         }

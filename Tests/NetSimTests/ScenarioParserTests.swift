@@ -230,15 +230,15 @@ import Testing
     ]
 
     static let expectedExpectations: [ExpectationSpec] = [
-        .init(workload: "probe", kind: .minSuccessRatio(0.99)),
-        .init(workload: "probe", kind: .maxSuccessRatio(1)),
-        .init(workload: "probe", kind: .latency(percentile: 50, max: 20_000_000)),
-        .init(workload: "probe", kind: .latency(percentile: 99, max: 200_000_000)),
-        .init(workload: "probe", kind: .latency(percentile: 99.9, max: 1_000_000_000)),
-        .init(workload: "probe", kind: .spread(backends: ["web-0", "web-1-abcde"], tolerance: 0.1)),
-        .init(workload: "probe", kind: .path(.direct)),
-        .init(workload: "peer-a", kind: .maxSuccessRatio(0)),
-        .init(workload: "peer-a", kind: .path(.holePunched)),
+        .init(subject: "probe", kind: .minSuccessRatio(0.99)),
+        .init(subject: "probe", kind: .maxSuccessRatio(1)),
+        .init(subject: "probe", kind: .latency(percentile: 50, max: 20_000_000)),
+        .init(subject: "probe", kind: .latency(percentile: 99, max: 200_000_000)),
+        .init(subject: "probe", kind: .latency(percentile: 99.9, max: 1_000_000_000)),
+        .init(subject: "probe", kind: .spread(backends: ["web-0", "web-1-abcde"], tolerance: 0.1)),
+        .init(subject: "probe", kind: .path(.direct)),
+        .init(subject: "peer-a", kind: .maxSuccessRatio(0)),
+        .init(subject: "peer-a", kind: .path(.holePunched)),
     ]
 
     static let expectedManifests: [KubernetesManifest] = [
@@ -439,7 +439,7 @@ import Testing
             message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
-            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, workloads, faults, expect)"#),
+            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect)"#),
         .init(
             label: "bad duration", replace: "at: 30s", with: "at: 5 minutes", lineOf: "5 minutes",
             message: #"faults[0].at: "5 minutes" is not a duration (examples: 250ms, 30s, 5m, 2h, 1h30m)"#),
@@ -571,7 +571,7 @@ import Testing
     @Test func baseOfTheInvalidCasesIsValid() throws {
         let scenario = try ScenarioParser.parse(yaml: Self.base, source: "Scenarios/base.yaml")
         #expect(scenario.workloads.count == 4)
-        #expect(scenario.expectations == [.init(workload: "probe", kind: .minSuccessRatio(0.99))])
+        #expect(scenario.expectations == [.init(subject: "probe", kind: .minSuccessRatio(0.99))])
     }
 
     @Test func manifestFileErrorsNameTheFileTheLineAndTheDocument() throws {

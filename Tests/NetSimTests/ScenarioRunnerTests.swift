@@ -44,7 +44,7 @@ enum TestScenarios {
                     name: "browser", node: "edge-a",
                     kind: .client(.init(protocol: .http, targets: ["public:80"], start: 1 * s, interval: 1 * s, count: 20, timeout: 5 * s, payloadSize: 64))),
             ],
-            expectations: [ExpectationSpec(workload: "browser", kind: .minSuccessRatio(1))])
+            expectations: [ExpectationSpec(subject: "browser", kind: .minSuccessRatio(1))])
     }
 
     static let cone = NATConfiguration(mapping: .endpointIndependent, filtering: .addressAndPortDependent)
@@ -78,5 +78,16 @@ enum TestScenarios {
         #expect(first.traceDigest == second.traceDigest)
         #expect(first.deliveredPackets == second.deliveredPackets)
         #expect(first.traceDigest != other.traceDigest)
+    }
+
+    @Test func backendCountsAreJudgedFromBothSides() throws {
+        var scenario = TestScenarios.twoNATs(TestScenarios.cone, TestScenarios.cone)
+        scenario.expectations = [
+            ExpectationSpec(subject: "browser", kind: .maxBackends(1)),
+            ExpectationSpec(subject: "browser", kind: .minBackends(2)),
+        ]
+        let report = try ScenarioRunner(scenario: scenario).run()
+        #expect(report.verdicts.map(\.passed) == [true, false])
+        #expect(report.verdicts[1].detail == "1 backend(s) answered (web-0), wanted ≥ 2")
     }
 }

@@ -32,6 +32,8 @@ public final class EdgeAgent: @unchecked Sendable {
     public let table: ServiceTable
     private let snapshotter: ServiceTableSnapshotter
     public let dnsServer: DNSServer
+    /// The API server the table follows, once `follow` was called.
+    public private(set) var apiSource: KubernetesAPISource?
 
     /// Throws `DNSNameError` when the cluster domain is not a valid DNS name.
     public init(host: any Host, configuration: Configuration) throws {
@@ -67,7 +69,17 @@ public final class EdgeAgent: @unchecked Sendable {
         return set.problems
     }
 
+    /// Follows the API server from now on: list-watch of every kind the table holds. Until a
+    /// kind has listed, the table keeps what the offline snapshot restored for it.
+    public func follow(_ client: KubernetesAPIClient, options: KubernetesAPISource.Options = KubernetesAPISource.Options()) {
+        apiSource?.stop()
+        let source = KubernetesAPISource(client: client, table: table, options: options)
+        apiSource = source
+        source.start()
+    }
+
     public func stop() -> EventLoopFuture<Void> {
+        apiSource?.stop()
         snapshotter.stop()
         return snapshotter.flush().flatMap { self.dnsServer.stop() }
     }

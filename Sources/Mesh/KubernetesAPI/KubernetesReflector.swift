@@ -49,7 +49,7 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
     }
 
     public func start() {
-        guard status.phase == .idle || status.phase == .stopped else { return }
+        guard status.phase == .idle || status.phase == .stopped || status.phase == .notServed else { return }
         list()
     }
 
@@ -73,6 +73,11 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
         client.list(resource, namespace: namespace).whenComplete { [self] result in
             guard current == generation else { return }
             switch result {
+            case .failure(KubernetesAPIError.status(code: 404, _)):
+                update {
+                    $0.phase = .notServed
+                    $0.lastError = "\(resource) is not served (404)"
+                }
             case .failure(let error):
                 failed(error, relist: true)
             case .success(let body):

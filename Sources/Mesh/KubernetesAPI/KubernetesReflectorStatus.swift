@@ -10,6 +10,9 @@ public struct KubernetesReflectorStatus: Hashable, Sendable, CustomStringConvert
         /// `relist`, listing again.
         case backingOff(until: NIODeadline, delay: TimeAmount, relist: Bool)
         case stopped
+        /// The server does not serve this resource (404 on the list): the reflector gave up,
+        /// as a client of an older cluster (or a metaServer) must for EndpointSlices.
+        case notServed
     }
 
     public var resource: KubernetesResource
@@ -33,6 +36,7 @@ public struct KubernetesReflectorStatus: Hashable, Sendable, CustomStringConvert
         case .backingOff(_, let delay, let relist):
             phase = "backing off \(delay.nanoseconds / 1_000_000) ms before \(relist ? "relisting" : "re-watching")"
         case .stopped: phase = "stopped"
+        case .notServed: phase = "not served by this API server"
         }
         var text = "\(resource.plural): \(phase), resourceVersion \(resourceVersion ?? "none"), \(listCount) lists, \(reconnectCount) reconnects"
         if let lastError { text += ", last error: \(lastError)" }

@@ -24,14 +24,17 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         public var historyLimit: Int
         /// When set, requests without `Authorization: Bearer <token>` get 401.
         public var requiredBearerToken: String?
+        /// Resources answered with 404, as an older cluster answers for EndpointSlices.
+        public var unservedResources: [KubernetesResource]
         /// When set, the server speaks https with this context (whose verification mode decides
         /// whether clients must present a certificate).
         public var tls: NIOSSLContext?
 
         public init(
             address: IPv4Address = .any, port: UInt16 = 6443, bookmarkInterval: TimeAmount? = .seconds(10), historyLimit: Int = 1000,
-            requiredBearerToken: String? = nil, tls: NIOSSLContext? = nil
+            requiredBearerToken: String? = nil, unservedResources: [KubernetesResource] = [], tls: NIOSSLContext? = nil
         ) {
+            self.unservedResources = unservedResources
             self.address = address
             self.port = port
             self.bookmarkInterval = bookmarkInterval
@@ -295,7 +298,9 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         let known: [KubernetesResource] = [
             .services, .endpoints, .endpointSlices, .pods, .nodes, .secrets, .destinationRules, .virtualServices, .gateways,
         ]
-        guard var resource = known.first(where: { $0.group == group && $0.plural == plural }) else { return nil }
+        guard var resource = known.first(where: { $0.group == group && $0.plural == plural }),
+            !configuration.unservedResources.contains(where: { $0.storageKey == resource.storageKey })
+        else { return nil }
         resource.version = version
         return resource
     }

@@ -10,6 +10,9 @@ import NIOCore
 public struct ClientWorkload: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case http, tcp, udp, websocket
+        /// Each request is an A lookup of the target name at the name server; the target's
+        /// port is not used.
+        case dns
     }
 
     public var kind: Kind
@@ -19,11 +22,19 @@ public struct ClientWorkload: Sendable {
     public var count: Int
     public var timeout: TimeAmount
     public var payloadSize: Int
+    /// Where names that `resolver` does not know are looked up (the node's agent), as a pod's
+    /// resolver asks the cluster DNS. Required for `.dns`.
+    public var nameServer: SocketAddress?
+    /// The search list for names looked up at `nameServer`.
+    public var searchDomains: [String]
 
     public init(
         kind: Kind, targets: [HostPort], firstRequestAt: NIODeadline, interval: TimeAmount, count: Int,
-        timeout: TimeAmount, payloadSize: Int
+        timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = []
     ) {
+        self.searchDomains = searchDomains
+        precondition(kind != .dns || nameServer != nil, "a dns client needs a name server")
+        self.nameServer = nameServer
         self.kind = kind
         self.targets = targets
         self.firstRequestAt = firstRequestAt
@@ -46,14 +57,19 @@ public struct ClientWorkload: Sendable {
         }
     }
 
-    private func sendRequest(_ index: Int, on host: any Host, resolver: NameResolver, log: RequestLog) {
+    private func sendRequest(_ index: Int, on host: any Host, resolver: @escaping NameResolver, log: RequestLog) {
         let target = targets[index % targets.count]
         let started = host.now
-        guard let address = resolver(target.host) else {
-            log.record(RequestOutcome(startedAt: started, latency: .zero, succeeded: false, failure: "cannot resolve \(target.host)"))
-            return
+        let answered: EventLoopFuture<String>
+        if kind == .dns, let nameServer {
+            answered = DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(target.host, on: host)
+                .map { $0.map(\.description).joined(separator: ",") }
+        } else {
+            answered = resolve(target.host, on: host, resolver: resolver).flatMap { address in
+                self.exchange(index, with: address, target: target, on: host)
+            }
         }
-        exchange(index, with: address, target: target, on: host)
+        answered
             .withTimeout(timeout)
             .whenComplete { result in
                 let latency = host.now - started
@@ -65,6 +81,14 @@ public struct ClientWorkload: Sendable {
                     log.record(RequestOutcome(startedAt: started, latency: latency, succeeded: false, failure: "\(error)"))
                 }
             }
+    }
+
+    /// An address literal or a name `resolver` knows at once; else, with a name server, its
+    /// first A record (the lookup's time counts in the request's latency, as for a real client).
+    private func resolve(_ name: String, on host: any Host, resolver: NameResolver) -> EventLoopFuture<IPv4Address> {
+        if let address = resolver(name) { return host.eventLoop.makeSucceededFuture(address) }
+        guard let nameServer else { return host.eventLoop.makeFailedFuture(ExchangeError("cannot resolve \(name)")) }
+        return DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(name, on: host).map { $0[0] }
     }
 
     /// Runs one request; succeeds with the name of who answered.
@@ -83,6 +107,8 @@ public struct ClientWorkload: Sendable {
                 on: host, address: address, port: target.port, authority: target.description,
                 message: "request \(index) " + String(repeating: "x", count: max(0, payloadSize - 16))
             ).map { target.description }
+        case .dns:
+            preconditionFailure("dns requests are lookups, answered in sendRequest")
         }
     }
 

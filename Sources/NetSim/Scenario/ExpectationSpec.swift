@@ -16,16 +16,24 @@ public struct ExpectationSpec: Hashable, Sendable {
         /// Each named backend answered its equal share of requests, within `tolerance` (0.1 = ±10
         /// percentage points).
         case spread(backends: [String], tolerance: Double)
+        /// At least / at most this many distinct backends answered the workload's requests
+        /// (`max: 1` holds a client to one backend: session affinity, consistent hashing).
+        case minBackends(Int)
+        case maxBackends(Int)
         /// Successful flows took this path.
         case path(Path)
+        /// At the end of the run the agent on the subject node holds exactly the objects its
+        /// source holds (the API server's, at the same resource versions; or the manifests).
+        case tableMatchesSource
     }
 
-    /// The client or punch-peer workload the expectation is about.
-    public var workload: String
+    /// The client or punch-peer workload the expectation is about; for `tableMatchesSource`,
+    /// the node whose agent it is about.
+    public var subject: String
     public var kind: Kind
 
-    public init(workload: String, kind: Kind) {
-        self.workload = workload
+    public init(subject: String, kind: Kind) {
+        self.subject = subject
         self.kind = kind
     }
 }

@@ -13,13 +13,18 @@ public struct Scenario: Hashable, Sendable {
     public var defaultSeed: UInt64
     public var topology: TopologySpec
     public var manifests: [KubernetesManifest]
+    /// The agents and their object source; nil runs the workloads on a bare network.
+    public var mesh: MeshSpec?
+    /// Changes to the objects on the run's timeline.
+    public var changes: [ObjectChangeSpec]
     public var workloads: [WorkloadSpec]
     public var faults: [FaultSpec]
     public var expectations: [ExpectationSpec]
 
     public init(
         name: String, description: String = "", source: String, duration: UInt64, defaultSeed: UInt64 = 1,
-        topology: TopologySpec, manifests: [KubernetesManifest] = [], workloads: [WorkloadSpec] = [],
+        topology: TopologySpec, manifests: [KubernetesManifest] = [], mesh: MeshSpec? = nil, changes: [ObjectChangeSpec] = [],
+        workloads: [WorkloadSpec] = [],
         faults: [FaultSpec] = [], expectations: [ExpectationSpec] = []
     ) {
         self.name = name
@@ -29,6 +34,8 @@ public struct Scenario: Hashable, Sendable {
         self.defaultSeed = defaultSeed
         self.topology = topology
         self.manifests = manifests
+        self.mesh = mesh
+        self.changes = changes
         self.workloads = workloads
         self.faults = faults
         self.expectations = expectations

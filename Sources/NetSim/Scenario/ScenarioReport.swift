@@ -64,7 +64,7 @@ public struct ScenarioReport: Sendable {
         if !verdicts.isEmpty {
             lines.append("")
             for verdict in verdicts {
-                lines.append("\(verdict.passed ? "PASS" : "FAIL")  \(verdict.expectation.workload): \(verdict.detail)")
+                lines.append("\(verdict.passed ? "PASS" : "FAIL")  \(verdict.expectation.subject): \(verdict.detail)")
             }
         }
         return lines.joined(separator: "\n")

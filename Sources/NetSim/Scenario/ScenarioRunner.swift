@@ -27,17 +27,30 @@ public final class ScenarioRunner {
     public let seed: UInt64
     public let simulator: Simulator
     private var logs: [String: RequestLog] = [:]
+    private let mesh: ScenarioMeshDeployment?
 
-    /// Builds the simulator; throws `TopologyError` for a topology that cannot be built.
+    /// Builds the simulator; throws `TopologyError` for a topology that cannot be built (or
+    /// objects the simulated API server cannot serve).
     public init(scenario: Scenario, seed: UInt64? = nil) throws {
         self.scenario = scenario
         self.seed = seed ?? scenario.defaultSeed
-        self.simulator = try Simulator(seed: self.seed, topology: scenario.topology)
+        let simulator = try Simulator(seed: self.seed, topology: scenario.topology)
+        self.simulator = simulator
+        self.mesh = try scenario.mesh.map {
+            try ScenarioMeshDeployment(spec: $0, manifests: scenario.manifests, changes: scenario.changes, simulator: simulator)
+        }
     }
+
+    /// The agent running on `node` now (nil without a mesh section, or while the node is down).
+    public func agent(on node: String) -> EdgeAgent? { mesh?.agent(on: node) }
+
+    /// The simulated API server, when the scenario has one.
+    public var apiServer: KubernetesTestAPIServer? { mesh?.apiServer }
 
     public func run(options: Options = Options()) throws -> ScenarioReport {
         simulator.trace.textSink = options.traceSink
         try options.prepare?(simulator)
+        try mesh?.start()
         try startWorkloads()
         try scheduleFaults()
         let slices: UInt64 = 200
@@ -82,14 +95,20 @@ public final class ScenarioRunner {
         case .rendezvous(let port):
             return { RendezvousWorkload.start(on: $0, port: port) }
         case .client(let spec):
+            let nameServer = mesh?.nameServer(forNode: workload.node)
             let targets = try spec.targets.map { text in
+                if spec.protocol == .dns { return HostPort(host: text, port: nameServer?.port.map(UInt16.init) ?? 53) }
                 guard let target = HostPort(text) else { throw TopologyError("workload \(workload.name): target \"\(text)\" is not host:port") }
                 return target
+            }
+            guard spec.protocol != .dns || nameServer != nil else {
+                throw TopologyError("workload \(workload.name): a dns client needs an agent on node \(workload.node)")
             }
             let client = ClientWorkload(
                 kind: ClientWorkload.Kind(rawValue: spec.protocol.rawValue)!, targets: targets,
                 firstRequestAt: .uptimeNanoseconds(spec.start), interval: .nanoseconds(Int64(spec.interval)),
-                count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize)
+                count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize,
+                nameServer: nameServer, searchDomains: mesh?.searchDomains ?? [])
             return { client.start(on: $0, resolver: resolver, log: log) }
         case .punchPeer(let spec):
             guard let rendezvous = HostPort(spec.rendezvous) else {
@@ -182,7 +201,12 @@ public final class ScenarioRunner {
     }
 
     private func judge(_ expectation: ExpectationSpec) -> ScenarioReport.Verdict {
-        guard let log = logs[expectation.workload] else {
+        if expectation.kind == .tableMatchesSource {
+            guard let mesh else { return .init(expectation: expectation, passed: false, detail: "the scenario runs no agents") }
+            let (matches, detail) = mesh.tableMatchesSource(on: expectation.subject)
+            return .init(expectation: expectation, passed: matches, detail: detail)
+        }
+        guard let log = logs[expectation.subject] else {
             return .init(expectation: expectation, passed: false, detail: "no client or punch-peer workload of that name")
         }
         func verdict(_ passed: Bool, _ detail: String) -> ScenarioReport.Verdict {
@@ -214,8 +238,20 @@ public final class ScenarioRunner {
             return verdict(
                 even,
                 "spread \(text)\(strangers.isEmpty ? "" : " unexpected: \(strangers)"), wanted \(Self.format(fair))±\(Self.format(tolerance)) each")
+        case .minBackends(let minimum):
+            let names = log.backendCounts.map(\.backend)
+            return verdict(
+                names.count >= minimum && log.succeeded > 0,
+                "\(names.count) backend(s) answered (\(names.joined(separator: ", "))), wanted ≥ \(minimum)")
+        case .maxBackends(let maximum):
+            let names = log.backendCounts.map(\.backend)
+            return verdict(
+                names.count <= maximum && log.succeeded > 0,
+                "\(names.count) backend(s) answered (\(names.joined(separator: ", "))), wanted ≤ \(maximum)")
+        case .tableMatchesSource:
+            preconditionFailure("judged above")
         case .path(let wanted):
-            let taken = path(of: expectation.workload)
+            let taken = path(of: expectation.subject)
             return verdict(
                 taken == wanted && log.succeeded > 0,
                 "path \(taken?.rawValue ?? "none (nothing succeeded)"), wanted \(wanted.rawValue)")

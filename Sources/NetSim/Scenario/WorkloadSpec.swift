@@ -17,10 +17,13 @@ public struct WorkloadSpec: Hashable, Sendable {
     public struct ClientSpec: Hashable, Sendable {
         public enum ClientProtocol: String, Hashable, Sendable, CaseIterable {
             case http, tcp, udp, websocket
+            /// A lookup of each target name at the node's agent.
+            case dns
         }
 
         public var `protocol`: ClientProtocol
-        /// "host:port" strings: an IPv4 address, a node name or (later) a service name.
+        /// "host:port" strings: an IPv4 address, a node name or a name the node's agent resolves
+        /// (a service); bare names for `dns`.
         public var targets: [String]
         /// Virtual time of the first request, nanoseconds.
         public var start: UInt64

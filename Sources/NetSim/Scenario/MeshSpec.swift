@@ -1,0 +1,39 @@
+/// Where the mesh runs in a scenario: which nodes run an agent and where their objects come from.
+public struct MeshSpec: Hashable, Sendable {
+    /// Nodes that run an `edgemesh` agent (DNS on their loopback, the service table, the snapshot).
+    public var agents: [String]
+    /// The node serving the scenario's objects as a Kubernetes API (list-watch), as the cloud's
+    /// API server does; nil hands every agent the manifests directly, as `--manifests` does.
+    public var apiServer: String?
+    public var apiPort: UInt16
+    public var clusterDomain: String
+    public var dnsPort: UInt16
+
+    public init(
+        agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",
+        dnsPort: UInt16 = 53
+    ) {
+        self.agents = agents
+        self.apiServer = apiServer
+        self.apiPort = apiPort
+        self.clusterDomain = clusterDomain
+        self.dnsPort = dnsPort
+    }
+}
+
+/// A change to the cluster's objects at a point of the run (`kubectl apply` / `kubectl delete`).
+public struct ObjectChangeSpec: Hashable, Sendable {
+    public enum Action: Hashable, Sendable {
+        case apply(KubernetesManifest)
+        case delete(kind: String, namespace: String?, name: String)
+    }
+
+    /// Simulated time of the change, nanoseconds.
+    public var at: UInt64
+    public var action: Action
+
+    public init(at: UInt64, action: Action) {
+        self.at = at
+        self.action = action
+    }
+}

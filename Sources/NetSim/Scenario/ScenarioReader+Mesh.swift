@@ -1,0 +1,64 @@
+import Foundation
+import Mesh
+import Yams
+
+// MARK: - The mesh and object changes
+
+extension Reader {
+    func mesh(_ value: Value, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
+        let fields = try self.fields(value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort"])
+        let agentsValue = try required(fields, "agents")
+        var agents: [String] = []
+        if case .scalar = agentsValue.node, try scalar(agentsValue, "\"all\" or a list of nodes") == "all" {
+            agents = names.known([.node])
+        } else {
+            for item in try list(agentsValue, of: "node names (or \"all\")") {
+                let node = try reference(item, to: [.node], in: names)
+                if agents.contains(node) { throw fail(item, "\"\(node)\" is listed twice") }
+                agents.append(node)
+            }
+            guard !agents.isEmpty else { throw fail(agentsValue, "needs at least one node") }
+        }
+        var spec = MeshSpec(agents: agents)
+        if let value = fields["apiServer"] { spec.apiServer = try reference(value, to: [.node], in: names) }
+        if let value = fields["apiPort"] { spec.apiPort = try port(value) }
+        if let value = fields["dnsPort"] { spec.dnsPort = try port(value) }
+        if let value = fields["clusterDomain"] {
+            let domain = try scalar(value, "a DNS domain")
+            do {
+                _ = try DNSName(domain)
+            } catch {
+                throw fail(value, "\"\(domain)\" is not a DNS domain: \(error)")
+            }
+            spec.clusterDomain = domain
+        }
+        return spec
+    }
+
+    /// One `changes` entry: `{at: 10m, apply: OBJECT}` or `{at: 10m, delete: {kind, namespace, name}}`.
+    func change(_ item: Value, duration: UInt64) throws(ScenarioError) -> ObjectChangeSpec {
+        let fields = try self.fields(item, allowed: ["at", "apply", "delete"])
+        let atValue = try required(fields, "at")
+        let at = try self.duration(atValue)
+        guard at < duration else {
+            throw fail(atValue, "\(ScenarioValues.format(duration: at)) is not before the end of the run (\(ScenarioValues.format(duration: duration)))")
+        }
+        switch (fields["apply"], fields["delete"]) {
+        case (let object?, nil):
+            let manifests = try self.manifests(object.node, origin: .inline(object))
+            guard manifests.count == 1, let manifest = manifests.first else {
+                throw fail(object, "apply takes one object, not a List")
+            }
+            return ObjectChangeSpec(at: at, action: .apply(manifest))
+        case (nil, let target?):
+            let key = try self.fields(target, allowed: ["kind", "namespace", "name"])
+            let kind = try name(required(key, "kind"))
+            let namespace = try key["namespace"].map { value throws(ScenarioError) in try name(value) }
+            return ObjectChangeSpec(at: at, action: .delete(kind: kind, namespace: namespace, name: try name(required(key, "name"))))
+        case (_?, let delete?):
+            throw fail(delete, "give either apply or delete, not both")
+        case (nil, nil):
+            throw fail(item, "missing \"apply\" (an object) or \"delete\" ({kind, namespace, name})")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Mesh
+import Yams
+
+// MARK: - The scenario
+
+extension Reader {
+    func scenario(_ root: Value) throws(ScenarioError) -> Scenario {
+        let top = try fields(root, allowed: Self.topLevelKeys)
+        let name = try self.name(required(top, "name"))
+        var description = ""
+        if let value = top["description"] { description = try string(value) }
+        let duration = try self.duration(required(top, "duration"), positive: true)
+        var seed: UInt64 = 1
+        if let value = top["seed"] {
+            let text = try scalar(value, "a whole number")
+            guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let number = UInt64(text) else {
+                throw fail(value, "\"\(text)\" is not a seed (a whole number 0-\(UInt64.max))")
+            }
+            seed = number
+        }
+        let (topology, names) = try self.topology(required(top, "network"))
+        var manifests: [KubernetesManifest] = []
+        if let value = top["kubernetes"] {
+            for item in try list(value, of: "Kubernetes objects") {
+                manifests += try self.manifests(item.node, origin: .inline(item))
+            }
+        }
+        if let value = top["manifests"] {
+            for item in try list(value, of: "manifest file paths") {
+                manifests += try manifestFile(item)
+            }
+        }
+        var mesh: MeshSpec?
+        if let value = top["mesh"] { mesh = try self.mesh(value, names: names) }
+        var changes: [ObjectChangeSpec] = []
+        if let value = top["changes"] {
+            guard mesh != nil else { throw fail(value, "changes need a mesh section (agents to see them)") }
+            for item in try list(value, of: "object changes") {
+                changes.append(try change(item, duration: duration))
+            }
+        }
+        var workloads: [WorkloadSpec] = []
+        if let value = top["workloads"] {
+            workloads = try self.workloads(value, names: names, duration: duration, agents: mesh?.agents ?? [])
+        }
+        var faults: [FaultSpec] = []
+        if let value = top["faults"] {
+            for item in try list(value, of: "faults") {
+                faults.append(try fault(item, names: names, duration: duration))
+            }
+        }
+        var expectations: [ExpectationSpec] = []
+        if let value = top["expect"] {
+            var index = WorkloadIndex()
+            for workload in workloads { index.byName[workload.name] = workload }
+            for item in try list(value, of: "expectations") {
+                expectations += try expectation(item, workloads: index, agents: mesh?.agents ?? [])
+            }
+        }
+        return Scenario(
+            name: name, description: description, source: source, duration: duration, defaultSeed: seed,
+            topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
+            expectations: expectations)
+    }
+}

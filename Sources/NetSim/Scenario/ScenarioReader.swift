@@ -1,0 +1,330 @@
+import Foundation
+import Mesh
+import Yams
+
+// MARK: - Reading YAML nodes
+
+/// A YAML node and the field path it was found at ("network.nodes[2].network").
+struct Value {
+    let node: Yams.Node
+    let path: String
+
+    var line: Int? { node.mark?.line }
+
+    func child(_ key: String, _ node: Yams.Node) -> Value {
+        Value(node: node, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    func element(_ index: Int, _ node: Yams.Node) -> Value {
+        Value(node: node, path: "\(path)[\(index)]")
+    }
+}
+
+/// The entries of one YAML mapping in document order, merge keys (`<<: *anchor`) expanded.
+struct Fields {
+    let value: Value
+    /// `keyLine` is where the key is written, for errors about the key rather than its value.
+    let entries: [(key: String, keyLine: Int?, node: Yams.Node)]
+
+    var keys: [String] { entries.map(\.key) }
+
+    subscript(key: String) -> Value? {
+        entries.first { $0.key == key }.map { value.child(key, $0.node) }
+    }
+}
+
+extension Yams.Node {
+    var isNull: Bool {
+        if case .scalar = self { return tag == Tag(.null) }
+        return false
+    }
+
+    /// How the node looks, for "expected X, found Y".
+    var summary: String {
+        switch self {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar(let scalar): return isNull ? "no value" : "\"\(scalar.string)\""
+        }
+    }
+}
+
+/// What a name in the topology stands for.
+enum Entity: String {
+    case network, router, node
+}
+
+/// The topology's names by kind, for checking references from workloads and faults.
+struct TopologyNames {
+    var kinds: [String: Entity] = [:]
+    var natRouters: Set<String> = []
+    var cloudNetworks: [String] = []
+
+    func known(_ kinds: Set<Entity>) -> [String] {
+        self.kinds.filter { kinds.contains($0.value) }.map(\.key).sorted()
+    }
+}
+
+/// The workloads by name, for checking references from expectations.
+struct WorkloadIndex {
+    var byName: [String: WorkloadSpec] = [:]
+
+    var clientsAndPeers: [String] {
+        byName.values.filter { $0.isClient || $0.isPunchPeer }.map(\.name).sorted()
+    }
+
+    var podNames: [String] {
+        byName.values.compactMap { workload -> String? in
+            if case .httpServer(_, let podName) = workload.kind { return podName }
+            return nil
+        }.sorted()
+    }
+}
+
+extension WorkloadSpec {
+    var isClient: Bool {
+        if case .client = kind { return true }
+        return false
+    }
+
+    var isPunchPeer: Bool {
+        if case .punchPeer = kind { return true }
+        return false
+    }
+
+    /// The kind as scenario files spell it.
+    var kindName: String {
+        switch kind {
+        case .httpServer: return "http-server"
+        case .tcpEcho: return "tcp-echo"
+        case .udpEcho: return "udp-echo"
+        case .webSocketEcho: return "websocket-echo"
+        case .client: return "client"
+        case .rendezvous: return "rendezvous"
+        case .punchPeer: return "punch-peer"
+        }
+    }
+}
+
+/// Walks the document. Every method names the field it failed on.
+struct Reader {
+    static let requiredTopLevelKeys = ["name", "duration", "network"]
+    static let topLevelKeys = requiredTopLevelKeys + [
+        "description", "seed", "kubernetes", "manifests", "mesh", "changes", "workloads", "faults", "expect",
+    ]
+
+    let source: String
+    let baseDirectory: String
+
+    func fail(_ value: Value, _ message: String) -> ScenarioError {
+        ScenarioError(source: source, field: value.path, line: value.line, message: message)
+    }
+
+    /// The mapping's entries, without checking which keys are allowed.
+    func rawFields(_ value: Value, expecting: String) throws(ScenarioError) -> Fields {
+        guard case .mapping(let mapping) = value.node else {
+            throw fail(value, "expected \(expecting), found \(value.node.summary)")
+        }
+        var explicit: [(key: String, keyLine: Int?, node: Yams.Node)] = []
+        var merged: [(key: String, keyLine: Int?, node: Yams.Node)] = []
+        var lines: [String: Int] = [:]
+        for (keyNode, node) in mapping {
+            guard case .scalar(let key) = keyNode else {
+                throw fail(value, "a key must be a plain name, found \(keyNode.summary)")
+            }
+            if key.string == "<<" && keyNode.tag == Tag(.merge) {
+                // YAML merge keys (`<<: *defaults`) let files share link profiles and NAT settings.
+                let sources: [Yams.Node]
+                if case .sequence(let sequence) = node { sources = Array(sequence) } else { sources = [node] }
+                for mergedNode in sources {
+                    for entry in try rawFields(value.child("<<", mergedNode), expecting: "a mapping to merge").entries
+                    where !merged.contains(where: { $0.key == entry.key }) {
+                        merged.append(entry)
+                    }
+                }
+                continue
+            }
+            if let first = lines[key.string] {
+                throw ScenarioError(
+                    source: source, field: value.child(key.string, node).path, line: keyNode.mark?.line,
+                    message: "duplicate key \"\(key.string)\" (first given at line \(first))")
+            }
+            lines[key.string] = keyNode.mark?.line ?? 0
+            explicit.append((key.string, keyNode.mark?.line, node))
+        }
+        let inherited = merged.filter { entry in !explicit.contains { $0.key == entry.key } }
+        return Fields(value: value, entries: explicit + inherited)
+    }
+
+    func check(_ fields: Fields, allowed: [String], context: String? = nil) throws(ScenarioError) {
+        for (key, keyLine, node) in fields.entries where !allowed.contains(key) {
+            let context = context.map { " for \($0)" } ?? ""
+            throw ScenarioError(
+                source: source, field: fields.value.child(key, node).path, line: keyLine,
+                message: "unknown key \"\(key)\"\(context) (allowed: \(allowed.joined(separator: ", ")))")
+        }
+    }
+
+    func fields(_ value: Value, allowed: [String], context: String? = nil) throws(ScenarioError) -> Fields {
+        let fields = try rawFields(value, expecting: "a mapping with keys \(allowed.joined(separator: ", "))")
+        try check(fields, allowed: allowed, context: context)
+        return fields
+    }
+
+    func required(_ fields: Fields, _ key: String) throws(ScenarioError) -> Value {
+        guard let value = fields[key] else {
+            throw fail(fields.value, "missing required key \"\(key)\"")
+        }
+        return value
+    }
+
+    /// A list's elements; an empty value counts as an empty list, so a section can be emptied by
+    /// commenting out its entries.
+    func list(_ value: Value, of what: String) throws(ScenarioError) -> [Value] {
+        if value.node.isNull { return [] }
+        guard case .sequence(let sequence) = value.node else {
+            throw fail(value, "expected a list of \(what), found \(value.node.summary)")
+        }
+        return sequence.enumerated().map { value.element($0.offset, $0.element) }
+    }
+
+    func scalar(_ value: Value, _ what: String) throws(ScenarioError) -> String {
+        guard case .scalar(let scalar) = value.node, !value.node.isNull else {
+            throw fail(value, "expected \(what), found \(value.node.summary)")
+        }
+        return scalar.string
+    }
+
+    func string(_ value: Value) throws(ScenarioError) -> String {
+        try scalar(value, "text")
+    }
+
+    func name(_ value: Value) throws(ScenarioError) -> String {
+        let text = try scalar(value, "a name")
+        guard ScenarioValues.isValidName(text) else {
+            throw fail(value, "\"\(text)\" is not a valid name (\(ScenarioValues.nameHint))")
+        }
+        return text
+    }
+
+    func bool(_ value: Value) throws(ScenarioError) -> Bool {
+        let text = try scalar(value, "true or false")
+        guard let bool = value.node.bool else {
+            throw fail(value, "\"\(text)\" is not true or false")
+        }
+        return bool
+    }
+
+    func duration(_ value: Value, positive: Bool = false) throws(ScenarioError) -> UInt64 {
+        let text = try scalar(value, "a duration (\(ScenarioValues.durationHint))")
+        guard let duration = ScenarioValues.duration(text) else {
+            throw fail(value, "\"\(text)\" is not a duration (\(ScenarioValues.durationHint))")
+        }
+        if positive && duration == 0 {
+            throw fail(value, "must be longer than 0 (\(ScenarioValues.durationHint))")
+        }
+        return duration
+    }
+
+    func probability(_ value: Value) throws(ScenarioError) -> Double {
+        let text = try scalar(value, ScenarioValues.probabilityHint)
+        guard let probability = ScenarioValues.probability(text) else {
+            throw fail(value, "\"\(text)\" is not a probability (\(ScenarioValues.probabilityHint))")
+        }
+        return probability
+    }
+
+    func byteCount(_ value: Value, positive: Bool) throws(ScenarioError) -> Int {
+        let text = try scalar(value, ScenarioValues.byteCountHint)
+        guard let count = ScenarioValues.byteCount(text), count > 0 || !positive else {
+            throw fail(value, "\"\(text)\" is not a\(positive ? " positive" : "") size (\(ScenarioValues.byteCountHint))")
+        }
+        return count
+    }
+
+    /// A scalar that `parse` accepts; otherwise an error saying it is not `what`, with `hint`.
+    private func parsedScalar<T>(
+        _ value: Value, _ what: String, hint: String, expected: String? = nil, _ parse: (String) -> T?
+    ) throws(ScenarioError) -> T {
+        let text = try scalar(value, expected ?? hint)
+        guard let parsed = parse(text) else { throw fail(value, "\"\(text)\" is not \(what) (\(hint))") }
+        return parsed
+    }
+
+    func bandwidth(_ value: Value) throws(ScenarioError) -> UInt64 {
+        try parsedScalar(
+            value, "a positive bandwidth", hint: ScenarioValues.bandwidthHint,
+            expected: "a bandwidth (\(ScenarioValues.bandwidthHint))"
+        ) { ScenarioValues.bandwidth($0).flatMap { $0 > 0 ? $0 : nil } }
+    }
+
+    func address(_ value: Value) throws(ScenarioError) -> IPv4Address {
+        try parsedScalar(value, "an IPv4 address", hint: ScenarioValues.addressHint, ScenarioValues.address)
+    }
+
+    func prefix(_ value: Value) throws(ScenarioError) -> IPv4Prefix {
+        let text = try scalar(value, ScenarioValues.prefixHint)
+        guard let prefix = ScenarioValues.prefix(text) else {
+            if let loose = IPv4Prefix(text) {
+                throw fail(value, "\"\(text)\" has bits set after the prefix length; did you mean \(loose)?")
+            }
+            throw fail(value, "\"\(text)\" is not a subnet (\(ScenarioValues.prefixHint))")
+        }
+        return prefix
+    }
+
+    func port(_ value: Value) throws(ScenarioError) -> UInt16 {
+        try parsedScalar(value, "a port", hint: ScenarioValues.portHint, ScenarioValues.port)
+    }
+
+    func hostPort(_ value: Value) throws(ScenarioError) -> String {
+        try parsedScalar(value, "host:port", hint: ScenarioValues.hostPortHint) { ScenarioValues.hostPort($0) != nil ? $0 : nil }
+    }
+
+    func integer(_ value: Value, atLeast minimum: Int) throws(ScenarioError) -> Int {
+        let text = try scalar(value, "a whole number")
+        guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(text), number >= minimum else {
+            throw fail(value, "\"\(text)\" is not a whole number of at least \(minimum)")
+        }
+        return number
+    }
+
+    /// One of an enumeration's spellings, listing them all when the text is none of them.
+    func choice<Choice: RawRepresentable & CaseIterable>(_ value: Value, _ what: String) throws(ScenarioError) -> Choice
+    where Choice.RawValue == String {
+        let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+        let text = try scalar(value, "\(what) (\(allowed))")
+        guard let choice = Choice(rawValue: text) else {
+            throw fail(value, "\"\(text)\" is not \(what) (allowed: \(allowed))")
+        }
+        return choice
+    }
+
+    /// One of `allowed`, for choices that have no enumeration of their own in the model.
+    func keyword(_ value: Value, _ what: String, allowed: [String]) throws(ScenarioError) -> String {
+        let list = allowed.joined(separator: ", ")
+        let text = try scalar(value, "\(what) (\(list))")
+        guard allowed.contains(text) else {
+            throw fail(value, "\"\(text)\" is not \(what) (allowed: \(list))")
+        }
+        return text
+    }
+
+    func unknown(_ value: Value, _ what: String, _ name: String, known: [String]) -> ScenarioError {
+        fail(value, "unknown \(what) \"\(name)\" (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+    }
+
+    /// A name that must stand for one of `kinds` of topology entity.
+    func reference(_ value: Value, to kinds: Set<Entity>, in names: TopologyNames) throws(ScenarioError) -> String {
+        let name = try self.name(value)
+        let what = kinds.map(\.rawValue).sorted().joined(separator: " or ")
+        guard let kind = names.kinds[name] else {
+            throw unknown(value, what, name, known: names.known(kinds))
+        }
+        guard kinds.contains(kind) else {
+            let known = names.known(kinds).joined(separator: ", ")
+            throw fail(value, "\"\(name)\" is a \(kind.rawValue), not a \(what) (known: \(known.isEmpty ? "none" : known))")
+        }
+        return name
+    }
+}
