@@ -55,8 +55,10 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         } else {
             listenAddress = file?.bridgeDeviceIP ?? Self.defaultListenAddress
         }
+        let listenAddress = self.listenAddress
         device = interfaces.contains { $0.address == listenAddress } || listenAddress == .any ? nil : deviceName
-        dnsPort = command.dnsPort ?? file?.listenPort ?? 53
+        let dnsPort = command.dnsPort ?? file?.listenPort ?? 53
+        self.dnsPort = dnsPort
         clusterDomain = command.clusterDomain
         stateDirectory = command.stateDir
 

@@ -137,7 +137,9 @@ import Testing
             let kdig = Self.inNamespace(namespace, "/usr/bin/kdig", ["@\(Self.agentAddress)", "+tcp", "+short", "web.default.svc.cluster.local", "A"])
             #expect(kdig.trimmingCharacters(in: .whitespacesAndNewlines) == "10.96.0.50", "kdig over TCP: \(kdig)")
             let kdigSRV = Self.inNamespace(namespace, "/usr/bin/kdig", ["@\(Self.agentAddress)", "+short", "_http._tcp.big.default.svc.cluster.local", "SRV"])
-            #expect(kdigSRV.split(separator: "\n").count == 60, "kdig: one SRV per headless endpoint: \(kdigSRV)")
+            // kdig is told the UDP answer was truncated and retries over TCP on its own.
+            let records = kdigSRV.split(separator: "\n").filter { $0.contains(" 8080 ") && $0.contains(".big.default.svc.cluster.local.") }
+            #expect(records.count == 60, "kdig: one SRV per headless endpoint: \(kdigSRV)")
         } else {
             print("AgentDNSClientTests: kdig not installed (apt-get install knot-dnsutils); its checks skipped")
         }

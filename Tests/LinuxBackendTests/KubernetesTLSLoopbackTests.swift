@@ -32,11 +32,11 @@ struct KubernetesTLSLoopbackTests {
                 name: "edge-1", eventLoop: loop, storeDirectory: directory.appendingPathComponent("state").path,
                 interception: UnusedInterception(eventLoop: loop), logger: Logger(label: "edgemesh.test"))
             var tls = TLSConfiguration.makeServerConfiguration(
-                certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.serverCertificate.path).map { .certificate($0) },
-                privateKey: .file(certificates.serverKey.path))
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(certificates.bytes(certificates.serverCertificate)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: certificates.bytes(certificates.serverKey), format: .pem)))
             if requiresClientCertificate {
                 tls.certificateVerification = .noHostnameVerification
-                tls.trustRoots = .file(certificates.caCertificate.path)
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificates.bytes(certificates.caCertificate)))
             }
             let server = KubernetesTestAPIServer(
                 host: host, configuration: .init(address: .loopback, port: 0, requiredBearerToken: "t0ken", tls: try NIOSSLContext(configuration: tls)))
@@ -80,7 +80,8 @@ struct KubernetesTLSLoopbackTests {
             do { return .success(String(buffer: try KubernetesTLSLoopbackTests.wait(listed))) } catch { return .failure(error) }
         }
 
-        deinit {
+        /// Call from the test (never from the loop): stops the server and the loop, removes the files.
+        func close() {
             let server = self.server
             _ = try? host.eventLoop.submit { server.stop() }.wait()
             try? LinuxEventLoops.syncShutdown(group)
@@ -91,6 +92,7 @@ struct KubernetesTLSLoopbackTests {
     @Test(.enabled(if: KubernetesTestCertificates.openSSLAvailable, "needs /usr/bin/openssl to make test certificates"))
     func aKubeconfigWithCertificateFilesReachesAServerThatDemandsAClientCertificate() throws {
         let bed = try Bed()
+        defer { bed.close() }
         let path = try bed.kubeconfig("kubeconfig", cluster: """
                 server: https://127.0.0.1:\(bed.port)
                 certificate-authority: ca.crt
@@ -108,6 +110,7 @@ struct KubernetesTLSLoopbackTests {
     @Test(.enabled(if: KubernetesTestCertificates.openSSLAvailable, "needs /usr/bin/openssl to make test certificates"))
     func inlineDataAndATokenFileWorkAsWellAsFiles() throws {
         let bed = try Bed()
+        defer { bed.close() }
         try "t0ken\n".write(to: bed.directory.appendingPathComponent("token"), atomically: true, encoding: .utf8)
         func base64(_ file: URL) throws -> String { try Data(contentsOf: file).base64EncodedString() }
         let path = try bed.kubeconfig("kubeconfig-data", cluster: """
@@ -125,6 +128,7 @@ struct KubernetesTLSLoopbackTests {
     @Test(.enabled(if: KubernetesTestCertificates.openSSLAvailable, "needs /usr/bin/openssl to make test certificates"))
     func withoutTheClientCertificateTheHandshakeFailsAndNothingIsServed() throws {
         let bed = try Bed()
+        defer { bed.close() }
         let path = try bed.kubeconfig("kubeconfig-token-only", cluster: """
                 server: https://127.0.0.1:\(bed.port)
                 certificate-authority: ca.crt
@@ -144,6 +148,7 @@ struct KubernetesTLSLoopbackTests {
     @Test(.enabled(if: KubernetesTestCertificates.openSSLAvailable, "needs /usr/bin/openssl to make test certificates"))
     func inClusterModeReadsTheServiceAccountTokenAndCA() throws {
         let bed = try Bed(requiresClientCertificate: false)
+        defer { bed.close() }
         let tokenPath = bed.directory.appendingPathComponent("sa-token").path
         try "t0ken".write(toFile: tokenPath, atomically: true, encoding: .utf8)
         let configuration = KubernetesAPIConfiguration(mode: .inCluster(
