@@ -28,9 +28,13 @@ final class ServerProcess {
         return kilobytes / 1024
     }
 
+    /// SIGTERM, then SIGKILL after 5 s. Polls rather than `waitUntilExit`, which was seen here
+    /// to miss a child's exit while other children were running.
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(pid, SIGKILL) }
     }
 }

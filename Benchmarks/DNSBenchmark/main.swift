@@ -15,7 +15,11 @@ func argument(_ name: String) -> String? {
     return arguments[index + 1]
 }
 
+/// Every server started, so that a failure stops them before exiting (exit skips `defer`).
+nonisolated(unsafe) var started: [ServerProcess] = []
+
 func fail(_ message: String) -> Never {
+    for server in started { server.stop() }
     FileHandle.standardError.write(Data("DNSBenchmark: \(message)\n".utf8))
     exit(1)
 }
@@ -27,22 +31,30 @@ func tool(_ name: String) -> String {
     fail("\(name) is not installed; run scripts/bench-deps")
 }
 
-/// Runs a command to completion, returning its standard output.
+/// Runs a command to completion, returning its standard output (through a file). Spawned and
+/// reaped with posix_spawn/waitpid rather than Foundation's Process, whose exit monitoring was
+/// seen here to miss the exit of a short-lived child while long-lived ones were running.
 func capture(_ executable: String, _ arguments: [String]) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { fail("cannot run \(executable): \(error)") }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("edgemesh-dnsbench-out-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    guard spawned == 0 else { fail("cannot run \(executable): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
 }
 
 /// Waits (at most 60 s) until `server` answers the first record.
 func awaitAnswer(_ server: ServerProcess, records: BenchmarkRecords, dig: String) {
+    progress("waiting for \(server.name) on 127.0.0.1:\(server.port)")
     let deadline = Date().addingTimeInterval(60)
     while Date() < deadline {
         guard server.isRunning else { fail("\(server.name) exited at start-up") }
@@ -53,7 +65,12 @@ func awaitAnswer(_ server: ServerProcess, records: BenchmarkRecords, dig: String
     fail("\(server.name) did not answer within 60 s")
 }
 
+func progress(_ message: String) {
+    FileHandle.standardError.write(Data("DNSBenchmark: \(message)\n".utf8))
+}
+
 func measure(_ server: ServerProcess, queryFile: String, seconds: Int, dnsperf: String) -> DNSPerfResult {
+    progress("dnsperf against \(server.name) for \(seconds) s")
     // 100 queries in flight from one client socket; -v gives per-response latencies.
     let output = capture(dnsperf, [
         "-s", "127.0.0.1", "-p", String(server.port), "-d", queryFile, "-l", String(seconds), "-c", "1", "-q", "100", "-v",
@@ -66,7 +83,7 @@ func measure(_ server: ServerProcess, queryFile: String, seconds: Int, dnsperf: 
 func report(_ name: String, _ value: Double, _ unit: String, peer: Double? = nil) {
     var line = "\(name) \(String(format: "%.3f", value)) \(unit)"
     if let peer { line += " peer=\(String(format: "%.3f", peer)) ratio=\(String(format: "%.3f", peer == 0 ? 0 : value / peer))" }
-    print(line)
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 let seconds = Int(argument("--seconds") ?? "10") ?? 10
@@ -96,6 +113,7 @@ let peers = [
     try ServerProcess(name: "dnsmasq", port: 15_354, executable: dnsmasq, arguments: ["-k", "-C", dnsmasqConf]),
     try ServerProcess(name: "unbound", port: 15_355, executable: unbound, arguments: ["-d", "-c", unboundConf]),
 ]
+started = [agent] + peers
 defer {
     agent.stop()
     for peer in peers { peer.stop() }
