@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgemeshCLITests",
-            dependencies: ["edgemesh", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["edgemesh", "Mesh", "LinuxBackend", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
     ]
