@@ -8,6 +8,8 @@ import PackageDescription
 // - Yams: scenario files and Kubernetes manifests are YAML.
 // - swift-argument-parser: the `edgemesh` command line.
 // - swift-log: the logging API every server-side Swift library speaks.
+// - swift-nio-ssl: TLS to an https Kubernetes API server (CA, bearer token, client certificate);
+//   its handlers run on NetSim channels unchanged, so TLS is tested in simulation too.
 let package = Package(
     name: "edgemesh",
     platforms: [.macOS(.v14)],
@@ -22,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -45,6 +48,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // Kubernetes manifests (Model/) are YAML.
                 .product(name: "Yams", package: "Yams"),
+                // https Kubernetes API endpoints (KubernetesAPI/).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(
@@ -71,6 +76,8 @@ let package = Package(
             dependencies: [
                 "Mesh", "NetSim", "LinuxBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // edgemesh-agent.yaml (AgentConfigFile).
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -90,6 +97,10 @@ let package = Package(
             dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/TunnelBenchmark"
         ),
+        .executableTarget(
+            name: "DNSBenchmark",
+            path: "Benchmarks/DNSBenchmark"
+        ),
         .testTarget(
             name: "MeshTests",
             dependencies: ["Mesh", .product(name: "NIOCore", package: "swift-nio"),
@@ -98,13 +109,15 @@ let package = Package(
         .testTarget(
             name: "NetSimTests",
             dependencies: ["NetSim", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOHTTP1", package: "swift-nio")]
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(
             name: "LinuxBackendTests",
             dependencies: ["LinuxBackend", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(
             name: "HostConformanceTests",
@@ -115,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgemeshCLITests",
-            dependencies: ["edgemesh", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["edgemesh", "Mesh", "LinuxBackend", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
     ]

@@ -8,25 +8,49 @@ import NIOCore
 struct AgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
-        abstract: "Run the node agent: service table from manifests, offline snapshot, and the edge DNS server.",
+        abstract: "Run the node agent: service table, offline snapshot, and the edge DNS server.",
         discussion: """
-            So far the agent learns services from a manifest directory (watched for changes), keeps \
-            a snapshot in --state-dir so a restart answers at once, and serves cluster DNS on \
-            --listen-ip:--dns-port. Interception, proxying and the Kubernetes API sources come next.
+            Services come from one source: --manifests DIR (watched for changes), or the Kubernetes \
+            API as EdgeMesh reaches it: the node's metaServer (edge mode, the default: \
+            http://127.0.0.1:10550), --in-cluster (service-account token and CA), --kubeconfig FILE, \
+            or --master URL. --config reads EdgeMesh's edgemesh-agent.yaml (kubeAPIConfig, \
+            commonConfig, modules.edgeDNS); flags win over the file. \
+            The agent keeps a snapshot in --state-dir so a restart answers at once, and serves cluster \
+            DNS on --listen-ip:--dns-port. When the listen address is on no interface, the agent \
+            creates a bridge (--device-name, default edgemesh0) holding it, and deletes it on \
+            SIGTERM/SIGINT, after saving the snapshot and removing its interception rules.
             """
     )
 
-    @Option(help: "This node's name, as Kubernetes knows it.")
-    var nodeName: String
+    @Option(help: "This node's name, as Kubernetes knows it (default: $NODE_NAME).")
+    var nodeName: String?
+
+    @Option(help: "EdgeMesh's agent config file (edgemesh-agent.yaml).")
+    var config: String?
 
     @Option(help: "A directory of Kubernetes manifests (YAML or JSON), watched for changes.")
     var manifests: String?
 
-    @Option(help: "The address the agent's DNS listens on.")
-    var listenIP: String = "169.254.96.16"
+    @Option(help: "A kubeconfig file; its current context says how to reach the API server.")
+    var kubeconfig: String?
 
-    @Option(help: "The DNS port.")
-    var dnsPort: UInt16 = 53
+    @Option(help: "The API server URL (http or https).")
+    var master: String?
+
+    @Option(help: "KubeEdge's metaServer URL (edge mode).")
+    var metaServer: String?
+
+    @Flag(help: "Reach the API server as a pod does: KUBERNETES_SERVICE_HOST/PORT, service-account token and CA.")
+    var inCluster = false
+
+    @Option(help: "The address the agent's DNS listens on (default: commonConfig.bridgeDeviceIP or 169.254.96.16).")
+    var listenIP: String?
+
+    @Option(help: "The bridge created to hold the listen address when no interface has it.")
+    var deviceName: String?
+
+    @Option(help: "The DNS port (default: modules.edgeDNS.listenPort or 53).")
+    var dnsPort: UInt16?
 
     @Option(help: "Where the offline snapshot is kept.")
     var stateDir: String = "/var/lib/edgemesh"
@@ -34,58 +58,50 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "The cluster's DNS domain.")
     var clusterDomain: String = "cluster.local"
 
-    @Option(help: "An upstream DNS server (ip:port) for names outside the cluster; repeatable.")
+    @Option(help: "An upstream DNS server (ip or ip:port) for names outside the cluster; repeatable. Default: cacheDNS.upstreamServers, else the nameservers in --resolv-conf.")
     var upstreamDNS: [String] = []
 
     @Option(help: "Where GET /metrics (Prometheus) and /status (for `edgemesh status`) are served; \"off\" serves neither.")
     var statusAddress: String = "127.0.0.1:10551"
 
+    @Option(help: "The cluster's pre-shared key file (EdgeMesh's psk): enables the tunnel to other nodes' agents.")
+    var pskFile: String?
+
+    @Option(help: "The tunnel's port (listened on, and dialed on peers).")
+    var tunnelPort: UInt16 = 20006
+
+    @Option(help: "A relay (ip:port) to keep a reservation on, for relayed paths and hole punching; repeatable.")
+    var relay: [String] = []
+
+    @Option(help: "The resolver file upstreams are taken from when none are configured.")
+    var resolvConf: String = ResolvConf.defaultPath
+
+    @Flag(help: "Print the effective settings and exit.")
+    var printConfig = false
+
     func run() throws {
-        guard let listenAddress = IPv4Address(listenIP) else {
-            throw ValidationError("--listen-ip \"\(listenIP)\" is not an IPv4 address")
+        // Before any thread exists, so that every thread inherits the unblocked signal mask.
+        let stopRequested = StopRequest()
+        let signals = AgentStopSignal.install { stopRequested.fire($0) }
+        defer { withExtendedLifetime(signals) {} }
+
+        let settings = try AgentSettings(self, environment: ProcessInfo.processInfo.environment)
+        if printConfig {
+            print(settings.description)
+            return
         }
-        let upstreams = try upstreamDNS.map { text -> SocketAddress in
-            guard let target = HostPort(text), IPv4Address(target.host) != nil else {
-                throw ValidationError("--upstream-dns \"\(text)\" is not ip:port")
-            }
-            return try SocketAddress(ipAddress: target.host, port: Int(target.port))
+        let access: KubernetesAPIAccess?
+        if case .kubernetesAPI(let configuration) = settings.source { access = try KubernetesAPIAccess.load(configuration) } else { access = nil }
+
+        let device = try settings.device.map { try LinkLocalDevice.create(name: $0, address: settings.listenAddress) }
+        let runner = AgentRunner(settings: settings, access: access, device: device)
+        do { try runner.start() } catch {
+            runner.stop()
+            throw error
         }
-        var statusSocket: SocketAddress?
-        if statusAddress != "off" {
-            guard let target = HostPort(statusAddress), IPv4Address(target.host) != nil else {
-                throw ValidationError("--status-address \"\(statusAddress)\" is not ip:port (or off)")
-            }
-            statusSocket = try SocketAddress(ipAddress: target.host, port: Int(target.port))
-        }
-        let group = LinuxEventLoops.makeGroup()
-        let loop = group.next()
-        let host = LinuxHost(
-            name: nodeName, eventLoop: loop, storeDirectory: stateDir,
-            interception: NftablesInterception(eventLoop: loop), logger: Logger(label: "edgemesh.agent"))
-        let configuration = EdgeAgent.Configuration(
-            nodeName: nodeName, listenAddress: listenAddress, dnsPort: dnsPort, clusterDomain: clusterDomain,
-            upstreamDNS: upstreams, statusAddress: statusSocket)
-        let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
-        let restored = try loop.flatSubmit { agent.start() }.wait()
-        printError("edgemesh agent \(nodeName): snapshot \(restored)")
-        if let manifests {
-            let directory = ManifestDirectory(path: manifests)
-            let contents = try directory.read()
-            let objects = try loop.submit {
-                agent.applyManifests(contents.files)
-                return agent.table.revision
-            }.wait()
-            printError("edgemesh agent \(nodeName): \(contents.files.count) manifest files read (table revision \(objects))")
-            _ = directory.watch(on: loop) { result in
-                switch result {
-                case .success(let contents): agent.applyManifests(contents.files)
-                case .failure(let error): host.logger.error("manifest directory \(manifests): \(error)")
-                }
-            }
-        }
-        let addresses = try loop.submit { agent.dnsServer.localAddresses }.wait()
-        printError("edgemesh agent \(nodeName): DNS on " + addresses.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }.joined(separator: ", "))
-        // Serve until the process is stopped.
-        try loop.makePromise(of: Void.self).futureResult.wait()
+        let signal = stopRequested.wait()
+        printError("edgemesh agent \(settings.nodeName): \(signal == SIGTERM ? "SIGTERM" : "SIGINT"), stopping")
+        runner.stop()
+        printError("edgemesh agent \(settings.nodeName): stopped")
     }
 }

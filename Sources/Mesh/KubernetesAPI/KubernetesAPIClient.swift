@@ -1,16 +1,19 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Talks HTTP/1.1 to a Kubernetes API server (or KubeEdge's metaServer) over the host's
 /// streams, so it runs unchanged in NetSim and on Linux. One connection per request: lists
 /// are rare and a watch holds its connection for its whole life.
 ///
-/// TLS is not implemented here: an https endpoint fails with `tlsNotSupported`. Edge mode
-/// (the metaServer on 127.0.0.1) is plain http.
+/// An https endpoint is spoken through NIOSSL with `Options.tls` (the system's trust store when
+/// that is nil). Edge mode (the metaServer on 127.0.0.1) is plain http.
 public final class KubernetesAPIClient: Sendable {
     public struct Options: Sendable {
         /// Sent as `Authorization: Bearer <token>` when set.
         public var bearerToken: String?
+        /// Trust and client identity for an https endpoint; ignored for http.
+        public var tls: KubernetesTLSConfiguration?
         public var connectTimeout: TimeAmount
         /// A list response that stalls this long fails.
         public var requestTimeout: TimeAmount
@@ -18,10 +21,11 @@ public final class KubernetesAPIClient: Sendable {
         public var watchIdleTimeout: TimeAmount
 
         public init(
-            bearerToken: String? = nil, connectTimeout: TimeAmount = .seconds(10),
+            bearerToken: String? = nil, tls: KubernetesTLSConfiguration? = nil, connectTimeout: TimeAmount = .seconds(10),
             requestTimeout: TimeAmount = .seconds(30), watchIdleTimeout: TimeAmount = .seconds(60)
         ) {
             self.bearerToken = bearerToken
+            self.tls = tls
             self.connectTimeout = connectTimeout
             self.requestTimeout = requestTimeout
             self.watchIdleTimeout = watchIdleTimeout
@@ -47,6 +51,8 @@ public final class KubernetesAPIClient: Sendable {
     public let endpoint: KubernetesAPIEndpoint
     public let options: Options
     private let resolver: NameResolver
+    /// Built once for an https endpoint (nil for http); a failure is reported by every request.
+    private let tlsContext: Result<NIOSSLContext, KubernetesTLSError>?
 
     /// `resolver` turns the endpoint's host name into an address; by default only IPv4
     /// literals and `localhost` resolve.
@@ -58,6 +64,20 @@ public final class KubernetesAPIClient: Sendable {
         self.endpoint = endpoint
         self.options = options
         self.resolver = resolver
+        if endpoint.scheme == .https {
+            let tls = options.tls ?? KubernetesTLSConfiguration()
+            self.tlsContext = Result { () throws(KubernetesTLSError) in try tls.makeContext() }
+        } else {
+            self.tlsContext = nil
+        }
+    }
+
+    /// The name sent in SNI and checked against the server's certificate: the configured server
+    /// name, else the endpoint's host unless it is an IP literal (then the certificate's IP
+    /// addresses are checked against the peer's).
+    private var tlsServerName: String? {
+        if let name = options.tls?.serverName { return name }
+        return IPv4Address(endpoint.host) == nil ? endpoint.host : nil
     }
 
     /// The body of `GET <collection>`: a List document.
@@ -92,9 +112,13 @@ public final class KubernetesAPIClient: Sendable {
     @discardableResult
     private func send(uri: String, handler: KubernetesResponseHandler) -> EventLoopFuture<Channel> {
         let loop = host.eventLoop
-        guard endpoint.scheme == .http else {
-            handler.finished.fail(KubernetesAPIError.tlsNotSupported(endpoint))
-            return loop.makeFailedFuture(KubernetesAPIError.tlsNotSupported(endpoint))
+        let sslContext: NIOSSLContext?
+        switch tlsContext {
+        case nil: sslContext = nil
+        case .success(let context)?: sslContext = context
+        case .failure(let error)?:
+            handler.finished.fail(KubernetesAPIError.tlsConfiguration(error))
+            return loop.makeFailedFuture(KubernetesAPIError.tlsConfiguration(error))
         }
         guard let address = resolver(endpoint.host) else {
             handler.finished.fail(KubernetesAPIError.unresolvableHost(endpoint.host))
@@ -107,9 +131,17 @@ public final class KubernetesAPIClient: Sendable {
         if let token = options.bearerToken { headers.add(name: "Authorization", value: "Bearer \(token)") }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
         let connectOptions = StreamConnectOptions(remote: address.socketAddress(port: endpoint.port), connectTimeout: options.connectTimeout)
+        let serverName = tlsServerName
         let connected = host.connectStream(connectOptions) { channel in
-            channel.pipeline.addHTTPClientHandlers().flatMap {
-                channel.pipeline.addHandler(handler)
+            do {
+                if let sslContext {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                }
+                try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                try channel.pipeline.syncOperations.addHandler(handler)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return channel.eventLoop.makeFailedFuture(KubernetesAPIError.describingTLS(error))
             }
         }
         connected.whenFailure { handler.finished.fail($0) }

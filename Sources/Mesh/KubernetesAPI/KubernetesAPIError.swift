@@ -1,7 +1,10 @@
 /// Why a request to the API server failed, in words for the status output and logs.
 public enum KubernetesAPIError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// TLS endpoints are not spoken yet; use an http endpoint (the metaServer, a local proxy).
-    case tlsNotSupported(KubernetesAPIEndpoint)
+    /// The TLS settings (CA bundle, client certificate or key) cannot be used.
+    case tlsConfiguration(KubernetesTLSError)
+    /// The TLS handshake failed: an untrusted or misnamed server certificate, or the server
+    /// refused the client's certificate.
+    case tlsHandshake(reason: String)
     /// The endpoint's host name did not resolve to an IPv4 address.
     case unresolvableHost(String)
     /// The server answered with an error status (its Status object when it sent one).
@@ -23,7 +26,8 @@ public enum KubernetesAPIError: Error, Hashable, Sendable, CustomStringConvertib
 
     public var description: String {
         switch self {
-        case .tlsNotSupported(let endpoint): "\(endpoint): https is not supported by this client yet; use an http endpoint such as the metaServer"
+        case .tlsConfiguration(let error): "TLS settings for the API server: \(error)"
+        case .tlsHandshake(let reason): "TLS handshake with the API server failed (\(reason)); check the CA bundle, the server name and the client certificate"
         case .unresolvableHost(let host): "cannot resolve API server host \"\(host)\"; use an IPv4 address"
         case .status(let code, let status): "API server answered \(code)\(status.map { ": \($0.reason ?? "") \($0.message ?? "")" } ?? "")"
         case .connectionClosed: "connection to the API server closed before the response was complete"

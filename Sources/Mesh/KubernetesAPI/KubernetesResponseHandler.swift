@@ -91,7 +91,7 @@ final class KubernetesResponseHandler: ChannelInboundHandler, @unchecked Sendabl
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         idleTimer?.cancel()
-        finished.fail(error)
+        finished.fail(KubernetesAPIError.describingTLS(error))
         context.close(promise: nil)
     }
 }

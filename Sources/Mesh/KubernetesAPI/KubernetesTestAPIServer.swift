@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A small Kubernetes API server for tests and simulations: lists, chunked watch streams with
 /// bookmarks, and `410 Gone` once a watcher's resource version has left the retained history.
@@ -25,10 +26,13 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         public var requiredBearerToken: String?
         /// Resources answered with 404, as an older cluster answers for EndpointSlices.
         public var unservedResources: [KubernetesResource]
+        /// When set, the server speaks https with this context (whose verification mode decides
+        /// whether clients must present a certificate).
+        public var tls: NIOSSLContext?
 
         public init(
             address: IPv4Address = .any, port: UInt16 = 6443, bookmarkInterval: TimeAmount? = .seconds(10), historyLimit: Int = 1000,
-            requiredBearerToken: String? = nil, unservedResources: [KubernetesResource] = []
+            requiredBearerToken: String? = nil, unservedResources: [KubernetesResource] = [], tls: NIOSSLContext? = nil
         ) {
             self.unservedResources = unservedResources
             self.address = address
@@ -36,6 +40,7 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             self.bookmarkInterval = bookmarkInterval
             self.historyLimit = historyLimit
             self.requiredBearerToken = requiredBearerToken
+            self.tls = tls
         }
     }
 
@@ -120,8 +125,14 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
     /// Starts listening; the listener channel tells the port when the configuration left it 0.
     public func start() -> EventLoopFuture<Channel> {
         let options = StreamListenOptions(address: configuration.address.socketAddress(port: configuration.port))
+        let tls = configuration.tls
         return host.listenStream(options) { [self] channel in
-            channel.pipeline.configureHTTPServerPipeline().flatMap {
+            if let tls {
+                do { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            return channel.pipeline.configureHTTPServerPipeline().flatMap {
                 channel.pipeline.addHandler(KubernetesTestAPIRequestHandler(server: self))
             }
         }.map { [self] channel in

@@ -12,4 +12,10 @@ public struct TunnelPresharedKey: Sendable, Equatable {
         }
         self.bytes = Array(SHA256.hash(data: Array("edgemesh tunnel psk v1:".utf8) + Array(secret.utf8)))
     }
+
+    /// A key already derived from the PSK file (`PresharedKeyFile.key(fromContents:)`).
+    public init(derivedKey: [UInt8]) {
+        precondition(derivedKey.count == 32, "a derived pre-shared key is 32 bytes")
+        self.bytes = derivedKey
+    }
 }

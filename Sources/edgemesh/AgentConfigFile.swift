@@ -1,0 +1,86 @@
+import Mesh
+import Yams
+
+/// The parts of EdgeMesh's `edgemesh-agent.yaml` this agent honours:
+///
+///     kubeAPIConfig: {master, kubeConfig, metaServer: {server}, qps, burst}
+///     commonConfig: {bridgeDeviceName, bridgeDeviceIP}    # older files: dummyDeviceName/IP
+///     modules:
+///       edgeDNS:
+///         listenInterface: edgemesh0
+///         listenPort: 53
+///         cacheDNS: {enable, autoDetect, upstreamServers: ["ip" or "ip:port"], cacheTTL}
+///
+/// Every value is optional: what a file leaves out keeps its default, and command-line flags
+/// win over the file. Unknown fields are ignored (EdgeMesh files carry many for modules this
+/// agent does not have); a known field with a bad value is an error naming it.
+struct AgentConfigFile: Sendable {
+    var kubeAPI: KubernetesAPIConfiguration?
+    var bridgeDeviceName: String?
+    var bridgeDeviceIP: IPv4Address?
+    var listenInterface: String?
+    var listenPort: UInt16?
+    var upstreamServers: [HostPort]?
+    /// `cacheDNS.autoDetect`: take upstreams from resolv.conf when none are listed (default true).
+    var autoDetectUpstreams: Bool?
+
+    init(yaml: String) throws(AgentConfigFileError) {
+        let root: Yams.Node?
+        do { root = try Yams.compose(yaml: yaml) } catch { throw .invalid(field: "(document)", reason: "not YAML: \(error)") }
+        guard let root else { return }
+        guard root.mapping != nil else { throw .invalid(field: "(document)", reason: "must be a mapping of sections") }
+        if root["kubeAPIConfig"] != nil {
+            do { kubeAPI = try KubernetesAPIConfiguration.parse(agentConfigYAML: yaml) } catch {
+                throw .invalid(field: "kubeAPIConfig", reason: error.message)
+            }
+        }
+        let common = root["commonConfig"]
+        bridgeDeviceName = try Self.string(common?["bridgeDeviceName"] ?? common?["dummyDeviceName"], field: "commonConfig.bridgeDeviceName")
+        if let text = try Self.string(common?["bridgeDeviceIP"] ?? common?["dummyDeviceIP"], field: "commonConfig.bridgeDeviceIP") {
+            guard let address = IPv4Address(text) else { throw .invalid(field: "commonConfig.bridgeDeviceIP", reason: "\"\(text)\" is not an IPv4 address") }
+            bridgeDeviceIP = address
+        }
+        let dns = root["modules"]?["edgeDNS"]
+        listenInterface = try Self.string(dns?["listenInterface"], field: "modules.edgeDNS.listenInterface")
+        if let port = dns?["listenPort"], !Self.isNull(port) {
+            guard let value = port.int, (1...65535).contains(value) else {
+                throw .invalid(field: "modules.edgeDNS.listenPort", reason: "\"\(port.string ?? "")\" is not a port number (1-65535)")
+            }
+            listenPort = UInt16(value)
+        }
+        let cache = dns?["cacheDNS"]
+        if let autoDetect = cache?["autoDetect"], !Self.isNull(autoDetect) {
+            guard let value = autoDetect.bool else { throw .invalid(field: "modules.edgeDNS.cacheDNS.autoDetect", reason: "must be true or false") }
+            autoDetectUpstreams = value
+        }
+        if let servers = cache?["upstreamServers"], !Self.isNull(servers) {
+            guard let sequence = servers.sequence else {
+                throw .invalid(field: "modules.edgeDNS.cacheDNS.upstreamServers", reason: "must be a list of \"ip\" or \"ip:port\"")
+            }
+            upstreamServers = try sequence.enumerated().map { index, node throws(AgentConfigFileError) in
+                let field = "modules.edgeDNS.cacheDNS.upstreamServers[\(index)]"
+                guard let text = node.string, let server = Self.upstream(text) else {
+                    throw .invalid(field: field, reason: "\"\(node.string ?? "")\" is not \"ip\" or \"ip:port\"")
+                }
+                return server
+            }
+        }
+    }
+
+    /// `ip` (port 53) or `ip:port`, IPv4 only.
+    static func upstream(_ text: String) -> HostPort? {
+        if IPv4Address(text) != nil { return HostPort(host: text, port: 53) }
+        guard let target = HostPort(text), IPv4Address(target.host) != nil else { return nil }
+        return target
+    }
+
+    private static func string(_ node: Yams.Node?, field: String) throws(AgentConfigFileError) -> String? {
+        guard let node, !isNull(node) else { return nil }
+        guard let text = node.scalar?.string else { throw .invalid(field: field, reason: "must be a string") }
+        return text.isEmpty ? nil : text
+    }
+
+    private static func isNull(_ node: Yams.Node) -> Bool {
+        node.scalar.map { ["", "~", "null"].contains($0.string) && $0.style == .plain } ?? false
+    }
+}

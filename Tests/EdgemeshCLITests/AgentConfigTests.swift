@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// `edgemesh agent --config edgemesh-agent.yaml`: EdgeMesh's file is understood, flags win over
+/// it, and a bad value is reported by its field name. Checked through `--print-config`, which
+/// prints the settings the agent would run with.
+@Suite struct AgentConfigTests {
+    static func withFiles(_ files: [String: String], _ body: (URL) throws -> Void) throws {
+        let directory = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, text) in files {
+            try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        try body(directory)
+    }
+
+    /// An EdgeMesh v1.14-style file, with sections this agent does not have (ignored).
+    static let edgeMeshFile = """
+        apiVersion: agent.edgemesh.config.kubeedge.io/v1alpha1
+        kind: EdgeMeshAgent
+        kubeAPIConfig:
+          master: https://10.0.0.1:6443
+          qps: 50
+        commonConfig:
+          bridgeDeviceName: mesh7
+          bridgeDeviceIP: 169.254.77.7
+        goChassisConfig:
+          loadBalancer: {defaultLBStrategy: RoundRobin}
+        modules:
+          edgeDNS:
+            enable: true
+            listenPort: 5353
+            cacheDNS:
+              enable: true
+              autoDetect: true
+              upstreamServers: [9.9.9.9, "1.1.1.1:5300"]
+              cacheTTL: 20
+          edgeProxy:
+            enable: true
+        """
+
+    @Test func anEdgeMeshAgentFileSetsTheSourceAddressPortDeviceAndUpstreams() throws {
+        try Self.withFiles(["edgemesh-agent.yaml": Self.edgeMeshFile]) { directory in
+            let result = try EdgemeshProcess.run([
+                "agent", "--node-name", "edge-1", "--config", directory.appendingPathComponent("edgemesh-agent.yaml").path, "--print-config",
+            ])
+            #expect(result.status == 0, "\(result.errors)")
+            #expect(result.output.contains("source: master https://10.0.0.1:6443"), "\(result.output)")
+            #expect(result.output.contains("listen: 169.254.77.7:5353"))
+            #expect(result.output.contains("device: mesh7"))
+            #expect(result.output.contains("upstream DNS: 9.9.9.9:53, 1.1.1.1:5300 from config file"))
+        }
+    }
+
+    @Test func flagsWinOverTheFile() throws {
+        try Self.withFiles(["agent.yaml": Self.edgeMeshFile]) { directory in
+            let result = try EdgemeshProcess.run([
+                "agent", "--node-name", "edge-1", "--config", directory.appendingPathComponent("agent.yaml").path,
+                "--listen-ip", "127.0.0.1", "--dns-port", "1053", "--upstream-dns", "8.8.8.8", "--manifests", directory.path,
+                "--print-config",
+            ])
+            #expect(result.status == 0, "\(result.errors)")
+            #expect(result.output.contains("source: manifests \(directory.path)"), "\(result.output)")
+            #expect(result.output.contains("listen: 127.0.0.1:1053"))
+            #expect(result.output.contains("device: none"), "127.0.0.1 is already on lo: no device is made")
+            #expect(result.output.contains("upstream DNS: 8.8.8.8:53 from flags"))
+        }
+    }
+
+    @Test func withoutConfiguredUpstreamsTheNodesResolversAreUsedButNeverTheAgentItself() throws {
+        let resolv = "search cluster.local\nnameserver 169.254.96.16\nnameserver 10.20.30.40\n"
+        try Self.withFiles(["resolv.conf": resolv]) { directory in
+            let result = try EdgemeshProcess.run([
+                "agent", "--node-name", "edge-1", "--manifests", directory.path,
+                "--resolv-conf", directory.appendingPathComponent("resolv.conf").path, "--print-config",
+            ])
+            #expect(result.status == 0, "\(result.errors)")
+            #expect(result.output.contains("upstream DNS: 10.20.30.40:53 from \(directory.appendingPathComponent("resolv.conf").path)"), "\(result.output)")
+            #expect(result.output.contains("source: manifests"))
+        }
+    }
+
+    @Test func noSourceMeansEdgeModeThroughTheMetaServer() throws {
+        let result = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--print-config"])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("source: metaServer http://127.0.0.1:10550"), "\(result.output)")
+        #expect(result.output.contains("listen: 169.254.96.16:53"))
+    }
+
+    @Test(arguments: [
+        ("modules:\n  edgeDNS:\n    listenPort: seventy\n", "modules.edgeDNS.listenPort"),
+        ("modules:\n  edgeDNS:\n    cacheDNS:\n      upstreamServers: [1.1.1.1, dns.google]\n", "modules.edgeDNS.cacheDNS.upstreamServers[1]"),
+        ("commonConfig:\n  bridgeDeviceIP: 169.254.96\n", "commonConfig.bridgeDeviceIP"),
+        ("kubeAPIConfig:\n  qps: -1\n", "qps"),
+        ("kubeAPIConfig:\n  master: ftp://x\n", "master"),
+        ("modules: [\n", "not YAML"),
+    ])
+    func aBadValueIsReportedByItsFieldAndTheAgentDoesNotStart(file: String, field: String) throws {
+        try Self.withFiles(["agent.yaml": file]) { directory in
+            let path = directory.appendingPathComponent("agent.yaml").path
+            let result = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--config", path, "--print-config"])
+            #expect(result.status != 0)
+            #expect(result.errors.contains(field), "\(result.errors)")
+            #expect(result.errors.contains(path), "the message names the file: \(result.errors)")
+        }
+    }
+
+    @Test func twoSourcesAtOnceAreRefused() throws {
+        let result = try EdgemeshProcess.run([
+            "agent", "--node-name", "edge-1", "--manifests", "/tmp", "--kubeconfig", "/root/.kube/config", "--print-config",
+        ])
+        #expect(result.status != 0)
+        #expect(result.errors.contains("--manifests and --kubeconfig"), "\(result.errors)")
+    }
+}
