@@ -89,6 +89,15 @@ let package = Package(
             path: "Benchmarks/NetSimBenchmark"
         ),
         .executableTarget(
+            name: "ProxyBenchmark",
+            path: "Benchmarks/ProxyBenchmark"
+        ),
+        .executableTarget(
+            name: "TunnelBenchmark",
+            dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/TunnelBenchmark"
+        ),
+        .executableTarget(
             name: "DNSBenchmark",
             path: "Benchmarks/DNSBenchmark"
         ),

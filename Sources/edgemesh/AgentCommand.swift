@@ -61,6 +61,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "An upstream DNS server (ip or ip:port) for names outside the cluster; repeatable. Default: cacheDNS.upstreamServers, else the nameservers in --resolv-conf.")
     var upstreamDNS: [String] = []
 
+    @Option(help: "Where GET /metrics (Prometheus) and /status (for `edgemesh status`) are served; \"off\" serves neither.")
+    var statusAddress: String = "127.0.0.1:10551"
+
     @Option(help: "The resolver file upstreams are taken from when none are configured.")
     var resolvConf: String = ResolvConf.defaultPath
 

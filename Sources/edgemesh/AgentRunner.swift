@@ -37,9 +37,10 @@ final class AgentRunner: @unchecked Sendable {
         if let device { printError("edgemesh agent \(name): device \(device.name) holds \(device.address)/32") }
         let upstreams = try settings.upstreams.map { try SocketAddress(ipAddress: $0.host, port: Int($0.port)) }
         printError("edgemesh agent \(name): upstream DNS \(settings.upstreams.isEmpty ? "none" : settings.upstreams.map(\.description).joined(separator: ", ")) from \(settings.upstreamOrigin)")
+        let statusSocket = try settings.statusAddress.map { try SocketAddress(ipAddress: $0.host, port: Int($0.port)) }
         let configuration = EdgeAgent.Configuration(
             nodeName: name, listenAddress: settings.listenAddress, dnsPort: settings.dnsPort,
-            clusterDomain: settings.clusterDomain, upstreamDNS: upstreams)
+            clusterDomain: settings.clusterDomain, upstreamDNS: upstreams, statusAddress: statusSocket)
         let host = self.host
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         self.agent = agent

@@ -20,6 +20,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     /// Where the upstreams came from: "flags", "config file", "/etc/resolv.conf" or "none".
     var upstreamOrigin: String
     var stateDirectory: String
+    /// Where /metrics and /status are served; nil when turned off.
+    var statusAddress: HostPort?
     /// The bridge to create for `listenAddress`, or nil when the address is already on an interface.
     var device: String?
 
@@ -61,6 +63,14 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         self.dnsPort = dnsPort
         clusterDomain = command.clusterDomain
         stateDirectory = command.stateDir
+        if command.statusAddress == "off" {
+            statusAddress = nil
+        } else {
+            guard let target = HostPort(command.statusAddress), IPv4Address(target.host) != nil else {
+                throw AgentSettingsError("--status-address \"\(command.statusAddress)\" is not ip:port (or off)")
+            }
+            statusAddress = target
+        }
 
         if !command.upstreamDNS.isEmpty {
             upstreams = try command.upstreamDNS.map { text in

@@ -147,3 +147,31 @@ final class HalfCloseResponder: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+/// Holds every outbound `read` until `open`, then passes them all; counts the bytes it lets by.
+/// Touched only on its channel's loop; `@unchecked Sendable` so the test can hand it across.
+final class ReadGate: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Never
+
+    private(set) var heldReads = 0
+    private(set) var bytesSeen = 0
+    private var isOpen = false
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func read(context: ChannelHandlerContext) {
+        if isOpen { context.read() } else { heldReads += 1 }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytesSeen += unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
+    }
+
+    func open() {
+        isOpen = true
+        if heldReads > 0 { context?.read() }
+    }
+}

@@ -357,6 +357,54 @@ struct HostConformanceTests {
     // MARK: Helpers
 
     /// Runs `body` on a fresh bed and shuts the bed down whatever happens.
+    // MARK: (k) back-pressure through the pipeline
+
+    /// Reads are asked for through the pipeline on both backends, so a handler that holds them
+    /// back (as a proxy does while the far side cannot take more) stops input until it lets one pass.
+    @Test(arguments: TestBedKind.allCases)
+    func aHandlerHoldingReadsStopsInputUntilItLetsOnePass(_ kind: TestBedKind) throws {
+        try withBed(kind, hosts: 2) { bed, hosts in
+            let (server, client) = (hosts[0], hosts[1])
+            let payload = ByteBuffer(repeating: 7, count: 64 * 1024)
+            let gates = server.eventLoop.makePromise(of: ReadGate.self)
+            let everything = server.eventLoop.makePromise(of: ByteBuffer.self)
+            defer {
+                gates.fail(Abandoned())
+                everything.fail(Abandoned())
+            }
+            let listener = try bed.wait(
+                for: server.eventLoop.flatSubmit {
+                    server.listenStream(StreamListenOptions(address: bed.address(of: server).socketAddress(port: 0))) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let gate = ReadGate()
+                            try channel.pipeline.syncOperations.addHandler(gate)
+                            try channel.pipeline.syncOperations.addHandler(
+                                ByteCollector(expectedCount: payload.readableBytes, promise: everything))
+                            gates.succeed(gate)
+                        }
+                    }
+                },
+                timeout: timeout)
+            let unused = client.eventLoop.makePromise(of: ByteBuffer.self)
+            defer { unused.fail(Abandoned()) }
+            let channel = try bed.wait(
+                for: connect(client, to: try address(of: listener, on: server, in: bed), collectingInto: unused), timeout: timeout)
+            let gate = try bed.wait(for: gates.futureResult, timeout: timeout)
+            channel.writeAndFlush(payload, promise: nil)
+
+            // Two seconds with every read held: not a byte may reach the handlers behind the gate.
+            try bed.wait(for: server.eventLoop.scheduleTask(in: .seconds(2)) {}.futureResult, timeout: timeout)
+            let held = try bed.wait(for: server.eventLoop.submit { (gate.heldReads, gate.bytesSeen) }, timeout: timeout)
+            #expect(held.0 >= 1, "the first read must go through the pipeline")
+            #expect(held.1 == 0)
+
+            try bed.wait(for: server.eventLoop.submit { gate.open() }, timeout: timeout)
+            #expect(try bed.wait(for: everything.futureResult, timeout: timeout) == payload)
+            try bed.wait(for: channel.close(), timeout: timeout)
+            try bed.wait(for: listener.close(), timeout: timeout)
+        }
+    }
+
     private func withBed(
         _ kind: TestBedKind,
         hosts count: Int,

@@ -1,8 +1,9 @@
 import Logging
 import NIOCore
 
-/// The agent of one node, as far as it is built: the service table fed by manifests (and by
-/// the API server as that lands), its offline snapshot, and the DNS server answering from it.
+/// The agent of one node: the service table fed by manifests or the API server, its offline
+/// snapshot, the DNS server answering from it, the service proxy intercepting and carrying
+/// cluster-IP traffic, and the tunnel (with relays and hole punching) to other nodes' agents.
 ///
 /// Confined to the host's event loop: create it, and call it, there.
 public final class EdgeAgent: @unchecked Sendable {
@@ -14,16 +15,32 @@ public final class EdgeAgent: @unchecked Sendable {
         public var clusterDomain: String
         /// Where names outside the cluster go; none means they are refused.
         public var upstreamDNS: [SocketAddress]
+        /// Where `/metrics` and `/status` are served; nil serves neither.
+        public var statusAddress: SocketAddress?
+        public var proxy: ServiceProxy.Configuration
+        /// The tunnel to other nodes' agents; none means this node only reaches what it can dial.
+        public var tunnel: TunnelConfiguration?
+        /// Relays to keep reservations on (used with `tunnel`): relayed paths, and hole
+        /// punching coordinated through them.
+        public var relays: [SocketAddress]
+        /// The local port relay control connections and hole punching share.
+        public var relayLocalPort: UInt16
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
-            upstreamDNS: [SocketAddress] = []
+            upstreamDNS: [SocketAddress] = [], statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
+            tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007
         ) {
             self.nodeName = nodeName
             self.listenAddress = listenAddress
             self.dnsPort = dnsPort
             self.clusterDomain = clusterDomain
             self.upstreamDNS = upstreamDNS
+            self.statusAddress = statusAddress
+            self.proxy = proxy
+            self.tunnel = tunnel
+            self.relays = relays
+            self.relayLocalPort = relayLocalPort
         }
     }
 
@@ -32,15 +49,31 @@ public final class EdgeAgent: @unchecked Sendable {
     public let table: ServiceTable
     private let snapshotter: ServiceTableSnapshotter
     public let dnsServer: DNSServer
+    public let proxy: ServiceProxy
+    /// Present when the configuration asks for a tunnel; peers' keys and addresses come from
+    /// the Node objects in `table`.
+    public let tunnel: MeshTunnel?
+    /// The relay reservations and hole punching, once the tunnel has its identity.
+    public private(set) var relayClient: RelayClient?
+    public private(set) var holePunching: HolePunchService?
+    /// Serves `/metrics` and `/status` when the configuration asks for it.
+    public private(set) var httpEndpoint: AgentHTTPEndpoint?
     /// The API server the table follows, once `follow` was called.
     public private(set) var apiSource: KubernetesAPISource?
+    /// When `start` was called (host clock), for the status's uptime.
+    public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
+    /// Where the table's objects come from, in words for the status.
+    public private(set) var sourceDescription = "snapshot only"
 
-    /// Throws `DNSNameError` when the cluster domain is not a valid DNS name.
-    public init(host: any Host, configuration: Configuration) throws {
+    /// Throws `DNSNameError` when the cluster domain is not a valid DNS name. Cross-node
+    /// traffic goes through `tunnel` when given (tests), else through the configured tunnel,
+    /// else backends on other nodes are dialled at their own addresses.
+    public init(host: any Host, configuration: Configuration, tunnel: (any Tunnel)? = nil) throws {
         let domain = try DNSName(configuration.clusterDomain)
         self.host = host
         self.configuration = configuration
-        self.table = ServiceTable(eventLoop: host.eventLoop, clusterDomain: configuration.clusterDomain)
+        let table = ServiceTable(eventLoop: host.eventLoop, clusterDomain: configuration.clusterDomain)
+        self.table = table
         self.snapshotter = ServiceTableSnapshotter(table: table, store: host.store, logger: host.logger)
         let forwarder = configuration.upstreamDNS.isEmpty
             ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: DNSResponseCache())
@@ -49,20 +82,63 @@ public final class EdgeAgent: @unchecked Sendable {
             resolver: ClusterDNSResolver(table: table, configuration: ClusterDNSConfiguration(domain: domain)),
             forwarder: forwarder,
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
+        let meshTunnel = configuration.tunnel.map { Self.makeTunnel(host: host, table: table, configuration: $0) }
+        self.tunnel = meshTunnel
+        self.proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? meshTunnel, configuration: configuration.proxy)
+    }
+
+    private static func makeTunnel(host: any Host, table: ServiceTable, configuration: TunnelConfiguration) -> MeshTunnel {
+        let directory = ServiceTablePeerDirectory(table: table)
+        let tunnel = MeshTunnel(host: host, configuration: configuration, keys: directory, dialers: [])
+        // Neighbours heard on the LAN first (works offline), then the Node object's addresses.
+        tunnel.addDialer(DirectPathDialer(host: host, port: configuration.port) { [weak tunnel] node in
+            let heard = tunnel?.lanAddresses(ofNode: node) ?? []
+            return heard + directory.addresses(ofNode: node).filter { !heard.contains($0) }
+        })
+        return tunnel
     }
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
-    /// starts saving snapshots and serving DNS.
+    /// starts saving snapshots, serving DNS, proxying (interception follows the table), the
+    /// tunnel with its relays, and the status endpoint.
     public func start() -> EventLoopFuture<ServiceTableRestoreOutcome> {
-        table.restore(from: host.store).flatMap { outcome in
+        startedAt = host.now
+        return table.restore(from: host.store).flatMap { outcome in
             self.snapshotter.start()
-            return self.dnsServer.start().map { outcome }
+            return self.dnsServer.start()
+                .flatMap { self.proxy.start() }
+                .flatMap { self.startTunnel() }
+                .flatMap { self.startHTTPEndpoint() }
+                .map { outcome }
+        }
+    }
+
+    private func startTunnel() -> EventLoopFuture<Void> {
+        guard let tunnel else { return host.eventLoop.makeSucceededVoidFuture() }
+        return tunnel.start().flatMap {
+            guard !self.configuration.relays.isEmpty, let identity = tunnel.identity else {
+                return self.host.eventLoop.makeSucceededVoidFuture()
+            }
+            let client = RelayClient(
+                host: self.host,
+                configuration: RelayClientConfiguration(
+                    relays: self.configuration.relays, presharedKey: tunnel.configuration.presharedKey.bytes,
+                    localPort: self.configuration.relayLocalPort),
+                staticKey: identity.keyPair, acceptor: tunnel.peerStreamAcceptor)
+            let punching = HolePunchService(host: self.host, client: client, acceptor: tunnel.peerStreamAcceptor)
+            self.relayClient = client
+            self.holePunching = punching
+            tunnel.addDialer(punching.dialer)
+            tunnel.addDialer(client.relayedDialer)
+            // Punching owns the shared port's listener, so it starts before the relay client dials from that port.
+            return punching.start().map { client.start() }
         }
     }
 
     /// Makes the table hold exactly what these manifest files declare; returns what was skipped.
     @discardableResult
     public func applyManifests(_ files: [String: String]) -> [ManifestProblem] {
+        sourceDescription = "manifests"
         let set = ManifestSet(files: files)
         for change in set.changes { table.apply(change) }
         for problem in set.problems { host.logger.warning("manifest skipped: \(problem)") }
@@ -75,12 +151,33 @@ public final class EdgeAgent: @unchecked Sendable {
         apiSource?.stop()
         let source = KubernetesAPISource(client: client, table: table, options: options)
         apiSource = source
+        sourceDescription = "api \(client.endpoint)"
         source.start()
+    }
+
+    private func startHTTPEndpoint() -> EventLoopFuture<Void> {
+        guard let address = configuration.statusAddress else { return host.eventLoop.makeSucceededVoidFuture() }
+        let endpoint = makeHTTPEndpoint(address: address)
+        httpEndpoint = endpoint
+        // Observability is not worth failing the node's DNS and traffic for: say why and go on.
+        return endpoint.start().flatMapErrorThrowing { error in
+            self.host.logger.error("status endpoint: cannot listen on \(address): \(error); /metrics and /status are not served")
+            self.httpEndpoint = nil
+        }
     }
 
     public func stop() -> EventLoopFuture<Void> {
         apiSource?.stop()
         snapshotter.stop()
-        return snapshotter.flush().flatMap { self.dnsServer.stop() }
+        relayClient?.stop()
+        holePunching?.stop()
+        let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        let tunnelStopped = tunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        return snapshotter.flush().flatMap {
+            self.proxy.stop().flatMapError { error in
+                self.host.logger.error("interception rules not removed: \(error)")
+                return self.host.eventLoop.makeSucceededVoidFuture()
+            }
+        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).map { _ in }
     }
 }

@@ -3,8 +3,10 @@ import NIOHTTP1
 
 /// One HTTP/1.1 GET over a new connection; succeeds with the response body when the status
 /// is 200.
-enum HTTPExchange {
-    static func get(on host: any Host, address: IPv4Address, port: UInt16, authority: String) -> EventLoopFuture<String> {
+public enum HTTPExchange {
+    public static func get(
+        on host: any Host, address: IPv4Address, port: UInt16, authority: String, path: String = "/"
+    ) -> EventLoopFuture<String> {
         let loop = host.eventLoop
         let response = loop.makePromise(of: String.self)
         let connected = host.connectStream(StreamConnectOptions(remote: address.socketAddress(port: port))) { channel in
@@ -14,7 +16,7 @@ enum HTTPExchange {
         }
         connected.whenFailure { response.fail($0) }
         connected.whenSuccess { channel in
-            channel.sendGET(authority: authority, headers: [("Connection", "close")])
+            channel.sendGET(authority: authority, path: path, headers: [("Connection", "close")])
             response.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
         return response.futureResult

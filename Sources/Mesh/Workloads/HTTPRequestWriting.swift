@@ -2,13 +2,13 @@ import NIOCore
 import NIOHTTP1
 
 extension Channel {
-    /// Writes a bodiless `GET /` to `authority` and flushes it: the first request of an HTTP
+    /// Writes a bodiless `GET path` to `authority` and flushes it: the first request of an HTTP
     /// exchange or of a WebSocket upgrade (whose upgrade headers the client handler adds).
-    func sendGET(authority: String, headers extra: [(String, String)] = []) {
+    func sendGET(authority: String, path: String = "/", headers extra: [(String, String)] = []) {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: authority)
         for (name, value) in extra { headers.add(name: name, value: value) }
-        write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
+        write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), promise: nil)
         writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
 }

@@ -24,10 +24,14 @@ public struct RequestOutcome: Sendable, Hashable {
 public final class RequestLog: @unchecked Sendable {
     public private(set) var outcomes: [RequestOutcome] = []
 
+    /// Called with each outcome as it is recorded (a scenario notes the tunnel path then).
+    public var onRecord: ((RequestOutcome) -> Void)?
+
     public init() {}
 
     public func record(_ outcome: RequestOutcome) {
         outcomes.append(outcome)
+        onRecord?(outcome)
     }
 
     public var attempted: Int { outcomes.count }

@@ -20,6 +20,9 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
     var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024)
     /// A read was asked for and not yet served.
     var readPending = false
+    /// Set while `serveRead` hands input to the pipeline, so a read asked for meanwhile does
+    /// not re-enter it.
+    private var isServingRead = false
     private(set) var isRegistered = false
     var isOpen = true
     var local: Endpoint?
@@ -67,7 +70,7 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
         switch option {
         case let option as ChannelOptions.Types.AutoReadOption:
             autoRead = value as! ChannelOptions.Types.AutoReadOption.Value
-            if autoRead && !readPending { read0() }
+            if autoRead && !readPending { readIfNeeded() }
             _ = option
         case is ChannelOptions.Types.AllowRemoteHalfClosureOption:
             allowRemoteHalfClosure = value as! Bool
@@ -136,7 +139,15 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
 
     func read0() {
         readPending = true
-        deliverPendingReads()
+        // A read asked for while input is being handed out is served by the next pass.
+        if !isServingRead { deliverPendingReads() }
+    }
+
+    /// Auto-read's next read goes through the pipeline, as NIO's socket channels send it, so an
+    /// outbound handler can hold it back (back-pressure: read only when the far side can write).
+    final func readIfNeeded() {
+        guard autoRead, isOpen, !readPending else { return }
+        pipeline.syncOperations.read()
     }
 
     func close0(error: Error, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -190,16 +201,21 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
     /// runs as a separate loop task, as a socket's next readiness event would.
     @discardableResult
     final func serveRead(next: () -> NIOAny?, hasMore: () -> Bool) -> Bool {
-        guard readPending, isOpen else { return false }
+        guard readPending, isOpen, !isServingRead else { return false }
+        isServingRead = true
         var delivered = 0
         while delivered < maxMessagesPerRead, isOpen, let message = next() {
             if delivered == 0 { readPending = false }
             delivered += 1
             pipeline.syncOperations.fireChannelRead(message)
         }
-        guard delivered > 0 else { return false }
+        guard delivered > 0 else {
+            isServingRead = false
+            return false
+        }
         pipeline.fireChannelReadComplete()
-        if autoRead && isOpen { readPending = true }
+        readIfNeeded()
+        isServingRead = false
         if readPending && hasMore() {
             simLoop.execute { self.deliverPendingReads() }
         }

@@ -26,7 +26,7 @@ final class SimDatagramChannel: SimChannel, DatagramReceiver, @unchecked Sendabl
         register0(promise: nil)
         bound = true
         pipeline.fireChannelActive()
-        if autoRead { read0() }
+        readIfNeeded()
     }
 
     func receive(_ payload: ByteBuffer, from source: Endpoint, to destination: Endpoint) {

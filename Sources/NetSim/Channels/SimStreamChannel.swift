@@ -73,7 +73,7 @@ final class SimStreamChannel: SimChannel, TCPConnectionDelegate, @unchecked Send
     private func becomeActive() {
         active = true
         pipeline.fireChannelActive()
-        if autoRead { read0() }
+        readIfNeeded()
     }
 
     private func failConnect(_ error: Error) {

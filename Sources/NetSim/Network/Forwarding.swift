@@ -19,10 +19,28 @@ extension Simulator {
     /// Puts `packet` on network `networkIndex` from `node`'s interface towards its next hop.
     private func route(_ packet: Packet, on networkIndex: Int, from node: SimNode, interface: Int) {
         let network = networks[networkIndex]
+        if packet.transport == .udp, packet.destination.address == network.broadcastAddress {
+            broadcast(packet, on: network, from: node, interface: interface)
+            return
+        }
         guard let hop = network.nextHop(for: packet.destination.address, excluding: node.id) else {
             drop(packet, at: node, reason: "no-route")
             return
         }
+        transmit(packet, from: node, interface: interface, to: hop)
+    }
+
+    /// A UDP datagram to the subnet's broadcast address reaches every other host on the network
+    /// (in address order); routers do not forward it, as real ones do not.
+    private func broadcast(_ packet: Packet, on network: SimNetwork, from node: SimNode, interface: Int) {
+        for address in network.attachments.keys.sorted() {
+            let hop = network.attachments[address]!
+            guard hop.node != node.id, nodes[Int(hop.node.index)].role == .host else { continue }
+            transmit(packet, from: node, interface: interface, to: hop)
+        }
+    }
+
+    private func transmit(_ packet: Packet, from node: SimNode, interface: Int, to hop: SimNetwork.Attachment) {
         let receiver = nodes[Int(hop.node.index)]
         let bytes = packet.wireLength
         switch node.interfaces[interface].up.transmit(bytes: bytes, now: now) {

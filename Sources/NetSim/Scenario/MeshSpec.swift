@@ -8,11 +8,18 @@ public struct MeshSpec: Hashable, Sendable {
     public var apiPort: UInt16
     public var clusterDomain: String
     public var dnsPort: UInt16
+    /// Whether agents carry cross-node traffic through the tunnel (else they dial backends'
+    /// addresses, which works only where those are reachable).
+    public var tunnel: Bool
+    /// Nodes running a relay (`edgemesh relay`): every agent keeps a reservation on each.
+    public var relays: [String]
 
     public init(
         agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",
-        dnsPort: UInt16 = 53
+        dnsPort: UInt16 = 53, tunnel: Bool = true, relays: [String] = []
     ) {
+        self.tunnel = tunnel
+        self.relays = relays
         self.agents = agents
         self.apiServer = apiServer
         self.apiPort = apiPort

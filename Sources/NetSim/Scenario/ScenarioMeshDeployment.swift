@@ -12,6 +12,10 @@ final class ScenarioMeshDeployment {
     private let changes: [ObjectChangeSpec]
     private(set) var apiServer: KubernetesTestAPIServer?
     private var agents: [String: EdgeAgent] = [:]
+    private var relays: [String: RelayServer] = [:]
+    /// The cluster's pre-shared key: every agent and relay of the scenario shares it.
+    private let presharedKey: TunnelPresharedKey
+    static let relayPort: UInt16 = 20008
 
     /// Throws `TopologyError` for an object the simulated API server cannot serve.
     init(spec: MeshSpec, manifests: [KubernetesManifest], changes: [ObjectChangeSpec], simulator: Simulator) throws {
@@ -19,6 +23,8 @@ final class ScenarioMeshDeployment {
         self.simulator = simulator
         self.manifests = manifests
         self.changes = changes
+        // A non-empty constant cannot be refused.
+        self.presharedKey = try! TunnelPresharedKey(secret: "edgemesh scenario cluster")
         if let node = spec.apiServer {
             guard let host = simulator.host(named: node) else { throw TopologyError("unknown API server node \"\(node)\"") }
             let server = KubernetesTestAPIServer(host: host, configuration: .init(port: spec.apiPort))
@@ -33,6 +39,9 @@ final class ScenarioMeshDeployment {
     func start() throws {
         if let node = spec.apiServer, let server = apiServer {
             try simulator.onBoot(of: node) { _ in _ = server.start() }
+        }
+        for node in spec.relays {
+            try simulator.onBoot(of: node) { [self] host in startRelay(on: host) }
         }
         for node in spec.agents {
             try simulator.onBoot(of: node) { [self] host in startAgent(on: host) }
@@ -63,14 +72,27 @@ final class ScenarioMeshDeployment {
 
     // MARK: Agents
 
+    private func startRelay(on host: SimHost) {
+        let relay = RelayServer(
+            host: host,
+            configuration: RelayServerConfiguration(
+                listenAddress: host.address.socketAddress(port: Self.relayPort), presharedKey: presharedKey.bytes))
+        relays[host.name] = relay
+        relay.start().whenFailure { host.logger.error("relay failed to start: \($0)") }
+    }
+
     private func startAgent(on host: SimHost) {
+        let relayAddresses = spec.relays.compactMap { simulator.resolve($0)?.socketAddress(port: Self.relayPort) }
         let configuration = EdgeAgent.Configuration(
-            nodeName: host.name, listenAddress: .loopback, dnsPort: spec.dnsPort, clusterDomain: spec.clusterDomain)
+            nodeName: host.name, listenAddress: .loopback, dnsPort: spec.dnsPort, clusterDomain: spec.clusterDomain,
+            tunnel: spec.tunnel ? TunnelConfiguration(presharedKey: presharedKey) : nil,
+            relays: spec.tunnel ? relayAddresses : [])
         // The domain was validated by the parser.
         let agent = try! EdgeAgent(host: host, configuration: configuration)
         agents[host.name] = agent
         agent.start().whenComplete { [self] result in
             if case .failure(let error) = result { host.logger.error("agent failed to start: \(error)") }
+            if let identity = agent.tunnel?.identity { publishNode(host.name, address: host.address, key: identity.publicKeyText) }
             if let node = spec.apiServer, let address = simulator.resolve(node) {
                 let client = KubernetesAPIClient(host: host, endpoint: KubernetesAPIEndpoint(host: address.description, port: spec.apiPort))
                 agent.follow(client)
@@ -82,6 +104,23 @@ final class ScenarioMeshDeployment {
 
     private var manifestFiles: [String: String] {
         ["scenario.yaml": manifests.map(\.yaml).joined(separator: "\n---\n")]
+    }
+
+    /// Writes the node's Node object with its tunnel key and address, as the agent publishes
+    /// it through the API: peers accept its handshakes by that key, and dial that address.
+    private func publishNode(_ node: String, address: IPv4Address, key: String) {
+        let yaml = """
+            apiVersion: v1
+            kind: Node
+            metadata:
+              name: \(node)
+              annotations: {\(tunnelPublicKeyAnnotation): "\(key)"}
+            status:
+              addresses: [{type: InternalIP, address: \(address)}]
+            """
+        let manifest = KubernetesManifest(apiVersion: "v1", kind: "Node", name: node, namespace: nil, yaml: yaml)
+        // The YAML is built here from a node name, an address and base64: it always converts.
+        try! apply(.apply(manifest))
     }
 
     // MARK: Changes

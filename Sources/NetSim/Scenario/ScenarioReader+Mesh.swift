@@ -6,20 +6,30 @@ import Yams
 
 extension Reader {
     func mesh(_ value: Value, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
-        let fields = try self.fields(value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort"])
+        let fields = try self.fields(
+            value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays"])
         let agentsValue = try required(fields, "agents")
         var agents: [String] = []
         if case .scalar = agentsValue.node, try scalar(agentsValue, "\"all\" or a list of nodes") == "all" {
             agents = names.known([.node])
         } else {
-            for item in try list(agentsValue, of: "node names (or \"all\")") {
-                let node = try reference(item, to: [.node], in: names)
-                if agents.contains(node) { throw fail(item, "\"\(node)\" is listed twice") }
-                agents.append(node)
-            }
-            guard !agents.isEmpty else { throw fail(agentsValue, "needs at least one node") }
+            agents = try nodeList(agentsValue)
         }
         var spec = MeshSpec(agents: agents)
+        if let value = fields["tunnel"] { spec.tunnel = try bool(value) }
+        if let value = fields["relays"] {
+            spec.relays = try nodeList(value)
+        }
+        func nodeList(_ value: Value) throws(ScenarioError) -> [String] {
+            var nodes: [String] = []
+            for item in try list(value, of: "node names") {
+                let node = try reference(item, to: [.node], in: names)
+                if nodes.contains(node) { throw fail(item, "\"\(node)\" is listed twice") }
+                nodes.append(node)
+            }
+            guard !nodes.isEmpty else { throw fail(value, "needs at least one node") }
+            return nodes
+        }
         if let value = fields["apiServer"] { spec.apiServer = try reference(value, to: [.node], in: names) }
         if let value = fields["apiPort"] { spec.apiPort = try port(value) }
         if let value = fields["dnsPort"] { spec.dnsPort = try port(value) }

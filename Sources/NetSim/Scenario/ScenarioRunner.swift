@@ -27,6 +27,8 @@ public final class ScenarioRunner {
     public let seed: UInt64
     public let simulator: Simulator
     private var logs: [String: RequestLog] = [:]
+    /// Per client, how many successful requests went over each tunnel path.
+    private var tunnelPaths: [String: [String: Int]] = [:]
     private let mesh: ScenarioMeshDeployment?
 
     /// Builds the simulator; throws `TopologyError` for a topology that cannot be built (or
@@ -74,7 +76,10 @@ public final class ScenarioRunner {
         for workload in scenario.workloads {
             let log = RequestLog()
             switch workload.kind {
-            case .client, .punchPeer: logs[workload.name] = log
+            case .client:
+                logs[workload.name] = log
+                notePaths(of: workload, in: log)
+            case .punchPeer: logs[workload.name] = log
             default: break
             }
             let start = try starter(for: workload, resolver: resolver, log: log)
@@ -251,26 +256,53 @@ public final class ScenarioRunner {
         case .tableMatchesSource:
             preconditionFailure("judged above")
         case .path(let wanted):
-            let taken = path(of: expectation.subject)
+            let (taken, detail) = path(of: expectation.subject)
             return verdict(
                 taken == wanted && log.succeeded > 0,
-                "path \(taken?.rawValue ?? "none (nothing succeeded)"), wanted \(wanted.rawValue)")
+                "path \(taken?.rawValue ?? "none (nothing succeeded)")\(detail), wanted \(wanted.rawValue)")
         }
     }
 
-    /// Without the mesh tunnel a flow's path follows from the workload: a punch that worked is
-    /// hole-punched; a client reaching its own node is local; anything else went direct.
-    private func path(of workloadName: String) -> ExpectationSpec.Path? {
-        guard let workload = scenario.workloads.first(where: { $0.name == workloadName }) else { return nil }
+    /// A flow's path. Through the mesh tunnel it is the path the client node's tunnel held to
+    /// the answering pod's node when most of its requests succeeded (noted as each one did); a
+    /// punch that worked is hole-punched; otherwise it follows from the topology: local when
+    /// the client reaches its own node, else direct.
+    private func path(of workloadName: String) -> (path: ExpectationSpec.Path?, detail: String) {
+        guard let workload = scenario.workloads.first(where: { $0.name == workloadName }) else { return (nil, "") }
         switch workload.kind {
         case .punchPeer:
-            return .holePunched
+            return (.holePunched, "")
         case .client(let spec):
+            if let counts = tunnelPaths[workloadName], let most = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) {
+                let total = counts.values.reduce(0, +)
+                let breakdown = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                return (ExpectationSpec.Path(rawValue: most.key), " (\(most.value) of \(total) requests; \(breakdown))")
+            }
             let own = simulator.resolve(workload.node)
             let local = spec.targets.allSatisfy { HostPort($0).flatMap { simulator.resolve($0.host) } == own }
-            return local ? .local : .direct
+            return (local ? .local : .direct, "")
         default:
-            return nil
+            return (nil, "")
+        }
+    }
+
+    /// Notes, for each successful request of a client on an agent node, the tunnel path to the
+    /// node of the pod that answered (local when it is the client's own node).
+    private func notePaths(of client: WorkloadSpec, in log: RequestLog) {
+        guard mesh != nil else { return }
+        let serverNodes = Dictionary(
+            scenario.workloads.compactMap { workload -> (String, String)? in
+                if case .httpServer(_, let podName) = workload.kind { return (podName, workload.node) }
+                return nil
+            }, uniquingKeysWith: { first, _ in first })
+        log.onRecord = { [weak self] outcome in
+            guard let self, outcome.succeeded, let backend = outcome.backend, let server = serverNodes[backend],
+                let tunnel = self.mesh?.agent(on: client.node)?.tunnel
+            else { return }
+            let path = server == client.node
+                ? PeerPathKind.local.rawValue
+                : tunnel.peerStatuses().first { $0.node == server }?.path?.rawValue ?? "none"
+            self.tunnelPaths[client.name, default: [:]][path, default: 0] += 1
         }
     }
 

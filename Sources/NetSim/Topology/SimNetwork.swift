@@ -31,6 +31,9 @@ final class SimNetwork {
         self.isCloud = isCloud
     }
 
+    /// The subnet's broadcast address (all host bits set).
+    var broadcastAddress: IPv4Address { subnet.address(at: UInt32(truncatingIfNeeded: subnet.size - 1)) }
+
     /// The next address of the subnet nobody holds (`.1` is left for the router).
     func allocateAddress() -> IPv4Address? {
         while UInt64(nextHostIndex) < subnet.size - 1 {

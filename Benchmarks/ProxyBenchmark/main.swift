@@ -1,0 +1,278 @@
+// ProxyBenchmark: the agent's user-space proxy against the direct path and haproxy (TCP mode),
+// all inside one throw-away network namespace on this machine. Not a test: it prints figures.
+//
+//   swift build -c release --product edgemesh
+//   swift run ProxyBenchmark [path/to/edgemesh]   (root; iperf3, curl, wrk, nginx, haproxy, python3)
+//
+// Each line is `name value unit`; lines for the agent add `direct=… ratio=… haproxy=… haproxy_ratio=…`.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let tools = ["/usr/sbin/ip", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
+             "/usr/bin/python3"]
+guard geteuid() == 0 else { fatalError("ProxyBenchmark needs root (network namespaces, nftables)") }
+for tool in tools where !FileManager.default.isExecutableFile(atPath: tool) {
+    fatalError("ProxyBenchmark needs \(tool): apt-get install iperf3 curl wrk nginx-light haproxy python3")
+}
+let agentBinary = CommandLine.arguments.dropFirst().first ?? ".build/release/edgemesh"
+guard FileManager.default.isExecutableFile(atPath: agentBinary) else {
+    fatalError("no agent binary at \(agentBinary); build it with: swift build -c release --product edgemesh")
+}
+
+let namespace = "emproxybench-\(getpid())"
+let pod = "10.244.0.1"
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("edgemesh-proxy-bench-\(getpid())")
+var background: [Process] = []
+
+/// Progress goes to standard error so standard output holds only figures.
+func progress(_ text: String) {
+    FileHandle.standardError.write(Data("ProxyBenchmark: \(text)\n".utf8))
+}
+
+@discardableResult
+func run(_ arguments: [String], inNamespace: Bool = true) -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: inNamespace ? "/usr/sbin/ip" : arguments[0])
+    process.arguments = inNamespace ? ["netns", "exec", namespace] + arguments : Array(arguments.dropFirst())
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try! process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@MainActor func start(_ arguments: [String]) -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    process.arguments = ["netns", "exec", namespace] + arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try! process.run()
+    background.append(process)
+    return process
+}
+
+@MainActor func tearDown() {
+    // waitpid rather than Process.waitUntilExit, which needs a run loop this script never runs.
+    for process in background {
+        kill(process.processIdentifier, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(process.processIdentifier, &status, 0)
+    }
+    run(["/usr/sbin/ip", "netns", "del", namespace], inNamespace: false)
+    try? FileManager.default.removeItem(at: work)
+}
+
+@MainActor func waitUntil(_ what: String, seconds: Double = 30, _ check: () -> Bool) {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if check() { return }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+    tearDown()
+    fatalError("timed out waiting for \(what)")
+}
+
+func write(_ text: String, _ name: String) -> String {
+    let url = work.appendingPathComponent(name)
+    try! FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    // A trailing newline: haproxy rejects a configuration whose last line has none.
+    try! (text.hasSuffix("\n") ? text : text + "\n").write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+}
+
+// MARK: The lab
+
+try! FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+run(["/usr/sbin/ip", "netns", "add", namespace], inNamespace: false)
+for command in [
+    ["link", "set", "lo", "up"], ["route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"],
+    ["link", "add", "edgemesh0", "type", "bridge"], ["addr", "add", "169.254.96.16/32", "dev", "edgemesh0"],
+    ["addr", "add", "\(pod)/24", "dev", "edgemesh0"], ["link", "set", "edgemesh0", "up"],
+] {
+    run(["/usr/sbin/ip", "-n", namespace] + command, inNamespace: false)
+}
+let www = work.appendingPathComponent("www")
+try! FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
+try! Data(count: 4 * 1024 * 1024).write(to: www.appendingPathComponent("4mb.bin"))
+_ = write("hello\n", "www/index.html")
+let nginxConfig = write("""
+    master_process off; daemon off; pid \(work.path)/nginx.pid; error_log \(work.path)/nginx.log;
+    worker_rlimit_nofile 19000;
+    events { worker_connections 18000; }
+    http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s; client_header_timeout 300s;
+      server { listen \(pod):8080 backlog=4096; root \(www.path); } }
+    """, "nginx.conf")
+let haproxyConfig = write("""
+    global
+      maxconn 9000
+    defaults
+      mode tcp
+      timeout connect 5s
+      timeout client 300s
+      timeout server 300s
+    listen iperf
+      bind \(pod):6201
+      server backend \(pod):5201
+    listen web
+      bind \(pod):6080
+      server backend \(pod):8080
+    """, "haproxy.cfg")
+_ = write("""
+    apiVersion: v1
+    kind: Service
+    metadata: {name: iperf, namespace: default}
+    spec: {clusterIP: 10.96.0.70, ports: [{name: p, port: 5201}]}
+    ---
+    apiVersion: v1
+    kind: Endpoints
+    metadata: {name: iperf, namespace: default}
+    subsets: [{addresses: [{ip: \(pod), nodeName: bench}], ports: [{name: p, port: 5201}]}]
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: default}
+    spec: {clusterIP: 10.96.0.71, ports: [{name: p, port: 80, targetPort: 8080}]}
+    ---
+    apiVersion: v1
+    kind: Endpoints
+    metadata: {name: web, namespace: default}
+    subsets: [{addresses: [{ip: \(pod), nodeName: bench}], ports: [{name: p, port: 8080}]}]
+    """, "manifests/services.yaml")
+
+_ = start(["/usr/bin/iperf3", "-s", "-B", pod, "-p", "5201"])
+_ = start(["/usr/sbin/nginx", "-c", nginxConfig])
+_ = start(["/usr/sbin/haproxy", "-f", haproxyConfig])
+let agent = start(["/bin/sh", "-c", "ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec \(agentBinary) agent --node-name bench --manifests "
+    + "\(work.path)/manifests --state-dir \(work.path)/state"])
+progress("lab \(namespace) up; waiting for the agent")
+waitUntil("the agent to proxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://10.96.0.71/index.html"]).status == 0 }
+waitUntil("haproxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://\(pod):6080/index.html"]).status == 0 }
+
+// MARK: Measurements
+
+struct Path {
+    let name: String, iperf: String, http: String
+}
+let paths = [
+    Path(name: "direct", iperf: "\(pod):5201", http: "\(pod):8080"),
+    Path(name: "haproxy", iperf: "\(pod):6201", http: "\(pod):6080"),
+    Path(name: "agent", iperf: "10.96.0.70:5201", http: "10.96.0.71:80"),
+]
+
+/// Measures every path and prints the three lines; ratios are agent ÷ peer (for throughput,
+/// the share of the peer's figure reached; for times, how many times the peer's it took).
+@MainActor func report(_ name: String, _ unit: String, _ measure: (Path) -> Double) {
+    var figures: [String: Double] = [:]
+    for path in paths {
+        progress("\(name) via \(path.name)")
+        figures[path.name] = measure(path)
+    }
+    func ratio(_ peer: String) -> String { String(format: "%.2f", figures["agent"]! / figures[peer]!) }
+    print("\(name)_direct \(String(format: "%.2f", figures["direct"]!)) \(unit)")
+    print("\(name)_haproxy \(String(format: "%.2f", figures["haproxy"]!)) \(unit)")
+    print("\(name)_agent \(String(format: "%.2f", figures["agent"]!)) \(unit) direct=\(String(format: "%.2f", figures["direct"]!)) "
+        + "ratio=\(ratio("direct")) haproxy=\(String(format: "%.2f", figures["haproxy"]!)) haproxy_ratio=\(ratio("haproxy"))")
+    fflush(nil)
+}
+
+func iperf(_ target: String, streams: Int) -> Double {
+    let parts = target.split(separator: ":")
+    let result = run(["/usr/bin/iperf3", "-c", String(parts[0]), "-p", String(parts[1]), "-t", "5", "-P", String(streams), "-J"])
+    guard let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
+        let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
+        let bits = received["bits_per_second"] as? Double
+    else { return .nan }
+    return bits / 1e9
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+}
+
+/// wrk's requests/s and 99th percentile latency (ms).
+func wrk(_ target: String, newConnections: Bool) -> (rps: Double, p99: Double) {
+    var arguments = ["/usr/bin/wrk", "-t1", "-c16", "-d5s", "--latency"]
+    if newConnections { arguments += ["-H", "Connection: close"] }
+    let output = run(arguments + ["http://\(target)/index.html"]).output
+    var rps = Double.nan, p99 = Double.nan
+    for line in output.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if fields.first == "Requests/sec:", fields.count > 1 { rps = Double(fields[1]) ?? .nan }
+        if fields.first == "99%", fields.count > 1 { p99 = milliseconds(String(fields[1])) }
+    }
+    return (rps, p99)
+}
+
+func milliseconds(_ text: String) -> Double {
+    for (suffix, scale) in [("ms", 1.0), ("us", 0.001), ("s", 1000.0)] where text.hasSuffix(suffix) {
+        return (Double(text.dropLast(suffix.count)) ?? .nan) * scale
+    }
+    return .nan
+}
+
+func residentKilobytes(_ pid: Int32) -> Double {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? .nan
+}
+
+report("iperf3_1_stream", "Gbit/s") { iperf($0.iperf, streams: 1) }
+report("iperf3_8_streams", "Gbit/s") { iperf($0.iperf, streams: 8) }
+report("transfer_4mb_median", "ms") { path in
+    median((0..<21).map { _ in
+        1000 * (Double(run(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "http://\(path.http)/4mb.bin"])
+            .output) ?? .nan)
+    })
+}
+var latency: [String: (rps: Double, p99: Double)] = [:]
+report("http_keepalive_rps", "req/s") { path in
+    let figures = wrk(path.http, newConnections: false)
+    latency[path.name] = figures
+    return figures.rps
+}
+report("http_keepalive_p99", "ms") { latency[$0.name]!.p99 }
+report("http_new_connection_rps", "req/s") { path in
+    let figures = wrk(path.http, newConnections: true)
+    latency[path.name] = figures
+    return figures.rps
+}
+report("http_new_connection_p99", "ms") { latency[$0.name]!.p99 }
+
+// Resident memory of the agent per 10,000 idle proxied connections. Each one costs the agent
+// two descriptors, so on a machine whose hard limit is 20,000 fewer are opened and the figure
+// is scaled.
+let hardLimit = Int(run(["/bin/sh", "-c", "ulimit -Hn"], inNamespace: false).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1024
+let idleConnections = min(10_000, (hardLimit - 1000) / 2)
+let idleClient = write("""
+    import resource, socket, sys, time
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sockets = []
+    for _ in range(\(idleConnections)):
+        s = socket.create_connection(("10.96.0.71", 80))
+        sockets.append(s)
+    print("ready", flush=True)
+    time.sleep(20)
+    """, "idle.py")
+let before = residentKilobytes(agent.processIdentifier)
+let idle = Process()
+idle.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+idle.arguments = ["netns", "exec", namespace, "/usr/bin/python3", idleClient]
+let idleOutput = Pipe()
+idle.standardOutput = idleOutput
+idle.standardError = FileHandle.nullDevice
+try! idle.run()
+background.append(idle)
+_ = idleOutput.fileHandleForReading.availableData  // "ready" (or end of output if it failed)
+Thread.sleep(forTimeInterval: 2)
+let after = residentKilobytes(agent.processIdentifier)
+let perTenThousand = (after - before) / 1024 * 10_000 / Double(idleConnections)
+print("agent_rss_per_10000_idle_connections \(String(format: "%.1f", perTenThousand)) MB connections=\(idleConnections) "
+    + "before=\(String(format: "%.1f", before / 1024)) after=\(String(format: "%.1f", after / 1024))")
+tearDown()

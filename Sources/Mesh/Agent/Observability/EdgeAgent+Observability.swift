@@ -1,0 +1,114 @@
+import Foundation
+import NIOCore
+
+extension EdgeAgent {
+    /// A snapshot for `edgemesh status`. Call on the host's event loop.
+    public func status() -> AgentStatus {
+        host.eventLoop.preconditionInEventLoop()
+        let dns = dnsServer.statistics
+        let sources = apiSource?.statuses.map { status in
+            AgentStatus.Source(
+                resource: status.resource.plural, state: Self.state(of: status), resourceVersion: status.resourceVersion,
+                lists: status.listCount, reconnects: status.reconnectCount, lastError: status.lastError)
+        } ?? []
+        return AgentStatus(
+            node: configuration.nodeName,
+            uptimeSeconds: (host.now - startedAt).nanoseconds / 1_000_000_000,
+            tableRevision: table.revision,
+            objects: TableObjectKind.allCases.map { AgentStatus.ObjectCount(kind: $0.rawValue, count: table.count(of: $0)) },
+            sourceDescription: sourceDescription,
+            sources: sources,
+            synced: apiSource?.isSynced ?? (sourceDescription == "manifests"),
+            dns: AgentStatus.DNS(
+                listening: dnsServer.localAddresses.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }.uniqued(),
+                queries: dns.queries, malformed: dns.malformed, truncated: dns.truncated,
+                responses: Dictionary(uniqueKeysWithValues: dns.sortedResponseCounts.map { ("\($0.code)", $0.count) })),
+            tunnel: tunnel?.statusReport,
+            relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) })
+    }
+
+    /// The status as indented JSON with sorted keys (stable output for people and tools).
+    public func statusJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(status()) else { return "{}" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// Every counter and gauge the agent keeps, in Prometheus text format.
+    public func metricsText() -> String {
+        host.eventLoop.preconditionInEventLoop()
+        var out = PrometheusExposition()
+        out.add("edgemesh_agent_info", .gauge, help: "Always 1; labels name the node.", labels: [("node", configuration.nodeName)], value: 1)
+        out.add("edgemesh_table_revision", .gauge, help: "Changes applied to the service table so far.", value: table.revision)
+        for kind in TableObjectKind.allCases {
+            out.add("edgemesh_table_objects", .gauge, help: "Objects in the service table.", labels: [("kind", kind.rawValue)], value: table.count(of: kind))
+        }
+        for status in apiSource?.statuses ?? [] {
+            let labels = [("resource", status.resource.plural)]
+            out.add("edgemesh_api_lists_total", .counter, help: "Lists of a resource on the API server.", labels: labels, value: status.listCount)
+            out.add("edgemesh_api_reconnects_total", .counter, help: "Watches and lists after the first.", labels: labels, value: status.reconnectCount)
+            out.add("edgemesh_api_watching", .gauge, help: "1 while the resource's watch is open.", labels: labels, value: status.phase == .watching ? 1 : 0)
+        }
+        if let apiSource {
+            out.add("edgemesh_api_synced", .gauge, help: "1 once every followed kind has been listed.", value: apiSource.isSynced ? 1 : 0)
+        }
+        let dns = dnsServer.statistics
+        out.add("edgemesh_dns_queries_total", .counter, help: "DNS messages received (UDP and TCP).", value: dns.queries)
+        out.add("edgemesh_dns_malformed_total", .counter, help: "DNS messages that did not decode.", value: dns.malformed)
+        out.add("edgemesh_dns_truncated_total", .counter, help: "UDP answers sent truncated (TC).", value: dns.truncated)
+        for (code, count) in dns.sortedResponseCounts {
+            out.add("edgemesh_dns_responses_total", .counter, help: "DNS responses by code.", labels: [("rcode", "\(code)")], value: count)
+        }
+        let proxy = self.proxy.statistics
+        out.add("edgemesh_proxy_streams_accepted_total", .counter, help: "Intercepted TCP connections.", value: proxy.streamsAccepted)
+        out.add("edgemesh_proxy_streams_proxied_total", .counter, help: "TCP connections carried to a backend.", value: proxy.streamsProxied)
+        out.add("edgemesh_proxy_streams_refused_total", .counter, help: "TCP connections no backend took.", value: proxy.streamsRefused)
+        out.add("edgemesh_proxy_dial_failures_total", .counter, help: "Failed dials to backends (retried elsewhere).", value: proxy.dialFailures)
+        out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
+        out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
+        for peer in tunnel?.peerStatuses() ?? [] {
+            let labels = [("peer", peer.node), ("path", peer.path?.rawValue ?? "down")]
+            out.add("edgemesh_tunnel_peer_up", .gauge, help: "1 while a tunnel connection to the peer is up.", labels: labels, value: peer.path == nil ? 0 : 1)
+            let byPeer = [("peer", peer.node)]
+            out.add("edgemesh_tunnel_sent_bytes_total", .counter, help: "Bytes sent to the peer through the tunnel.", labels: byPeer, value: peer.bytesSent)
+            out.add("edgemesh_tunnel_received_bytes_total", .counter, help: "Bytes received from the peer.", labels: byPeer, value: peer.bytesReceived)
+            if let rtt = peer.roundTripTime {
+                out.add("edgemesh_tunnel_rtt_seconds", .gauge, help: "Keepalive round trip to the peer.", labels: byPeer, value: Double(rtt.nanoseconds) / 1e9)
+            }
+        }
+        return out.text
+    }
+
+    /// The endpoint serving `/metrics` and `/status` on `address`.
+    public func makeHTTPEndpoint(address: SocketAddress) -> AgentHTTPEndpoint {
+        AgentHTTPEndpoint(
+            host: host, address: address,
+            pages: [
+                "/metrics": .init(contentType: "text/plain; version=0.0.4") { [self] in metricsText() },
+                "/status": .init(contentType: "application/json") { [self] in statusJSON() },
+                "/tunnel/status": .init(contentType: "application/json") { [self] in
+                    (try? tunnel?.statusReport.json()).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? "null\n"
+                },
+            ])
+    }
+
+    private static func state(of status: KubernetesReflectorStatus) -> String {
+        switch status.phase {
+        case .idle: "idle"
+        case .listing: "listing"
+        case .watching: "watching"
+        case .backingOff(_, let delay, let relist): "retrying in \(delay.nanoseconds / 1_000_000) ms (\(relist ? "relist" : "watch"))"
+        case .stopped: "stopped"
+        case .notServed: "not served"
+        }
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once (UDP and TCP listen on the same address).
+    fileprivate func uniqued() -> [Element] {
+        var seen: Set<Element> = []
+        return filter { seen.insert($0).inserted }
+    }
+}

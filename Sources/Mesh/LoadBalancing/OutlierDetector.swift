@@ -1,0 +1,87 @@
+import NIOCore
+
+/// Takes backends that keep refusing connections out of rotation for a while, like Istio's
+/// outlier detection: after `consecutiveFailures` failed dials in a row a backend is ejected
+/// for `baseEjectionTime` times the number of times it has been ejected (capped at
+/// `maximumEjectionTime`); one successful connection clears its failure count.
+///
+/// Never ejects everything: when every candidate is ejected they are all used again (Envoy's
+/// panic mode), since trying a doubtful backend beats refusing every client.
+public struct OutlierDetector: Sendable {
+    public struct Configuration: Hashable, Sendable {
+        public var consecutiveFailures: Int
+        public var baseEjectionTime: TimeAmount
+        public var maximumEjectionTime: TimeAmount
+
+        public init(
+            consecutiveFailures: Int = 3, baseEjectionTime: TimeAmount = .seconds(30),
+            maximumEjectionTime: TimeAmount = .seconds(300)
+        ) {
+            self.consecutiveFailures = max(1, consecutiveFailures)
+            self.baseEjectionTime = baseEjectionTime
+            self.maximumEjectionTime = maximumEjectionTime
+        }
+    }
+
+    private struct Record: Sendable {
+        var consecutiveFailures = 0
+        var ejections = 0
+        var ejectedUntil: NIODeadline?
+    }
+
+    public let configuration: Configuration
+    private var records: [ServiceBackend: Record] = [:]
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    public func isEjected(_ backend: ServiceBackend, at now: NIODeadline) -> Bool {
+        guard let until = records[backend]?.ejectedUntil else { return false }
+        return until > now
+    }
+
+    /// The candidates not ejected at `now`, or all of them when every one is.
+    public func usable(_ candidates: [ServiceBackend], at now: NIODeadline) -> [ServiceBackend] {
+        let healthy = candidates.filter { !isEjected($0, at: now) }
+        return healthy.isEmpty ? candidates : healthy
+    }
+
+    /// A dial to `backend` failed at `now`; returns true when this failure ejected it.
+    @discardableResult
+    public mutating func recordFailure(_ backend: ServiceBackend, at now: NIODeadline) -> Bool {
+        var record = records[backend] ?? Record()
+        record.consecutiveFailures += 1
+        var ejected = false
+        if record.consecutiveFailures >= configuration.consecutiveFailures && !isEjected(backend, at: now) {
+            record.ejections += 1
+            let time = min(
+                configuration.baseEjectionTime.nanoseconds * Int64(record.ejections),
+                configuration.maximumEjectionTime.nanoseconds)
+            record.ejectedUntil = now + .nanoseconds(time)
+            record.consecutiveFailures = 0
+            ejected = true
+        }
+        records[backend] = record
+        return ejected
+    }
+
+    /// A connection to `backend` succeeded: its failure streak ends. The ejection count is kept
+    /// (a backend that flaps is ejected for longer each time) until it stays healthy.
+    public mutating func recordSuccess(_ backend: ServiceBackend) {
+        guard var record = records[backend] else { return }
+        record.consecutiveFailures = 0
+        record.ejectedUntil = nil
+        if record.ejections == 0 {
+            records[backend] = nil
+        } else {
+            record.ejections -= 1
+            records[backend] = record
+        }
+    }
+
+    /// Forgets backends no longer in the service, so the table does not grow for ever.
+    public mutating func retain(only backends: Set<ServiceBackend>) {
+        records = records.filter { backends.contains($0.key) }
+    }
+}

@@ -1,0 +1,180 @@
+import NIOCore
+
+/// Takes one intercepted TCP connection from accept to splice: finds which service it was
+/// headed for, reads the first request head if (and only if) the policy needs it, connects to
+/// a backend, replays the bytes read so far, then hands both channels to a
+/// `StreamSpliceHandler` pair and steps out of the pipeline.
+///
+/// The accepted channel starts with `autoRead` off (and keeps it off: the splice asks for
+/// reads), so nothing is read that is not needed for the choice; bytes read while choosing go
+/// to the backend first, unchanged.
+final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private enum State {
+        case idle
+        case resolving
+        case readingRequestHead(ProxyRoute)
+        case connecting
+        case spliced
+        case closed
+    }
+
+    private let proxy: ServiceProxy
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    /// Everything the client sent before the splice; replayed to the backend.
+    private var received = ByteBuffer()
+    private var clientInputEnded = false
+    private var headTimeout: Scheduled<Void>?
+
+    init(proxy: ServiceProxy) {
+        self.proxy = proxy
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard case .idle = state else { return }
+        state = .resolving
+        proxy.statistics.streamsAccepted += 1
+        proxy.host.originalDestination(of: context.channel).whenComplete { result in
+            self.resolved((try? result.get()) ?? nil)
+        }
+    }
+
+    private func resolved(_ destination: SocketAddress?) {
+        guard case .resolving = state, let context else { return }
+        let client = context.channel.remoteAddress.map { "\($0)" } ?? "?"
+        guard let destination, let address = destination.ipv4Address, let port = destination.port else {
+            refuse(ServiceProxyError.notIntercepted(client: client))
+            return
+        }
+        let target = ProxiedAddress(transport: .tcp, address: address, port: UInt16(port))
+        guard let route = proxy.route(to: target) else {
+            refuse(ServiceProxyError.unknownService(target))
+            return
+        }
+        if route.policy.needsHTTPRequest {
+            state = .readingRequestHead(route)
+            headTimeout = context.eventLoop.scheduleTask(in: proxy.configuration.requestHeadTimeout) {
+                self.requestHeadDone(nil)
+            }
+            context.read()
+        } else {
+            connect(route, head: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        received.writeBuffer(&bytes)
+        guard case .readingRequestHead = state else { return }
+        let peek = HTTPRequestHeadPeek(maximumHeadLength: proxy.configuration.maximumRequestHeadLength)
+        switch peek.inspect(received) {
+        case .needMoreBytes: context.read()
+        case .request(let head): requestHeadDone(head)
+        case .notHTTP: requestHeadDone(nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            clientInputEnded = true
+            if case .readingRequestHead = state {
+                requestHeadDone(HTTPRequestHeadPeek().inspect(received).request)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .closed
+        headTimeout?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        proxy.logger.debug("intercepted connection failed before it was proxied: \(error)")
+        context.close(promise: nil)
+    }
+
+    private func requestHeadDone(_ head: HTTPRequestSummary?) {
+        guard case .readingRequestHead(let route) = state else { return }
+        headTimeout?.cancel()
+        headTimeout = nil
+        connect(route, head: head)
+    }
+
+    private func connect(_ route: ProxyRoute, head: HTTPRequestSummary?) {
+        guard let context else { return }
+        state = .connecting
+        let request = RequestAttributes(clientAddress: context.channel.remoteAddress?.ipv4Address, httpRequest: head)
+        proxy.connectStream(for: route, request: request).whenComplete { result in
+            switch result {
+            case .success(let backend): self.splice(with: backend)
+            case .failure(let error): self.refuse(error)
+            }
+        }
+    }
+
+    private func splice(with backend: ConnectedBackend) {
+        guard case .connecting = state, let context else {
+            backend.channel.close(promise: nil)
+            return
+        }
+        state = .spliced
+        proxy.statistics.streamsProxied += 1
+        let (clientSide, backendSide) = StreamSpliceHandler.makePair()
+        do {
+            try backend.channel.pipeline.syncOperations.addHandler(backendSide)
+            if let setCookie = backend.choice.setCookie {
+                try context.pipeline.syncOperations.addHandler(SetCookieInjector(setCookie: setCookie))
+            }
+            try context.pipeline.syncOperations.addHandler(clientSide)
+        } catch {
+            proxy.logger.error("could not splice a connection to \(backend.choice.backend): \(error)")
+            backend.channel.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        if received.readableBytes > 0 {
+            backend.channel.writeAndFlush(received, promise: nil)
+            received = ByteBuffer()
+        }
+        if clientInputEnded {
+            clientSide.inputAlreadyEnded()
+            backend.channel.close(mode: .output, promise: nil)
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        backendSide.startReading()
+        if !clientInputEnded { clientSide.startReading() }
+    }
+
+    private func refuse(_ error: Error) {
+        proxy.statistics.streamsRefused += 1
+        proxy.logger.debug("connection not proxied: \(error)")
+        state = .closed
+        context?.close(promise: nil)
+    }
+}
+
+extension HTTPRequestHeadPeek.Outcome {
+    fileprivate var request: HTTPRequestSummary? {
+        if case .request(let head) = self { return head }
+        return nil
+    }
+}

@@ -1,0 +1,80 @@
+import NIOCore
+
+/// A backend connection made for one proxied stream.
+struct ConnectedBackend {
+    let channel: Channel
+    let choice: BackendChoice
+}
+
+extension ServiceProxy {
+    /// Connects to a backend of `route` for a connection described by `request`: asks the
+    /// selector, dials, and on failure tries another backend after a bounded, jittered
+    /// backoff, up to `maximumDialAttempts` backends. Every failure counts towards ejecting
+    /// that backend.
+    func connectStream(for route: ProxyRoute, request: RequestAttributes) -> EventLoopFuture<ConnectedBackend> {
+        let promise = host.eventLoop.makePromise(of: ConnectedBackend.self)
+        var random = host.random
+        // Drawn once, so every attempt of this connection would set the same cookie.
+        let cookieValue = String(random.next(), radix: 16, uppercase: false)
+        attempt(route: route, request: request, cookieValue: cookieValue, tried: [], failures: [], promise: promise)
+        return promise.futureResult
+    }
+
+    private func attempt(
+        route: ProxyRoute, request: RequestAttributes, cookieValue: String, tried: [ServiceBackend],
+        failures: [String], promise: EventLoopPromise<ConnectedBackend>
+    ) {
+        let backends = backends(for: route)
+        guard !backends.isEmpty else {
+            promise.fail(tried.isEmpty ? ServiceProxyError.noBackends(route)
+                : ServiceProxyError.backendsUnreachable(route, failures: failures))
+            return
+        }
+        let selector = selector(for: route)
+        var random = host.random
+        guard tried.count < configuration.maximumDialAttempts,
+            let choice = selector.choose(
+                among: backends, for: request, excluding: tried, at: host.now, random: &random,
+                generatedCookieValue: cookieValue)
+        else {
+            promise.fail(ServiceProxyError.backendsUnreachable(route, failures: failures))
+            return
+        }
+        dialer.dialStream(choice.backend).whenComplete { result in
+            switch result {
+            case .success(let channel):
+                selector.connectionOpened(to: choice.backend, for: request, at: self.host.now)
+                channel.closeFuture.whenComplete { _ in selector.connectionClosed(to: choice.backend) }
+                promise.succeed(ConnectedBackend(channel: channel, choice: choice))
+            case .failure(let error):
+                self.statistics.dialFailures += 1
+                if selector.dialFailed(to: choice.backend, at: self.host.now) {
+                    self.logger.warning("\(route): backend \(choice.backend) ejected after repeated failures")
+                }
+                let tried = tried + [choice.backend]
+                let failures = failures + ["\(choice.backend): \(error)"]
+                if tried.count >= self.configuration.maximumDialAttempts || backends.allSatisfy(tried.contains) {
+                    promise.fail(ServiceProxyError.backendsUnreachable(route, failures: failures))
+                    return
+                }
+                self.host.eventLoop.scheduleTask(in: self.retryDelay(afterAttempt: tried.count)) {
+                    self.attempt(
+                        route: route, request: request, cookieValue: cookieValue, tried: tried, failures: failures,
+                        promise: promise)
+                }
+            }
+        }
+    }
+
+    /// `retryBackoff × 2ⁿ⁻¹`, capped, with ±50 % jitter from the host's generator so that many
+    /// clients failing at once do not retry in lockstep.
+    private func retryDelay(afterAttempt attempt: Int) -> TimeAmount {
+        let base = configuration.retryBackoff.nanoseconds
+        let exponential = base.multipliedReportingOverflow(by: Int64(1) << Int64(min(attempt - 1, 20)))
+        let capped = min(exponential.overflow ? Int64.max : exponential.partialValue,
+                         configuration.maximumRetryBackoff.nanoseconds)
+        guard capped > 1 else { return .nanoseconds(max(capped, 0)) }
+        var random = host.random
+        return .nanoseconds(capped / 2 + Int64.random(in: 0...capped, using: &random) / 2)
+    }
+}

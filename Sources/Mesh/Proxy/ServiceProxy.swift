@@ -1,0 +1,254 @@
+import Logging
+import NIOCore
+
+/// The agent's data plane: keeps the host intercepting every service port in the service
+/// table, and carries each intercepted connection (TCP) or datagram flow (UDP) to a backend
+/// chosen by the service's load-balancing policy.
+///
+/// - TCP: one listener takes every intercepted connection; the host tells where each was
+///   headed (`Host.originalDestination`). Bytes are spliced both ways with back-pressure and
+///   half-close, and passed through untouched (HTTP, WebSocket, TLS alike); only a policy that
+///   hashes on a header, cookie or query parameter makes the proxy read the first request head.
+/// - UDP: one socket per service port (a redirected datagram carries no readable original
+///   destination), one session per client with an idle timeout; every datagram stays whole.
+/// - Backends on another node go through the `Tunnel` when there is one; failed dials move on
+///   to other backends with bounded backoff, and backends that keep failing are ejected for a
+///   while. Endpoint changes apply to new connections; established ones are left alone.
+///
+/// Every table change re-applies the whole interception rule set at once. Confined to the
+/// host's event loop: create it, start it and call it there.
+public final class ServiceProxy: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Where the TCP listener and the UDP sockets bind (all addresses by default, since the
+        /// kernel redirects to the loopback or the incoming interface's address).
+        public var listenAddress: IPv4Address
+        /// The TCP listener's port; 0 picks a free one.
+        public var streamPort: UInt16
+        public var connectTimeout: TimeAmount
+        /// How many backends one connection tries before it is refused.
+        public var maximumDialAttempts: Int
+        /// Backoff before the n-th retry: `retryBackoff × 2ⁿ⁻¹` with jitter, at most `maximumRetryBackoff`.
+        public var retryBackoff: TimeAmount
+        public var maximumRetryBackoff: TimeAmount
+        public var datagramSessionIdleTimeout: TimeAmount
+        /// Datagrams queued per session while its backend socket opens; more are dropped.
+        public var datagramSessionQueueLimit: Int
+        /// Sessions one UDP service port keeps at most (each holds a socket); datagrams from
+        /// further clients are dropped until sessions idle out, so a flood of spoofed sources
+        /// cannot exhaust the node's descriptors.
+        public var maximumDatagramSessionsPerPort: Int
+        /// How long the proxy waits for the first request head when the policy needs one.
+        public var requestHeadTimeout: TimeAmount
+        public var maximumRequestHeadLength: Int
+        public var outlierDetection: OutlierDetector.Configuration
+        /// How long after a failed `interception.apply` the proxy tries again.
+        public var interceptionRetryDelay: TimeAmount
+
+        public init(
+            listenAddress: IPv4Address = .any, streamPort: UInt16 = 0, connectTimeout: TimeAmount = .seconds(5),
+            maximumDialAttempts: Int = 3, retryBackoff: TimeAmount = .milliseconds(25),
+            maximumRetryBackoff: TimeAmount = .milliseconds(250), datagramSessionIdleTimeout: TimeAmount = .seconds(60),
+            datagramSessionQueueLimit: Int = 64, maximumDatagramSessionsPerPort: Int = 10_000, requestHeadTimeout: TimeAmount = .seconds(5),
+            maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration = .init(),
+            interceptionRetryDelay: TimeAmount = .seconds(5)
+        ) {
+            self.listenAddress = listenAddress
+            self.streamPort = streamPort
+            self.connectTimeout = connectTimeout
+            self.maximumDialAttempts = max(1, maximumDialAttempts)
+            self.retryBackoff = retryBackoff
+            self.maximumRetryBackoff = maximumRetryBackoff
+            self.datagramSessionIdleTimeout = datagramSessionIdleTimeout
+            self.datagramSessionQueueLimit = max(1, datagramSessionQueueLimit)
+            self.maximumDatagramSessionsPerPort = max(1, maximumDatagramSessionsPerPort)
+            self.requestHeadTimeout = requestHeadTimeout
+            self.maximumRequestHeadLength = maximumRequestHeadLength
+            self.outlierDetection = outlierDetection
+            self.interceptionRetryDelay = interceptionRetryDelay
+        }
+    }
+
+    /// Counters a user (or a test) reads to see what the proxy did.
+    public struct Statistics: Hashable, Sendable {
+        public var streamsAccepted = 0
+        public var streamsProxied = 0
+        public var streamsRefused = 0
+        public var dialFailures = 0
+        public var datagramSessionsOpened = 0
+        public var datagramsDropped = 0
+    }
+
+    public let host: any Host
+    public let table: ServiceTable
+    public let configuration: Configuration
+    let dialer: BackendDialer
+    var logger: Logger { host.logger }
+    public internal(set) var statistics = Statistics()
+
+    private var listener: Channel?
+    private var subscription: ServiceTable.Subscription?
+    /// The routes in force, by intercepted address.
+    private(set) var routes: [ProxiedAddress: ProxyRoute] = [:]
+    /// One selector per route, kept while the route's policy and affinity stay the same.
+    private var selectors: [ProxiedAddress: BackendSelector] = [:]
+    private var datagramPorts: [ProxiedAddress: DatagramServicePort] = [:]
+    /// The rule set last applied successfully.
+    public private(set) var appliedRules: [InterceptionRule] = []
+    private var reconciling = false
+    private var reconcileAgain = false
+    private var stopped = false
+
+    public init(host: any Host, table: ServiceTable, tunnel: (any Tunnel)? = nil, configuration: Configuration = .init()) {
+        self.host = host
+        self.table = table
+        self.configuration = configuration
+        self.dialer = BackendDialer(host: host, tunnel: tunnel, connectTimeout: configuration.connectTimeout)
+    }
+
+    /// The TCP listener's port, once started.
+    public var streamPort: UInt16? { listener?.localAddress?.port.map(UInt16.init) }
+
+    /// Opens the TCP listener, follows the table, and applies the first rule set. The future
+    /// fails only when the proxy cannot listen; a rule set the host refuses is logged and
+    /// retried, so the rest of the agent (DNS) keeps working meanwhile.
+    public func start() -> EventLoopFuture<Void> {
+        host.eventLoop.preconditionInEventLoop()
+        let options = StreamListenOptions(
+            address: configuration.listenAddress.socketAddress(port: configuration.streamPort),
+            allowRemoteHalfClosure: true, backlog: 1024)
+        return host.listenStream(options) { [self] channel in
+            channel.setOption(ChannelOptions.autoRead, value: false).flatMap {
+                channel.pipeline.addHandler(InterceptedStreamHandler(proxy: self))
+            }
+        }.flatMap { listener in
+            self.listener = listener
+            self.subscription = self.table.subscribe { [weak self] _ in self?.reconcile() }
+            self.logger.info("proxy listening on \(listener.localAddress.map { "\($0)" } ?? "?")")
+            return self.reconcile().recover { _ in }
+        }
+    }
+
+    /// Stops following the table, removes the interception rules and closes the listeners.
+    /// Connections in progress carry on until either end closes them.
+    public func stop() -> EventLoopFuture<Void> {
+        host.eventLoop.preconditionInEventLoop()
+        stopped = true
+        subscription?.cancel()
+        subscription = nil
+        let closing = [listener].compactMap { $0 }.map { $0.close() }
+            + datagramPorts.keys.sorted().compactMap { datagramPorts[$0]?.close() }
+        listener = nil
+        datagramPorts = [:]
+        appliedRules = []
+        let removed = host.interception.removeAll()
+        return EventLoopFuture.andAllComplete(closing + [removed], on: host.eventLoop)
+            .flatMap { removed }
+    }
+
+    // MARK: Following the table
+
+    /// Brings routes, UDP sockets and interception in line with the table. Runs one at a time;
+    /// a change that arrives meanwhile is handled by one more round when this one ends.
+    @discardableResult
+    func reconcile() -> EventLoopFuture<Void> {
+        guard !stopped else { return host.eventLoop.makeSucceededVoidFuture() }
+        guard !reconciling else {
+            reconcileAgain = true
+            return host.eventLoop.makeSucceededVoidFuture()
+        }
+        reconciling = true
+        let desired = ProxyRoute.routes(in: table)
+        updateRoutes(desired)
+        return openDatagramPorts().flatMap { () -> EventLoopFuture<Void> in
+            let rules = self.interceptionRules()
+            guard rules != self.appliedRules, !self.stopped else { return self.host.eventLoop.makeSucceededVoidFuture() }
+            return self.host.interception.apply(rules).map {
+                self.logger.info("interception: \(rules.count) rules for \(self.routes.count) service ports")
+                self.appliedRules = rules
+            }
+        }.flatMapErrorThrowing { error in
+            self.logger.error("interception not updated: \(error); retrying in \(self.configuration.interceptionRetryDelay)")
+            self.host.eventLoop.scheduleTask(in: self.configuration.interceptionRetryDelay) { self.reconcile() }
+            throw error
+        }.always { _ in
+            self.reconciling = false
+            if self.reconcileAgain {
+                self.reconcileAgain = false
+                self.reconcile()
+            }
+        }
+    }
+
+    private func updateRoutes(_ desired: [ProxyRoute]) {
+        var next: [ProxiedAddress: ProxyRoute] = [:]
+        for route in desired { next[route.address] = route }
+        for (address, selector) in selectors {
+            guard let route = next[address], route.policy == selector.policy,
+                route.affinityTimeout == selector.affinity?.timeout
+            else {
+                selectors[address] = nil
+                continue
+            }
+            selector.retain(only: route.backends(in: table, node: host.name))
+        }
+        routes = next
+        for address in datagramPorts.keys.sorted() where next[address] == nil {
+            datagramPorts.removeValue(forKey: address)?.close(promise: nil)
+        }
+        for address in datagramPorts.keys.sorted() {
+            datagramPorts[address]?.backendsChanged(to: next[address].map { $0.backends(in: table, node: host.name) } ?? [])
+        }
+    }
+
+    private func openDatagramPorts() -> EventLoopFuture<Void> {
+        let missing = routes.keys.filter { $0.transport == .udp && datagramPorts[$0] == nil }.sorted()
+        let opened = missing.map { address in
+            DatagramServicePort.open(proxy: self, address: address).map { port -> Void in
+                if self.stopped || self.routes[address] == nil {
+                    port.close(promise: nil)
+                } else {
+                    self.datagramPorts[address] = port
+                }
+            }
+        }
+        return EventLoopFuture.andAllSucceed(opened, on: host.eventLoop)
+    }
+
+    private func interceptionRules() -> [InterceptionRule] {
+        guard let streamPort else { return [] }
+        return routes.keys.sorted().compactMap { address in
+            let localPort: UInt16
+            switch address.transport {
+            case .tcp: localPort = streamPort
+            case .udp:
+                guard let port = datagramPorts[address]?.localPort else { return nil }
+                localPort = port
+            }
+            return InterceptionRule(
+                transport: address.transport, serviceAddress: address.address, servicePort: address.port,
+                localPort: localPort)
+        }
+    }
+
+    // MARK: Lookups for connections
+
+    /// The route for traffic that was headed to `destination`.
+    func route(to destination: ProxiedAddress) -> ProxyRoute? {
+        routes[destination]
+    }
+
+    /// The route's selector, made on first use.
+    func selector(for route: ProxyRoute) -> BackendSelector {
+        if let selector = selectors[route.address] { return selector }
+        let selector = BackendSelector(
+            policy: route.policy, affinityTimeout: route.affinityTimeout,
+            outlierDetection: configuration.outlierDetection)
+        selectors[route.address] = selector
+        return selector
+    }
+
+    /// The route's backends now.
+    func backends(for route: ProxyRoute) -> [ServiceBackend] {
+        route.backends(in: table, node: host.name)
+    }
+}

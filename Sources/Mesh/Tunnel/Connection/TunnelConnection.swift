@@ -1,0 +1,338 @@
+import Logging
+import NIOCore
+
+/// One secure connection to a peer agent over a raw byte stream (direct, punched or relayed):
+/// runs the gated Noise handshake, then seals and opens frames and hands them to the stream
+/// multiplexer, and pings to measure RTT and keep NAT mappings alive.
+///
+/// It sits in the raw channel's pipeline after a `TunnelRecordDecoder`. Anything a peer sends
+/// that breaks the protocol (a tampered frame, a bad length, a frame out of place) closes this
+/// connection with a logged reason; it never crashes the agent. Confined to the channel's loop.
+final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = TunnelRecord
+
+    enum Role {
+        /// We dialed, meaning to reach `node`, whose bound key is `key`.
+        case initiator(node: String, key: [UInt8])
+        case responder
+    }
+
+    private enum State {
+        case awaitingInitiation
+        case awaitingResponse(NoiseHandshake)
+        case awaitingConfirmation(NoiseHandshake)
+        /// The initiation failed the PSK gate: we say nothing and wait for the handshake timer.
+        case silenced
+        case established(NoiseTransport)
+        case closed
+    }
+
+    let endpoint: TunnelEndpoint
+    let role: Role
+    let pathKind: PeerPathKind
+    let channel: Channel
+    private var state: State
+    /// The node at the other end: known from the start when we dialed, after message 3 otherwise.
+    private(set) var peerNode: String?
+    private(set) var multiplexer: TunnelStreamMultiplexer!
+    private let establishedPromise: EventLoopPromise<TunnelConnection>
+    private let closedPromise: EventLoopPromise<Void>
+    private var handshakeTimer: Scheduled<Void>?
+    private var keepaliveTimer: RepeatedTask?
+    private var lastReceived: NIODeadline
+    private var outstandingPing: (nonce: UInt64, sentAt: NIODeadline)?
+    private var nextPingNonce: UInt64 = 1
+    /// Why the connection ended, once it has.
+    private(set) var closeReason: String?
+
+    private(set) var roundTripTime: TimeAmount?
+    private(set) var bytesSent: UInt64 = 0
+    private(set) var bytesReceived: UInt64 = 0
+
+    /// Succeeds when the handshake completed; fails with `TunnelError` when it did not.
+    var established: EventLoopFuture<TunnelConnection> { establishedPromise.futureResult }
+    /// Succeeds the moment the connection fails or closes (before its channel has finished
+    /// closing), so the peer stops handing it out at once.
+    var closed: EventLoopFuture<Void> { closedPromise.futureResult }
+    var isEstablished: Bool {
+        if case .established = state { return true }
+        return false
+    }
+    var logger: Logger { endpoint.host.logger }
+
+    init(endpoint: TunnelEndpoint, role: Role, pathKind: PeerPathKind, channel: Channel) {
+        self.endpoint = endpoint
+        self.role = role
+        self.pathKind = pathKind
+        self.channel = channel
+        self.establishedPromise = channel.eventLoop.makePromise()
+        self.closedPromise = channel.eventLoop.makePromise()
+        self.lastReceived = channel.eventLoop.now
+        switch role {
+        case .initiator(let node, _):
+            self.peerNode = node
+            self.state = .awaitingInitiation  // replaced as soon as the handler is added
+        case .responder:
+            self.state = .awaitingInitiation
+        }
+    }
+
+    /// Adds the record decoder and this handler to `channel`.
+    static func install(
+        on channel: Channel, endpoint: TunnelEndpoint, role: Role, pathKind: PeerPathKind
+    ) -> TunnelConnection {
+        let connection = TunnelConnection(endpoint: endpoint, role: role, pathKind: pathKind, channel: channel)
+        do {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TunnelRecordDecoder()))
+            try channel.pipeline.syncOperations.addHandler(connection)
+        } catch {
+            connection.fail("could not set up the connection's pipeline: \(error)")
+        }
+        return connection
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        handshakeTimer = context.eventLoop.scheduleTask(in: endpoint.configuration.handshakeTimeout) { [self] in
+            guard !isEstablished else { return }
+            let what: String = switch state {
+            case .silenced: "an initiation that failed the pre-shared key check was ignored"
+            case .awaitingResponse:
+                "the peer gave no answer in \(Self.text(endpoint.configuration.handshakeTimeout)) (it has a different pre-shared key, or holds a different key than its Node annotation says)"
+            default: "the handshake did not complete in \(Self.text(endpoint.configuration.handshakeTimeout))"
+            }
+            fail(what)
+        }
+        if case .initiator(let node, let key) = role {
+            startHandshake(node: node, key: key)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let record = unwrapInboundIn(data)
+        bytesReceived += UInt64(record.body.readableBytes + 3)
+        lastReceived = context.eventLoop.now
+        do {
+            try receive(record)
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(closeReason ?? (isEstablished ? "the peer closed the connection" : "the peer closed the connection during the handshake"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail("\(error)")
+    }
+
+    // MARK: Handshake
+
+    private func startHandshake(node: String, key: [UInt8]) {
+        do {
+            var random = endpoint.host.random
+            var handshake = try NoiseHandshake(
+                role: .initiator, staticKey: endpoint.identity.keyPair,
+                presharedKey: endpoint.configuration.presharedKey.bytes, prologue: TunnelEndpoint.prologue,
+                random: &random, peerKeyValidator: { $0 == key })
+            let message1 = try handshake.writeMessage(payload: [])
+            let gate = HandshakeInitiationGate(presharedKey: endpoint.configuration.presharedKey, responderStaticKey: key)
+            let body = gate.seal(message1: message1, timestamp: endpoint.host.wallClock.nanosecondsSinceEpoch)
+            state = .awaitingResponse(handshake)
+            write(.initiation, body)
+            channel.flush()
+        } catch {
+            fail("could not start the handshake: \(error)")
+        }
+    }
+
+    private func receive(_ record: TunnelRecord) throws {
+        let body = Array(record.body.readableBytesView)
+        switch (state, record.type) {
+        case (.established(var transport), .transport):
+            let plaintext = try transport.open(body)
+            state = .established(transport)
+            try multiplexer.receive(try TunnelFrame.decode(ByteBuffer(bytes: plaintext)))
+        case (.awaitingInitiation, .initiation) where isResponder:
+            try receiveInitiation(body)
+        case (.awaitingResponse(var handshake), .response):
+            do {
+                _ = try handshake.readMessage(body)
+            } catch NoiseError.peerKeyRejected(let key) {
+                throw TunnelError.handshakeFailed(node: peerNode ?? "?", reason: "the peer answered with key \(TunnelPublicKeyText.encode(key)), not the key bound to the node (a different node answers at that address, or its key changed and its Node annotation is stale)")
+            }
+            let message3 = try handshake.writeMessage(payload: Array(endpoint.nodeName.utf8))
+            write(.confirmation, message3)
+            channel.flush()
+            try establish(try handshake.split())
+        case (.awaitingConfirmation(var handshake), .confirmation):
+            let payload = try handshake.readMessage(body)
+            let claimed = String(decoding: payload, as: UTF8.self)
+            let presented = handshake.remoteStaticKey ?? []
+            guard claimed != endpoint.nodeName else { throw TunnelHandshakeRejection.claimsOurName(claimed) }
+            guard let bound = endpoint.keys.publicKey(ofNode: claimed), bound == presented else {
+                throw TunnelHandshakeRejection.keyNotBound(node: claimed, presented: presented)
+            }
+            peerNode = claimed
+            try establish(try handshake.split())
+        case (.silenced, _):
+            break
+        default:
+            throw TunnelProtocolError.unexpectedRecord("a \(record.type) record is not expected \(stateName)")
+        }
+    }
+
+    private func receiveInitiation(_ body: [UInt8]) throws {
+        let opened: (timestamp: Int64, message1: [UInt8])
+        do {
+            opened = try endpoint.responderGate.open(body)
+            try endpoint.admitInitiation(timestamp: opened.timestamp, mac: Array(body.suffix(HandshakeInitiationGate.macLength)))
+        } catch {
+            // No answer at all: a prober without the PSK cannot tell us from a black hole.
+            logger.warning("tunnel: \(error)", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            state = .silenced
+            // Stay silent for longer than any initiator waits, so the prober gives up first and
+            // learns nothing, not even a close at a telling moment.
+            handshakeTimer?.cancel()
+            handshakeTimer = channel.eventLoop.scheduleTask(in: endpoint.configuration.handshakeTimeout * 6) { [self] in
+                fail("closed a connection whose initiation was ignored")
+            }
+            return
+        }
+        var random = endpoint.host.random
+        var handshake = try NoiseHandshake(
+            role: .responder, staticKey: endpoint.identity.keyPair,
+            presharedKey: endpoint.configuration.presharedKey.bytes, prologue: TunnelEndpoint.prologue,
+            random: &random, peerKeyValidator: { _ in true })  // checked against the claimed name at message 3
+        _ = try handshake.readMessage(opened.message1)
+        let message2 = try handshake.writeMessage(payload: [])
+        state = .awaitingConfirmation(handshake)
+        write(.response, message2)
+        channel.flush()
+    }
+
+    private func establish(_ transport: NoiseTransport) throws {
+        state = .established(transport)
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        multiplexer = TunnelStreamMultiplexer(connection: self, opensOddStreams: !isResponder)
+        keepaliveTimer = channel.eventLoop.scheduleRepeatedTask(
+            initialDelay: endpoint.configuration.keepaliveInterval, delay: endpoint.configuration.keepaliveInterval
+        ) { [weak self] _ in self?.keepalive() }
+        logger.debug("tunnel: connection established", metadata: ["peer": "\(peerNode ?? "?")", "path": "\(pathKind)"])
+        establishedPromise.succeed(self)
+    }
+
+    private var isResponder: Bool { !isInitiator }
+
+    /// Whether this side dialed the connection.
+    var isInitiator: Bool {
+        if case .initiator = role { return true }
+        return false
+    }
+
+    private var stateName: String {
+        switch state {
+        case .awaitingInitiation: "before the initiation"
+        case .awaitingResponse: "while waiting for handshake message 2"
+        case .awaitingConfirmation: "while waiting for handshake message 3"
+        case .silenced: "after an ignored initiation"
+        case .established: "after the handshake"
+        case .closed: "after close"
+        }
+    }
+
+    // MARK: Keepalive
+
+    private func keepalive() {
+        guard isEstablished else { return }
+        let now = channel.eventLoop.now
+        let silent = now - lastReceived
+        if silent >= endpoint.configuration.deadAfter {
+            fail("no keepalive answer for \(Self.text(silent)) (the path is down or the peer stopped)")
+            return
+        }
+        let nonce = nextPingNonce
+        nextPingNonce += 1
+        outstandingPing = (nonce, now)
+        send(.ping(nonce: nonce))
+        channel.flush()
+    }
+
+    /// Called by the multiplexer for ping and pong frames.
+    func receivePing(_ frame: TunnelFrame) {
+        switch frame {
+        case .ping(let nonce):
+            send(.pong(nonce: nonce))
+        case .pong(let nonce):
+            if let outstanding = outstandingPing, outstanding.nonce == nonce {
+                roundTripTime = channel.eventLoop.now - outstanding.sentAt
+                outstandingPing = nil
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: Sending
+
+    /// Seals `frame` and writes it (unflushed); the caller flushes.
+    func send(_ frame: TunnelFrame) {
+        guard case .established(var transport) = state else { return }
+        var plaintext = channel.allocator.buffer(capacity: 16)
+        frame.encode(into: &plaintext)
+        do {
+            let sealed = try transport.seal(Array(plaintext.readableBytesView))
+            state = .established(transport)
+            write(.transport, sealed)
+        } catch {
+            fail("could not seal a frame: \(error)")
+        }
+    }
+
+    func flush() {
+        channel.flush()
+    }
+
+    /// The largest plaintext a transport record can carry.
+    static let maxFramePlaintext = TunnelRecord.maxLength - 1 - NoiseTransport.frameOverhead
+
+    private func write(_ type: TunnelRecord.RecordType, _ body: [UInt8]) {
+        let record = TunnelRecord(type: type, body: ByteBuffer(bytes: body)).encode(allocator: channel.allocator)
+        bytesSent += UInt64(record.readableBytes)
+        channel.write(record, promise: nil)
+    }
+
+    // MARK: Closing
+
+    /// Closes the connection because of `reason`; its streams fail with `connectionLost`.
+    func fail(_ reason: String) {
+        if case .closed = state { return }
+        let wasEstablished = isEstablished
+        state = .closed
+        closeReason = reason
+        handshakeTimer?.cancel()
+        keepaliveTimer?.cancel()
+        let node = peerNode ?? "(unknown)"
+        if wasEstablished {
+            logger.info("tunnel: connection closed", metadata: ["peer": "\(node)", "path": "\(pathKind)", "reason": "\(reason)"])
+            multiplexer.connectionLost(TunnelError.connectionLost(node: node, reason: reason))
+        } else {
+            logger.info("tunnel: handshake failed", metadata: ["peer": "\(node)", "path": "\(pathKind)", "reason": "\(reason)"])
+            establishedPromise.fail(TunnelError.handshakeFailed(node: node, reason: reason))
+        }
+        channel.close(promise: nil)
+        closedPromise.succeed()
+    }
+
+    static func text(_ amount: TimeAmount) -> String {
+        let milliseconds = amount.nanoseconds / 1_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+}

@@ -1,0 +1,39 @@
+import NIOCore
+
+/// What every tunnel connection of this node shares: who we are (host, key), the settings, whom
+/// we trust (the key directory), the handshake replay filter and the dialer that reaches
+/// targets for peers' streams.
+///
+/// Confined to the host's event loop.
+final class TunnelEndpoint: @unchecked Sendable {
+    let host: any Host
+    let identity: TunnelIdentity
+    let configuration: TunnelConfiguration
+    let keys: any PeerKeyDirectory
+    let targetDialer: TunnelTargetDialer
+    /// Gates initiations addressed to us.
+    let responderGate: HandshakeInitiationGate
+    private var replayFilter: HandshakeReplayFilter
+
+    /// Mixed into every handshake, so a different protocol's Noise handshake cannot be mistaken
+    /// for ours.
+    static let prologue = Array("edgemesh tunnel v1".utf8)
+
+    init(host: any Host, identity: TunnelIdentity, configuration: TunnelConfiguration, keys: any PeerKeyDirectory) {
+        self.host = host
+        self.identity = identity
+        self.configuration = configuration
+        self.keys = keys
+        self.targetDialer = TunnelTargetDialer(host: host, configuration: configuration)
+        self.responderGate = HandshakeInitiationGate(
+            presharedKey: configuration.presharedKey, responderStaticKey: identity.keyPair.publicKey)
+        self.replayFilter = HandshakeReplayFilter(window: configuration.handshakeClockWindow.nanoseconds)
+    }
+
+    var nodeName: String { host.name }
+
+    /// Admits an initiation (after its MAC verified) or says why it is ignored.
+    func admitInitiation(timestamp: Int64, mac: [UInt8]) throws(TunnelHandshakeRejection) {
+        try replayFilter.admit(timestamp: timestamp, mac: mac, now: host.wallClock.nanosecondsSinceEpoch)
+    }
+}

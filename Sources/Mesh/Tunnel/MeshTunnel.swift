@@ -1,0 +1,150 @@
+import NIOCore
+
+/// The node's tunnel: one end-to-end encrypted, multiplexed connection per peer agent, reused
+/// by every stream to that peer, over the best path the dialers find (direct, then hole-punched,
+/// then relayed), upgraded when a better path appears and replaced when its path dies.
+///
+/// - Identity: a static key pair kept in the host's durable store (`TunnelIdentity`); peers'
+///   keys come from `keys` (the Node annotations). Handshakes are gated by the cluster PSK.
+/// - Incoming: the tunnel listens on `configuration.port`; the relay and hole-punching side
+///   hands it the streams they accept through `peerStreamAcceptor`.
+///
+/// Confined to the host's event loop: create it and call it there. Streams are channels on the
+/// host's loop (a host has one loop), whatever loop `openStream` is given.
+public final class MeshTunnel: Tunnel, @unchecked Sendable {
+    public let host: any Host
+    public let configuration: TunnelConfiguration
+    private let keys: any PeerKeyDirectory
+    private var dialers: [any PeerPathDialer]
+    private var endpoint: TunnelEndpoint?
+    private var listener: Channel?
+    private var maintenance: RepeatedTask?
+    private var beacon: LANBeacon?
+    private var peers: [String: TunnelPeer] = [:]
+
+    /// `dialers` are the paths to try besides none; add `DirectPathDialer` for direct paths.
+    public init(host: any Host, configuration: TunnelConfiguration, keys: any PeerKeyDirectory,
+                dialers: [any PeerPathDialer]) {
+        self.host = host
+        self.configuration = configuration
+        self.keys = keys
+        self.dialers = dialers
+    }
+
+    var nodeName: String { host.name }
+
+    /// The dialers in the order they are tried: direct before punched before relayed, and in
+    /// the order given within a kind.
+    var dialersInPreferenceOrder: [any PeerPathDialer] {
+        dialers.enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }.map(\.element)
+    }
+
+    /// Adds a path (for example the relay dialer once relays are known).
+    public func addDialer(_ dialer: any PeerPathDialer) {
+        dialers.append(dialer)
+    }
+
+    /// This node's identity; nil until `start()` completed.
+    public var identity: TunnelIdentity? { endpoint?.identity }
+
+    /// Loads or creates the node key, then listens for peers.
+    public func start() -> EventLoopFuture<Void> {
+        TunnelIdentity.loadOrCreate(host: host).flatMap { identity in
+            let endpoint = TunnelEndpoint(host: self.host, identity: identity, configuration: self.configuration, keys: self.keys)
+            self.endpoint = endpoint
+            let options = StreamListenOptions(address: IPv4Address.any.socketAddress(port: self.configuration.port), reuseAddress: true)
+            return self.host.listenStream(options) { channel in
+                self.accept(channel, kind: .direct)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }.map { listener in
+                self.listener = listener
+                self.maintenance = self.host.eventLoop.scheduleRepeatedTask(
+                    initialDelay: self.configuration.upgradeInterval, delay: self.configuration.upgradeInterval
+                ) { _ in self.maintain() }
+                self.host.logger.info("tunnel: listening", metadata: [
+                    "port": "\(self.configuration.port)", "publicKey": "\(identity.publicKeyText)"])
+            }.flatMap {
+                guard self.configuration.lanDiscovery else { return self.host.eventLoop.makeSucceededVoidFuture() }
+                let beacon = LANBeacon(host: self.host, port: self.configuration.port, presharedKey: self.configuration.presharedKey,
+                                       clockWindow: self.configuration.handshakeClockWindow)
+                self.beacon = beacon
+                return beacon.start(identity: identity)
+            }
+        }
+    }
+
+    /// Stops listening and closes every connection (their streams fail).
+    public func stop() -> EventLoopFuture<Void> {
+        maintenance?.cancel()
+        maintenance = nil
+        beacon?.stop()
+        beacon = nil
+        let closing = peers.keys.sorted().flatMap { peers[$0]!.connections }
+        for connection in closing { connection.fail("the tunnel was stopped on node \(host.name)") }
+        peers = [:]
+        endpoint = nil
+        let listener = self.listener
+        self.listener = nil
+        return listener?.close() ?? host.eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// For the relay and hole-punching side: call with each raw byte stream a peer opened to
+    /// this node; the tunnel answers the handshake on it.
+    public var peerStreamAcceptor: PeerStreamAcceptor {
+        { channel, kind in
+            channel.eventLoop.execute { self.accept(channel, kind: kind) }
+        }
+    }
+
+    private func accept(_ channel: Channel, kind: PeerPathKind) {
+        guard let endpoint else {
+            channel.close(promise: nil)
+            return
+        }
+        TunnelConnection.install(on: channel, endpoint: endpoint, role: .responder, pathKind: kind).established.whenSuccess {
+            connection in
+            guard let node = connection.peerNode, self.endpoint === endpoint else {
+                connection.fail("the tunnel stopped")
+                return
+            }
+            self.peer(node).adopt(connection)
+        }
+    }
+
+    public func openStream(to target: TunnelTarget, on eventLoop: EventLoop) -> EventLoopFuture<Channel> {
+        let opened = host.eventLoop.flatSubmit { () -> EventLoopFuture<Channel> in
+            guard let endpoint = self.endpoint else { return self.host.eventLoop.makeFailedFuture(TunnelError.notRunning) }
+            guard target.node != self.host.name else {
+                return self.host.eventLoop.makeFailedFuture(TunnelError.invalidConfiguration(
+                    "\(target) is on this node; the proxy dials local targets itself"))
+            }
+            return self.peer(target.node).connection(endpoint: endpoint).flatMap { connection in
+                connection.multiplexer.openStream(to: target)
+            }
+        }
+        return opened.hop(to: eventLoop)
+    }
+
+    /// Where `node` was heard on this node's LANs recently (see `LANBeacon`); for the direct
+    /// dialer, ahead of the Node object's addresses.
+    public func lanAddresses(ofNode node: String) -> [IPv4Address] {
+        beacon?.addresses(ofNode: node) ?? []
+    }
+
+    /// Every peer this node has talked to, by node name.
+    public func peerStatuses() -> [TunnelPeerStatus] {
+        peers.keys.sorted().map { peers[$0]!.status }
+    }
+
+    private func peer(_ node: String) -> TunnelPeer {
+        if let peer = peers[node] { return peer }
+        let peer = TunnelPeer(node: node, tunnel: self)
+        peers[node] = peer
+        return peer
+    }
+
+    private func maintain() {
+        guard let endpoint else { return }
+        for node in peers.keys.sorted() { peers[node]!.maintain(endpoint: endpoint) }
+    }
+}

@@ -1,0 +1,124 @@
+import Crypto
+import NIOCore
+
+/// Finds peer agents on this node's LANs without the cloud: every `interval` it broadcasts a
+/// small announcement (node name, tunnel key, wall-clock time, a MAC keyed from the cluster PSK)
+/// on each non-loopback interface, and remembers who it heard from which address. The direct
+/// dialer tries those addresses first, so two nodes on one LAN connect even when the API server
+/// is unreachable and their Node objects are stale.
+///
+/// An announcement only suggests an address: the handshake still proves the key, so a forged or
+/// replayed beacon can at worst make a dial fail over to the next address.
+/// Confined to the host's event loop.
+public final class LANBeacon: @unchecked Sendable {
+    public static let magic: [UInt8] = Array("EMB1".utf8)
+
+    private let host: any Host
+    private let port: UInt16
+    private let interval: TimeAmount
+    private let clockWindow: Int64
+    private let macKey: SymmetricKey
+    private var socket: Channel?
+    private var timer: RepeatedTask?
+    private var announcement: [UInt8] = []
+    /// Node name → where and when it was last heard.
+    private var heard: [String: (address: IPv4Address, at: NIODeadline)] = [:]
+
+    /// Announces and listens on UDP `port` (the tunnel's port number).
+    public init(host: any Host, port: UInt16, presharedKey: TunnelPresharedKey, interval: TimeAmount = .seconds(10),
+                clockWindow: TimeAmount = .seconds(120)) {
+        self.host = host
+        self.port = port
+        self.interval = interval
+        self.clockWindow = clockWindow.nanoseconds
+        self.macKey = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(
+            for: Array("edgemesh lan beacon".utf8), using: SymmetricKey(data: presharedKey.bytes))))
+    }
+
+    /// Addresses `node` announced recently (within three intervals), for the direct dialer.
+    public func addresses(ofNode node: String) -> [IPv4Address] {
+        guard let entry = heard[node], host.now - entry.at <= interval * 3 else { return [] }
+        return [entry.address]
+    }
+
+    public func start(identity: TunnelIdentity) -> EventLoopFuture<Void> {
+        announcement = Array(host.name.utf8.prefix(255))
+        let options = DatagramBindOptions(address: IPv4Address.any.socketAddress(port: port), reuseAddress: true)
+        return host.bindDatagram(options) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Receiver(beacon: self)) }
+        }.flatMap { socket in
+            self.socket = socket
+            // Sending to a broadcast address needs SO_BROADCAST on Linux; the simulator ignores it.
+            return socket.setOption(ChannelOptions.socketOption(.so_broadcast), value: 1)
+        }.map {
+            self.timer = self.host.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: self.interval) { _ in
+                self.announce(key: identity.keyPair.publicKey)
+            }
+        }
+    }
+
+    public func stop() {
+        timer?.cancel()
+        timer = nil
+        socket?.close(promise: nil)
+        socket = nil
+    }
+
+    private func announce(key: [UInt8]) {
+        guard let socket else { return }
+        var message = Self.magic
+        message.append(UInt8(announcement.count))
+        message += announcement
+        message += key
+        let time = host.wallClock.nanosecondsSinceEpoch
+        message += (0..<8).map { UInt8(truncatingIfNeeded: time >> Int64(56 - 8 * $0)) }
+        message += mac(message)
+        for interface in host.interfaces where !interface.isLoopback {
+            for address in interface.ipv4Addresses {
+                let prefix = IPv4Prefix(network: address, length: interface.prefixLength)
+                let broadcast = prefix.address(at: UInt32(truncatingIfNeeded: prefix.size - 1))
+                socket.writeAndFlush(AddressedEnvelope(remoteAddress: broadcast.socketAddress(port: port),
+                                                       data: ByteBuffer(bytes: message)), promise: nil)
+            }
+        }
+    }
+
+    private func mac(_ data: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: data, using: macKey).prefix(16))
+    }
+
+    /// Records a genuine announcement from a neighbour; anything else is ignored.
+    fileprivate func receive(_ bytes: [UInt8], from source: SocketAddress) {
+        let fixed = Self.magic.count + 1 + 32 + 8 + 16
+        guard bytes.count >= fixed, Array(bytes.prefix(4)) == Self.magic else { return }
+        let nameLength = Int(bytes[4])
+        guard bytes.count == fixed + nameLength else { return }
+        let signed = Array(bytes[..<(bytes.count - 16)])
+        let expected = mac(signed)
+        var difference: UInt8 = 0
+        for (index, byte) in bytes[(bytes.count - 16)...].enumerated() { difference |= byte ^ expected[index] }
+        guard difference == 0 else { return }
+        let name = String(decoding: bytes[5..<(5 + nameLength)], as: UTF8.self)
+        var time: Int64 = 0
+        for byte in bytes[(5 + nameLength + 32)..<(5 + nameLength + 40)] { time = time << 8 | Int64(byte) }
+        guard name != host.name, abs(host.wallClock.nanosecondsSinceEpoch - time) <= clockWindow,
+            let text = source.ipAddress, let address = IPv4Address(text)
+        else { return }
+        if heard[name]?.address != address {
+            host.logger.debug("tunnel: heard a neighbour on the LAN", metadata: ["node": "\(name)", "address": "\(address)"])
+        }
+        heard[name] = (address, host.now)
+    }
+
+    private final class Receiver: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        let beacon: LANBeacon
+        init(beacon: LANBeacon) { self.beacon = beacon }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let envelope = unwrapInboundIn(data)
+            guard envelope.data.readableBytes <= 512 else { return }
+            beacon.receive(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import NIOCore
+
+/// Everything this node keeps about one peer: its connections (one in use, older ones finishing
+/// their streams), the dial in progress, and why the last attempt failed.
+///
+/// Path choice: the connection on the best path kind (`PeerPathKind` order: direct, punched,
+/// relayed) is used for new streams. Between two connections on the same kind, the one dialed by
+/// the node whose name sorts first wins, then the newer one, so both ends settle on the same
+/// connection when they dialed each other at once or one of them upgraded. Only the side that
+/// dialed a connection closes it when it is no longer used; the other side follows. Confined to
+/// the host's event loop.
+final class TunnelPeer: @unchecked Sendable {
+    let node: String
+    private unowned let tunnel: MeshTunnel
+    private(set) var current: TunnelConnection?
+    /// Every established, still open connection, `current` included, oldest first.
+    private(set) var connections: [TunnelConnection] = []
+    private var dialing: EventLoopFuture<TunnelConnection>?
+    private var upgrading = false
+    /// Upgrades that failed in a row, and when the next may start: a better path that failed
+    /// (a NAT that maps per destination) will most likely fail again, so it is tried less and
+    /// less often, down to once every 32 upgrade intervals.
+    private var failedUpgrades = 0
+    private var nextUpgradeAt = NIODeadline.uptimeNanoseconds(0)
+    private(set) var lastFailure: String?
+    private var closedBytesSent: UInt64 = 0
+    private var closedBytesReceived: UInt64 = 0
+
+    init(node: String, tunnel: MeshTunnel) {
+        self.node = node
+        self.tunnel = tunnel
+    }
+
+    /// The connection new streams use, dialing one when there is none.
+    func connection(endpoint: TunnelEndpoint) -> EventLoopFuture<TunnelConnection> {
+        // A connection that failed a moment ago is forgotten only when its channel's close
+        // completes; do not hand it out meanwhile.
+        if let current, current.isEstablished { return endpoint.host.eventLoop.makeSucceededFuture(current) }
+        if let dialing { return dialing }
+        let attempt = dial(endpoint: endpoint, dialers: tunnel.dialersInPreferenceOrder)
+        dialing = attempt
+        attempt.whenComplete { _ in self.dialing = nil }
+        return attempt
+    }
+
+    /// Dials over `dialers` (best first, racing with a head start; see `PathRace`).
+    private func dial(endpoint: TunnelEndpoint, dialers: [any PeerPathDialer]) -> EventLoopFuture<TunnelConnection> {
+        let eventLoop = endpoint.host.eventLoop
+        guard let key = endpoint.keys.publicKey(ofNode: node) else {
+            let error = TunnelError.noKnownKey(node: node)
+            lastFailure = error.description
+            return eventLoop.makeFailedFuture(error)
+        }
+        let race = PathRace(
+            dialers: dialers, headStart: endpoint.configuration.pathHeadStart, eventLoop: eventLoop,
+            connect: { dialer in
+                dialer.dial(node: self.node).flatMap { channel in
+                    let connection = TunnelConnection.install(
+                        on: channel, endpoint: endpoint, role: .initiator(node: self.node, key: key), pathKind: dialer.kind)
+                    return connection.established.flatMapErrorThrowing { error in
+                        // A failed handshake still moved bytes; the status counts them.
+                        self.closedBytesSent += connection.bytesSent
+                        self.closedBytesReceived += connection.bytesReceived
+                        throw error
+                    }
+                }
+            },
+            onConnection: { self.adopt($0) })
+        return race.run().map { connection, failures in
+            if !failures.isEmpty {
+                // Working, but not on a better path: say why, so the user can fix it.
+                self.lastFailure = "using the \(connection.pathKind) path; " + failures.joined(separator: "; ")
+            }
+            return connection
+        }.flatMapErrorThrowing { error in
+            guard case TunnelError.noPath(_, let attempts) = error else { throw error }
+            let named = TunnelError.noPath(node: self.node, attempts: attempts)
+            self.lastFailure = named.description
+            throw named
+        }
+    }
+
+    /// Takes an established connection (dialed or accepted) into use if it is better than the
+    /// current one; otherwise keeps it until it is idle.
+    func adopt(_ connection: TunnelConnection) {
+        connections.append(connection)
+        if current.map({ Self.isPreferred(connection, over: $0, localNode: tunnel.nodeName) }) ?? true {
+            current = connection
+        }
+        connection.closed.whenComplete { _ in self.forget(connection) }
+    }
+
+    private func forget(_ connection: TunnelConnection) {
+        guard let index = connections.firstIndex(where: { $0 === connection }) else { return }
+        connections.remove(at: index)
+        closedBytesSent += connection.bytesSent
+        closedBytesReceived += connection.bytesReceived
+        if current === connection {
+            lastFailure = "\(connection.pathKind) path closed: \(connection.closeReason ?? "the connection closed")"
+            // Fall back to the best connection still open; none means the next stream dials.
+            current = connections.reduce(nil) { best, candidate in
+                best.map { Self.isPreferred(candidate, over: $0, localNode: tunnel.nodeName) ? candidate : $0 } ?? candidate
+            }
+        }
+    }
+
+    /// Periodic care: close connections no longer used, and try a better path when one may exist.
+    func maintain(endpoint: TunnelEndpoint) {
+        for connection in connections
+        where connection !== current && connection.isInitiator && connection.multiplexer.openStreamCount == 0 {
+            connection.fail("replaced by a better connection on the \(current?.pathKind.rawValue ?? "?") path")
+        }
+        guard let current, !upgrading, dialing == nil, tunnel.host.now >= nextUpgradeAt else { return }
+        let better = tunnel.dialersInPreferenceOrder.filter { $0.kind < current.pathKind }
+        guard !better.isEmpty else { return }
+        upgrading = true
+        dial(endpoint: endpoint, dialers: better).whenComplete { result in
+            self.upgrading = false
+            switch result {
+            case .success:
+                self.failedUpgrades = 0
+            case .failure:
+                self.failedUpgrades += 1
+                let intervals = Int64(1 << min(self.failedUpgrades, 5))
+                self.nextUpgradeAt = self.tunnel.host.now + self.tunnel.configuration.upgradeInterval * (intervals - 1)
+                if let current = self.current {
+                    // Still usable on the old path; say why the better one is not there.
+                    self.lastFailure = "staying on the \(current.pathKind) path: \(self.lastFailure ?? "no better path")"
+                }
+            }
+        }
+    }
+
+    var status: TunnelPeerStatus {
+        TunnelPeerStatus(
+            node: node, path: current?.pathKind, roundTripTime: current?.roundTripTime,
+            bytesSent: closedBytesSent + connections.reduce(0) { $0 + $1.bytesSent },
+            bytesReceived: closedBytesReceived + connections.reduce(0) { $0 + $1.bytesReceived },
+            openStreams: connections.reduce(0) { $0 + $1.multiplexer.openStreamCount },
+            lastFailure: lastFailure)
+    }
+
+    /// Whether `candidate`, established after `incumbent`, should carry new streams instead.
+    static func isPreferred(_ candidate: TunnelConnection, over incumbent: TunnelConnection, localNode: String) -> Bool {
+        if candidate.pathKind != incumbent.pathKind { return candidate.pathKind < incumbent.pathKind }
+        return dialer(of: candidate, localNode: localNode) <= dialer(of: incumbent, localNode: localNode)
+    }
+
+    private static func dialer(of connection: TunnelConnection, localNode: String) -> String {
+        connection.isInitiator ? localNode : connection.peerNode ?? ""
+    }
+}

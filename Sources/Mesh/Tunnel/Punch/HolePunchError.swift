@@ -1,0 +1,36 @@
+/// Why no hole-punched path to a node was made; the tunnel stays on (or falls back to) the relay.
+public enum HolePunchError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// No relay has reported our public endpoint, so the peer would not know where to aim.
+    case noObservedAddress
+    /// Both NATs choose a new public endpoint per destination: neither side can aim at the other.
+    case mappingsForbidPunching(node: String, local: NATMappingBehavior, peer: NATMappingBehavior)
+    /// The relays could not pass our request to the peer.
+    case peerNotReachableThroughRelays(node: String, RelayRefusal)
+    /// The peer would not punch (it says why).
+    case peerDeclined(node: String, reason: String)
+    /// The peer did not answer the punch request in time.
+    case noAnswer(node: String)
+    /// The synchronised connects went out, and none got through.
+    case noConnectionGotThrough(node: String, attempts: Int, local: NATMappingBehavior, peer: NATMappingBehavior)
+
+    public var description: String {
+        switch self {
+        case .noObservedAddress:
+            return "hole punching needs our public endpoint, and no relay has reported it yet: check the relay reservations"
+        case .mappingsForbidPunching(let node, let local, let peer):
+            return "our NAT mapping is \(local) and node \"\(node)\"'s is \(peer): both map per destination, so neither side can aim at the other; punching cannot work; staying relayed"
+        case .peerNotReachableThroughRelays(let node, let refusal):
+            return "could not ask node \"\(node)\" to punch through any relay: \(refusal)"
+        case .peerDeclined(let node, let reason):
+            return "node \"\(node)\" declined to punch: \(reason)"
+        case .noAnswer(let node):
+            return "node \"\(node)\" did not answer the punch request in time; staying relayed"
+        case .noConnectionGotThrough(let node, let attempts, let local, let peer):
+            let hint =
+                local.isPredictable && peer.isPredictable
+                ? "a firewall between the nodes may drop unsolicited SYNs"
+                : "one NAT maps per destination (ours: \(local), node \"\(node)\"'s: \(peer)), which works only if the other NAT accepts SYNs from unknown ports; it did not"
+            return "no connection to node \"\(node)\" got through in \(attempts) synchronised attempts: \(hint); staying relayed"
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import NIOCore
+
+/// How hard a node tries to punch.
+public struct HolePunchOptions: Sendable {
+    /// Rounds of synchronised connects.
+    public var attempts: Int
+    /// How long one round's connect may take (SYN retransmissions included).
+    public var attemptTimeout: TimeAmount
+    /// How long the peer has to answer a punch request through the relay.
+    public var answerTimeout: TimeAmount
+
+    public init(attempts: Int = 3, attemptTimeout: TimeAmount = .seconds(3), answerTimeout: TimeAmount = .seconds(10)) {
+        self.attempts = attempts
+        self.attemptTimeout = attemptTimeout
+        self.answerTimeout = answerTimeout
+    }
+}

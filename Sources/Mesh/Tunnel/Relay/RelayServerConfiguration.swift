@@ -1,0 +1,45 @@
+import NIOCore
+
+/// What a relay listens on, whom it serves and how much it carries.
+///
+/// Limits are counted in circuits (open or being set up) and reservations (connected nodes), not
+/// bytes: a mesh relay carries real traffic, and a byte cap per circuit (as libp2p's relay has)
+/// only turns into broken streams. A circuit counts against both of its nodes.
+public struct RelayServerConfiguration: Sendable {
+    public var listenAddress: SocketAddress
+    /// The cluster's 32-byte pre-shared key; nodes without it get no answer.
+    public var presharedKey: [UInt8]
+    /// Node names whose key is known in advance (for example from the Node objects' annotations).
+    /// A name not listed here is bound to the first key that reserves it, for the relay's lifetime.
+    public var boundKeys: [String: [UInt8]]
+    public var maxReservations: Int
+    public var maxCircuitsPerNode: Int
+    public var maxCircuits: Int
+    /// How long the target node has to open its side of a circuit.
+    public var circuitSetupTimeout: TimeAmount
+    public var handshakeTimeout: TimeAmount
+    /// A control connection silent for this long is dead (nodes ping far more often).
+    public var idleTimeout: TimeAmount
+
+    public init(
+        listenAddress: SocketAddress,
+        presharedKey: [UInt8],
+        boundKeys: [String: [UInt8]] = [:],
+        maxReservations: Int = 1024,
+        maxCircuitsPerNode: Int = 64,
+        maxCircuits: Int = 4096,
+        circuitSetupTimeout: TimeAmount = .seconds(10),
+        handshakeTimeout: TimeAmount = .seconds(10),
+        idleTimeout: TimeAmount = .seconds(60)
+    ) {
+        self.listenAddress = listenAddress
+        self.presharedKey = presharedKey
+        self.boundKeys = boundKeys
+        self.maxReservations = maxReservations
+        self.maxCircuitsPerNode = maxCircuitsPerNode
+        self.maxCircuits = maxCircuits
+        self.circuitSetupTimeout = circuitSetupTimeout
+        self.handshakeTimeout = handshakeTimeout
+        self.idleTimeout = idleTimeout
+    }
+}

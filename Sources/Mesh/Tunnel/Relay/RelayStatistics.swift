@@ -1,0 +1,14 @@
+/// What a relay has done since it started: for status pages, logs and tests.
+public struct RelayStatistics: Hashable, Sendable {
+    public var reservations = 0
+    public var circuitsOpened = 0
+    public var circuitsRefused = 0
+    public var activeCircuits = 0
+    /// Bytes carried through spliced circuits, both directions.
+    public var relayedBytes = 0
+    public var signalsPassed = 0
+    /// Connections that failed the PSK gate or the handshake and got no answer.
+    public var silencedConnections = 0
+
+    public init() {}
+}

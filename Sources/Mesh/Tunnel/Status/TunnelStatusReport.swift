@@ -1,0 +1,87 @@
+import Foundation
+
+/// The tunnel's state as `edgemesh status` shows it: part of the agent's `GET /status`, and
+/// alone at `GET /tunnel/status`.
+public struct TunnelStatusReport: Codable, Equatable, Sendable {
+    public struct Peer: Codable, Equatable, Sendable {
+        public var node: String
+        /// "direct", "hole-punched", "relayed", or nil while not connected.
+        public var path: String?
+        public var rttMilliseconds: Double?
+        public var bytesSent: UInt64
+        public var bytesReceived: UInt64
+        public var openStreams: Int
+        public var lastFailure: String?
+
+        public init(_ status: TunnelPeerStatus) {
+            node = status.node
+            path = status.path?.rawValue
+            rttMilliseconds = status.roundTripTime.map { Double($0.nanoseconds) / 1_000_000 }
+            bytesSent = status.bytesSent
+            bytesReceived = status.bytesReceived
+            openStreams = status.openStreams
+            lastFailure = status.lastFailure
+        }
+    }
+
+    public var node: String
+    public var publicKey: String?
+    public var port: UInt16
+    public var peers: [Peer]
+
+    public init(node: String, publicKey: String?, port: UInt16, peers: [Peer]) {
+        self.node = node
+        self.publicKey = publicKey
+        self.port = port
+        self.peers = peers
+    }
+
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try encoder.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> TunnelStatusReport {
+        try JSONDecoder().decode(TunnelStatusReport.self, from: data)
+    }
+
+    /// A table for people: one line per peer.
+    public var text: String {
+        var lines = ["node \(node)  tunnel port \(port)  key \(publicKey ?? "(not started)")"]
+        if peers.isEmpty { lines.append("no peers yet") }
+        let header = ["PEER", "PATH", "RTT", "SENT", "RECEIVED", "STREAMS"]
+        var rows = [header]
+        for peer in peers {
+            rows.append([
+                peer.node, peer.path ?? "down", peer.rttMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-",
+                Self.bytes(peer.bytesSent), Self.bytes(peer.bytesReceived), "\(peer.openStreams)",
+            ])
+        }
+        if !peers.isEmpty {
+            let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
+            for row in rows {
+                lines.append(row.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined()
+                    .trimmingCharacters(in: .whitespaces))
+            }
+        }
+        for peer in peers {
+            if let failure = peer.lastFailure { lines.append("\(peer.node): \(failure)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func bytes(_ count: UInt64) -> String {
+        if count >= 1 << 20 { return String(format: "%.1f MiB", Double(count) / 1_048_576) }
+        if count >= 1 << 10 { return String(format: "%.1f KiB", Double(count) / 1024) }
+        return "\(count) B"
+    }
+}
+
+extension MeshTunnel {
+    /// The report the agent's status endpoint serves.
+    public var statusReport: TunnelStatusReport {
+        TunnelStatusReport(node: host.name, publicKey: identity?.publicKeyText, port: configuration.port,
+                           peers: peerStatuses().map(TunnelStatusReport.Peer.init))
+    }
+}

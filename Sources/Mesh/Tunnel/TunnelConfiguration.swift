@@ -1,0 +1,62 @@
+import NIOCore
+
+/// Settings of a node's tunnel. Every peer in a cluster must use the same pre-shared key; the
+/// other values may differ per node.
+public struct TunnelConfiguration: Sendable {
+    /// The port the tunnel listens on, and dials on peers (EdgeMesh uses 20006).
+    public var port: UInt16
+    public var presharedKey: TunnelPresharedKey
+    /// How often each side pings an idle connection: measures RTT and keeps NAT mappings fresh
+    /// (home routers drop idle TCP mappings after minutes, UDP after 30 s or more).
+    public var keepaliveInterval: TimeAmount
+    /// A connection that received nothing for this long is dead: its streams fail and the next
+    /// stream dials again. Outages shorter than this keep the streams.
+    public var deadAfter: TimeAmount
+    /// How long a dial plus handshake may take before the next path is tried.
+    public var handshakeTimeout: TimeAmount
+    /// How long the far agent waits for a stream's TCP target to answer.
+    public var targetConnectTimeout: TimeAmount
+    /// Bytes a stream may have in flight before its reader grants more (per direction).
+    public var streamWindow: UInt32
+    /// How long a path is tried alone before the next one (in preference order) starts too, so
+    /// a direct dial into a black hole does not delay a relayed path that works.
+    public var pathHeadStart: TimeAmount
+    /// While on a worse path than direct, how often a better one is tried.
+    public var upgradeInterval: TimeAmount
+    /// How far a handshake's timestamp may be from this node's wall clock (clock skew allowed).
+    public var handshakeClockWindow: TimeAmount
+    /// Whether the far agent may dial `target` for a peer. The default allows only targets on
+    /// this node, so the tunnel cannot be used as an open proxy into the node's network.
+    public var allowsTarget: @Sendable (_ target: TunnelTarget, _ localNode: String) -> Bool
+    /// Announce this node on its LANs and listen for neighbours (`LANBeacon`), so nodes on one
+    /// LAN find each other without the cloud.
+    public var lanDiscovery: Bool
+
+    public init(
+        port: UInt16 = 20006,
+        presharedKey: TunnelPresharedKey,
+        keepaliveInterval: TimeAmount = .seconds(10),
+        deadAfter: TimeAmount = .seconds(35),
+        handshakeTimeout: TimeAmount = .seconds(5),
+        targetConnectTimeout: TimeAmount = .seconds(5),
+        streamWindow: UInt32 = 256 * 1024,
+        pathHeadStart: TimeAmount = .milliseconds(300),
+        upgradeInterval: TimeAmount = .seconds(30),
+        handshakeClockWindow: TimeAmount = .seconds(120),
+        allowsTarget: @escaping @Sendable (_ target: TunnelTarget, _ localNode: String) -> Bool = { $0.node == $1 },
+        lanDiscovery: Bool = true
+    ) {
+        self.port = port
+        self.presharedKey = presharedKey
+        self.keepaliveInterval = keepaliveInterval
+        self.deadAfter = deadAfter
+        self.handshakeTimeout = handshakeTimeout
+        self.targetConnectTimeout = targetConnectTimeout
+        self.streamWindow = streamWindow
+        self.pathHeadStart = pathHeadStart
+        self.upgradeInterval = upgradeInterval
+        self.handshakeClockWindow = handshakeClockWindow
+        self.allowsTarget = allowsTarget
+        self.lanDiscovery = lanDiscovery
+    }
+}

@@ -1,0 +1,28 @@
+import NIOCore
+
+/// What the tunnel knows about one peer: how it is reached and how well. `edgemesh status`
+/// prints these.
+public struct TunnelPeerStatus: Equatable, Sendable {
+    public var node: String
+    /// The path streams to the peer use now; nil while no connection is up.
+    public var path: PeerPathKind?
+    /// The last keepalive's round-trip time on that path.
+    public var roundTripTime: TimeAmount?
+    /// Bytes on the wire to and from the peer, over every connection so far.
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+    public var openStreams: Int
+    /// Why the last attempt or connection failed, in words a user can act on.
+    public var lastFailure: String?
+
+    public init(node: String, path: PeerPathKind?, roundTripTime: TimeAmount?, bytesSent: UInt64,
+                bytesReceived: UInt64, openStreams: Int, lastFailure: String?) {
+        self.node = node
+        self.path = path
+        self.roundTripTime = roundTripTime
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.openStreams = openStreams
+        self.lastFailure = lastFailure
+    }
+}

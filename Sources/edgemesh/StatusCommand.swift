@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import LinuxBackend
+import Logging
+import Mesh
+import NIOCore
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what the local agent is doing: its object source, table, DNS, tunnel peers and relays.",
+        discussion: "Asks the agent's local endpoint (edgemesh agent --status-address) for GET /status."
+    )
+
+    @Option(help: "The agent's status endpoint (ip:port).")
+    var agent: String = "127.0.0.1:10551"
+
+    @Flag(help: "Print the agent's JSON as it came.")
+    var json = false
+
+    func run() throws {
+        guard let target = HostPort(agent), let address = IPv4Address(target.host) else {
+            throw ValidationError("--agent \"\(agent)\" is not ip:port")
+        }
+        let group = LinuxEventLoops.makeGroup()
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let host = LinuxHost(
+            name: "status", eventLoop: loop, storeDirectory: NSTemporaryDirectory(), interception: DisabledInterception(eventLoop: loop),
+            logger: Logger(label: "edgemesh.status"))
+        let body: String
+        do {
+            body = try loop.flatSubmit {
+                HTTPExchange.get(on: host, address: address, port: target.port, authority: agent, path: "/status")
+            }.wait()
+        } catch {
+            printError("cannot reach the agent at \(agent): \(error). Is `edgemesh agent` running with --status-address \(agent)?")
+            throw ExitCode.failure
+        }
+        if json {
+            print(body, terminator: "")
+            return
+        }
+        let status = try JSONDecoder().decode(AgentStatus.self, from: Data(body.utf8))
+        print(Self.render(status))
+    }
+
+    static func render(_ status: AgentStatus) -> String {
+        var lines = [
+            "node \(status.node), up \(status.uptimeSeconds) s",
+            "source: \(status.sourceDescription)\(status.synced ? "" : " (not yet in sync: answering from the snapshot)")",
+            "table: revision \(status.tableRevision); "
+                + status.objects.filter { $0.count > 0 }.map { "\($0.count) \($0.kind)" }.joined(separator: ", "),
+        ]
+        for source in status.sources {
+            var line = "  \(source.resource): \(source.state), version \(source.resourceVersion ?? "none"), "
+                + "\(source.lists) lists, \(source.reconnects) reconnects"
+            if let error = source.lastError { line += "; last error: \(error)" }
+            lines.append(line)
+        }
+        let responses = status.dns.responses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        lines.append(
+            "dns on \(status.dns.listening.joined(separator: ", ")): \(status.dns.queries) queries (\(responses.isEmpty ? "none answered" : responses)), "
+                + "\(status.dns.malformed) malformed, \(status.dns.truncated) truncated")
+        if let tunnel = status.tunnel { lines.append(tunnel.text) }
+        lines += status.relays ?? []
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,122 @@
+@testable import Mesh
+import NIOCore
+import Testing
+
+@testable import NetSim
+
+/// Hole punching coordinated through the relays, and the NAT observation it relies on.
+@Suite struct HolePunchTests {
+    static let s = RelayTestBed.s
+    static let cone = NATConfiguration(mapping: .endpointIndependent, filtering: .addressAndPortDependent)
+    static let symmetric = NATConfiguration(mapping: .addressAndPortDependent, filtering: .addressAndPortDependent)
+
+    func bed(_ a: NATConfiguration?, _ b: NATConfiguration?) throws -> RelayTestBed {
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", a, nil), ("b", b, nil)]))
+        try bed.startRelay("relay-1")
+        try bed.startRelay("relay-2")
+        try bed.startAgent("a")
+        try bed.startAgent("b")
+        bed.sim.run(until: 2 * Self.s)
+        return bed
+    }
+
+    @Test func twoPortRestrictedConesPunchADirectConnectionThatCarriesBytes() throws {
+        let bed = try bed(Self.cone, Self.cone)
+        let natB = try #require(bed.sim.node(named: "nat-b")?.addresses.first)
+        var remote: NodeEndpoint?
+        let (result, _) = bed.roundTrip(
+            {
+                bed.punchers["a"]!.dialer.dial(node: "b").map { channel in
+                    remote = NodeEndpoint(channel.remoteAddress)
+                    return channel
+                }
+            }, payload: ByteBuffer(string: "direct at last"))
+        #expect((try? result.get()) == ByteBuffer(string: "direct at last"))
+        #expect(bed.accepted["b"] == [.holePunched])
+        #expect(remote == NodeEndpoint(address: natB, port: 20007), "the connection goes to b's NAT, not through a relay")
+        #expect(bed.relays["relay-1"]?.statistics.relayedBytes == 0)
+        #expect(bed.relays["relay-1"]?.statistics.signalsPassed == 3, "request, answer, sync")
+    }
+
+    @Test func twoSymmetricNATsSkipPunchingAndSayWhy() throws {
+        let bed = try bed(Self.symmetric, Self.symmetric)
+        bed.sim.run(until: 15 * Self.s)
+        let started = bed.sim.now
+        var failure: Error?
+        bed.punchers["a"]!.punch(to: "b").whenFailure { failure = $0 }
+        _ = bed.sim.run(until: bed.sim.now + 30 * Self.s) { failure == nil }
+        let error = try #require(failure as? HolePunchError)
+        guard case .peerDeclined(let node, let reason) = error else {
+            Issue.record("expected b to decline, got \(error)")
+            return
+        }
+        #expect(node == "b")
+        #expect(reason.contains("punching cannot work"))
+        #expect(bed.sim.now - started < Self.s, "no SYN is wasted: the answer comes after one relayed round trip")
+        #expect(bed.punchers["a"]?.lastFailure["b"] == error)
+        let status = try #require(bed.punchers["a"]?.status.description)
+        #expect(status.contains("relay 203.0.113.250:20008: reserved (observed at "), "\(status)")
+        #expect(status.contains("NAT mapping endpoint-dependent"), "\(status)")
+        // 10 ms each way on a's uplink; the relays sit on the internet itself.
+        #expect(status.contains(", RTT 20 ms"), "\(status)")
+        #expect(status.contains("no punched path to b: node \"b\" declined to punch: its NAT maps per destination"), "\(status)")
+    }
+
+    @Test func aSymmetricNATBehindAFullConeStillPunchesThroughTheCone() throws {
+        let fullCone = NATConfiguration(mapping: .endpointIndependent, filtering: .endpointIndependent)
+        let bed = try bed(Self.symmetric, fullCone)
+        let (result, _) = bed.roundTrip({ bed.punchers["a"]!.dialer.dial(node: "b") }, payload: ByteBuffer(string: "through the cone"))
+        #expect((try? result.get()) == ByteBuffer(string: "through the cone"))
+    }
+
+    @Test func aSymmetricNATAgainstAPortRestrictedConeFailsAfterItsAttemptsWithAReason() throws {
+        let bed = try bed(Self.symmetric, Self.cone)
+        var failure: Error?
+        bed.punchers["a"]!.punch(to: "b").whenFailure { failure = $0 }
+        _ = bed.sim.run(until: bed.sim.now + 60 * Self.s) { failure == nil }
+        let error = try #require(failure as? HolePunchError)
+        #expect(error == .noConnectionGotThrough(node: "b", attempts: 3, local: .endpointDependent, peer: .endpointIndependent))
+        #expect("\(error)".contains("staying relayed"))
+        // The relayed path still works for this pair.
+        let (result, _) = bed.roundTrip({ bed.client("a").relayedDialer.dial(node: "b") }, payload: ByteBuffer(string: "relayed"))
+        #expect((try? result.get()) == ByteBuffer(string: "relayed"))
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func punchingAndRelayingSurviveALossyHighLatencyEdgeLink(seed: UInt64) throws {
+        // 75 ms each way on each NAT's uplink (300 ms RTT node to node) and 10% loss each way.
+        let lossy = LinkProfile(latency: 75 * RelayTestBed.ms, jitter: 5 * RelayTestBed.ms, loss: 0.10)
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", Self.cone, nil), ("b", Self.cone, nil)], wan: lossy), seed: seed)
+        try bed.startRelay("relay-1")
+        try bed.startRelay("relay-2")
+        try bed.startAgent("a")
+        try bed.startAgent("b")
+        bed.sim.run(until: 10 * Self.s)
+        let payload = ByteBuffer(bytes: (0..<32 * 1024).map { UInt8(truncatingIfNeeded: $0) })
+        let (relayed, _) = bed.roundTrip({ bed.client("a").relayedDialer.dial(node: "b") }, payload: payload, within: 120 * Self.s)
+        #expect((try? relayed.get()) == payload)
+        let (punched, _) = bed.roundTrip({ bed.punchers["a"]!.dialer.dial(node: "b") }, payload: payload, within: 120 * Self.s)
+        #expect((try? punched.get()) == payload, "\(punched)")
+    }
+
+    @Test(arguments: [
+        (NATConfiguration?.none, NATMappingBehavior.noNAT),
+        (NATConfiguration(mapping: .endpointIndependent, filtering: .endpointIndependent), .endpointIndependent),
+        (NATConfiguration(mapping: .addressDependent, filtering: .addressDependent), .endpointDependent),
+        (NATConfiguration(mapping: .addressAndPortDependent, filtering: .addressAndPortDependent), .endpointDependent),
+    ])
+    func twoRelaysTellTheNATMapping(nat: NATConfiguration?, expected: NATMappingBehavior) throws {
+        let bed = try bed(nat, Self.cone)
+        let observation = try #require(bed.punchers["a"]?.natObservation)
+        #expect(observation.mapping == expected, "\(observation)")
+        #expect(observation.observers.count == 2)
+    }
+
+    @Test func withOneRelayTheMappingIsUnknownNotGuessed() throws {
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", Self.cone, nil)]))
+        try bed.startRelay("relay-1")
+        try bed.startAgent("a")
+        bed.sim.run(until: 2 * Self.s)
+        #expect(bed.punchers["a"]?.natObservation.mapping == .unknown)
+    }
+}

@@ -1,0 +1,117 @@
+import Mesh
+import NIOCore
+import Testing
+
+@testable import NetSim
+
+/// A stand-in for the relay: reaches the peer's tunnel port, but reports itself as relayed (the
+/// tunnel cannot tell; it only ranks paths by kind).
+final class StandInRelayDialer: PeerPathDialer, @unchecked Sendable {
+    let kind = PeerPathKind.relayed
+    let host: SimHost
+    let remote: SocketAddress
+    var dials = 0
+    init(host: SimHost, remote: SocketAddress) {
+        self.host = host
+        self.remote = remote
+    }
+    func dial(node: String) -> EventLoopFuture<Channel> {
+        dials += 1
+        return host.connectStream(StreamConnectOptions(remote: remote)) { $0.eventLoop.makeSucceededVoidFuture() }
+    }
+}
+
+/// Which path a peer's streams take, and how that changes as paths come and go.
+@Suite struct TunnelPathTests {
+    static let s = TunnelTestBed.s
+
+    @Test func aRelayedPeerUpgradesToDirectAndOldStreamsFinishOnTheRelay() throws {
+        let bed = try TunnelTestBed()
+        bed.directReachable = []
+        let relay = StandInRelayDialer(host: bed.sim.host(named: "a")!, remote: bed.addresses["b"]!.socketAddress(port: 20006))
+        bed.tunnel("a").addDialer(relay)
+        let (old, oldRecorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+        #expect(bed.status(of: "a", peer: "b")?.lastFailure?.contains("direct:") == true)
+
+        // The direct path appears; within one upgrade interval new streams use it.
+        bed.directReachable = ["b"]
+        bed.run(for: 35 * Self.s) { bed.status(of: "a", peer: "b")?.path != .direct }
+        #expect(bed.status(of: "a", peer: "b")?.path == .direct)
+        let (new, newRecorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        new.writeAndFlush(ByteBuffer(string: "new"), promise: nil)
+        old.writeAndFlush(ByteBuffer(string: "old"), promise: nil)
+        bed.run(for: 5 * Self.s) { newRecorder.byteCount < 3 || oldRecorder.byteCount < 3 }
+        #expect(newRecorder.bytes == ByteBuffer(string: "new"))
+        #expect(oldRecorder.bytes == ByteBuffer(string: "old"))
+        #expect(bed.status(of: "a", peer: "b")?.openStreams == 2)
+        #expect(relay.dials == 1)
+
+        // When the old stream ends, the relayed connection is let go at the next check.
+        old.close(promise: nil)
+        bed.run(for: 35 * Self.s) { true }
+        #expect(bed.status(of: "a", peer: "b")?.openStreams == 1)
+        #expect(!newRecorder.closed)
+    }
+
+    @Test func whenTheDirectPathDiesNewStreamsFallBackToTheRelay() throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b"]) { $0.deadAfter = .seconds(15); $0.keepaliveInterval = .seconds(5) }
+        let relay = StandInRelayDialer(host: bed.sim.host(named: "a")!, remote: bed.addresses["b"]!.socketAddress(port: 20006))
+        bed.tunnel("a").addDialer(relay)
+        let (direct, directRecorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        #expect(bed.status(of: "a", peer: "b")?.path == .direct)
+        // The direct path goes away for good (for this test: a partition, and the direct dialer
+        // no longer finds the address), while the relay still gets through.
+        bed.directReachable = []
+        let partition = try bed.sim.partition(["a"], from: ["b"])
+        bed.run(for: 30 * Self.s) { !directRecorder.closed }
+        #expect(directRecorder.closed)
+        bed.sim.heal(partition: partition)
+        let (fallback, fallbackRecorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        fallback.writeAndFlush(ByteBuffer(string: "via relay"), promise: nil)
+        bed.run(for: 5 * Self.s) { fallbackRecorder.byteCount < 9 }
+        #expect(fallbackRecorder.bytes == ByteBuffer(string: "via relay"))
+        #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+        _ = direct
+    }
+
+    @Test func nodesOnOneLANFindEachOtherWithoutTheCloud() throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b", "c"])
+        // No Node addresses at all (the API server is gone): only what the beacons tell.
+        bed.directReachable = []
+        let a = bed.tunnel("a")
+        a.addDialer(DirectPathDialer(host: a.host, port: 20006) { [unowned a] in a.lanAddresses(ofNode: $0) })
+        bed.run(for: 11 * Self.s) { true }
+        #expect(a.lanAddresses(ofNode: "b") == [bed.addresses["b"]!])
+        #expect(a.lanAddresses(ofNode: "c") == [bed.addresses["c"]!])
+        #expect(a.lanAddresses(ofNode: "a").isEmpty)
+        let (channel, recorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        channel.writeAndFlush(ByteBuffer(string: "offline"), promise: nil)
+        bed.run(for: 5 * Self.s) { recorder.byteCount < 7 }
+        #expect(recorder.bytes == ByteBuffer(string: "offline"))
+        #expect(bed.status(of: "a", peer: "b")?.path == .direct)
+    }
+
+    @Test func aBeaconFromANodeWithoutThePSKIsIgnored() throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b", "c"], secrets: ["c": "outsider"])
+        bed.run(for: 11 * Self.s) { true }
+        #expect(bed.tunnel("a").lanAddresses(ofNode: "b") == [bed.addresses["b"]!])
+        #expect(bed.tunnel("a").lanAddresses(ofNode: "c").isEmpty)
+    }
+
+    @Test func aDirectDialIntoABlackHoleDoesNotDelayAWorkingRelay() throws {
+        let bed = try TunnelTestBed()
+        // b's Node object names an address nobody answers at: the direct dial hangs until its
+        // 3 s timeout, while the relay answers at once.
+        bed.directAddressOverride["b"] = IPv4Address(10, 0, 0, 200)
+        let relay = StandInRelayDialer(host: bed.sim.host(named: "a")!, remote: bed.addresses["b"]!.socketAddress(port: 20006))
+        bed.tunnel("a").addDialer(relay)
+        let start = bed.sim.now
+        _ = try bed.openChannel(from: "a", to: bed.target("b"))
+        #expect(bed.sim.now - start < Self.s)
+        #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+        // Once the direct dial gives up, the status says why the path is relayed.
+        bed.run(for: 5 * Self.s) { true }
+        #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+    }
+}
