@@ -88,11 +88,8 @@ import Testing
         agent.standardOutput = FileHandle.nullDevice
         agent.standardError = FileHandle.nullDevice
         try agent.run()
-        defer {
-            // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
-            kill(agent.processIdentifier, SIGKILL)
-            agent.waitUntilExit()
-        }
+        // SIGTERM, so the agent removes the nftables table it installed in this namespace.
+        defer { EdgemeshProcess.stop(agent) }
 
         #expect(Self.waitForAnswer("web.default.svc.cluster.local", ["10.96.0.50"], port: port),
             "a malformed manifest beside it does not stop the good one")

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `edgemesh` binary as a separate process, as a user would.
 struct EdgemeshProcess {
@@ -41,6 +44,17 @@ struct EdgemeshProcess {
         return Result(
             status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
             errors: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Stops an agent as an operator does, with SIGTERM, so it removes its nftables table and
+    /// device; SIGKILL only if it has not exited within 15 s.
+    static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     static var scenarioFiles: [String] {

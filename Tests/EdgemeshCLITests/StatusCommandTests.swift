@@ -36,10 +36,8 @@ import Testing
         agent.standardOutput = FileHandle.nullDevice
         agent.standardError = FileHandle.nullDevice
         try agent.run()
-        defer {
-            kill(agent.processIdentifier, SIGKILL)
-            agent.waitUntilExit()
-        }
+        // SIGTERM, so the agent removes the nftables table it installed in this namespace.
+        defer { EdgemeshProcess.stop(agent) }
         #expect(AgentCommandTests.waitForAnswer("web.default.svc.cluster.local", ["10.96.0.50"], port: dnsPort))
 
         let status = try EdgemeshProcess.run(["status", "--agent", "127.0.0.1:\(statusPort)"])
