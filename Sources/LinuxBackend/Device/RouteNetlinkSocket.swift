@@ -20,26 +20,14 @@ final class RouteNetlinkSocket {
         static let addressLocal: UInt16 = 2  // IFA_LOCAL
     }
 
-    private let socket: OpaquePointer
-    private let portID: UInt32
-    private var nextSequence: UInt32
+    private let mnl: MNLSocket
 
     init() throws(LinkLocalDeviceError) {
-        guard let socket = mnl_socket_open(NETLINK_ROUTE) else {
-            throw .netlink(operation: "open a route netlink socket", errno: errno)
+        do {
+            mnl = try MNLSocket(bus: NETLINK_ROUTE, busName: "route")
+        } catch {
+            throw .netlink(operation: error.operation, errno: error.errno)
         }
-        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = errno
-            mnl_socket_close(socket)
-            throw .netlink(operation: "bind the route netlink socket", errno: code)
-        }
-        self.socket = socket
-        self.portID = mnl_socket_get_portid(socket)
-        self.nextSequence = UInt32(truncatingIfNeeded: time(nil))
-    }
-
-    deinit {
-        mnl_socket_close(socket)
     }
 
     /// Sends one request built by `fill` (which writes the family header and attributes after
@@ -47,10 +35,10 @@ final class RouteNetlinkSocket {
     func request(
         _ type: MessageType, flags: Int32, fill: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) -> Int32 {
-        let sequence = nextSequence
-        nextSequence &+= 1
+        let sequence = mnl.nextSequence
+        mnl.nextSequence &+= 1
         var buffer = [UInt8](repeating: 0, count: 8192)
-        let socket = self.socket, portID = self.portID
+        let socket = mnl.pointer, portID = mnl.portID
         return buffer.withUnsafeMutableBytes { raw -> Int32 in
             let header = mnl_nlmsg_put_header(raw.baseAddress)!
             header.pointee.nlmsg_type = type.rawValue

@@ -7,33 +7,25 @@ import Glibc
 /// whoever creates the socket picks the namespace, later calls may come from any thread.
 /// Not thread-safe; `NftablesInterception` serialises all use.
 final class NetlinkSocket {
-    private let socket: OpaquePointer
-    let portID: UInt32
+    private let mnl: MNLSocket
+    private var socket: OpaquePointer { mnl.pointer }
+    var portID: UInt32 { mnl.portID }
     /// The next sequence number to put in a message. Replies carry the number of the message
     /// they answer, which is how acknowledgements are matched to objects.
-    var nextSequence: UInt32
+    var nextSequence: UInt32 {
+        get { mnl.nextSequence }
+        set { mnl.nextSequence = newValue }
+    }
 
     init() throws(NftablesError) {
-        guard let socket = mnl_socket_open(NETLINK_NETFILTER) else {
-            throw .socketFailure(operation: "open a netfilter netlink socket", errno: errno)
+        do {
+            mnl = try MNLSocket(bus: NETLINK_NETFILTER, busName: "netfilter")
+        } catch {
+            throw .socketFailure(operation: error.operation, errno: error.errno)
         }
-        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = errno
-            mnl_socket_close(socket)
-            throw .socketFailure(operation: "bind the netfilter netlink socket", errno: code)
-        }
-        self.socket = socket
-        self.portID = mnl_socket_get_portid(socket)
-        // Any start works; one that differs per socket keeps replies to a previous socket
-        // (same port id reused) from looking like ours.
-        self.nextSequence = UInt32(truncatingIfNeeded: time(nil))
     }
 
-    deinit {
-        mnl_socket_close(socket)
-    }
-
-    private var descriptor: Int32 { mnl_socket_get_fd(socket) }
+    private var descriptor: Int32 { mnl.descriptor }
 
     /// Sends one datagram: the kernel processes a whole nfnetlink batch inside this call.
     func send(_ bytes: [UInt8], operation: String) throws(NftablesError) {
