@@ -125,7 +125,11 @@ public final class LinuxHost: Host {
         _ options: DatagramBindOptions,
         initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
-        var bootstrap = DatagramBootstrap(group: eventLoop).channelInitializer(initializer)
+        // NIO's datagram channels read into 2 KiB buffers by default and cut longer datagrams
+        // short; a datagram is received whole, up to the largest IPv4 UDP payload, as in NetSim.
+        var bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_507))
+            .channelInitializer(initializer)
         if options.reuseAddress {
             bootstrap = bootstrap
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
