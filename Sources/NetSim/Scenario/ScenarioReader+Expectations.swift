@@ -36,22 +36,9 @@ extension Reader {
             guard let value = fields[key] else { continue }
             switch key {
             case "successRatio":
-                let ratio = try self.fields(value, allowed: ["min", "max"])
-                guard !ratio.entries.isEmpty else { throw fail(value, "give min, max or both") }
-                var bounds: (min: Double?, max: Double?) = (nil, nil)
-                for bound in ratio.keys {
-                    guard let boundValue = ratio[bound] else { continue }
-                    let number = try probability(boundValue)
-                    if bound == "min" {
-                        bounds.min = number
-                        expectations.append(ExpectationSpec(subject: name, kind: .minSuccessRatio(number)))
-                    } else {
-                        bounds.max = number
-                        expectations.append(ExpectationSpec(subject: name, kind: .maxSuccessRatio(number)))
-                    }
-                }
-                if let min = bounds.min, let max = bounds.max, min > max {
-                    throw fail(value, "min \(min) is above max \(max); no run could meet both")
+                for bound in try minMax(value, parse: probability) {
+                    expectations.append(
+                        ExpectationSpec(subject: name, kind: bound.isMin ? .minSuccessRatio(bound.value) : .maxSuccessRatio(bound.value)))
                 }
             case "latency":
                 let latency = try self.fields(value, allowed: Self.percentiles.map(\.key))
@@ -66,22 +53,8 @@ extension Reader {
                         ExpectationSpec(subject: name, kind: .latency(percentile: percentile, max: try duration(bound))))
                 }
             case "backends":
-                let bounds = try self.fields(value, allowed: ["min", "max"])
-                guard !bounds.entries.isEmpty else { throw fail(value, "give min, max or both") }
-                var range: (min: Int?, max: Int?) = (nil, nil)
-                for bound in bounds.keys {
-                    guard let boundValue = bounds[bound] else { continue }
-                    let count = try integer(boundValue, atLeast: 1)
-                    if bound == "min" {
-                        range.min = count
-                        expectations.append(ExpectationSpec(subject: name, kind: .minBackends(count)))
-                    } else {
-                        range.max = count
-                        expectations.append(ExpectationSpec(subject: name, kind: .maxBackends(count)))
-                    }
-                }
-                if let min = range.min, let max = range.max, min > max {
-                    throw fail(value, "min \(min) is above max \(max); no run could meet both")
+                for bound in try minMax(value, parse: { value throws(ScenarioError) in try integer(value, atLeast: 1) }) {
+                    expectations.append(ExpectationSpec(subject: name, kind: bound.isMin ? .minBackends(bound.value) : .maxBackends(bound.value)))
                 }
             case "spread":
                 expectations.append(
@@ -111,6 +84,23 @@ extension Reader {
         }
         guard !backends.isEmpty else { throw fail(backendsValue, "needs at least one backend pod name") }
         return .spread(backends: backends, tolerance: try probability(required(spread, "tolerance")))
+    }
+
+    /// A `{min, max}` mapping (either or both), in document order; min above max is refused.
+    private func minMax<Bound: Comparable>(
+        _ value: Value, parse: (Value) throws(ScenarioError) -> Bound
+    ) throws(ScenarioError) -> [(isMin: Bool, value: Bound)] {
+        let fields = try self.fields(value, allowed: ["min", "max"])
+        guard !fields.entries.isEmpty else { throw fail(value, "give min, max or both") }
+        var bounds: [(isMin: Bool, value: Bound)] = []
+        for key in fields.keys {
+            guard let boundValue = fields[key] else { continue }
+            bounds.append((key == "min", try parse(boundValue)))
+        }
+        if let min = bounds.first(where: \.isMin)?.value, let max = bounds.first(where: { !$0.isMin })?.value, min > max {
+            throw fail(value, "min \(min) is above max \(max); no run could meet both")
+        }
+        return bounds
     }
 
     /// `{agent: NODE, tableMatchesSource: true}`.
