@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// A client that sends requests on a schedule and logs each outcome: the scenario's way of
 /// asking "does traffic get through, how fast, and to whom".
@@ -10,6 +11,9 @@ import NIOCore
 public struct ClientWorkload: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case http, tcp, udp, websocket
+        /// An HTTP GET over TLS, the server's certificate checked against `trustedAuthorities`
+        /// and the target's name.
+        case https
         /// Each request is an A lookup of the target name at the name server; the target's
         /// port is not used.
         case dns
@@ -27,13 +31,18 @@ public struct ClientWorkload: Sendable {
     public var nameServer: SocketAddress?
     /// The search list for names looked up at `nameServer`.
     public var searchDomains: [String]
+    /// Whom an `.https` client trusts (required for it).
+    public var trustedAuthorities: NIOSSLContext?
 
     public init(
         kind: Kind, targets: [HostPort], firstRequestAt: NIODeadline, interval: TimeAmount, count: Int,
-        timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = []
+        timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = [],
+        trustedAuthorities: NIOSSLContext? = nil
     ) {
         self.searchDomains = searchDomains
         precondition(kind != .dns || nameServer != nil, "a dns client needs a name server")
+        precondition(kind != .https || trustedAuthorities != nil, "an https client needs authorities to trust")
+        self.trustedAuthorities = trustedAuthorities
         self.nameServer = nameServer
         self.kind = kind
         self.targets = targets
@@ -96,6 +105,11 @@ public struct ClientWorkload: Sendable {
         switch kind {
         case .http:
             return HTTPExchange.get(on: host, address: address, port: target.port, authority: target.description)
+        case .https:
+            // An address literal is no name: the certificate must then list the address itself.
+            let serverName = IPv4Address(target.host) == nil ? target.host : nil
+            let tls = trustedAuthorities.map { HTTPExchange.TLS(context: $0, serverName: serverName) }
+            return HTTPExchange.get(on: host, address: address, port: target.port, authority: target.description, tls: tls)
         case .tcp:
             return StreamEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index))
                 .map { target.description }

@@ -1,17 +1,36 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// One HTTP/1.1 GET over a new connection; succeeds with the response body when the status
 /// is 200.
 public enum HTTPExchange {
+    /// TLS for an HTTPS request: the client context and the name the server's certificate must
+    /// carry (also sent as SNI); without a name, the server's address must be among the
+    /// certificate's IP addresses.
+    public struct TLS: Sendable {
+        public var context: NIOSSLContext
+        public var serverName: String?
+
+        public init(context: NIOSSLContext, serverName: String?) {
+            self.context = context
+            self.serverName = serverName
+        }
+    }
+
     public static func get(
-        on host: any Host, address: IPv4Address, port: UInt16, authority: String, path: String = "/"
+        on host: any Host, address: IPv4Address, port: UInt16, authority: String, path: String = "/", tls: TLS? = nil
     ) -> EventLoopFuture<String> {
         let loop = host.eventLoop
         let response = loop.makePromise(of: String.self)
         let connected = host.connectStream(StreamConnectOptions(remote: address.socketAddress(port: port))) { channel in
-            channel.pipeline.addHTTPClientHandlers().flatMap {
-                channel.pipeline.addHandler(HTTPResponseCollector(promise: response))
+            channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                }
+                try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                try channel.pipeline.syncOperations.addHandler(HTTPResponseCollector(promise: response))
             }
         }
         connected.whenFailure { response.fail($0) }
@@ -55,7 +74,7 @@ final class HTTPResponseCollector: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        promise.fail(error)
+        promise.fail(ExchangeError.tls(error) ?? error)
         context.close(promise: nil)
     }
 }

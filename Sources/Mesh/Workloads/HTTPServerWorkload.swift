@@ -1,14 +1,20 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A pod that answers every HTTP/1.1 request with its own name, like the "hostname" images
-/// EdgeMesh's examples use: the body tells the client which backend it reached.
+/// EdgeMesh's examples use: the body tells the client which backend it reached. Given a TLS
+/// context it serves HTTPS instead.
 public enum HTTPServerWorkload {
     @discardableResult
-    public static func start(on host: any Host, port: UInt16, podName: String) -> EventLoopFuture<Channel> {
+    public static func start(
+        on host: any Host, port: UInt16, podName: String, tls: NIOSSLContext? = nil
+    ) -> EventLoopFuture<Channel> {
         host.listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: port))) { channel in
-            channel.pipeline.configureHTTPServerPipeline().flatMap {
-                channel.pipeline.addHandler(PodNameResponder(podName: podName))
+            channel.eventLoop.makeCompletedFuture {
+                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                try channel.pipeline.syncOperations.addHandler(PodNameResponder(podName: podName))
             }
         }
     }

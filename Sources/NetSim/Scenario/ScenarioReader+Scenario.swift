@@ -42,7 +42,8 @@ extension Reader {
         }
         var workloads: [WorkloadSpec] = []
         if let value = top["workloads"] {
-            workloads = try self.workloads(value, names: names, duration: duration, agents: mesh?.agents ?? [])
+            workloads = try self.workloads(
+                value, names: names, duration: duration, agents: mesh?.agents ?? [], manifests: manifests)
         }
         var faults: [FaultSpec] = []
         if let value = top["faults"] {

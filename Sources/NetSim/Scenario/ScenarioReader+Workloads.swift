@@ -12,18 +12,23 @@ extension Reader {
     private static func workloadKeys(_ kind: String) -> [String] {
         let common = ["name", "node", "kind"]
         switch kind {
-        case "http-server": return common + ["port", "podName"]
-        case "client": return common + ["protocol", "target", "targets", "start", "interval", "count", "timeout", "payload"]
+        case "http-server": return common + ["port", "podName", "tlsSecret"]
+        case "client":
+            return common + ["protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret"]
         case "punch-peer": return common + ["transport", "rendezvous", "peer", "port", "start", "timeout"]
         default: return common + ["port"]
         }
     }
 
-    /// `agents` are the nodes that run an agent: only their clients can look names up.
-    func workloads(_ value: Value, names: TopologyNames, duration: UInt64, agents: [String]) throws(ScenarioError) -> [WorkloadSpec] {
+    /// `agents` are the nodes that run an agent: only their clients can look names up. HTTPS
+    /// workloads take their certificates from the Secrets among `manifests`.
+    func workloads(
+        _ value: Value, names: TopologyNames, duration: UInt64, agents: [String], manifests: [KubernetesManifest]
+    ) throws(ScenarioError) -> [WorkloadSpec] {
+        let secrets = ScenarioSecrets(manifests)
         var parsed: [(spec: WorkloadSpec, fields: Fields)] = []
         for item in try list(value, of: "workloads") {
-            let (spec, fields) = try workload(item, names: names, duration: duration)
+            let (spec, fields) = try workload(item, names: names, duration: duration, secrets: secrets)
             if case .client(let client) = spec.kind, client.protocol == .dns, !agents.contains(spec.node) {
                 throw fail(
                     try required(fields, "protocol"),
@@ -40,7 +45,7 @@ extension Reader {
             }
             firstUse[spec.name] = fields.value.path
             // Pod names identify the backend that answered, which spread expectations count by.
-            if case .httpServer(_, let podName) = spec.kind {
+            if case .httpServer(_, let podName, _) = spec.kind {
                 if let first = podFirstUse[podName] {
                     // A default pod name is the workload name, so the name field is what clashes.
                     var field = fields["podName"]
@@ -52,7 +57,7 @@ extension Reader {
             // Two listeners on one node, transport and port cannot both bind.
             let binding: (transport: String, port: UInt16)?
             switch spec.kind {
-            case .httpServer(let port, _), .tcpEcho(let port), .webSocketEcho(let port): binding = ("tcp", port)
+            case .httpServer(let port, _, _), .tcpEcho(let port), .webSocketEcho(let port): binding = ("tcp", port)
             case .udpEcho(let port): binding = ("udp", port)
             case .punchPeer(let punch): binding = (punch.transport.rawValue, punch.port)
             case .client, .rendezvous: binding = nil
@@ -92,7 +97,9 @@ extension Reader {
         return parsed.map(\.spec)
     }
 
-    private func workload(_ item: Value, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> (WorkloadSpec, Fields) {
+    private func workload(
+        _ item: Value, names: TopologyNames, duration: UInt64, secrets: ScenarioSecrets
+    ) throws(ScenarioError) -> (WorkloadSpec, Fields) {
         let fields = try rawFields(item, expecting: "a workload mapping")
         let kind = try keyword(required(fields, "kind"), "a workload kind", allowed: Self.workloadKinds)
         try check(fields, allowed: Self.workloadKeys(kind), context: "kind \(kind)")
@@ -103,19 +110,28 @@ extension Reader {
         case "http-server":
             var podName = name
             if let value = fields["podName"] { podName = try self.name(value) }
-            spec = .httpServer(port: try port(required(fields, "port")), podName: podName)
+            var tls: WorkloadSpec.ServerTLS?
+            if let value = fields["tlsSecret"] { tls = try serverTLS(value, secrets: secrets) }
+            spec = .httpServer(port: try port(required(fields, "port")), podName: podName, tls: tls)
         case "tcp-echo": spec = .tcpEcho(port: try port(required(fields, "port")))
         case "udp-echo": spec = .udpEcho(port: try port(required(fields, "port")))
         case "websocket-echo": spec = .webSocketEcho(port: try port(required(fields, "port")))
         case "rendezvous": spec = .rendezvous(port: try port(required(fields, "port")))
-        case "client": spec = .client(try client(fields, duration: duration))
+        case "client": spec = .client(try client(fields, duration: duration, secrets: secrets))
         default: spec = .punchPeer(try punchPeer(fields, duration: duration))
         }
         return (WorkloadSpec(name: name, node: node, kind: spec), fields)
     }
 
-    private func client(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.ClientSpec {
+    private func client(_ fields: Fields, duration: UInt64, secrets: ScenarioSecrets) throws(ScenarioError) -> WorkloadSpec.ClientSpec {
         let clientProtocol: WorkloadSpec.ClientSpec.ClientProtocol = try choice(required(fields, "protocol"), "a client protocol")
+        var trustedPEM: [UInt8]?
+        switch (clientProtocol, fields["caSecret"]) {
+        case (.https, let value?): trustedPEM = try trustedAuthorities(value, secrets: secrets)
+        case (.https, nil): throw fail(fields.value, "an https client needs caSecret: the Secret whose ca.crt (or tls.crt) it trusts")
+        case (_, let value?): throw fail(value, "caSecret is for https clients; this one speaks \(clientProtocol.rawValue)")
+        case (_, nil): break
+        }
         // A dns client looks names up: its targets have no port.
         func target(_ value: Value) throws(ScenarioError) -> String {
             clientProtocol == .dns ? try scalar(value, "a name to look up") : try hostPort(value)
@@ -158,7 +174,7 @@ extension Reader {
         }
         return WorkloadSpec.ClientSpec(
             protocol: clientProtocol, targets: targets, start: start, interval: interval, count: count, timeout: timeout,
-            payloadSize: payload)
+            payloadSize: payload, trustedPEM: trustedPEM)
     }
 
     private func punchPeer(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.PunchSpec {

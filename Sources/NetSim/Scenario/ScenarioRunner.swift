@@ -89,8 +89,9 @@ public final class ScenarioRunner {
 
     private func starter(for workload: WorkloadSpec, resolver: @escaping NameResolver, log: RequestLog) throws -> (SimHost) -> Void {
         switch workload.kind {
-        case .httpServer(let port, let podName):
-            return { HTTPServerWorkload.start(on: $0, port: port, podName: podName) }
+        case .httpServer(let port, let podName, let tls):
+            let context = try tls.map { try WorkloadTLS.serverContext(certificateChainPEM: $0.certificateChainPEM, privateKeyPEM: $0.privateKeyPEM) }
+            return { HTTPServerWorkload.start(on: $0, port: port, podName: podName, tls: context) }
         case .tcpEcho(let port):
             return { TCPEchoServerWorkload.start(on: $0, port: port) }
         case .udpEcho(let port):
@@ -113,7 +114,8 @@ public final class ScenarioRunner {
                 kind: ClientWorkload.Kind(rawValue: spec.protocol.rawValue)!, targets: targets,
                 firstRequestAt: .uptimeNanoseconds(spec.start), interval: .nanoseconds(Int64(spec.interval)),
                 count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize,
-                nameServer: nameServer, searchDomains: mesh?.searchDomains ?? [])
+                nameServer: nameServer, searchDomains: mesh?.searchDomains ?? [],
+                trustedAuthorities: try spec.trustedPEM.map { try WorkloadTLS.clientContext(trustedPEM: $0) })
             return { client.start(on: $0, resolver: resolver, log: log) }
         case .punchPeer(let spec):
             guard let rendezvous = HostPort(spec.rendezvous) else {
@@ -292,7 +294,7 @@ public final class ScenarioRunner {
         guard mesh != nil else { return }
         let serverNodes = Dictionary(
             scenario.workloads.compactMap { workload -> (String, String)? in
-                if case .httpServer(_, let podName) = workload.kind { return (podName, workload.node) }
+                if case .httpServer(_, let podName, _) = workload.kind { return (podName, workload.node) }
                 return nil
             }, uniquingKeysWith: { first, _ in first })
         log.onRecord = { [weak self] outcome in

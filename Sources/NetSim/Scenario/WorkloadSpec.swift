@@ -1,8 +1,8 @@
 /// A simulated application on a node: a server (a pod) or a client that sends requests.
 public struct WorkloadSpec: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
-        /// Answers every HTTP/1.1 request with its pod name.
-        case httpServer(port: UInt16, podName: String)
+        /// Answers every HTTP/1.1 request with its pod name; over TLS when `tls` is given.
+        case httpServer(port: UInt16, podName: String, tls: ServerTLS? = nil)
         case tcpEcho(port: UInt16)
         case udpEcho(port: UInt16)
         case webSocketEcho(port: UInt16)
@@ -14,9 +14,23 @@ public struct WorkloadSpec: Hashable, Sendable {
         case punchPeer(PunchSpec)
     }
 
+    /// An HTTPS pod's certificate chain and key, from a `kubernetes.io/tls` Secret.
+    public struct ServerTLS: Hashable, Sendable {
+        /// The Secret they came from, `namespace/name`.
+        public var secret: String
+        public var certificateChainPEM: [UInt8]
+        public var privateKeyPEM: [UInt8]
+
+        public init(secret: String, certificateChainPEM: [UInt8], privateKeyPEM: [UInt8]) {
+            self.secret = secret
+            self.certificateChainPEM = certificateChainPEM
+            self.privateKeyPEM = privateKeyPEM
+        }
+    }
+
     public struct ClientSpec: Hashable, Sendable {
         public enum ClientProtocol: String, Hashable, Sendable, CaseIterable {
-            case http, tcp, udp, websocket
+            case http, https, tcp, udp, websocket
             /// A lookup of each target name at the node's agent.
             case dns
         }
@@ -33,11 +47,14 @@ public struct WorkloadSpec: Hashable, Sendable {
         public var timeout: UInt64
         /// Bytes per request for echo kinds.
         public var payloadSize: Int
+        /// The authorities an `https` client trusts (PEM), from the Secret named by `caSecret`.
+        public var trustedPEM: [UInt8]?
 
         public init(
             protocol: ClientProtocol, targets: [String], start: UInt64, interval: UInt64, count: Int,
-            timeout: UInt64, payloadSize: Int
+            timeout: UInt64, payloadSize: Int, trustedPEM: [UInt8]? = nil
         ) {
+            self.trustedPEM = trustedPEM
             self.protocol = `protocol`
             self.targets = targets
             self.start = start

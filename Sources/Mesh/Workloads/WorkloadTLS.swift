@@ -1,0 +1,48 @@
+import NIOSSL
+
+/// TLS for simulated pods, built from PEM bytes as a `kubernetes.io/tls` Secret holds them: the
+/// server side of an HTTPS pod, and the authorities an HTTPS client trusts.
+///
+/// The proxy never sees into these connections: an HTTPS request reaching the right pod with a
+/// verified certificate shows that TLS passed through the mesh untouched.
+public enum WorkloadTLS {
+    /// A server context presenting `certificateChainPEM` (leaf first) with `privateKeyPEM`.
+    public static func serverContext(
+        certificateChainPEM: [UInt8], privateKeyPEM: [UInt8]
+    ) throws(WorkloadTLSError) -> NIOSSLContext {
+        let chain = try certificates(certificateChainPEM, field: "tls.crt")
+        let key: NIOSSLPrivateKey
+        do { key = try NIOSSLPrivateKey(bytes: privateKeyPEM, format: .pem) } catch {
+            throw WorkloadTLSError(field: "tls.key", problem: "is not a PEM private key (\(error))")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return try context(configuration, field: "tls.crt")
+    }
+
+    /// A client context that trusts only the authorities in `trustedPEM` and checks the server's
+    /// name, as a pod with a mounted CA bundle does.
+    public static func clientContext(trustedPEM: [UInt8], field: String = "ca.crt") throws(WorkloadTLSError) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.trustRoots = .certificates(try certificates(trustedPEM, field: field))
+        configuration.certificateVerification = .fullVerification
+        return try context(configuration, field: field)
+    }
+
+    private static func certificates(_ pem: [UInt8], field: String) throws(WorkloadTLSError) -> [NIOSSLCertificate] {
+        let parsed: [NIOSSLCertificate]
+        do { parsed = try NIOSSLCertificate.fromPEMBytes(pem) } catch {
+            throw WorkloadTLSError(field: field, problem: "is not a PEM certificate bundle (\(error))")
+        }
+        guard !parsed.isEmpty else { throw WorkloadTLSError(field: field, problem: "holds no certificate") }
+        return parsed
+    }
+
+    private static func context(_ configuration: TLSConfiguration, field: String) throws(WorkloadTLSError) -> NIOSSLContext {
+        do { return try NIOSSLContext(configuration: configuration) } catch {
+            throw WorkloadTLSError(field: field, problem: "was refused by the TLS library (\(error))")
+        }
+    }
+}
