@@ -105,6 +105,8 @@ final class AgentProxyNamespace {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        // Clients such as `openssl s_client` read standard input until its end.
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
