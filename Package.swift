@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "EdgemeshCLITests",
             dependencies: ["edgemesh", "Mesh", "LinuxBackend", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Yams", package: "Yams")]
         ),
     ]
 )

@@ -24,14 +24,18 @@ struct EdgemeshProcess {
         return packageRoot.appendingPathComponent(".build/debug/edgemesh")
     }()
 
-    static func run(_ arguments: [String]) throws -> Result {
-        try run(executable: binary, arguments)
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        try run(executable: binary, arguments, environment: environment)
     }
 
-    static func run(executable: URL, _ arguments: [String]) throws -> Result {
+    /// Runs `executable` with `environment` added to this process's own.
+    static func run(executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         process.currentDirectoryURL = packageRoot
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output

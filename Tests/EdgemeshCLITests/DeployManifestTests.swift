@@ -1,0 +1,133 @@
+import Foundation
+import Mesh
+import Testing
+import Yams
+
+/// The manifests users apply (`deploy/`) must start the binary we ship: the DaemonSet's
+/// arguments, its config file and its mounts are what the agent accepts, the relay starts from
+/// its Deployment, and the ClusterRole grants what the agent follows.
+@Suite struct DeployManifestTests {
+    static let directory = EdgemeshProcess.packageRoot.appendingPathComponent("deploy")
+
+    static func documents(_ file: String) throws -> [Yams.Node] {
+        let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+        return Array(try Yams.compose_all(yaml: text))
+    }
+
+    static func object(_ kind: String, in file: String) throws -> Yams.Node {
+        try #require(try documents(file).first { $0["kind"]?.string == kind }, "\(file) has no \(kind)")
+    }
+
+    /// The first container of a workload, its arguments with every mount path moved under `root`,
+    /// and the mount paths so moved (mount path -> local directory).
+    static func container(of workload: Yams.Node, under root: URL) throws -> (arguments: [String], mounts: [String: URL]) {
+        let container = try #require(workload["spec"]?["template"]?["spec"]?["containers"]?.sequence?.first)
+        var mounts: [String: URL] = [:]
+        for mount in container["volumeMounts"]?.sequence ?? [] {
+            let path = try #require(mount["mountPath"]?.string)
+            let local = root.appendingPathComponent(try #require(mount["name"]?.string))
+            try FileManager.default.createDirectory(at: local, withIntermediateDirectories: true)
+            mounts[path] = local
+        }
+        let arguments = try #require(container["args"]?.sequence).map { node in
+            var argument = node.string ?? ""
+            for (path, local) in mounts.sorted(by: { $0.key.count > $1.key.count }) {
+                argument = argument.replacingOccurrences(of: path, with: local.path)
+            }
+            return argument
+        }
+        return (arguments, mounts)
+    }
+
+    @Test func theAgentAcceptsTheDaemonSetsArgumentsConfigAndMounts() throws {
+        let root = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let daemonSet = try Self.object("DaemonSet", in: "edgemesh-agent.yaml")
+        let (arguments, mounts) = try Self.container(of: daemonSet, under: root)
+        #expect(arguments.first == "agent")
+        let env = try #require(daemonSet["spec"]?["template"]?["spec"]?["containers"]?.sequence?.first?["env"]?.sequence)
+        #expect(env.contains { $0["name"]?.string == "NODE_NAME" && $0["valueFrom"]?["fieldRef"]?["fieldPath"]?.string == "spec.nodeName" })
+
+        // The ConfigMap's file and the PSK Secret's key, where the kubelet would mount them.
+        let configMap = try Self.object("ConfigMap", in: "edgemesh-agent.yaml")
+        let config = try #require(configMap["data"]?["edgemesh-agent.yaml"]?.string)
+        try config.write(to: try #require(mounts["/etc/edgemesh/config"]).appendingPathComponent("edgemesh-agent.yaml"), atomically: true, encoding: .utf8)
+        try "a cluster secret\n".write(to: try #require(mounts["/etc/edgemesh/psk"]).appendingPathComponent("psk"), atomically: true, encoding: .utf8)
+
+        let result = try EdgemeshProcess.run(arguments + ["--print-config"], environment: ["NODE_NAME": "edge-7"])
+        #expect(result.status == 0, "\(result.errors)")
+        for line in [
+            "node: edge-7", "source: metaServer http://127.0.0.1:10550", "listen: 169.254.96.16:53",
+            "state directory: \(try #require(mounts["/var/lib/edgemesh"]).path)",
+            "tunnel: port 20006, relays [IPv4]203.0.113.5:20008",
+        ] {
+            #expect(result.output.contains(line), "missing \"\(line)\" in:\n\(result.output)")
+        }
+        // The liveness probe asks the status endpoint the arguments configure.
+        let probe = try #require(daemonSet["spec"]?["template"]?["spec"]?["containers"]?.sequence?.first?["livenessProbe"]?["httpGet"])
+        #expect(arguments.contains("--status-address=\(probe["host"]?.string ?? ""):\(probe["port"]?.int ?? 0)"))
+        #expect(probe["path"]?.string == "/status")
+    }
+
+    @Test func theClusterRoleGrantsEveryKindTheAgentFollows() throws {
+        let role = try Self.object("ClusterRole", in: "edgemesh-agent.yaml")
+        let rules = try #require(role["rules"]?.sequence)
+        func verbs(group: String, resource: String) -> Set<String> {
+            var granted: Set<String> = []
+            for rule in rules {
+                let groups = rule["apiGroups"]?.sequence?.compactMap(\.string) ?? []
+                let resources = rule["resources"]?.sequence?.compactMap(\.string) ?? []
+                guard groups.contains(group), resources.contains(resource) else { continue }
+                granted.formUnion(rule["verbs"]?.sequence?.compactMap(\.string) ?? [])
+            }
+            return granted
+        }
+        for kind in KubernetesAPISource.Options().kinds {
+            let resource: KubernetesResource = switch kind {
+            case .service: .services
+            case .endpoints: .endpoints
+            case .endpointSlice: .endpointSlices
+            case .pod: .pods
+            case .node: .nodes
+            case .secret: .secrets
+            case .destinationRule: .destinationRules
+            case .virtualService: .virtualServices
+            case .gateway: .gateways
+            }
+            let granted = verbs(group: resource.group, resource: resource.plural)
+            #expect(granted.isSuperset(of: ["list", "watch"]), "\(resource.plural): granted \(granted.sorted())")
+        }
+        #expect(verbs(group: "", resource: "secrets").isEmpty, "agents follow no Secrets, so they may read none")
+        #expect(verbs(group: "", resource: "nodes").contains("patch"), "each agent publishes its tunnel key on its Node")
+    }
+
+    /// The agent and the relay as the kubelet would start them, in a namespace of their own:
+    /// the agent serves its status (the liveness probe) and DNS, the relay listens.
+    @Test func theAgentAndTheRelayStartFromTheirManifests() throws {
+        if let reason = AgentProxyNamespace.unavailableReason {
+            print("DeployManifestTests: start check skipped: \(reason)")
+            return
+        }
+        let root = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let namespace = try AgentProxyNamespace()
+        defer { namespace.tearDown() }
+        let (agentArguments, agentMounts) = try Self.container(of: try Self.object("DaemonSet", in: "edgemesh-agent.yaml"), under: root.appendingPathComponent("agent"))
+        let config = try #require(try Self.object("ConfigMap", in: "edgemesh-agent.yaml")["data"]?["edgemesh-agent.yaml"]?.string)
+        try config.write(to: try #require(agentMounts["/etc/edgemesh/config"]).appendingPathComponent("edgemesh-agent.yaml"), atomically: true, encoding: .utf8)
+        let (relayArguments, relayMounts) = try Self.container(of: try Self.object("Deployment", in: "edgemesh-relay.yaml"), under: root.appendingPathComponent("relay"))
+        for psk in [agentMounts["/etc/edgemesh/psk"], relayMounts["/etc/edgemesh/psk"]] {
+            try "a cluster secret\n".write(to: try #require(psk).appendingPathComponent("psk"), atomically: true, encoding: .utf8)
+        }
+
+        try namespace.start(["/usr/bin/env", "NODE_NAME=edge-7", EdgemeshProcess.binary.path] + agentArguments, log: root.appendingPathComponent("agent.log"))
+        try namespace.start([EdgemeshProcess.binary.path] + relayArguments, log: root.appendingPathComponent("relay.log"))
+        #expect(AgentProxyNamespace.eventually {
+            (try? namespace.run(["/usr/bin/curl", "-sf", "--max-time", "2", "http://127.0.0.1:10551/status"]))?.status == 0
+        }, "the liveness probe's URL answers")
+        #expect(AgentProxyNamespace.eventually(within: 10) {
+            let listening = (try? namespace.run(["/usr/bin/ss", "-Hltn"]))?.output ?? ""
+            return listening.contains("0.0.0.0:20008") && listening.contains("169.254.96.16:53")
+        }, "the relay listens on 20008 and the agent's DNS on 169.254.96.16:53")
+    }
+}
