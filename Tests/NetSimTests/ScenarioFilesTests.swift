@@ -31,7 +31,7 @@ import Testing
         let judged = Set(scenario.expectations.map(\.subject))
         for workload in scenario.workloads {
             switch workload.kind {
-            case .client, .punchPeer:
+            case .client, .punchPeer, .replay:
                 #expect(judged.contains(workload.name), "\(file): no expectation about \(workload.name)")
             default:
                 break

@@ -6,7 +6,7 @@ import Yams
 
 extension Reader {
     static let workloadKinds = [
-        "http-server", "tcp-echo", "udp-echo", "websocket-echo", "client", "rendezvous", "punch-peer",
+        "http-server", "tcp-echo", "udp-echo", "websocket-echo", "client", "rendezvous", "punch-peer", "replay",
     ]
 
     private static func workloadKeys(_ kind: String) -> [String] {
@@ -16,6 +16,7 @@ extension Reader {
         case "client":
             return common + ["protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret"]
         case "punch-peer": return common + ["transport", "rendezvous", "peer", "port", "start", "timeout"]
+        case "replay": return common + ["pcap", "only", "start", "timeout"]
         default: return common + ["port"]
         }
     }
@@ -60,7 +61,7 @@ extension Reader {
             case .httpServer(let port, _, _), .tcpEcho(let port), .webSocketEcho(let port): binding = ("tcp", port)
             case .udpEcho(let port): binding = ("udp", port)
             case .punchPeer(let punch): binding = (punch.transport.rawValue, punch.port)
-            case .client, .rendezvous: binding = nil
+            case .client, .rendezvous, .replay: binding = nil
             }
             if let binding {
                 let key = "\(spec.node) \(binding.transport) \(binding.port)"
@@ -118,6 +119,7 @@ extension Reader {
         case "websocket-echo": spec = .webSocketEcho(port: try port(required(fields, "port")))
         case "rendezvous": spec = .rendezvous(port: try port(required(fields, "port")))
         case "client": spec = .client(try client(fields, duration: duration, secrets: secrets))
+        case "replay": spec = .replay(try replay(fields, duration: duration))
         default: spec = .punchPeer(try punchPeer(fields, duration: duration))
         }
         return (WorkloadSpec(name: name, node: node, kind: spec), fields)

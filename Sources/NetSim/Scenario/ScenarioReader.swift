@@ -82,9 +82,12 @@ struct WorkloadIndex {
 }
 
 extension WorkloadSpec {
+    /// Sends requests and logs their outcomes (a client, or a replay of captured clients).
     var isClient: Bool {
-        if case .client = kind { return true }
-        return false
+        switch kind {
+        case .client, .replay: return true
+        default: return false
+        }
     }
 
     var isPunchPeer: Bool {
@@ -102,6 +105,7 @@ extension WorkloadSpec {
         case .client: return "client"
         case .rendezvous: return "rendezvous"
         case .punchPeer: return "punch-peer"
+        case .replay: return "replay"
         }
     }
 }

@@ -79,7 +79,7 @@ public final class ScenarioRunner {
             case .client:
                 logs[workload.name] = log
                 notePaths(of: workload, in: log)
-            case .punchPeer: logs[workload.name] = log
+            case .punchPeer, .replay: logs[workload.name] = log
             default: break
             }
             let start = try starter(for: workload, resolver: resolver, log: log)
@@ -117,6 +117,16 @@ public final class ScenarioRunner {
                 nameServer: nameServer, searchDomains: mesh?.searchDomains ?? [],
                 trustedAuthorities: try spec.trustedPEM.map { try WorkloadTLS.clientContext(trustedPEM: $0) })
             return { client.start(on: $0, resolver: resolver, log: log) }
+        case .replay(let spec):
+            // DNS the capture sent to the node's resolver goes to the node's agent here.
+            let nameServer = mesh?.nameServer(forNode: workload.node)
+            let replay = FlowReplayWorkload(
+                flows: spec.flows, startAt: .uptimeNanoseconds(spec.start), timeout: .nanoseconds(Int64(spec.timeout)),
+                target: { flow in
+                    if flow.port == 53, let nameServer { return nameServer }
+                    return flow.destination.socketAddress(port: flow.port)
+                })
+            return { replay.start(on: $0, log: log) }
         case .punchPeer(let spec):
             guard let rendezvous = HostPort(spec.rendezvous) else {
                 throw TopologyError("workload \(workload.name): rendezvous \"\(spec.rendezvous)\" is not host:port")
@@ -317,6 +327,7 @@ public final class ScenarioRunner {
         case .client(let spec): "\(spec.protocol.rawValue)-client"
         case .rendezvous: "rendezvous"
         case .punchPeer(let spec): "\(spec.transport.rawValue)-punch"
+        case .replay: "replay"
         }
     }
 

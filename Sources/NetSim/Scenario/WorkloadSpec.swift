@@ -1,3 +1,5 @@
+import Mesh
+
 /// A simulated application on a node: a server (a pod) or a client that sends requests.
 public struct WorkloadSpec: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
@@ -12,6 +14,26 @@ public struct WorkloadSpec: Hashable, Sendable {
         case rendezvous(port: UInt16)
         /// Punches a hole to the punch peer named `peer` with the help of `rendezvous`.
         case punchPeer(PunchSpec)
+        /// Plays the client flows of a field capture again, at their captured pace.
+        case replay(ReplaySpec)
+    }
+
+    public struct ReplaySpec: Hashable, Sendable {
+        /// The capture file, as the scenario names it.
+        public var pcap: String
+        /// The flows to play (already filtered by the scenario's `only`).
+        public var flows: [ReplayFlow]
+        /// Virtual time at which the capture's first packet is played.
+        public var start: UInt64
+        /// How long a flow waits for an answer after its last send.
+        public var timeout: UInt64
+
+        public init(pcap: String, flows: [ReplayFlow], start: UInt64, timeout: UInt64) {
+            self.pcap = pcap
+            self.flows = flows
+            self.start = start
+            self.timeout = timeout
+        }
     }
 
     /// An HTTPS pod's certificate chain and key, from a `kubernetes.io/tls` Secret.
