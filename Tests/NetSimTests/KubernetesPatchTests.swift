@@ -143,7 +143,7 @@ import Testing
         let source = KubernetesAPISource(client: bed.client, table: table, options: .init(kinds: [.node]))
         let publisher = TunnelKeyPublisher(client: bed.client, table: table, nodeName: "edge-1", publicKeyText: Self.key)
         var attempts = 0
-        publisher.onStateChange = { if $0 == .publishing { attempts += 1 } }
+        publisher.onStateChange = { if case .publishing = $0 { attempts += 1 } }
         source.start()
         publisher.start()
 

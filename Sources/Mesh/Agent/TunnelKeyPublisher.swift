@@ -14,7 +14,8 @@ import NIOCore
 public final class TunnelKeyPublisher: @unchecked Sendable {
     public enum State: Hashable, Sendable, CustomStringConvertible {
         case idle
-        case publishing
+        /// A patch is on its way; `previousFailure` says why the one before failed, if it did.
+        case publishing(previousFailure: String?)
         /// The server stored the key; its answer had this resource version.
         case published(resourceVersion: String?)
         /// The last attempt failed for `reason`; the next one starts after `delay`.
@@ -24,13 +25,18 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
         public var description: String {
             switch self {
             case .idle: "not yet published"
-            case .publishing: "publishing"
+            case .publishing(nil): "publishing"
+            case .publishing(let reason?): "not published: \(reason); retrying now"
             case .published(let version): "published (resourceVersion \(version ?? "unknown"))"
             case .retrying(let reason, let delay): "not published: \(reason); retrying in \(delay.nanoseconds / 1_000_000_000) s"
             case .stopped: "stopped"
             }
         }
     }
+
+    /// What the agent's ClusterRole must grant for this: the RBAC verb, on `resource`.
+    public static let requiredVerb = "patch"
+    public static let resource = KubernetesResource.nodes
 
     public let client: KubernetesAPIClient
     public let nodeName: String
@@ -96,12 +102,16 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
     private func publish() {
         retry?.cancel()
         let current = generation
-        setState(.publishing)
-        client.patch(.nodes, name: nodeName, patch: patchBody).whenComplete { [self] result in
+        if case .retrying(let reason, _) = state {
+            setState(.publishing(previousFailure: reason))
+        } else {
+            setState(.publishing(previousFailure: nil))
+        }
+        client.patch(Self.resource, name: nodeName, patch: patchBody).whenComplete { [self] result in
             guard current == generation else { return }
             switch result {
             case .success(let body): accept(answer: body)
-            case .failure(let error): failed(KubernetesPatchError(error, resource: .nodes, name: nodeName))
+            case .failure(let error): failed(KubernetesPatchError(error, resource: Self.resource, name: nodeName))
             }
         }
     }
