@@ -120,6 +120,11 @@ import Testing
         guard case .rejected(400, _, _, _) = notJSON else { Issue.record("\(notJSON)"); return }
         #expect(try Self.stored(bed.server, "edge-1").metadata.annotations.isEmpty, "no refused patch changed the node")
 
+        // Some metaServers take no PATCH at all: that is a refusal, not an outage.
+        let notAllowed = KubernetesPatchError(KubernetesAPIError.status(code: 405, nil), resource: .nodes, name: "edge-1")
+        #expect(notAllowed == .rejected(code: 405, resource: .nodes, name: "edge-1", message: nil))
+        #expect(!notAllowed.isTransient)
+
         bed.server.stop()
         let away = try failure("edge-1", Self.keyPatch(Self.key))
         guard case .unreachable(let why) = away else { Issue.record("\(away)"); return }

@@ -96,6 +96,7 @@ import Testing
                 continue
             }
             #expect(agent.status().tunnelKey?.hasPrefix("published") == true, "\(String(describing: agent.status().tunnelKey))")
+            #expect(agent.metricsText().contains("edgemesh_tunnel_key_published 1"), "the metric says so too")
             // Each agent's peer reads the other's key from its own table, as the tunnel will.
             let peer = node == "edge" ? "other" : "edge"
             let peerTable = try #require(runner.agent(on: peer)?.table)

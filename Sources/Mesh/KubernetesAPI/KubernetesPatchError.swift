@@ -10,7 +10,8 @@ public enum KubernetesPatchError: Error, Hashable, Sendable, CustomStringConvert
     case notFound(resource: KubernetesResource, name: String)
     /// 409: the object changed under a precondition of the patch.
     case conflict(resource: KubernetesResource, name: String, message: String?)
-    /// 400, 415 or 422: the server would not apply this patch to this object.
+    /// 400, 405, 415 or 422: the server would not apply this patch to this object (405: it
+    /// takes no PATCH there at all, as some metaServer versions).
     case rejected(code: Int, resource: KubernetesResource, name: String, message: String?)
     /// No answer (connection refused or cut, timeout, TLS), or an answer meaning "try later"
     /// (429, 5xx).
@@ -32,7 +33,7 @@ public enum KubernetesPatchError: Error, Hashable, Sendable, CustomStringConvert
         case 403: self = .forbidden(verb: "patch", resource: resource, name: name, message: message)
         case 404: self = .notFound(resource: resource, name: name)
         case 409: self = .conflict(resource: resource, name: name, message: message)
-        case 400, 415, 422: self = .rejected(code: code, resource: resource, name: name, message: message)
+        case 400, 405, 415, 422: self = .rejected(code: code, resource: resource, name: name, message: message)
         default: self = .unreachable(reason: "\(apiError)")
         }
     }

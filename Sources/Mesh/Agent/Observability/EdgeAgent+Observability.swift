@@ -65,6 +65,11 @@ extension EdgeAgent {
         if let apiSource {
             out.add("edgemesh_api_synced", .gauge, help: "1 once every followed kind has been listed.", value: apiSource.isSynced ? 1 : 0)
         }
+        if let keyPublisher {
+            let published = if case .published = keyPublisher.state { 1 } else { 0 }
+            out.add("edgemesh_tunnel_key_published", .gauge, help: "1 while this node's tunnel key is on its Node object.", value: published)
+            out.add("edgemesh_tunnel_key_publications_total", .counter, help: "Patches of the tunnel key the API server accepted.", value: keyPublisher.publications)
+        }
         let dns = dnsServer.statistics
         out.add("edgemesh_dns_queries_total", .counter, help: "DNS messages received (UDP and TCP).", value: dns.queries)
         out.add("edgemesh_dns_malformed_total", .counter, help: "DNS messages that did not decode.", value: dns.malformed)
