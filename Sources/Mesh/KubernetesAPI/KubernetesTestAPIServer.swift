@@ -342,7 +342,9 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             return respond(on: channel, status: .notFound, json: Self.status(404, "NotFound", "no resource at \(path)"))
         }
         let namespace = resource.isNamespaced ? target.namespace : nil
-        if query["watch"] == "true" || query["watch"] == "1" {
+        let watching = query["watch"] == "true" || query["watch"] == "1"
+        if refuse(watching ? "watch" : "list", resource, name: nil, namespace: namespace, on: channel) { return }
+        if watching {
             watch(resource, namespace: namespace, from: query["resourceVersion"], bookmarks: query["allowWatchBookmarks"] == "true", on: channel)
         } else {
             respond(on: channel, status: .ok, json: list(resource, namespace: namespace))
@@ -357,11 +359,7 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             return respond(on: channel, status: .notFound, json: Self.status(404, "NotFound", "no object at \(path)"))
         }
         let name = target.name
-        if forbidden.contains(Permission(verb: "patch", resource: resource)) {
-            let scope = resource.isNamespaced ? "in the namespace \"\(target.namespace ?? "default")\"" : "at the cluster scope"
-            let message = "\(resource.plural) \"\(name)\" is forbidden: the client cannot patch resource \"\(resource.plural)\" in API group \"\(resource.group)\" \(scope)"
-            return respond(on: channel, status: .forbidden, json: Self.status(403, "Forbidden", message))
-        }
+        if refuse("patch", resource, name: name, namespace: target.namespace, on: channel) { return }
         guard KubernetesPatchType(contentType: head.headers.first(name: "Content-Type") ?? "") != nil else {
             let message = "the body must be \(KubernetesPatchType.merge.contentType) or \(KubernetesPatchType.strategicMerge.contentType)"
             return respond(on: channel, status: .unsupportedMediaType, json: Self.status(415, "UnsupportedMediaType", message))
@@ -379,6 +377,16 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         }
         let key = ObjectKey(namespace: resource.isNamespaced ? target.namespace ?? "default" : "", name: name)
         respond(on: channel, status: .ok, json: stores[resource.storageKey]?[key]?.object.encoded() ?? [])
+    }
+
+    /// Answers 403 as RBAC words it when `verb` on `resource` is in `forbidden`; whether it did.
+    private func refuse(_ verb: String, _ resource: KubernetesResource, name: String?, namespace: String?, on channel: Channel) -> Bool {
+        guard forbidden.contains(Permission(verb: verb, resource: resource)) else { return false }
+        let subject = name.map { "\(resource.plural) \"\($0)\"" } ?? resource.plural
+        let scope = resource.isNamespaced && namespace != nil ? "in the namespace \"\(namespace ?? "")\"" : "at the cluster scope"
+        let message = "\(subject) is forbidden: the client cannot \(verb) resource \"\(resource.plural)\" in API group \"\(resource.group)\" \(scope)"
+        respond(on: channel, status: .forbidden, json: Self.status(403, "Forbidden", message))
+        return true
     }
 
     /// The resource a path names; the version is taken from the path so objects come back in
