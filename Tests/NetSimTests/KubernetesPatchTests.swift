@@ -203,6 +203,22 @@ import Testing
         #expect(try Self.stored(bed.server, "edge-1").metadata.annotations[tunnelPublicKeyAnnotation] == Self.key)
     }
 
+    @Test func aWatchCancelledWhileWaitingForItsTokenIsNeverSent() throws {
+        let bed = try Self.bed(options: .init(rateLimit: .init(qps: 1, burst: 1)))
+        var listed = false
+        bed.client.list(.services).whenSuccess { _ in listed = true }
+        let watch = bed.client.watch(.services, resourceVersion: nil) { _ in }
+        var ended: Result<Void, any Error>?
+        watch.finished.whenComplete { ended = $0 }
+        bed.sim.run(for: 100 * Nanoseconds.millisecond)
+        watch.cancel()
+        bed.sim.run(for: 5 * Self.s)
+        #expect(listed, "the first request had the burst's token")
+        #expect(ended != nil, "the cancelled watch finished")
+        #expect(bed.server.requests.map(\.uri) == ["/api/v1/services"], "the watch never reached the server")
+        #expect(bed.server.watchCount == 0)
+    }
+
     /// Every watch is answered 410 Gone and the reflector's backoff is next to nothing: only the
     /// client's qps/burst stands between the storm and the server.
     static func relistStorm(limit: KubernetesRateLimiter.Limit) throws -> [NIODeadline] {
