@@ -9,14 +9,15 @@ enum AgentSource: Sendable, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .manifests(let directory): "manifests \(directory)"
+        case .manifests(let directory): return "manifests \(directory)"
         case .kubernetesAPI(let configuration):
-            switch configuration.mode {
+            let mode = switch configuration.mode {
             case .edge(let metaServer): "metaServer \(metaServer)"
             case .inCluster(let server, _, _): "in-cluster \(server)"
             case .kubeconfig(let path): "kubeconfig \(path)"
             case .server(let endpoint, _): "master \(endpoint)"
             }
+            return "\(mode) (qps \(configuration.qps), burst \(configuration.burst))"
         }
     }
 }

@@ -62,6 +62,7 @@ struct StatusCommand: ParsableCommand {
         lines.append(
             "dns on \(status.dns.listening.joined(separator: ", ")): \(status.dns.queries) queries (\(responses.isEmpty ? "none answered" : responses)), "
                 + "\(status.dns.malformed) malformed, \(status.dns.truncated) truncated")
+        if let key = status.tunnelKey { lines.append("tunnel key: \(key)") }
         if let tunnel = status.tunnel { lines.append(tunnel.text) }
         lines += status.relays ?? []
         return lines.joined(separator: "\n")

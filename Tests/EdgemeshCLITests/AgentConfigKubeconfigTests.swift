@@ -2,58 +2,22 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import LinuxBackend
-import Logging
 import Mesh
 import NIOCore
-import NIOPosix
 import Testing
 
 /// `edgemesh agent --kubeconfig FILE`: the real binary list-watches a Kubernetes API server
 /// (the test server on 127.0.0.1, demanding the kubeconfig user's token), answers DNS for what
-/// it lists, follows a change, and stops cleanly on SIGTERM.
-@Suite struct AgentConfigKubeconfigTests {
+/// it lists, follows a change, publishes its tunnel key on its Node, and stops cleanly on SIGTERM.
+// Serialized: both agents install the nftables table `edgemesh` in this namespace.
+@Suite(.serialized) struct AgentConfigKubeconfigTests {
     @Test func theAgentFollowsTheAPIServerNamedByAKubeconfig() throws {
-        let directory = try EdgemeshProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let group = LinuxEventLoops.makeGroup()
-        defer { try? LinuxEventLoops.syncShutdown(group) }
-        let loop = group.next()
-        let host = LinuxHost(
-            name: "api", eventLoop: loop, storeDirectory: directory.appendingPathComponent("api-state").path,
-            interception: NoInterception(eventLoop: loop), logger: Logger(label: "edgemesh.test.api"))
-        let server = KubernetesTestAPIServer(
-            host: host, configuration: .init(address: .loopback, port: 0, bookmarkInterval: .milliseconds(500), requiredBearerToken: "node-token"))
-        let apiPort = try loop.flatSubmit { server.start() }.wait().localAddress!.port!
-        defer { _ = try? loop.submit { server.stop() }.wait() }
-        try loop.submit {
-            try server.create(.services, json: Array(#"{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"name":"http","port":80}]}}"#.utf8))
-        }.wait()
-
-        let kubeconfig = directory.appendingPathComponent("kubeconfig")
-        try """
-            apiVersion: v1
-            kind: Config
-            current-context: edge
-            contexts: [{name: edge, context: {cluster: local, user: node}}]
-            clusters: [{name: local, cluster: {server: "http://127.0.0.1:\(apiPort)"}}]
-            users: [{name: node, user: {token: node-token}}]
-            """.write(to: kubeconfig, atomically: true, encoding: .utf8)
-
-        // A free port: bind one, note it, let it go.
-        let probe = try DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
-        let dnsPort = probe.localAddress!.port!
-        try probe.close().wait()
-
-        let agent = Process()
-        agent.executableURL = EdgemeshProcess.binary
-        agent.arguments = [
-            "agent", "--node-name", "edge-1", "--kubeconfig", kubeconfig.path, "--listen-ip", "127.0.0.1",
-            "--dns-port", String(dnsPort), "--state-dir", directory.appendingPathComponent("state").path, "--upstream-dns", "127.0.0.1:9",
-        ]
-        agent.standardOutput = FileHandle.nullDevice
-        agent.standardError = FileHandle.nullDevice
-        try agent.run()
+        let bed = try KubeconfigAPIBed()
+        defer { bed.tearDown() }
+        try bed.withServer {
+            try $0.create(.services, json: Array(#"{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"name":"http","port":80}]}}"#.utf8))
+        }
+        let (agent, dnsPort) = try bed.startAgent()
         var exited = false
         defer {
             if !exited {
@@ -64,12 +28,12 @@ import Testing
 
         #expect(AgentCommandTests.waitForAnswer("web.default.svc.cluster.local", ["10.96.0.5"], port: dnsPort),
             "the service listed from the API server is served")
-        try loop.submit {
-            try server.create(.services, json: Array(#"{"metadata":{"name":"db","namespace":"data"},"spec":{"clusterIP":"10.96.0.6"}}"#.utf8))
-        }.wait()
+        try bed.withServer {
+            try $0.create(.services, json: Array(#"{"metadata":{"name":"db","namespace":"data"},"spec":{"clusterIP":"10.96.0.6"}}"#.utf8))
+        }
         #expect(AgentCommandTests.waitForAnswer("db.data.svc.cluster.local", ["10.96.0.6"], port: dnsPort),
             "a service created afterwards arrives through the watch")
-        let authorized = try loop.submit { server.requests.allSatisfy { $0.headers["Authorization"] == ["Bearer node-token"] } }.wait()
+        let authorized = try bed.withServer { $0.requests.allSatisfy { $0.headers["Authorization"] == ["Bearer \(KubeconfigAPIBed.token)"] } }
         #expect(authorized, "every request carries the kubeconfig user's token")
 
         kill(agent.processIdentifier, SIGTERM)
@@ -82,14 +46,48 @@ import Testing
             #expect(agent.terminationReason == .exit && agent.terminationStatus == 0)
         }
     }
-}
 
-private struct NoInterception: TrafficInterception {
-    let eventLoop: EventLoop
+    /// With a PSK the tunnel runs, and the agent patches its own Node (the kubelet registered
+    /// it) with its key; when someone strips the annotation, the agent puts it back.
+    @Test func theAgentPublishesItsTunnelKeyOnItsOwnNode() throws {
+        let bed = try KubeconfigAPIBed()
+        defer { bed.tearDown() }
+        try bed.withServer {
+            try $0.create(.nodes, json: Array(#"{"metadata":{"name":"edge-1","annotations":{"team":"edge"}},"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}]}}"#.utf8))
+        }
+        let psk = bed.directory.appendingPathComponent("psk")
+        try "a cluster secret\n".write(to: psk, atomically: true, encoding: .utf8)
+        let statusPort = try StatusCommandTests.freeTCPPort()
+        let (agent, _) = try bed.startAgent([
+            "--psk-file", psk.path, "--tunnel-port", String(try StatusCommandTests.freeTCPPort()),
+            "--status-address", "127.0.0.1:\(statusPort)",
+        ])
+        defer { EdgemeshProcess.stop(agent) }
 
-    func apply(_ rules: [InterceptionRule]) -> EventLoopFuture<Void> {
-        eventLoop.makeFailedFuture(HostError.unsupported("interception in AgentConfigKubeconfigTests"))
+        func storedKey() throws -> String? {
+            try bed.withServer { server in
+                guard let stored = server.objects(of: .nodes).first(where: { $0.key.name == "edge-1" }) else { return nil }
+                return (try? KubernetesDecoder.decode(Node.self, json: stored.json))?.metadata.annotations[tunnelPublicKeyAnnotation]
+            }
+        }
+        #expect(try bed.wait { try storedKey() != nil }, "the agent published its key within 30 s")
+        let key = try #require(try storedKey())
+        #expect(TunnelPublicKeyText.decode(key)?.count == 32, "\(key) is a base64 X25519 public key")
+        let patches = try bed.withServer { $0.requests.filter { $0.method == .PATCH } }
+        #expect(patches.first?.uri == "/api/v1/nodes/edge-1")
+        #expect(patches.first?.headers.first(name: "Content-Type") == "application/merge-patch+json")
+        #expect(patches.allSatisfy { $0.headers["Authorization"] == ["Bearer \(KubeconfigAPIBed.token)"] })
+
+        #expect(try bed.wait {
+            try EdgemeshProcess.run(["status", "--agent", "127.0.0.1:\(statusPort)"]).output.contains("tunnel key: published")
+        }, "edgemesh status says the key is published")
+
+        // Someone strips the annotation: the agent's watch sees it and the same key goes back.
+        try bed.withServer { try $0.patch(.nodes, namespace: nil, name: "edge-1", json: Array(#"{"metadata":{"annotations":{"\#(tunnelPublicKeyAnnotation)":null}}}"#.utf8)) }
+        #expect(try bed.wait { try storedKey() == key }, "the agent re-published its key after the edit")
+        let team = try bed.withServer { server in
+            server.objects(of: .nodes).first.map { String(decoding: $0.json, as: UTF8.self).contains(#""team":"edge""#) } ?? false
+        }
+        #expect(team, "the agent's patches leave other annotations alone")
     }
-
-    func removeAll() -> EventLoopFuture<Void> { eventLoop.makeSucceededVoidFuture() }
 }

@@ -45,7 +45,7 @@ import Testing
                 "agent", "--node-name", "edge-1", "--config", directory.appendingPathComponent("edgemesh-agent.yaml").path, "--print-config",
             ])
             #expect(result.status == 0, "\(result.errors)")
-            #expect(result.output.contains("source: master https://10.0.0.1:6443"), "\(result.output)")
+            #expect(result.output.contains("source: master https://10.0.0.1:6443 (qps 50.0, burst 200)"), "\(result.output)")
             #expect(result.output.contains("listen: 169.254.77.7:5353"))
             #expect(result.output.contains("device: mesh7"))
             #expect(result.output.contains("upstream DNS: 9.9.9.9:53, 1.1.1.1:5300 from config file"))

@@ -69,19 +69,21 @@ import Yams
         #expect(probe["path"]?.string == "/status")
     }
 
-    @Test func theClusterRoleGrantsEveryKindTheAgentFollows() throws {
+    /// Exactly what the agent does, no more: list and watch of every kind it follows, and patch
+    /// of nodes for its tunnel key. A verb the agent stops using must leave the role too.
+    @Test func theClusterRoleGrantsWhatTheAgentDoesAndNothingElse() throws {
         let role = try Self.object("ClusterRole", in: "edgemesh-agent.yaml")
         let rules = try #require(role["rules"]?.sequence)
-        func verbs(group: String, resource: String) -> Set<String> {
-            var granted: Set<String> = []
-            for rule in rules {
-                let groups = rule["apiGroups"]?.sequence?.compactMap(\.string) ?? []
-                let resources = rule["resources"]?.sequence?.compactMap(\.string) ?? []
-                guard groups.contains(group), resources.contains(resource) else { continue }
-                granted.formUnion(rule["verbs"]?.sequence?.compactMap(\.string) ?? [])
+        var granted: [String: Set<String>] = [:]
+        for rule in rules {
+            let verbs = Set(rule["verbs"]?.sequence?.compactMap(\.string) ?? [])
+            for group in rule["apiGroups"]?.sequence?.compactMap(\.string) ?? [] {
+                for resource in rule["resources"]?.sequence?.compactMap(\.string) ?? [] {
+                    granted["\(group)/\(resource)", default: []].formUnion(verbs)
+                }
             }
-            return granted
         }
+        var required: [String: Set<String>] = [:]
         for kind in KubernetesAPISource.Options().kinds {
             let resource: KubernetesResource = switch kind {
             case .service: .services
@@ -94,11 +96,14 @@ import Yams
             case .virtualService: .virtualServices
             case .gateway: .gateways
             }
-            let granted = verbs(group: resource.group, resource: resource.plural)
-            #expect(granted.isSuperset(of: ["list", "watch"]), "\(resource.plural): granted \(granted.sorted())")
+            required[resource.storageKey, default: []].formUnion(["list", "watch"])
         }
-        #expect(verbs(group: "", resource: "secrets").isEmpty, "agents follow no Secrets, so they may read none")
-        #expect(verbs(group: "", resource: "nodes").contains("patch"), "each agent publishes its tunnel key on its Node")
+        required[TunnelKeyPublisher.resource.storageKey, default: []].insert(TunnelKeyPublisher.requiredVerb)
+        for key in Set(granted.keys).union(required.keys).sorted() {
+            #expect(granted[key] == required[key], "\(key): the role grants \(granted[key]?.sorted() ?? []), the agent uses \(required[key]?.sorted() ?? [])")
+        }
+        #expect(granted["/secrets"] == nil, "agents follow no Secrets, so they may read none")
+        #expect(granted["/nodes"]?.contains("patch") == true, "each agent publishes its tunnel key on its Node")
     }
 
     /// The agent and the relay as the kubelet would start them, in a namespace of their own:

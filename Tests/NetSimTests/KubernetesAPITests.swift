@@ -230,6 +230,19 @@ final class ReflectorMirror: @unchecked Sendable {
         #expect(anonymous.mirror.replaces == 0)
     }
 
+    @Test func aListTheRoleDoesNotGrantIsAnswered403AndTheStatusSaysSo() throws {
+        let h = Self.harness(sim: try Self.cloudAndEdge(loss: 0))
+        h.server.forbidden = [.init(verb: "list", resource: .services)]
+        h.reflector.start()
+        _ = h.sim.run(until: 10 * Self.s) { h.reflector.status.lastError == nil }
+        #expect(h.reflector.status.lastError?.contains("403") == true, "\(h.reflector.status)")
+        #expect(h.reflector.status.lastError?.contains("cannot list resource \"services\"") == true, "\(h.reflector.status)")
+        #expect(h.mirror.replaces == 0)
+        h.server.forbidden = []
+        _ = h.sim.run(until: h.sim.now + 60 * Self.s) { h.reflector.status.phase != .watching }
+        #expect(h.mirror.replaces == 1, "listed once the role allows it")
+    }
+
     @Test func theMetaServerFixtureDecodesWhenServed() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let fixture = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/metaserver-services.json")

@@ -69,6 +69,28 @@ import Testing
         #expect(h.server.requests.allSatisfy { $0.headers["Authorization"] == ["Bearer node-token"] })
     }
 
+    @Test func aPatchTravelsWithTheSameTLSClientCertificateAndTokenAsTheWatch() throws {
+        let h = try Self.harness(
+            server: .init(requiredBearerToken: "node-token", tls: Self.serverContext(requiresClientCertificate: true)),
+            options: .init(bearerToken: "node-token", tls: Self.clusterTrust(clientCertificate: true)))
+        try h.server.create(.nodes, json: KubernetesPatchTests.node("edge-1"))
+        let patch = KubernetesPatchTests.keyPatch(KubernetesPatchTests.key)
+        let answer = try KubernetesPatchTests.await(h.reflector.client.patch(.nodes, name: "edge-1", patch: patch), in: h.sim).get()
+        #expect(try KubernetesDecoder.decode(Node.self, json: answer).metadata.annotations[tunnelPublicKeyAnnotation] == KubernetesPatchTests.key)
+        #expect(h.server.requests.map(\.method) == [.PATCH])
+        #expect(h.server.requests.allSatisfy { $0.headers["Authorization"] == ["Bearer node-token"] })
+
+        // Without the client certificate the server never sees the patch, and the error says TLS.
+        let anonymous = try Self.harness(
+            server: .init(port: 6444, requiredBearerToken: "node-token", tls: Self.serverContext(requiresClientCertificate: true)),
+            options: .init(bearerToken: "node-token", tls: Self.clusterTrust()))
+        try anonymous.server.create(.nodes, json: KubernetesPatchTests.node("edge-1"))
+        let refused = try KubernetesPatchTests.await(anonymous.reflector.client.patch(.nodes, name: "edge-1", patch: patch), in: anonymous.sim)
+        guard case .failure(KubernetesPatchError.unreachable(let reason)) = refused else { Issue.record("\(refused)"); return }
+        #expect(reason.contains("TLS"), "\(reason)")
+        #expect(anonymous.server.requests.isEmpty)
+    }
+
     @Test func aServerCertificateFromAnotherCAIsRefused() throws {
         let h = try Self.harness(
             server: .init(tls: Self.serverContext(rogue: true)), options: .init(tls: Self.clusterTrust()))

@@ -64,6 +64,68 @@ import Testing
         #expect(status.statuses.contains { $0.reconnectCount > 0 }, "the outage must have cut the watches")
     }
 
+    @Test func withAnAPIServerEachAgentPublishesItsOwnTunnelKeyOnceTheCloudIsBack() throws {
+        let scenario = try ScenarioParser.parse(
+            yaml: Self.yaml(
+                mesh: "mesh: {agents: [edge, other], apiServer: api}",
+                extra: "faults:\n  - {at: 0s, for: 3m, cloudUnreachable: true}",
+                workloads: "  - {name: lookups, node: edge, kind: client, protocol: dns, target: web.shop, start: 5m, interval: 10s, count: 20, timeout: 2s}"),
+            source: "inline")
+        let runner = try ScenarioRunner(scenario: scenario)
+        var annotatedDuringOutage: [String] = []
+        let report = try runner.run(options: .init(prepare: { simulator in
+            simulator.schedule(at: 2 * Self.minute) {
+                annotatedDuringOutage = runner.apiServer?.objects(of: .nodes).filter {
+                    String(decoding: $0.json, as: UTF8.self).contains(tunnelPublicKeyAnnotation)
+                }.map(\.key.name) ?? []
+            }
+        }))
+        let failed = report.verdicts.filter { !$0.passed }.map(\.detail)
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(annotatedDuringOutage.isEmpty, "nobody but the agents writes keys, and they cannot reach the cloud yet")
+        let server = try #require(runner.apiServer)
+        for node in ["edge", "other"] {
+            let agent = try #require(runner.agent(on: node))
+            let key = try #require(agent.tunnel?.identity?.publicKeyText)
+            let stored = try #require(server.objects(of: .nodes).first { $0.key.name == node })
+            let object = try KubernetesDecoder.decode(Node.self, json: stored.json)
+            #expect(object.metadata.annotations[tunnelPublicKeyAnnotation] == key, "\(node)'s Node carries the key its agent holds")
+            #expect(object.status.addresses.isEmpty == false, "the kubelet-style registration (the address) is kept")
+            guard case .published = agent.keyPublisher?.state else {
+                Issue.record("\(node): \(String(describing: agent.keyPublisher?.state))")
+                continue
+            }
+            #expect(agent.status().tunnelKey?.hasPrefix("published") == true, "\(String(describing: agent.status().tunnelKey))")
+            #expect(agent.metricsText().contains("edgemesh_tunnel_key_published 1"), "the metric says so too")
+            // Each agent's peer reads the other's key from its own table, as the tunnel will.
+            let peer = node == "edge" ? "other" : "edge"
+            let peerTable = try #require(runner.agent(on: peer)?.table)
+            #expect(ServiceTablePeerDirectory(table: peerTable).publicKey(ofNode: node) == agent.tunnel?.identity?.keyPair.publicKey)
+        }
+        let patches = server.requests.filter { $0.method == .PATCH }
+        #expect(Set(patches.map(\.uri)) == ["/api/v1/nodes/edge", "/api/v1/nodes/other"])
+        #expect(patches.allSatisfy { $0.receivedAt >= .uptimeNanoseconds(3 * Self.minute) }, "no patch got through the outage")
+    }
+
+    @Test func anAgentWhosePatchIsForbiddenSaysWhyInItsStatusAndKeepsServing() throws {
+        let scenario = try ScenarioParser.parse(yaml: Self.yaml(), source: "inline")
+        let runner = try ScenarioRunner(scenario: scenario)
+        let server = try #require(runner.apiServer)
+        server.forbidden = [.init(verb: "patch", resource: .nodes)]
+        var statusDuringRun: String?
+        let report = try runner.run(options: .init(prepare: { simulator in
+            simulator.schedule(at: 5 * Self.minute) { statusDuringRun = runner.agent(on: "edge")?.status().tunnelKey }
+        }))
+        let failed = report.verdicts.filter { !$0.passed }.map(\.detail)
+        #expect(failed.isEmpty, "DNS and the table are unaffected: \(failed)")
+        let status = try #require(statusDuringRun)
+        #expect(status.contains("not published: 403: the ClusterRole lacks patch on nodes"), "\(status)")
+        #expect(status.contains("on Node edge"), "\(status)")
+        let patches = server.requests.filter { $0.method == .PATCH }.count
+        // Retried at the backoff cap for ten minutes in case the role is fixed: tens, not thousands.
+        #expect(patches >= 5 && patches <= 100, "\(patches) refused patches in 10 min")
+    }
+
     @Test func withoutAnAPIServerAgentsFollowTheManifestsAndTheirChanges() throws {
         let scenario = try ScenarioParser.parse(
             yaml: Self.yaml(mesh: "mesh: {agents: all}", extra: """

@@ -19,9 +19,15 @@ public struct KubernetesAPIAccess: Sendable {
         self.origin = origin
     }
 
-    /// Reads what `configuration`'s mode needs.
+    /// Reads what `configuration`'s mode needs; requests are limited to its qps and burst.
     public static func load(_ configuration: KubernetesAPIConfiguration) throws(KubernetesAPIAccessError) -> KubernetesAPIAccess {
-        switch configuration.mode {
+        var access = try loadMode(configuration.mode)
+        access.options.rateLimit = KubernetesRateLimiter.Limit(qps: configuration.qps, burst: configuration.burst)
+        return access
+    }
+
+    private static func loadMode(_ mode: KubernetesAPIConfiguration.Mode) throws(KubernetesAPIAccessError) -> KubernetesAPIAccess {
+        switch mode {
         case .edge(let metaServer):
             return KubernetesAPIAccess(endpoint: metaServer, origin: "metaServer \(metaServer)")
         case .server(let endpoint, let bearerToken):

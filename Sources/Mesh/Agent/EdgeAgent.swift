@@ -60,6 +60,9 @@ public final class EdgeAgent: @unchecked Sendable {
     public private(set) var httpEndpoint: AgentHTTPEndpoint?
     /// The API server the table follows, once `follow` was called.
     public private(set) var apiSource: KubernetesAPISource?
+    /// Keeps this node's tunnel key on its Node object, while the tunnel runs and the source is
+    /// an API server.
+    public private(set) var keyPublisher: TunnelKeyPublisher?
     /// When `start` was called (host clock), for the status's uptime.
     public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
     /// Where the table's objects come from, in words for the status.
@@ -116,6 +119,7 @@ public final class EdgeAgent: @unchecked Sendable {
     private func startTunnel() -> EventLoopFuture<Void> {
         guard let tunnel else { return host.eventLoop.makeSucceededVoidFuture() }
         return tunnel.start().flatMap {
+            self.startKeyPublisherIfReady()
             guard !self.configuration.relays.isEmpty, let identity = tunnel.identity else {
                 return self.host.eventLoop.makeSucceededVoidFuture()
             }
@@ -147,12 +151,26 @@ public final class EdgeAgent: @unchecked Sendable {
 
     /// Follows the API server from now on: list-watch of every kind the table holds. Until a
     /// kind has listed, the table keeps what the offline snapshot restored for it.
+    /// With the tunnel running, also publishes this node's tunnel key on its Node object.
     public func follow(_ client: KubernetesAPIClient, options: KubernetesAPISource.Options = KubernetesAPISource.Options()) {
         apiSource?.stop()
+        keyPublisher?.stop()
+        keyPublisher = nil
         let source = KubernetesAPISource(client: client, table: table, options: options)
         apiSource = source
         sourceDescription = "api \(client.endpoint)"
         source.start()
+        startKeyPublisherIfReady()
+    }
+
+    /// Starts publishing once both the tunnel identity and an API source exist, whichever came last.
+    private func startKeyPublisherIfReady() {
+        guard keyPublisher == nil, let client = apiSource?.client, let identity = tunnel?.identity else { return }
+        let publisher = TunnelKeyPublisher(
+            client: client, table: table, nodeName: configuration.nodeName, publicKeyText: identity.publicKeyText,
+            backoff: apiSource?.options.backoff ?? KubernetesBackoff())
+        keyPublisher = publisher
+        publisher.start()
     }
 
     private func startHTTPEndpoint() -> EventLoopFuture<Void> {
@@ -168,6 +186,7 @@ public final class EdgeAgent: @unchecked Sendable {
 
     public func stop() -> EventLoopFuture<Void> {
         apiSource?.stop()
+        keyPublisher?.stop()
         snapshotter.stop()
         relayClient?.stop()
         holePunching?.stop()

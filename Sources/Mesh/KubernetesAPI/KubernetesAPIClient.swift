@@ -4,7 +4,8 @@ import NIOSSL
 
 /// Talks HTTP/1.1 to a Kubernetes API server (or KubeEdge's metaServer) over the host's
 /// streams, so it runs unchanged in NetSim and on Linux. One connection per request: lists
-/// are rare and a watch holds its connection for its whole life.
+/// are rare and a watch holds its connection for its whole life. Every request (list, watch
+/// start, patch) first takes a token from the client's `KubernetesRateLimiter`.
 ///
 /// An https endpoint is spoken through NIOSSL with `Options.tls` (the system's trust store when
 /// that is nil). Edge mode (the metaServer on 127.0.0.1) is plain http.
@@ -19,16 +20,20 @@ public final class KubernetesAPIClient: Sendable {
         public var requestTimeout: TimeAmount
         /// A watch that receives nothing (not even a bookmark) this long is abandoned and resumed.
         public var watchIdleTimeout: TimeAmount
+        /// `kubeAPIConfig.qps` and `burst`: how fast requests may start.
+        public var rateLimit: KubernetesRateLimiter.Limit
 
         public init(
             bearerToken: String? = nil, tls: KubernetesTLSConfiguration? = nil, connectTimeout: TimeAmount = .seconds(10),
-            requestTimeout: TimeAmount = .seconds(30), watchIdleTimeout: TimeAmount = .seconds(60)
+            requestTimeout: TimeAmount = .seconds(30), watchIdleTimeout: TimeAmount = .seconds(60),
+            rateLimit: KubernetesRateLimiter.Limit = .edgeMeshDefault
         ) {
             self.bearerToken = bearerToken
             self.tls = tls
             self.connectTimeout = connectTimeout
             self.requestTimeout = requestTimeout
             self.watchIdleTimeout = watchIdleTimeout
+            self.rateLimit = rateLimit
         }
     }
 
@@ -50,6 +55,8 @@ public final class KubernetesAPIClient: Sendable {
     public let host: any Host
     public let endpoint: KubernetesAPIEndpoint
     public let options: Options
+    /// Shared by every request of this client, as client-go shares one per REST client.
+    public let rateLimiter: KubernetesRateLimiter
     private let resolver: NameResolver
     /// Built once for an https endpoint (nil for http); a failure is reported by every request.
     private let tlsContext: Result<NIOSSLContext, KubernetesTLSError>?
@@ -64,6 +71,7 @@ public final class KubernetesAPIClient: Sendable {
         self.endpoint = endpoint
         self.options = options
         self.resolver = resolver
+        self.rateLimiter = KubernetesRateLimiter(limit: options.rateLimit)
         if endpoint.scheme == .https {
             let tls = options.tls ?? KubernetesTLSConfiguration()
             self.tlsContext = Result { () throws(KubernetesTLSError) in try tls.makeContext() }
@@ -84,8 +92,23 @@ public final class KubernetesAPIClient: Sendable {
     public func list(_ resource: KubernetesResource, namespace: String? = nil) -> EventLoopFuture<ByteBuffer> {
         let finished = host.eventLoop.makePromise(of: ByteBuffer.self)
         let handler = KubernetesResponseHandler(finished: finished, idleTimeout: options.requestTimeout, onLine: nil)
-        send(uri: endpoint.basePath + resource.path(namespace: namespace), handler: handler)
+        send(Request(method: .GET, uri: endpoint.basePath + resource.path(namespace: namespace)), handler: handler)
         return finished.futureResult
+    }
+
+    /// `PATCH <object>` with `patch` as the body: the object as the server stored it, or a
+    /// `KubernetesPatchError` saying what was refused and what to do about it.
+    public func patch(
+        _ resource: KubernetesResource, name: String, namespace: String? = nil, patch: [UInt8],
+        type: KubernetesPatchType = .merge
+    ) -> EventLoopFuture<ByteBuffer> {
+        let finished = host.eventLoop.makePromise(of: ByteBuffer.self)
+        let handler = KubernetesResponseHandler(finished: finished, idleTimeout: options.requestTimeout, onLine: nil)
+        let uri = endpoint.basePath + resource.objectPath(name: name, namespace: namespace)
+        send(Request(method: .PATCH, uri: uri, body: patch, contentType: type.contentType), handler: handler)
+        return finished.futureResult.flatMapErrorThrowing { error in
+            throw KubernetesPatchError(error, resource: resource, name: name)
+        }
     }
 
     /// `GET <collection>?watch=true&resourceVersion=...&allowWatchBookmarks=true`, handing every
@@ -99,7 +122,7 @@ public final class KubernetesAPIClient: Sendable {
         let finished = host.eventLoop.makePromise(of: ByteBuffer.self)
         let handler = KubernetesResponseHandler(finished: finished, idleTimeout: options.watchIdleTimeout, onLine: onLine)
         let cancel = host.eventLoop.makePromise(of: Void.self)
-        let channel = send(uri: endpoint.basePath + resource.path(namespace: namespace) + "?" + query, handler: handler)
+        let channel = send(Request(method: .GET, uri: endpoint.basePath + resource.path(namespace: namespace) + "?" + query), handler: handler)
         cancel.futureResult.whenSuccess {
             finished.fail(KubernetesAPIError.connectionClosed)
             channel.whenSuccess { $0.close(promise: nil) }
@@ -109,8 +132,29 @@ public final class KubernetesAPIClient: Sendable {
         return Watch(finished: finished.futureResult.map { _ in }, cancelPromise: cancel)
     }
 
+    private struct Request {
+        var method: HTTPMethod
+        var uri: String
+        var body: [UInt8]? = nil
+        var contentType: String? = nil
+    }
+
+    /// Sends `request` once the rate limiter allows; a request abandoned while it waits (a
+    /// cancelled watch) is never sent.
     @discardableResult
-    private func send(uri: String, handler: KubernetesResponseHandler) -> EventLoopFuture<Channel> {
+    private func send(_ request: Request, handler: KubernetesResponseHandler) -> EventLoopFuture<Channel> {
+        let wait = rateLimiter.reserve(now: host.now)
+        guard wait > .zero else { return connect(request, handler: handler) }
+        let loop = host.eventLoop
+        let abandoned = NIOLoopBoundBox(false, eventLoop: loop)
+        handler.finished.futureResult.whenComplete { _ in abandoned.value = true }
+        return loop.scheduleTask(in: wait) {}.futureResult.flatMap { [self] in
+            guard !abandoned.value else { return host.eventLoop.makeFailedFuture(KubernetesAPIError.connectionClosed) }
+            return connect(request, handler: handler)
+        }
+    }
+
+    private func connect(_ request: Request, handler: KubernetesResponseHandler) -> EventLoopFuture<Channel> {
         let loop = host.eventLoop
         let sslContext: NIOSSLContext?
         switch tlsContext {
@@ -129,7 +173,11 @@ public final class KubernetesAPIClient: Sendable {
         headers.add(name: "Accept", value: "application/json")
         headers.add(name: "User-Agent", value: "edgemesh-swift")
         if let token = options.bearerToken { headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
+        if let body = request.body {
+            headers.add(name: "Content-Type", value: request.contentType ?? "application/json")
+            headers.add(name: "Content-Length", value: String(body.count))
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)
         let connectOptions = StreamConnectOptions(remote: address.socketAddress(port: endpoint.port), connectTimeout: options.connectTimeout)
         let serverName = tlsServerName
         let connected = host.connectStream(connectOptions) { channel in
@@ -147,6 +195,9 @@ public final class KubernetesAPIClient: Sendable {
         connected.whenFailure { handler.finished.fail($0) }
         connected.whenSuccess { channel in
             channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            if let body = request.body {
+                channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil)
+            }
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             handler.finished.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }

@@ -41,11 +41,23 @@ public struct KubernetesResource: Hashable, Sendable, CustomStringConvertible {
         return "\(root)/\(plural)"
     }
 
+    /// The path of one object of this resource (`/api/v1/nodes/edge-1`).
+    public func objectPath(name: String, namespace: String? = nil) -> String {
+        "\(path(namespace: namespace ?? (isNamespaced ? "default" : nil)))/\(name)"
+    }
+
     /// Identifies a resource regardless of version, so a store holds one set of objects per kind
     /// even when clients ask for `v1alpha3` and `v1beta1` Istio objects alike.
     public var storageKey: String { "\(group)/\(plural)" }
 
     public var description: String { path() }
+
+    /// Splits an object path (`/api/v1/nodes/edge-1`) into its collection's parts and the name.
+    static func parse(objectPath path: String) -> (group: String, version: String, namespace: String?, plural: String, name: String)? {
+        guard let slash = path.lastIndex(of: "/"), path.index(after: slash) < path.endIndex else { return nil }
+        guard let collection = parse(path: String(path[..<slash])) else { return nil }
+        return (collection.group, collection.version, collection.namespace, collection.plural, String(path[path.index(after: slash)...]))
+    }
 
     /// Splits a request path into (group, version, namespace, plural); nil when it is not a
     /// collection path.

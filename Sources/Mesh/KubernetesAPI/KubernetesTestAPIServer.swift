@@ -6,8 +6,10 @@ import NIOSSL
 /// bookmarks, and `410 Gone` once a watcher's resource version has left the retained history.
 ///
 /// It keeps objects as JSON (any kind, one store per resource), stamps a global resource
-/// version into each change, and serves `GET` on collection paths only; writes come from the
-/// test through `create`, `update` and `delete`. Label and field selectors are not supported.
+/// version into each change, serves `GET` on collection paths and `PATCH` (JSON merge or
+/// strategic merge) on object paths; other writes come from the test through `create`,
+/// `update`, `patch` and `delete`. Requests named in `forbidden` get 403, as RBAC answers.
+/// Label and field selectors are not supported.
 ///
 /// Confined to the host's event loop: call everything on it (in NetSim that is the test's
 /// own thread).
@@ -29,11 +31,16 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         /// When set, the server speaks https with this context (whose verification mode decides
         /// whether clients must present a certificate).
         public var tls: NIOSSLContext?
+        /// When set, every watch that names a resource version is answered 410 Gone, as by a
+        /// server whose history is compacted faster than clients resume: a relist storm.
+        public var expiresEveryWatch: Bool
 
         public init(
             address: IPv4Address = .any, port: UInt16 = 6443, bookmarkInterval: TimeAmount? = .seconds(10), historyLimit: Int = 1000,
-            requiredBearerToken: String? = nil, unservedResources: [KubernetesResource] = [], tls: NIOSSLContext? = nil
+            requiredBearerToken: String? = nil, unservedResources: [KubernetesResource] = [], tls: NIOSSLContext? = nil,
+            expiresEveryWatch: Bool = false
         ) {
+            self.expiresEveryWatch = expiresEveryWatch
             self.unservedResources = unservedResources
             self.address = address
             self.port = port
@@ -44,11 +51,30 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         }
     }
 
-    /// A request as it arrived, so tests can check what the client sent.
+    /// A request as it arrived, so tests can check what the client sent, and when.
     public struct RecordedRequest: Sendable {
         public var method: HTTPMethod
         public var uri: String
         public var headers: HTTPHeaders
+        public var body: [UInt8]
+        /// The server host's clock when the request was complete.
+        public var receivedAt: NIODeadline
+    }
+
+    /// A verb on a resource, as an RBAC rule grants it ("patch nodes").
+    public struct Permission: Hashable, Sendable, CustomStringConvertible {
+        public var verb: String
+        /// The API group and plural (RBAC rules name no version).
+        public var group: String
+        public var plural: String
+
+        public init(verb: String, resource: KubernetesResource) {
+            self.verb = verb
+            self.group = resource.group
+            self.plural = resource.plural
+        }
+
+        public var description: String { "\(verb) \(plural)" }
     }
 
     /// One stored object, for comparing the server's view with a client's.
@@ -64,6 +90,10 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         case missingName
         case alreadyExists(ObjectKey)
         case notFound(ObjectKey)
+        /// The patch is not a JSON object, or would rename the object.
+        case invalidPatch(String)
+        /// The patch names a resource version the object no longer has.
+        case conflict(ObjectKey, expected: String, current: String)
 
         public var description: String {
             switch self {
@@ -71,6 +101,9 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             case .missingName: "object has no metadata.name; give it one"
             case .alreadyExists(let key): "\(key) already exists; update it instead"
             case .notFound(let key): "\(key) does not exist; create it first"
+            case .invalidPatch(let reason): "patch not applicable: \(reason)"
+            case .conflict(let key, let expected, let current):
+                "\(key) is at resource version \(current), not \(expected); read it again and retry"
             }
         }
     }
@@ -108,6 +141,8 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
     /// The resource version of the latest change.
     public private(set) var resourceVersion: UInt64 = 0
     public private(set) var requests: [RecordedRequest] = []
+    /// Requests answered 403 Forbidden, as a ClusterRole that lacks them would have them answered.
+    public var forbidden: [Permission] = []
 
     private var stores: [String: [ObjectKey: Entry]] = [:]
     private var history: [Change] = []
@@ -177,6 +212,27 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         let (key, object) = try parse(json, as: resource)
         guard stores[resource.storageKey]?[key] != nil else { throw .notFound(key) }
         return record(object, key: key, type: "MODIFIED", in: resource)
+    }
+
+    /// Applies a JSON merge patch to a stored object (a `metadata.resourceVersion` in the patch
+    /// is a precondition, as on a real server) and tells watchers: MODIFIED.
+    @discardableResult
+    public func patch(_ resource: KubernetesResource, namespace: String?, name: String, json: [UInt8]) throws(ChangeError) -> UInt64 {
+        let key = ObjectKey(namespace: resource.isNamespaced ? namespace ?? "default" : "", name: name)
+        guard let entry = stores[resource.storageKey]?[key] else { throw .notFound(key) }
+        var patch: KubernetesJSONValue
+        do { patch = try KubernetesJSONValue.parse(json) } catch { throw .invalidJSON(String(describing: error)) }
+        guard case .object = patch else { throw .invalidPatch("a merge patch of an object must be a JSON object") }
+        if let renamed = patch["metadata"]?["name"], renamed != .string(name) {
+            throw .invalidPatch("metadata.name cannot be changed (the patch says \(renamed.stringValue ?? "something else"))")
+        }
+        if let expected = patch["metadata"]?["resourceVersion"]?.stringValue {
+            guard expected == String(entry.resourceVersion) else {
+                throw .conflict(key, expected: expected, current: String(entry.resourceVersion))
+            }
+            patch["metadata"]?["resourceVersion"] = nil
+        }
+        return record(entry.object.mergePatched(with: patch), key: key, type: "MODIFIED", in: resource)
     }
 
     @discardableResult
@@ -268,15 +324,16 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
 
     // MARK: Requests
 
-    func handle(_ head: HTTPRequestHead, on channel: Channel) {
-        requests.append(RecordedRequest(method: head.method, uri: head.uri, headers: head.headers))
+    func handle(_ head: HTTPRequestHead, body: [UInt8], on channel: Channel) {
+        requests.append(RecordedRequest(method: head.method, uri: head.uri, headers: head.headers, body: body, receivedAt: host.now))
         if let token = configuration.requiredBearerToken,
             head.headers.first(name: "Authorization") != "Bearer \(token)"
         {
             return respond(on: channel, status: .unauthorized, json: Self.status(401, "Unauthorized", "a valid bearer token is required"))
         }
+        if head.method == .PATCH { return handlePatch(head, body: body, on: channel) }
         guard head.method == .GET else {
-            return respond(on: channel, status: .methodNotAllowed, json: Self.status(405, "MethodNotAllowed", "this test server only serves GET"))
+            return respond(on: channel, status: .methodNotAllowed, json: Self.status(405, "MethodNotAllowed", "this test server serves GET and PATCH only"))
         }
         let (path, query) = Self.split(uri: head.uri)
         guard let target = KubernetesResource.parse(path: path),
@@ -285,11 +342,51 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             return respond(on: channel, status: .notFound, json: Self.status(404, "NotFound", "no resource at \(path)"))
         }
         let namespace = resource.isNamespaced ? target.namespace : nil
-        if query["watch"] == "true" || query["watch"] == "1" {
+        let watching = query["watch"] == "true" || query["watch"] == "1"
+        if refuse(watching ? "watch" : "list", resource, name: nil, namespace: namespace, on: channel) { return }
+        if watching {
             watch(resource, namespace: namespace, from: query["resourceVersion"], bookmarks: query["allowWatchBookmarks"] == "true", on: channel)
         } else {
             respond(on: channel, status: .ok, json: list(resource, namespace: namespace))
         }
+    }
+
+    private func handlePatch(_ head: HTTPRequestHead, body: [UInt8], on channel: Channel) {
+        let (path, _) = Self.split(uri: head.uri)
+        guard let target = KubernetesResource.parse(objectPath: path),
+            let resource = resource(group: target.group, plural: target.plural, version: target.version)
+        else {
+            return respond(on: channel, status: .notFound, json: Self.status(404, "NotFound", "no object at \(path)"))
+        }
+        let name = target.name
+        if refuse("patch", resource, name: name, namespace: target.namespace, on: channel) { return }
+        guard KubernetesPatchType(contentType: head.headers.first(name: "Content-Type") ?? "") != nil else {
+            let message = "the body must be \(KubernetesPatchType.merge.contentType) or \(KubernetesPatchType.strategicMerge.contentType)"
+            return respond(on: channel, status: .unsupportedMediaType, json: Self.status(415, "UnsupportedMediaType", message))
+        }
+        do {
+            try patch(resource, namespace: target.namespace, name: name, json: body)
+        } catch {
+            let (status, reason): (HTTPResponseStatus, String) = switch error {
+            case .notFound: (.notFound, "NotFound")
+            case .conflict: (.conflict, "Conflict")
+            case .invalidJSON: (.badRequest, "BadRequest")
+            case .invalidPatch, .missingName, .alreadyExists: (.unprocessableEntity, "Invalid")
+            }
+            return respond(on: channel, status: status, json: Self.status(Int(status.code), reason, error.description))
+        }
+        let key = ObjectKey(namespace: resource.isNamespaced ? target.namespace ?? "default" : "", name: name)
+        respond(on: channel, status: .ok, json: stores[resource.storageKey]?[key]?.object.encoded() ?? [])
+    }
+
+    /// Answers 403 as RBAC words it when `verb` on `resource` is in `forbidden`; whether it did.
+    private func refuse(_ verb: String, _ resource: KubernetesResource, name: String?, namespace: String?, on channel: Channel) -> Bool {
+        guard forbidden.contains(Permission(verb: verb, resource: resource)) else { return false }
+        let subject = name.map { "\(resource.plural) \"\($0)\"" } ?? resource.plural
+        let scope = resource.isNamespaced && namespace != nil ? "in the namespace \"\(namespace ?? "")\"" : "at the cluster scope"
+        let message = "\(subject) is forbidden: the client cannot \(verb) resource \"\(resource.plural)\" in API group \"\(resource.group)\" \(scope)"
+        respond(on: channel, status: .forbidden, json: Self.status(403, "Forbidden", message))
+        return true
     }
 
     /// The resource a path names; the version is taken from the path so objects come back in
@@ -338,7 +435,7 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
                 .sorted { $0.key < $1.key }
                 .map { Self.eventLine(type: "ADDED", object: $0.value.object) }
         case let text?:
-            guard let start = UInt64(text), start >= compactedThrough, start <= resourceVersion else {
+            guard let start = UInt64(text), start >= compactedThrough, start <= resourceVersion, !configuration.expiresEveryWatch else {
                 // Too old (compacted) or from the future (the server restarted): the client must relist.
                 let status = Self.status(410, "Expired", "too old resource version: \(text) (\(compactedThrough))")
                 send(Self.errorEventLine(status), to: watcher)

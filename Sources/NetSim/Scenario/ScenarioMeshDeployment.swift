@@ -4,6 +4,10 @@ import NIOCore
 /// The mesh side of a scenario run: the simulated API server (or the manifests handed straight
 /// to each agent), an agent on every agent node (started again after each reboot, from its
 /// snapshot), and the object changes on the timeline.
+///
+/// With an API server, each agent node's Node object is registered up front (as the kubelet
+/// does) and the agents publish their tunnel keys on it themselves. With manifests there is
+/// nothing to patch, so the runner writes each agent's key into the manifests for it.
 final class ScenarioMeshDeployment {
     let spec: MeshSpec
     let simulator: Simulator
@@ -29,6 +33,10 @@ final class ScenarioMeshDeployment {
             guard let host = simulator.host(named: node) else { throw TopologyError("unknown API server node \"\(node)\"") }
             let server = KubernetesTestAPIServer(host: host, configuration: .init(port: spec.apiPort))
             for manifest in manifests { try Self.write(manifest, to: server) }
+            for node in spec.agents where !manifests.contains(where: { $0.kind == "Node" && $0.name == node }) {
+                guard let address = simulator.resolve(node) else { throw TopologyError("unknown agent node \"\(node)\"") }
+                try Self.write(Self.nodeManifest(node, address: address, key: nil), to: server)
+            }
             apiServer = server
         }
         for change in changes {
@@ -92,11 +100,15 @@ final class ScenarioMeshDeployment {
         agents[host.name] = agent
         agent.start().whenComplete { [self] result in
             if case .failure(let error) = result { host.logger.error("agent failed to start: \(error)") }
-            if let identity = agent.tunnel?.identity { publishNode(host.name, address: host.address, key: identity.publicKeyText) }
             if let node = spec.apiServer, let address = simulator.resolve(node) {
                 let client = KubernetesAPIClient(host: host, endpoint: KubernetesAPIEndpoint(host: address.description, port: spec.apiPort))
                 agent.follow(client)
             } else {
+                if let identity = agent.tunnel?.identity {
+                    // Nothing to patch in manifests mode: the runner writes the key the agent would have published.
+                    // The YAML is built here from a node name, an address and base64: it always converts.
+                    try! apply(.apply(Self.nodeManifest(host.name, address: host.address, key: identity.publicKeyText)))
+                }
                 agent.applyManifests(manifestFiles)
             }
         }
@@ -106,21 +118,19 @@ final class ScenarioMeshDeployment {
         ["scenario.yaml": manifests.map(\.yaml).joined(separator: "\n---\n")]
     }
 
-    /// Writes the node's Node object with its tunnel key and address, as the agent publishes
-    /// it through the API: peers accept its handshakes by that key, and dial that address.
-    private func publishNode(_ node: String, address: IPv4Address, key: String) {
+    /// The node's Node object with its address (peers dial it) and, when given, its tunnel key
+    /// (peers accept its handshakes by it).
+    private static func nodeManifest(_ node: String, address: IPv4Address, key: String?) -> KubernetesManifest {
+        let annotations = key.map { "\n  annotations: {\(tunnelPublicKeyAnnotation): \"\($0)\"}" } ?? ""
         let yaml = """
             apiVersion: v1
             kind: Node
             metadata:
-              name: \(node)
-              annotations: {\(tunnelPublicKeyAnnotation): "\(key)"}
+              name: \(node)\(annotations)
             status:
               addresses: [{type: InternalIP, address: \(address)}]
             """
-        let manifest = KubernetesManifest(apiVersion: "v1", kind: "Node", name: node, namespace: nil, yaml: yaml)
-        // The YAML is built here from a node name, an address and base64: it always converts.
-        try! apply(.apply(manifest))
+        return KubernetesManifest(apiVersion: "v1", kind: "Node", name: node, namespace: nil, yaml: yaml)
     }
 
     // MARK: Changes

@@ -33,6 +33,8 @@ public struct AgentStatus: Codable, Equatable, Sendable {
     public var sources: [Source]
     public var synced: Bool
     public var dns: DNS
+    /// Whether this node's tunnel key is on its Node object, and why not; nil without a tunnel.
+    public var tunnelKey: String?
     /// Each peer with its path, RTT and bytes; nil without a tunnel.
     public var tunnel: TunnelStatusReport?
     /// The relays, the NAT mapping they observe, and why punching failed, one line each.

@@ -23,8 +23,20 @@ extension EdgeAgent {
                 listening: dnsServer.localAddresses.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }.uniqued(),
                 queries: dns.queries, malformed: dns.malformed, truncated: dns.truncated,
                 responses: Dictionary(uniqueKeysWithValues: dns.sortedResponseCounts.map { ("\($0.code)", $0.count) })),
+            tunnelKey: tunnelKeyStatus,
             tunnel: tunnel?.statusReport,
             relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) })
+    }
+
+    /// Where this node's tunnel key stands, in words: published, or why not and what to do.
+    var tunnelKeyStatus: String? {
+        guard let tunnel else { return nil }
+        guard let identity = tunnel.identity else { return "no key yet: the tunnel has not started" }
+        if let keyPublisher { return "\(keyPublisher.state) on Node \(configuration.nodeName)" }
+        if apiSource == nil {
+            return "not published (source: \(sourceDescription)); peers find it only in annotation \(tunnelPublicKeyAnnotation): \(identity.publicKeyText) on Node \(configuration.nodeName)"
+        }
+        return "not yet published"
     }
 
     /// The status as indented JSON with sorted keys (stable output for people and tools).
@@ -52,6 +64,11 @@ extension EdgeAgent {
         }
         if let apiSource {
             out.add("edgemesh_api_synced", .gauge, help: "1 once every followed kind has been listed.", value: apiSource.isSynced ? 1 : 0)
+        }
+        if let keyPublisher {
+            let published = if case .published = keyPublisher.state { 1 } else { 0 }
+            out.add("edgemesh_tunnel_key_published", .gauge, help: "1 while this node's tunnel key is on its Node object.", value: published)
+            out.add("edgemesh_tunnel_key_publications_total", .counter, help: "Patches of the tunnel key the API server accepted.", value: keyPublisher.publications)
         }
         let dns = dnsServer.statistics
         out.add("edgemesh_dns_queries_total", .counter, help: "DNS messages received (UDP and TCP).", value: dns.queries)
