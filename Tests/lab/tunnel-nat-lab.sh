@@ -52,8 +52,11 @@ attach_lan "$P-ra" "$P-a" 192.168.1 a
 attach_lan "$P-rb" "$P-b" 192.168.2 b
 
 # Home routers: masquerade out of the WAN port, and let in from the WAN only what answers
-# something sent (without that input filter, early punch packets create colliding conntrack
-# entries; see TOOLCHAIN.md).
+# something sent, whether forwarded or addressed to the router itself, as home routers do.
+# Without the input chain a punch SYN that reaches the far router before that side's own SYN
+# has left is answered with a RST by the router's kernel; the RST kills the near side's round,
+# and the conntrack entry it leaves collides with the far side's outbound mapping, so
+# masquerade picks another source port and the punch fails (seen here in 3 runs of 5).
 nat_router() { # NS WAN_IF RANDOM?
     local masq="masquerade"
     [ "$3" = random ] && masq="masquerade random"
@@ -62,6 +65,11 @@ table ip lab {
     chain postrouting { type nat hook postrouting priority 100; oifname "$2" $masq; }
     chain forward {
         type filter hook forward priority 0; policy accept;
+        iifname "$2" ct state established,related accept
+        iifname "$2" drop
+    }
+    chain input {
+        type filter hook input priority 0; policy accept;
         iifname "$2" ct state established,related accept
         iifname "$2" drop
     }

@@ -26,10 +26,15 @@ public enum HolePunchError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noAnswer(let node):
             return "node \"\(node)\" did not answer the punch request in time; staying relayed"
         case .noConnectionGotThrough(let node, let attempts, let local, let peer):
-            let hint =
-                local.isPredictable && peer.isPredictable
-                ? "a firewall between the nodes may drop unsolicited SYNs"
-                : "one NAT maps per destination (ours: \(local), node \"\(node)\"'s: \(peer)), which works only if the other NAT accepts SYNs from unknown ports; it did not"
+            let hint: String
+            if local.isPredictable && peer.isPredictable {
+                hint = "a firewall between the nodes may drop unsolicited SYNs"
+            } else if local == .unknown || peer == .unknown {
+                // One observer cannot tell a cone NAT from a symmetric one: say how to find out.
+                hint = "the NAT mappings are not known (ours: \(local), node \"\(node)\"'s: \(peer); a node learns its own from two relays, so keep reservations on two), and a NAT that maps per destination or a router that answers unsolicited SYNs with a reset defeats punching"
+            } else {
+                hint = "one NAT maps per destination (ours: \(local), node \"\(node)\"'s: \(peer)), which works only if the other NAT accepts SYNs from unknown ports; it did not"
+            }
             return "no connection to node \"\(node)\" got through in \(attempts) synchronised attempts: \(hint); staying relayed"
         }
     }
