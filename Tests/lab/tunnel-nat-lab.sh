@@ -52,8 +52,11 @@ attach_lan "$P-ra" "$P-a" 192.168.1 a
 attach_lan "$P-rb" "$P-b" 192.168.2 b
 
 # Home routers: masquerade out of the WAN port, and let in from the WAN only what answers
-# something sent (without that input filter, early punch packets create colliding conntrack
-# entries; see TOOLCHAIN.md).
+# something sent, both to the LAN (forward) and to the router itself (input). A punch packet
+# that arrives before the far side has sent is addressed to the router itself: without the
+# input filter the router answers a SYN with a reset (killing the sender's attempt and its
+# mapping) and a UDP packet leaves a conntrack entry that collides with the far side's own
+# mapping (see TOOLCHAIN.md). Home routers drop such packets.
 nat_router() { # NS WAN_IF RANDOM?
     local masq="masquerade"
     [ "$3" = random ] && masq="masquerade random"
@@ -62,6 +65,11 @@ table ip lab {
     chain postrouting { type nat hook postrouting priority 100; oifname "$2" $masq; }
     chain forward {
         type filter hook forward priority 0; policy accept;
+        iifname "$2" ct state established,related accept
+        iifname "$2" drop
+    }
+    chain input {
+        type filter hook input priority 0; policy accept;
         iifname "$2" ct state established,related accept
         iifname "$2" drop
     }
