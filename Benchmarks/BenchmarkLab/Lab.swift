@@ -95,20 +95,25 @@ public final class Lab {
         try? FileManager.default.removeItem(at: work)
     }
 
-    /// Polls `check` every 0.2 s; on timeout tears the lab down and stops with `what`.
+    /// Polls `check` every 0.2 s; on timeout aborts, naming `what`.
     public func waitUntil(_ what: String, seconds: Double = 30, _ check: () -> Bool) {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if check() { return }
             Thread.sleep(forTimeInterval: 0.2)
         }
+        abort("timed out waiting for \(what)")
+    }
+
+    /// Prints the end of every log in the work directory, tears the lab down and stops.
+    public func abort(_ message: String) -> Never {
         let logs = (try? FileManager.default.contentsOfDirectory(atPath: work.path))?.filter { $0.hasSuffix(".log") }.sorted() ?? []
         for log in logs {
             let text = (try? String(contentsOf: work.appendingPathComponent(log), encoding: .utf8)) ?? ""
             FileHandle.standardError.write(Data("--- \(log)\n\(text.split(separator: "\n").suffix(20).joined(separator: "\n"))\n".utf8))
         }
         tearDown()
-        fatalError("timed out waiting for \(what)")
+        fatalError(message)
     }
 
     /// Writes `text` to `name` under the work directory (with a trailing newline; haproxy

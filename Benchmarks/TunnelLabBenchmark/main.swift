@@ -59,10 +59,7 @@ struct PathFigures {
     progress("\(label): cold and warm exchanges")
     guard let cold = echo.measure(echoHost, port: echoPort, connections: 1, roundTrips: 0, in: nodeA.namespace),
         let warm = echo.measure(echoHost, port: echoPort, connections: 20, roundTrips: 200, in: nodeA.namespace)
-    else {
-        lab.tearDown()
-        fatalError("\(label): the echo client failed through \(echoHost)")
-    }
+    else { lab.abort("\(label): the echo client failed through \(echoHost)") }
     figures.handshake = (cold.firstExchanges[0] - Measurements.median(warm.firstExchanges)) / 1000
     figures.roundTrip = warm.roundTrip
     progress("\(label): iperf3")
@@ -91,10 +88,7 @@ mesh.publishKeys(of: [nodeA, nodeB])
     restartAgents()
     let figures = measure(label, iperfHost: "10.96.0.80", echoHost: "10.96.0.81")
     let path = mesh.path(from: nodeA, to: nodeB)
-    guard path == expected else {
-        lab.tearDown()
-        fatalError("\(label): node-a reached node-b \(path), not \(expected)")
-    }
+    guard path == expected else { lab.abort("\(label): node-a reached node-b \(path), not \(expected)") }
     return figures
 }
 let direct = tunnelFigures("tunnel direct", expecting: "direct")
@@ -123,16 +117,14 @@ let peers = (0..<idlePeers).map { mesh.addNode("peer-\($0)", index: 10 + $0) }
 mesh.publishKeys(of: peers)
 restartAgents()
 guard echo.measure("10.96.0.81", port: echoPort, connections: 1, roundTrips: 1, in: nodeA.namespace) != nil else {
-    lab.tearDown()
-    fatalError("node-a no longer reaches node-b")
+    lab.abort("node-a no longer reaches node-b")
 }
 let agentB = mesh.agents[nodeB.name]!.processIdentifier
 Thread.sleep(forTimeInterval: 1)
 let before = Measurements.residentKilobytes(agentB)
 for peer in peers {
     guard echo.measure("10.96.0.81", port: echoPort, connections: 1, roundTrips: 1, in: peer.namespace) != nil else {
-        lab.tearDown()
-        fatalError("\(peer.name) does not reach node-b through the tunnel")
+        lab.abort("\(peer.name) does not reach node-b through the tunnel")
     }
 }
 Thread.sleep(forTimeInterval: 2)
