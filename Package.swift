@@ -88,9 +88,19 @@ let package = Package(
             dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/NetSimBenchmark"
         ),
+        .target(
+            name: "BenchmarkLab",
+            path: "Benchmarks/BenchmarkLab"
+        ),
         .executableTarget(
             name: "ProxyBenchmark",
+            dependencies: ["BenchmarkLab"],
             path: "Benchmarks/ProxyBenchmark"
+        ),
+        .executableTarget(
+            name: "TunnelLabBenchmark",
+            dependencies: ["BenchmarkLab"],
+            path: "Benchmarks/TunnelLabBenchmark"
         ),
         .executableTarget(
             name: "TunnelBenchmark",

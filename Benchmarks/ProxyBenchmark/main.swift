@@ -5,109 +5,50 @@
 //   swift run ProxyBenchmark [path/to/edgemesh]   (root; iperf3, curl, wrk, nginx, haproxy, python3)
 //
 // Each line is `name value unit`; lines for the agent add `direct=… ratio=… haproxy=… haproxy_ratio=…`.
+import BenchmarkLab
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let tools = ["/usr/sbin/ip", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
-             "/usr/bin/python3"]
-guard geteuid() == 0 else { fatalError("ProxyBenchmark needs root (network namespaces, nftables)") }
-for tool in tools where !FileManager.default.isExecutableFile(atPath: tool) {
-    fatalError("ProxyBenchmark needs \(tool): apt-get install iperf3 curl wrk nginx-light haproxy python3")
-}
+Lab.require(root: "ProxyBenchmark",
+            tools: ["/usr/sbin/ip", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
+                    "/usr/bin/python3"],
+            install: "apt-get install iperf3 curl wrk nginx-light haproxy python3")
 let agentBinary = CommandLine.arguments.dropFirst().first ?? ".build/release/edgemesh"
 guard FileManager.default.isExecutableFile(atPath: agentBinary) else {
     fatalError("no agent binary at \(agentBinary); build it with: swift build -c release --product edgemesh")
 }
 
-let namespace = "emproxybench-\(getpid())"
+let lab = Lab(name: "emproxybench")
 let pod = "10.244.0.1"
-let work = FileManager.default.temporaryDirectory.appendingPathComponent("edgemesh-proxy-bench-\(getpid())")
-var background: [Process] = []
+let work = lab.work
 
-/// Progress goes to standard error so standard output holds only figures.
-func progress(_ text: String) {
-    FileHandle.standardError.write(Data("ProxyBenchmark: \(text)\n".utf8))
-}
-
-@discardableResult
-func run(_ arguments: [String], inNamespace: Bool = true) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: inNamespace ? "/usr/sbin/ip" : arguments[0])
-    process.arguments = inNamespace ? ["netns", "exec", namespace] + arguments : Array(arguments.dropFirst())
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try! process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-@MainActor func start(_ arguments: [String]) -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    process.arguments = ["netns", "exec", namespace] + arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try! process.run()
-    background.append(process)
-    return process
-}
-
-@MainActor func tearDown() {
-    // waitpid rather than Process.waitUntilExit, which needs a run loop this script never runs.
-    for process in background {
-        kill(process.processIdentifier, SIGKILL)
-        var status: Int32 = 0
-        _ = waitpid(process.processIdentifier, &status, 0)
-    }
-    run(["/usr/sbin/ip", "netns", "del", namespace], inNamespace: false)
-    try? FileManager.default.removeItem(at: work)
-}
-
-@MainActor func waitUntil(_ what: String, seconds: Double = 30, _ check: () -> Bool) {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if check() { return }
-        Thread.sleep(forTimeInterval: 0.2)
-    }
-    tearDown()
-    fatalError("timed out waiting for \(what)")
-}
-
-func write(_ text: String, _ name: String) -> String {
-    let url = work.appendingPathComponent(name)
-    try! FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    // A trailing newline: haproxy rejects a configuration whose last line has none.
-    try! (text.hasSuffix("\n") ? text : text + "\n").write(to: url, atomically: true, encoding: .utf8)
-    return url.path
-}
-
+func progress(_ text: String) { Lab.progress("ProxyBenchmark", text) }
 // MARK: The lab
 
-try! FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-run(["/usr/sbin/ip", "netns", "add", namespace], inNamespace: false)
+let namespace = lab.addNamespace("ns")
+func run(_ arguments: [String]) -> (status: Int32, output: String) { Lab.run(arguments, in: namespace) }
+@MainActor func start(_ arguments: [String]) -> Process { lab.start(arguments, in: namespace) }
 for command in [
-    ["link", "set", "lo", "up"], ["route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"],
+    ["route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"],
     ["link", "add", "edgemesh0", "type", "bridge"], ["addr", "add", "169.254.96.16/32", "dev", "edgemesh0"],
     ["addr", "add", "\(pod)/24", "dev", "edgemesh0"], ["link", "set", "edgemesh0", "up"],
 ] {
-    run(["/usr/sbin/ip", "-n", namespace] + command, inNamespace: false)
+    Lab.run(["/usr/sbin/ip", "-n", namespace] + command)
 }
 let www = work.appendingPathComponent("www")
 try! FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
 try! Data(count: 4 * 1024 * 1024).write(to: www.appendingPathComponent("4mb.bin"))
-_ = write("hello\n", "www/index.html")
-let nginxConfig = write("""
+lab.write("hello\n", "www/index.html")
+let nginxConfig = lab.write("""
     master_process off; daemon off; pid \(work.path)/nginx.pid; error_log \(work.path)/nginx.log;
     worker_rlimit_nofile 19000;
     events { worker_connections 18000; }
     http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s; client_header_timeout 300s;
       server { listen \(pod):8080 backlog=4096; root \(www.path); } }
     """, "nginx.conf")
-let haproxyConfig = write("""
+let haproxyConfig = lab.write("""
     global
       maxconn 9000
     defaults
@@ -122,7 +63,7 @@ let haproxyConfig = write("""
       bind \(pod):6080
       server backend \(pod):8080
     """, "haproxy.cfg")
-_ = write("""
+lab.write("""
     apiVersion: v1
     kind: Service
     metadata: {name: iperf, namespace: default}
@@ -150,8 +91,8 @@ _ = start(["/usr/sbin/haproxy", "-f", haproxyConfig])
 let agent = start(["/bin/sh", "-c", "ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec \(agentBinary) agent --node-name bench --manifests "
     + "\(work.path)/manifests --state-dir \(work.path)/state"])
 progress("lab \(namespace) up; waiting for the agent")
-waitUntil("the agent to proxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://10.96.0.71/index.html"]).status == 0 }
-waitUntil("haproxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://\(pod):6080/index.html"]).status == 0 }
+lab.waitUntil("the agent to proxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://10.96.0.71/index.html"]).status == 0 }
+lab.waitUntil("haproxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://\(pod):6080/index.html"]).status == 0 }
 
 // MARK: Measurements
 
@@ -182,17 +123,7 @@ let paths = [
 
 func iperf(_ target: String, streams: Int) -> Double {
     let parts = target.split(separator: ":")
-    let result = run(["/usr/bin/iperf3", "-c", String(parts[0]), "-p", String(parts[1]), "-t", "5", "-P", String(streams), "-J"])
-    guard let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
-        let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
-        let bits = received["bits_per_second"] as? Double
-    else { return .nan }
-    return bits / 1e9
-}
-
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+    return Measurements.iperf(String(parts[0]), port: Int(parts[1])!, streams: streams, in: namespace)
 }
 
 /// wrk's requests/s and 99th percentile latency (ms).
@@ -216,16 +147,10 @@ func milliseconds(_ text: String) -> Double {
     return .nan
 }
 
-func residentKilobytes(_ pid: Int32) -> Double {
-    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-    return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? .nan
-}
-
 report("iperf3_1_stream", "Gbit/s") { iperf($0.iperf, streams: 1) }
 report("iperf3_8_streams", "Gbit/s") { iperf($0.iperf, streams: 8) }
 report("transfer_4mb_median", "ms") { path in
-    median((0..<21).map { _ in
+    Measurements.median((0..<21).map { _ in
         1000 * (Double(run(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "http://\(path.http)/4mb.bin"])
             .output) ?? .nan)
     })
@@ -247,9 +172,9 @@ report("http_new_connection_p99", "ms") { latency[$0.name]!.p99 }
 // Resident memory of the agent per 10,000 idle proxied connections. Each one costs the agent
 // two descriptors, so on a machine whose hard limit is 20,000 fewer are opened and the figure
 // is scaled.
-let hardLimit = Int(run(["/bin/sh", "-c", "ulimit -Hn"], inNamespace: false).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1024
+let hardLimit = Int(Lab.run(["/bin/sh", "-c", "ulimit -Hn"]).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1024
 let idleConnections = min(10_000, (hardLimit - 1000) / 2)
-let idleClient = write("""
+let idleClient = lab.write("""
     import resource, socket, sys, time
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -260,19 +185,13 @@ let idleClient = write("""
     print("ready", flush=True)
     time.sleep(20)
     """, "idle.py")
-let before = residentKilobytes(agent.processIdentifier)
-let idle = Process()
-idle.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-idle.arguments = ["netns", "exec", namespace, "/usr/bin/python3", idleClient]
-let idleOutput = Pipe()
-idle.standardOutput = idleOutput
-idle.standardError = FileHandle.nullDevice
-try! idle.run()
-background.append(idle)
-_ = idleOutput.fileHandleForReading.availableData  // "ready" (or end of output if it failed)
+let before = Measurements.residentKilobytes(agent.processIdentifier)
+let ready = lab.work.appendingPathComponent("idle-ready").path
+lab.start(["/bin/sh", "-c", "/usr/bin/python3 \(idleClient) > \(ready)"], in: namespace)
+lab.waitUntil("the idle connections", seconds: 120) { (try? String(contentsOfFile: ready, encoding: .utf8))?.contains("ready") ?? false }
 Thread.sleep(forTimeInterval: 2)
-let after = residentKilobytes(agent.processIdentifier)
+let after = Measurements.residentKilobytes(agent.processIdentifier)
 let perTenThousand = (after - before) / 1024 * 10_000 / Double(idleConnections)
 print("agent_rss_per_10000_idle_connections \(String(format: "%.1f", perTenThousand)) MB connections=\(idleConnections) "
     + "before=\(String(format: "%.1f", before / 1024)) after=\(String(format: "%.1f", after / 1024))")
-tearDown()
+lab.tearDown()

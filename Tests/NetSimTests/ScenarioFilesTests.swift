@@ -52,4 +52,24 @@ import Testing
         #expect(succeed == [.udp, .tcp])
         #expect(fail == [.udp, .tcp])
     }
+
+    @Test func natMatrixPinsEveryPairOfNATTypes() throws {
+        let scenario = try ScenarioParser.load(path: "\(Self.directory)/nat-matrix.yaml")
+        let matrix = try #require(scenario.matrix)
+        #expect(matrix.rows.count == 8 && matrix.columns == matrix.rows)
+        // Every pair once (the initiator's type at or before the responder's).
+        #expect(matrix.cells.count == 36)
+        var direct = 0, punched = 0, relayed = 0
+        for cell in matrix.cells {
+            let kinds = scenario.expectations.filter { $0.subject == cell.workload }.map(\.kind)
+            #expect(kinds.contains(.minSuccessRatio(1)), "\(cell.workload) must always connect")
+            switch kinds.first(where: { if case .path = $0 { true } else { false } }) {
+            case .path(.direct): direct += 1
+            case .path(.holePunched): punched += 1
+            case .path(.relayed): relayed += 1
+            default: Issue.record("\(cell.workload) has no path expectation")
+            }
+        }
+        #expect([direct, punched, relayed] as [Int] == [8, 16, 12], "public pairs direct; 16 punchable; 12 only relayed")
+    }
 }

@@ -439,7 +439,7 @@ import Testing
             message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
-            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect)"#),
+            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix)"#),
         .init(
             label: "bad duration", replace: "at: 30s", with: "at: 5 minutes", lineOf: "5 minutes",
             message: #"faults[0].at: "5 minutes" is not a duration (examples: 250ms, 30s, 5m, 2h, 1h30m)"#),
@@ -546,6 +546,20 @@ import Testing
         .init(
             label: "missing required key", replace: "{name: cloud-gw, upstream: internet}", with: "{name: cloud-gw}",
             lineOf: "{name: cloud-gw}", message: #"network.routers[0]: missing required key "upstream""#),
+        .init(
+            label: "matrix cell of an unknown workload", replace: "expect:\n",
+            with: "matrix: {rows: [a], columns: [b], cells: [{row: a, column: b, workload: web}]}\nexpect:\n", lineOf: "matrix:",
+            message: #"matrix.cells[0].workload: unknown client workload "web" (known: probe)"#),
+        .init(
+            label: "matrix cell in an unknown row", replace: "expect:\n",
+            with: "matrix: {rows: [a], columns: [b], cells: [{row: c, column: b, workload: probe}]}\nexpect:\n", lineOf: "matrix:",
+            message: #"matrix.cells[0].row: unknown row "c" (known: a)"#),
+        .init(
+            label: "matrix pair given twice", replace: "expect:\n",
+            with: "matrix:\n  rows: [a]\n  columns: [b]\n  cells:\n    - {row: a, column: b, workload: probe}\n"
+                + "    - {workload: probe, row: a, column: b}\nexpect:\n",
+            lineOf: "{workload: probe, row: a",
+            message: #"matrix.cells[1]: row "a", column "b" already shows probe; give each pair one cell"#),
         .init(
             label: "malformed YAML", replace: "faults:\n", with: "faults: [\n", lineOf: "- {at: 30s",
             message: "malformed YAML: "),

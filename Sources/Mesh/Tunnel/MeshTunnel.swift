@@ -89,10 +89,17 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     }
 
     /// For the relay and hole-punching side: call with each raw byte stream a peer opened to
-    /// this node; the tunnel answers the handshake on it.
+    /// this node; the tunnel answers the handshake on it. On the channel's loop the handshake
+    /// handlers go in at once: the caller may pass on bytes that came with its own preamble
+    /// (the relay's spliced signal and the peer's first handshake message in one read) right
+    /// after this returns, and a later tick would find no handler to take them.
     public var peerStreamAcceptor: PeerStreamAcceptor {
         { channel, kind in
-            channel.eventLoop.execute { self.accept(channel, kind: kind) }
+            if channel.eventLoop.inEventLoop {
+                self.accept(channel, kind: kind)
+            } else {
+                channel.eventLoop.execute { self.accept(channel, kind: kind) }
+            }
         }
     }
 

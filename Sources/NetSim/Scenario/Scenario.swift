@@ -20,12 +20,14 @@ public struct Scenario: Hashable, Sendable {
     public var workloads: [WorkloadSpec]
     public var faults: [FaultSpec]
     public var expectations: [ExpectationSpec]
+    /// A table of client workloads printed with the summary (the NAT matrix).
+    public var matrix: MatrixSpec?
 
     public init(
         name: String, description: String = "", source: String, duration: UInt64, defaultSeed: UInt64 = 1,
         topology: TopologySpec, manifests: [KubernetesManifest] = [], mesh: MeshSpec? = nil, changes: [ObjectChangeSpec] = [],
         workloads: [WorkloadSpec] = [],
-        faults: [FaultSpec] = [], expectations: [ExpectationSpec] = []
+        faults: [FaultSpec] = [], expectations: [ExpectationSpec] = [], matrix: MatrixSpec? = nil
     ) {
         self.name = name
         self.description = description
@@ -39,6 +41,7 @@ public struct Scenario: Hashable, Sendable {
         self.workloads = workloads
         self.faults = faults
         self.expectations = expectations
+        self.matrix = matrix
     }
 }
 

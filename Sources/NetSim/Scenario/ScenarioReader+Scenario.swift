@@ -59,9 +59,10 @@ extension Reader {
                 expectations += try expectation(item, workloads: index, agents: mesh?.agents ?? [])
             }
         }
+        let matrix = try top["matrix"].map { value throws(ScenarioError) in try self.matrix(value, workloads: workloads) }
         return Scenario(
             name: name, description: description, source: source, duration: duration, defaultSeed: seed,
             topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
-            expectations: expectations)
+            expectations: expectations, matrix: matrix)
     }
 }

@@ -114,7 +114,7 @@ extension WorkloadSpec {
 struct Reader {
     static let requiredTopLevelKeys = ["name", "duration", "network"]
     static let topLevelKeys = requiredTopLevelKeys + [
-        "description", "seed", "kubernetes", "manifests", "mesh", "changes", "workloads", "faults", "expect",
+        "description", "seed", "kubernetes", "manifests", "mesh", "changes", "workloads", "faults", "expect", "matrix",
     ]
 
     let source: String

@@ -33,6 +33,8 @@ public struct ScenarioReport: Sendable {
     public var processedEvents: UInt64
     public var workloads: [WorkloadSummary]
     public var verdicts: [Verdict]
+    /// The scenario's matrix, when it has one.
+    public var matrix: MatrixReport?
 
     public var passed: Bool { verdicts.allSatisfy(\.passed) }
 
@@ -60,6 +62,10 @@ public struct ScenarioReport: Sendable {
             }
             lines.append(cells.joined(separator: "  "))
             if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+        }
+        if let matrix {
+            lines.append("")
+            lines.append(matrix.render())
         }
         if !verdicts.isEmpty {
             lines.append("")

@@ -214,7 +214,21 @@ public final class ScenarioRunner {
         return ScenarioReport(
             scenario: scenario.name, seed: seed, traceDigest: simulator.trace.digest, simulatedTime: simulator.now,
             deliveredPackets: simulator.deliveredPackets, droppedPackets: simulator.droppedPackets,
-            processedEvents: simulator.processedEvents, workloads: summaries, verdicts: verdicts)
+            processedEvents: simulator.processedEvents, workloads: summaries, verdicts: verdicts,
+            matrix: scenario.matrix.map(matrixReport))
+    }
+
+    private func matrixReport(_ spec: MatrixSpec) -> MatrixReport {
+        let cells = spec.cells.map { cell -> MatrixReport.Cell in
+            let outcomes = logs[cell.workload]?.outcomes ?? []
+            let firstByte = outcomes.first(where: \.succeeded).flatMap { success in
+                outcomes.first.map { UInt64((success.startedAt + success.latency - $0.startedAt).nanoseconds) }
+            }
+            return MatrixReport.Cell(
+                row: cell.row, column: cell.column, workload: cell.workload,
+                path: firstByte == nil ? nil : path(of: cell.workload).path?.rawValue, timeToFirstByte: firstByte)
+        }
+        return MatrixReport(title: spec.title, rows: spec.rows, columns: spec.columns, cells: cells)
     }
 
     private func judge(_ expectation: ExpectationSpec) -> ScenarioReport.Verdict {

@@ -1,0 +1,28 @@
+import Foundation
+
+/// The measuring tools both lab benchmarks use, each run inside a namespace.
+public enum Measurements {
+    /// iperf3's received throughput in Gbit/s (NaN when iperf3 failed).
+    public static func iperf(_ host: String, port: Int = 5201, streams: Int = 1, seconds: Int = 5,
+                             in namespace: String) -> Double {
+        let result = Lab.run(["/usr/bin/iperf3", "-c", host, "-p", "\(port)", "-t", "\(seconds)", "-P", "\(streams)", "-J"],
+                             in: namespace)
+        guard let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
+            let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
+            let bits = received["bits_per_second"] as? Double
+        else { return .nan }
+        return bits / 1e9
+    }
+
+    public static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+    }
+
+    /// A process's resident set size in KiB, from /proc.
+    public static func residentKilobytes(_ pid: Int32) -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? .nan
+    }
+}
