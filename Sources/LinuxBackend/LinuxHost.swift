@@ -162,6 +162,17 @@ public final class LinuxHost: Host {
         }.hop(to: eventLoop)
     }
 
+    public func resetStream(_ channel: Channel) {
+        guard let provider = channel as? SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        // Linger on, zero seconds: close discards the send queue and answers with an RST.
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
     // MARK: Errors
 
     /// SO_ORIGINAL_DST from <linux/netfilter_ipv4.h>, which Glibc does not export.
