@@ -86,6 +86,7 @@ public final class LinuxHost: Host {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: Int32(clamping: options.backlog))
             .childChannelOption(.allowRemoteHalfClosure, value: options.allowRemoteHalfClosure)
+            .childChannelOption(.recvAllocator, value: Self.streamReceiveAllocator)
             .childChannelInitializer(childInitializer)
         if options.reuseAddress {
             bootstrap = bootstrap.serverChannelOption(Self.reusePort, value: 1)
@@ -103,6 +104,7 @@ public final class LinuxHost: Host {
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(options.connectTimeout)
             .channelOption(.allowRemoteHalfClosure, value: options.allowRemoteHalfClosure)
+            .channelOption(.recvAllocator, value: Self.streamReceiveAllocator)
             .channelInitializer(initializer)
         if let local = options.local {
             if options.reuseAddress {
@@ -174,6 +176,12 @@ public final class LinuxHost: Host {
     }
 
     // MARK: Errors
+
+    /// Stream reads start small and grow while they fill their buffer, up to 256 KiB rather than
+    /// NIO's 64 KiB: a bulk flow through the proxy then costs a quarter of the read and write
+    /// calls, while a quiet connection keeps reading into small buffers.
+    private static let streamReceiveAllocator = AdaptiveRecvByteBufferAllocator(
+        minimum: 64, initial: 2048, maximum: 256 * 1024)
 
     /// SO_ORIGINAL_DST from <linux/netfilter_ipv4.h>, which Glibc does not export.
     private static let soOriginalDestination: SocketOptionName = 80
