@@ -87,7 +87,7 @@ lab.write("""
 
 _ = start(["/usr/bin/iperf3", "-s", "-B", pod, "-p", "5201"])
 _ = start(["/usr/sbin/nginx", "-c", nginxConfig])
-_ = start(["/usr/sbin/haproxy", "-f", haproxyConfig])
+let haproxy = start(["/usr/sbin/haproxy", "-f", haproxyConfig])
 let agent = start(["/bin/sh", "-c", "ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec \(agentBinary) agent --node-name bench --manifests "
     + "\(work.path)/manifests --state-dir \(work.path)/state"])
 progress("lab \(namespace) up; waiting for the agent")
@@ -105,13 +105,43 @@ let paths = [
     Path(name: "agent", iperf: "10.96.0.70:5201", http: "10.96.0.71:80"),
 ]
 
+/// CPU time (user + system) a process has used so far, from /proc; threads included.
+func cpuSeconds(_ pid: Int32) -> Double {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    guard let end = stat.lastIndex(of: ")") else { return .nan }
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// The proxy process behind a path (none for the direct path).
+@MainActor func proxyProcess(_ path: Path) -> Process? {
+    path.name == "agent" ? agent : path.name == "haproxy" ? haproxy : nil
+}
+
 /// Measures every path and prints the three lines; ratios are agent ÷ peer (for throughput,
 /// the share of the peer's figure reached; for times, how many times the peer's it took).
-@MainActor func report(_ name: String, _ unit: String, _ measure: (Path) -> Double) {
+/// With `work` (the units of work a figure stands for), also prints the CPU the agent and
+/// haproxy spent per unit: a figure the machine's other load disturbs far less than speed.
+@MainActor func report(
+    _ name: String, _ unit: String, work: (unit: String, amount: (Double) -> Double)? = nil, _ measure: (Path) -> Double
+) {
     var figures: [String: Double] = [:]
+    var cpu: [String: Double] = [:]
     for path in paths {
         progress("\(name) via \(path.name)")
+        let process = proxyProcess(path)
+        let before = process.map { cpuSeconds($0.processIdentifier) }
         figures[path.name] = measure(path)
+        if let process, let before, let work {
+            cpu[path.name] = (cpuSeconds(process.processIdentifier) - before) / work.amount(figures[path.name]!)
+        }
+    }
+    if let work, let agentCPU = cpu["agent"], let haproxyCPU = cpu["haproxy"] {
+        print("\(name)_cpu_haproxy \(String(format: "%.3f", haproxyCPU)) s/\(work.unit)")
+        print("\(name)_cpu_agent \(String(format: "%.3f", agentCPU)) s/\(work.unit) haproxy=\(String(format: "%.3f", haproxyCPU)) "
+            + "haproxy_ratio=\(String(format: "%.2f", agentCPU / haproxyCPU))")
     }
     func ratio(_ peer: String) -> String { String(format: "%.2f", figures["agent"]! / figures[peer]!) }
     print("\(name)_direct \(String(format: "%.2f", figures["direct"]!)) \(unit)")
@@ -147,8 +177,10 @@ func milliseconds(_ text: String) -> Double {
     return .nan
 }
 
-report("iperf3_1_stream", "Gbit/s") { iperf($0.iperf, streams: 1) }
-report("iperf3_8_streams", "Gbit/s") { iperf($0.iperf, streams: 8) }
+// iperf3 runs 5 s: Gbit/s × 5 / 8 is the GB carried.
+let gigabytes = (unit: "GB", amount: { (gbps: Double) in gbps * 5 / 8 })
+report("iperf3_1_stream", "Gbit/s", work: gigabytes) { iperf($0.iperf, streams: 1) }
+report("iperf3_8_streams", "Gbit/s", work: gigabytes) { iperf($0.iperf, streams: 8) }
 report("transfer_4mb_median", "ms") { path in
     Measurements.median((0..<21).map { _ in
         1000 * (Double(run(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "http://\(path.http)/4mb.bin"])
@@ -156,13 +188,15 @@ report("transfer_4mb_median", "ms") { path in
     })
 }
 var latency: [String: (rps: Double, p99: Double)] = [:]
-report("http_keepalive_rps", "req/s") { path in
+// wrk runs 5 s: req/s × 5 / 1000 is the thousands of requests served.
+let thousandRequests = (unit: "1000req", amount: { (rps: Double) in rps * 5 / 1000 })
+report("http_keepalive_rps", "req/s", work: thousandRequests) { path in
     let figures = wrk(path.http, newConnections: false)
     latency[path.name] = figures
     return figures.rps
 }
 report("http_keepalive_p99", "ms") { latency[$0.name]!.p99 }
-report("http_new_connection_rps", "req/s") { path in
+report("http_new_connection_rps", "req/s", work: thousandRequests) { path in
     let figures = wrk(path.http, newConnections: true)
     latency[path.name] = figures
     return figures.rps

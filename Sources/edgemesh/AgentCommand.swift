@@ -93,6 +93,9 @@ struct AgentCommand: ParsableCommand {
         let access: KubernetesAPIAccess?
         if case .kubernetesAPI(let configuration) = settings.source { access = try KubernetesAPIAccess.load(configuration) } else { access = nil }
 
+        if let limit = OpenFileLimit.raiseToHardLimit() {
+            printError("edgemesh agent \(settings.nodeName): open file limit \(limit)")
+        }
         let device = try settings.device.map { try LinkLocalDevice.create(name: $0, address: settings.listenAddress) }
         let runner = AgentRunner(settings: settings, access: access, device: device)
         do { try runner.start() } catch {

@@ -51,6 +51,7 @@ struct RelayCommand: ParsableCommand {
         guard maxReservations > 0, maxCircuitsPerNode > 0, maxCircuits > 0 else {
             throw ValidationError("limits must be at least 1")
         }
+        OpenFileLimit.raiseToHardLimit()
         let group = LinuxEventLoops.makeGroup()
         let loop = group.next()
         let host = LinuxHost(

@@ -93,6 +93,7 @@ import Testing
             "web.yaml": Self.service("web", "10.96.0.60", port: 80, targetPort: 8080),
             "udp-echo.yaml": Self.service("udp-echo", "10.96.0.61", port: 5000, targetPort: 5001, udp: true),
             "ws.yaml": Self.service("ws", "10.96.0.62", port: 80, targetPort: 8765),
+            "dead.yaml": Self.service("dead", "10.96.0.64", port: 80, targetPort: 8099),
         ]
         for (name, text) in files { try text.write(to: manifests.appendingPathComponent(name), atomically: true, encoding: .utf8) }
 
@@ -120,6 +121,13 @@ import Testing
         } else {
             print("AgentProxyTests: WebSocket check skipped: python3-websockets is missing (run scripts/install-deps)")
         }
+
+        // Nothing listens behind `dead`: curl must fail on a reset, not report "Empty reply from
+        // server" (52) as it does after a graceful close. The reset can come so soon that curl
+        // sees it while still connecting (7) or later, reading (56).
+        let refused = try namespace.run(["/bin/sh", "-c", "/usr/bin/curl -sS --max-time 5 http://10.96.0.64/ 2>&1"])
+        #expect([7, 56].contains(refused.status),
+                "a client of a service with no reachable backend is reset; curl said: \(refused.output)")
 
         // A manifest added while the agent runs is intercepted too.
         try Self.service("api", "10.96.0.63", port: 80, targetPort: 8080)

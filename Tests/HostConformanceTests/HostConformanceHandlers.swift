@@ -1,3 +1,4 @@
+import Mesh
 import NIOCore
 
 // Small handlers the conformance tests build pipelines from. Each is created inside a channel
@@ -173,5 +174,21 @@ final class ReadGate: ChannelDuplexHandler, @unchecked Sendable {
     func open() {
         isOpen = true
         if heldReads > 0 { context?.read() }
+    }
+}
+
+/// Resets every connection it is given as soon as it is up: a server that refuses to serve.
+final class ResetOnActiveHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let host: any Host
+
+    init(host: any Host) {
+        self.host = host
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        host.resetStream(context.channel)
+        context.fireChannelActive()
     }
 }

@@ -109,6 +109,25 @@ struct HostConformanceTests {
         }
     }
 
+    // MARK: (c2) reset
+
+    @Test(arguments: TestBedKind.allCases)
+    func aResetStreamReachesItsPeerAsAnErrorNotAnEndOfStream(_ kind: TestBedKind) throws {
+        try withBed(kind, hosts: 2) { bed, hosts in
+            let (server, client) = (hosts[0], hosts[1])
+            let listener = try listen(on: server, in: bed) { ResetOnActiveHandler(host: server) }
+            let outcome = client.eventLoop.makePromise(of: ByteBuffer.self)
+            defer { outcome.fail(Abandoned()) }
+            // The reset may beat the connect's completion (Linux then fails the connect itself);
+            // either way it fails `outcome`.
+            _ = connect(client, to: try address(of: listener, on: server, in: bed), collectingInto: outcome)
+
+            // An orderly close would succeed the collector with no bytes; a reset fails it.
+            #expect(throws: (any Error).self) { try bed.wait(for: outcome.futureResult, timeout: timeout) }
+            try bed.wait(for: listener.close(), timeout: timeout)
+        }
+    }
+
     // MARK: (d) timers
 
     @Test(arguments: TestBedKind.allCases)
@@ -422,13 +441,21 @@ struct HostConformanceTests {
 
     /// A listener on `host` whose connections echo what they read.
     private func listenEcho(on host: any Host, in bed: any HostTestBed, reuseAddress: Bool = false) throws -> Channel {
+        try listen(on: host, in: bed, reuseAddress: reuseAddress) { StreamEchoHandler() }
+    }
+
+    /// A listener on `host` that gives each accepted connection a handler made by `makeHandler`.
+    private func listen(
+        on host: any Host, in bed: any HostTestBed, reuseAddress: Bool = false,
+        _ makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) throws -> Channel {
         let options = StreamListenOptions(
             address: bed.address(of: host).socketAddress(port: 0), reuseAddress: reuseAddress)
         return try bed.wait(
             for: host.eventLoop.flatSubmit {
                 host.listenStream(options) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(StreamEchoHandler())
+                        try channel.pipeline.syncOperations.addHandler(makeHandler())
                     }
                 }
             },

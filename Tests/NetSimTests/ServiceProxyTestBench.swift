@@ -126,7 +126,7 @@ final class ServiceProxyTestBench {
     func exchange(
         _ address: String, port: UInt16, _ chunks: [ByteBuffer], halfClose: Bool = true, limit: UInt64 = 10 * s,
         keepOpen: Bool = false, allowHalfClosure: Bool = true
-    ) throws -> (received: ByteBuffer, closed: Bool, channel: Channel) {
+    ) throws -> (received: ByteBuffer, closed: Bool, channel: Channel, error: Error?) {
         let collector = CollectHandler()
         let connected = ProxyTestBox<Result<Channel, Error>>()
         edge.connectStream(StreamConnectOptions(
@@ -138,7 +138,7 @@ final class ServiceProxyTestBench {
         if halfClose { channel.close(mode: .output, promise: nil) }
         let expected = chunks.reduce(0) { $0 + $1.readableBytes }
         sim.run(until: sim.now + limit) { keepOpen ? collector.received.readableBytes < expected : !collector.closed }
-        return (collector.received, collector.closed, channel)
+        return (collector.received, collector.closed, channel, collector.error)
     }
 
     /// One HTTP/1.1 request with `headers`; returns the raw response text. The client closes

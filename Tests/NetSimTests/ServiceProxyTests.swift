@@ -251,6 +251,17 @@ import Testing
         #expect(bench.proxy.statistics.streamsRefused == 1)
     }
 
+    @Test func aClientOfAServiceWithNoReachableBackendIsResetNotClosed() throws {
+        let bench = try Bench()
+        bench.setEndpoints([])
+        let result = try bench.exchange("10.96.0.11", port: 2701, [ByteBuffer(string: "hello")], halfClose: false)
+        #expect(result.closed)
+        #expect(result.received.readableBytes == 0)
+        // A graceful close would read as an empty answer; the reset says the request failed.
+        #expect(result.error as? HostError == .connectionReset)
+        #expect(bench.proxy.statistics.streamsRefused == 1)
+    }
+
     @Test func sameSeedSameChoices() throws {
         func run() throws -> [String?] {
             let bench = try Bench(seed: 9, extraObjects: [try Bench.destinationRule(for: "web", "simple: RANDOM")])

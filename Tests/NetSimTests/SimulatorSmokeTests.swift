@@ -18,9 +18,15 @@ final class CollectHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     var received = ByteBuffer()
     var closed = false
+    /// The first error the connection reported (a reset shows up here).
+    var error: Error?
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         received.writeBuffer(&buffer)
+    }
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if self.error == nil { self.error = error }
+        context.fireErrorCaught(error)
     }
     func channelInactive(context: ChannelHandlerContext) {
         closed = true

@@ -30,6 +30,7 @@ final class ImpersonatingHost: Host, @unchecked Sendable {
         -> EventLoopFuture<Channel>
     { base.bindDatagram(options, initializer: initializer) }
     func originalDestination(of channel: Channel) -> EventLoopFuture<SocketAddress?> { base.originalDestination(of: channel) }
+    func resetStream(_ channel: Channel) { base.resetStream(channel) }
 }
 
 /// Flips one bit in the next large outbound write once armed: an attacker on the path.

@@ -56,6 +56,11 @@ public protocol Host: AnyObject, Sendable {
     /// the channel was not intercepted. (On Linux this is a `getsockopt`, hence the future.)
     func originalDestination(of channel: Channel) -> EventLoopFuture<SocketAddress?>
 
+    /// Closes a stream connection with a reset (an RST, as `SO_LINGER` 0 makes the kernel send)
+    /// instead of an orderly end, so the peer sees a failure: for a connection that cannot be
+    /// served, whose client must not mistake the close for an empty answer.
+    func resetStream(_ channel: Channel)
+
     /// "Send traffic for these service addresses to me."
     var interception: TrafficInterception { get }
 

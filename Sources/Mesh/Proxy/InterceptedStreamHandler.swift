@@ -3,7 +3,7 @@ import NIOCore
 /// Takes one intercepted TCP connection from accept to splice: finds which service it was
 /// headed for, reads the first request head if (and only if) the policy needs it, connects to
 /// a backend, replays the bytes read so far, then hands both channels to a
-/// `StreamSpliceHandler` pair and steps out of the pipeline.
+/// `ChannelSpliceHandler` pair and steps out of the pipeline.
 ///
 /// The accepted channel starts with `autoRead` off (and keeps it off: the splice asks for
 /// reads), so nothing is read that is not needed for the choice; bytes read while choosing go
@@ -138,7 +138,7 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         }
         state = .spliced
         proxy.statistics.streamsProxied += 1
-        let (clientSide, backendSide) = StreamSpliceHandler.makePair()
+        let (clientSide, backendSide) = ChannelSpliceHandler.makePair()
         do {
             try backend.channel.pipeline.syncOperations.addHandler(backendSide)
             if let setCookie = backend.choice.setCookie {
@@ -164,11 +164,13 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         if !clientInputEnded { clientSide.startReading() }
     }
 
+    /// Resets the client's connection: a graceful close would read as an empty answer (curl's
+    /// "empty reply", a database driver's "connection closed") where the truth is a failure.
     private func refuse(_ error: Error) {
         proxy.statistics.streamsRefused += 1
         proxy.logger.debug("connection not proxied: \(error)")
         state = .closed
-        context?.close(promise: nil)
+        if let context { proxy.host.resetStream(context.channel) }
     }
 }
 

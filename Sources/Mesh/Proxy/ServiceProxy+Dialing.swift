@@ -13,9 +13,13 @@ extension ServiceProxy {
     /// that backend.
     func connectStream(for route: ProxyRoute, request: RequestAttributes) -> EventLoopFuture<ConnectedBackend> {
         let promise = host.eventLoop.makePromise(of: ConnectedBackend.self)
-        var random = host.random
-        // Drawn once, so every attempt of this connection would set the same cookie.
-        let cookieValue = String(random.next(), radix: 16, uppercase: false)
+        // Drawn once, so every attempt of this connection would set the same cookie; and only
+        // under a cookie policy: a draw is a system call on Linux, on every new connection.
+        var cookieValue = ""
+        if case .consistentHash(.httpCookie, _) = route.policy {
+            var random = host.random
+            cookieValue = String(random.next(), radix: 16, uppercase: false)
+        }
         attempt(route: route, request: request, cookieValue: cookieValue, tried: [], failures: [], promise: promise)
         return promise.futureResult
     }

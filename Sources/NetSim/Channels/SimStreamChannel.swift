@@ -244,6 +244,16 @@ final class SimStreamChannel: SimChannel, TCPConnectionDelegate, @unchecked Send
         }
     }
 
+    /// Closes with an RST: the connection is torn down at once, whatever is queued is dropped.
+    func reset() {
+        if let connection {
+            connection.delegate = nil
+            connection.abort()
+            self.connection = nil
+        }
+        closeCompletely(error: ChannelError.ioOnClosedChannel, promise: nil)
+    }
+
     override func releaseSocket(error: Error) {
         connectTimeout?.cancel()
         connectTimeout = nil

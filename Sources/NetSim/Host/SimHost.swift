@@ -105,6 +105,14 @@ public final class SimHost: Host, @unchecked Sendable {
         return eventLoop.makeSucceededFuture(kernel.originalDestination(transport: .tcp, client: remote)?.socketAddress)
     }
 
+    public func resetStream(_ channel: Channel) {
+        guard let stream = channel as? SimStreamChannel else {
+            channel.close(promise: nil)
+            return
+        }
+        stream.reset()
+    }
+
     private func endpoint(_ address: SocketAddress) throws -> Endpoint {
         guard let endpoint = Endpoint(address) else {
             throw HostError.unsupported("the simulator speaks IPv4 only; got \(address)")

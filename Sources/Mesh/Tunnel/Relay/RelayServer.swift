@@ -252,7 +252,10 @@ public final class RelayServer: @unchecked Sendable {
     private func splice(_ circuit: RelayCircuit, _ a: Channel, _ b: Channel) {
         circuit.isSpliced = true
         circuit.timeout?.cancel()
-        let (left, right) = RelaySpliceHandler.pair { [self] bytes in statistics.relayedBytes += bytes }
+        // A half-close ends the circuit: the tunnel connections it carries end their own streams.
+        let (left, right) = ChannelSpliceHandler.makePair(endOfInput: .closeBoth) { [self] bytes in
+            statistics.relayedBytes += bytes
+        }
         do {
             try a.pipeline.syncOperations.addHandler(left)
             try b.pipeline.syncOperations.addHandler(right)
@@ -263,6 +266,8 @@ public final class RelayServer: @unchecked Sendable {
         for channel in [a, b] {
             channel.writeAndFlush(ByteBuffer(integer: RelayConnectionKind.splicedSignal), promise: nil)
         }
+        left.startReading()
+        right.startReading()
         statistics.circuitsOpened += 1
         host.logger.info("relay: circuit \(circuit.initiator) ⇄ \(circuit.target) spliced")
     }

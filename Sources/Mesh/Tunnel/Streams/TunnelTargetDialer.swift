@@ -16,7 +16,7 @@ final class TunnelTargetDialer: Sendable {
         let remote = target.address.socketAddress(port: target.port)
         switch target.transport {
         case .tcp:
-            let (toStream, toTarget) = TunnelBridgeHandler.pair()
+            let (toStream, toTarget) = ChannelSpliceHandler.makePair()
             let options = StreamConnectOptions(remote: remote, allowRemoteHalfClosure: true, connectTimeout: connectTimeout)
             return host.connectStream(options) { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(toStream) }
@@ -28,6 +28,8 @@ final class TunnelTargetDialer: Sendable {
                 }
                 return stream.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).flatMapThrowing {
                     try stream.pipeline.syncOperations.addHandler(toTarget)
+                    toStream.startReading()
+                    toTarget.startReading()
                 }.flatMapError { error in
                     targetChannel.close(promise: nil)
                     return stream.eventLoop.makeFailedFuture(error)

@@ -1,38 +1,58 @@
 import NIOCore
 
-/// Joins two stream channels into one proxied connection: what one side reads the other
-/// writes, in both directions, with back-pressure and half-close.
+/// Joins two byte-stream channels so each carries what the other reads: the proxy's client and
+/// backend connections, a relay circuit's two data connections, a tunnel stream and the TCP
+/// connection it stands for. Bytes pass unchanged and unparsed.
 ///
-/// Back-pressure: a side reads only while its partner is writable, so a slow receiver slows
-/// the sender down (through the TCP window) instead of filling the proxy's memory. Both
-/// channels run with `autoRead` off and the handler asks for each read itself (rather than
-/// vetoing automatic reads, as NIO's GlueHandler does), so the rule holds on any backend,
-/// whatever route its automatic reads take. Half-close:
-/// end of input on one side shuts the partner's output, and a side closes once both of its
-/// directions are done. Closing or losing either side closes the other.
+/// Back-pressure: a side reads only while its partner is writable, so a slow receiver slows the
+/// sender down (through the TCP or stream window) instead of filling memory. The splice owns
+/// reading: it turns `autoRead` off and asks for every read itself, and it also holds back reads
+/// that arrive through the pipeline, so the rule holds on every backend.
 ///
-/// Made in pairs with `makePair()`; each handler lives on its own channel. Both channels must
-/// be on the same event loop.
-final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
+/// End of input (a half-close, with `allowRemoteHalfClosure` on) is handled as
+/// `endOfInput` says. A side closes once both of its directions are done. Closing or losing
+/// either side closes the other, once what is queued for it has been written.
+///
+/// Made in pairs with `makePair`; each handler lives on its own channel. Both channels must be
+/// on the same event loop. Call `startReading()` on both once both are in their pipelines.
+final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
     typealias OutboundOut = ByteBuffer
 
-    private var partner: StreamSpliceHandler?
+    /// What a side's end of input does to the splice.
+    enum EndOfInput: Sendable {
+        /// Shut the partner's output (TCP half-close carried across), keep the other direction.
+        case shutPartnerOutput
+        /// End the whole splice: both sides close (for carriers whose own protocol ends streams).
+        case closeBoth
+    }
+
+    private let endOfInput: EndOfInput
+    /// Told the size of every buffer carried, in either direction (the relay's byte count).
+    private let countBytes: ((Int) -> Void)?
+    private var partner: ChannelSpliceHandler?
     private var context: ChannelHandlerContext?
     /// A read the channel asked for while the partner could not take more.
     private var readHeldBack = false
     private var inputClosed = false
     private var outputClosed = false
 
-    static func makePair() -> (StreamSpliceHandler, StreamSpliceHandler) {
-        let first = StreamSpliceHandler(), second = StreamSpliceHandler()
+    static func makePair(
+        endOfInput: EndOfInput = .shutPartnerOutput,
+        countBytes: ((Int) -> Void)? = nil
+    ) -> (ChannelSpliceHandler, ChannelSpliceHandler) {
+        let first = ChannelSpliceHandler(endOfInput: endOfInput, countBytes: countBytes)
+        let second = ChannelSpliceHandler(endOfInput: endOfInput, countBytes: countBytes)
         first.partner = second
         second.partner = first
         return (first, second)
     }
 
-    private init() {}
+    private init(endOfInput: EndOfInput, countBytes: ((Int) -> Void)?) {
+        self.endOfInput = endOfInput
+        self.countBytes = countBytes
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -43,15 +63,24 @@ final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
         self.partner = nil
     }
 
-    /// The channel's input ended before the splice was made (the proxy has already shut the
+    /// The channel's input ended before the splice was made (the caller has already shut the
     /// partner's output), so the side closes once its output is done as well.
     func inputAlreadyEnded() {
         inputClosed = true
     }
 
-    /// Asks for the first read; later reads follow each batch while the partner keeps up.
+    /// Takes reading over from `autoRead` and asks for the first read; later reads follow each
+    /// batch while the partner keeps up.
     func startReading() {
-        readIfPartnerWritable()
+        guard let context else { return }
+        // Synchronously where the channel allows it (NIOPosix): no future per connection.
+        if let options = context.channel.syncOptions, (try? options.setOption(ChannelOptions.autoRead, value: false)) != nil {
+            if !inputClosed { readIfPartnerWritable() }
+            return
+        }
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in
+            if !self.inputClosed { self.readIfPartnerWritable() }
+        }
     }
 
     private func readIfPartnerWritable() {
@@ -75,8 +104,13 @@ final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func partnerInputEnded() {
-        guard !outputClosed else { return }
-        afterPendingWrites { $0.close(mode: .output, promise: nil) }
+        switch endOfInput {
+        case .shutPartnerOutput:
+            guard !outputClosed else { return }
+            afterPendingWrites { $0.close(mode: .output, promise: nil) }
+        case .closeBoth:
+            partnerClosed()
+        }
     }
 
     private func partnerClosed() {
@@ -109,17 +143,20 @@ final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if let countBytes { countBytes(unwrapInboundIn(data).readableBytes) }
         partner?.partnerWrite(data)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         partner?.partnerFlush()
         if !inputClosed { readIfPartnerWritable() }
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         partner?.partnerClosed()
         partner = nil
+        context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -132,17 +169,18 @@ final class StreamSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
         case ChannelEvent.inputClosed:
             inputClosed = true
             partner?.partnerInputEnded()
-            if outputClosed { context.close(promise: nil) }
+            if outputClosed || endOfInput == .closeBoth { context.close(promise: nil) }
         case ChannelEvent.outputClosed:
             outputClosed = true
             if inputClosed { context.close(promise: nil) }
         default:
-            context.fireUserInboundEventTriggered(event)
+            break
         }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // A reset or an I/O error ends the whole proxied connection; both sides close.
+        // A reset or an I/O error ends the whole spliced connection; both sides close.
         context.close(promise: nil)
     }
 
