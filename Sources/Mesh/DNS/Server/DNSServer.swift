@@ -37,6 +37,7 @@ public final class DNSServer: @unchecked Sendable {
     private let resolver: ClusterDNSResolver
     public let forwarder: DNSForwarder?
     private var counters = DNSServerStatistics()
+    private var answers = DNSAnswerCache()
     private var channels: [Channel] = []
 
     public init(
@@ -89,10 +90,27 @@ public final class DNSServer: @unchecked Sendable {
         return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
     }
 
-    /// The encoded response to one message (without TCP framing), or `nil` to send nothing.
-    /// Immediate for the cluster zone; forwarded names complete when an upstream answers.
-    func answer(_ bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> EventLoopFuture<ByteBuffer?> {
+    /// What to send back for one message: known at once (nothing, for a message that is
+    /// dropped), or when an upstream answers.
+    enum Reply {
+        case immediate(ByteBuffer?)
+        case later(EventLoopFuture<ByteBuffer?>)
+    }
+
+    /// The encoded response to one message (without TCP framing). Immediate for the cluster
+    /// zone, from `answers` when the same question was answered at this table revision;
+    /// forwarded names complete when an upstream answers.
+    func reply(to bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> Reply {
         counters.queries += 1
+        let revision = resolver.table.revision
+        if let stored = answers.answer(to: bytes, overUDP: overUDP, revision: revision),
+           let id = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self)
+        {
+            var response = stored.response
+            response.setInteger(id, at: response.readerIndex)
+            count(stored.responseCode, truncated: stored.isTruncated)
+            return .immediate(response)
+        }
         let query: DNSMessage
         do {
             query = try DNSMessage(decoding: bytes)
@@ -100,37 +118,40 @@ public final class DNSServer: @unchecked Sendable {
             counters.malformed += 1
             guard let response = ClusterDNSResolver.formatErrorResponse(toUndecodable: bytes) else {
                 counters.dropped += 1
-                return host.eventLoop.makeSucceededFuture(nil)
+                return .immediate(nil)
             }
-            return host.eventLoop.makeSucceededFuture(
-                encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil))
+            return .immediate(encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil).response)
         }
         guard !query.header.isResponse else {
             counters.dropped += 1
-            return host.eventLoop.makeSucceededFuture(nil)
+            return .immediate(nil)
         }
         let limit = overUDP ? query.maximumUDPResponseSize(serverMaximum: configuration.maximumUDPPayloadSize) : nil
-        if let response = resolver.respond(to: query, clientAddress: client?.ipAddress) {
-            return host.eventLoop.makeSucceededFuture(encode(response, limit: limit))
+        let local = resolver.respond(to: query, clientAddress: client?.ipAddress)
+        if local == nil, let forwarder {
+            return .later(forwarder.resolve(query).map { self.encode($0, limit: limit).response })
         }
-        guard let forwarder else {
-            return host.eventLoop.makeSucceededFuture(
-                encode(query.makeResponse(responseCode: .refused, isAuthoritative: false), limit: limit))
+        let entry = encode(local ?? query.makeResponse(responseCode: .refused, isAuthoritative: false), limit: limit)
+        if query.questions.count != 1 || !resolver.answerDependsOnClient(query.questions[0]) {
+            answers.store(entry, for: bytes, overUDP: overUDP, revision: revision)
         }
-        return forwarder.resolve(query).map { self.encode($0, limit: limit) }
+        return .immediate(entry.response)
     }
 
-    private func encode(_ response: DNSMessage, limit: Int?) -> ByteBuffer {
+    private func encode(_ response: DNSMessage, limit: Int?) -> DNSAnswerCache.Entry {
         var response = response
         // Advertise our own limit, whatever the client offered (RFC 6891 §6.2.3).
         if response.edns != nil {
             response.edns?.udpPayloadSize = UInt16(clamping: configuration.maximumUDPPayloadSize)
         }
         var buffer = ByteBufferAllocator().buffer(capacity: min(limit ?? 512, 4096))
-        if response.encode(into: &buffer, maximumSize: limit), limit != nil {
-            counters.truncated += 1
-        }
-        counters.recordResponse(response.header.responseCode)
-        return buffer
+        let truncated = response.encode(into: &buffer, maximumSize: limit) && limit != nil
+        count(response.header.responseCode, truncated: truncated)
+        return DNSAnswerCache.Entry(response: buffer, responseCode: response.header.responseCode, isTruncated: truncated)
+    }
+
+    private func count(_ responseCode: DNSResponseCode, truncated: Bool) {
+        if truncated { counters.truncated += 1 }
+        counters.recordResponse(responseCode)
     }
 }
