@@ -31,6 +31,16 @@ struct DNSPerfResult {
         self.latencies = latencies.sorted()
     }
 
+    /// Several runs against one server as one result: the median run's queries/s (the load on
+    /// a shared machine comes and goes), every latency pooled, lost queries summed.
+    init(combining runs: [DNSPerfResult]) {
+        let rates = runs.map(\.queriesPerSecond).sorted()
+        self.queriesPerSecond = rates.isEmpty ? 0 : rates[rates.count / 2]
+        self.completed = runs.reduce(0) { $0 + $1.completed }
+        self.lost = runs.reduce(0) { $0 + $1.lost }
+        self.latencies = runs.flatMap(\.latencies).sorted()
+    }
+
     /// The `fraction` percentile in milliseconds (nearest rank); 0 when nothing was answered.
     func percentileMilliseconds(_ fraction: Double) -> Double {
         guard !latencies.isEmpty else { return 0 }

@@ -20,10 +20,16 @@ final class ServerProcess {
     var isRunning: Bool { process.isRunning }
 
     /// Resident memory from /proc, in MiB.
-    var residentMegabytes: Double {
+    var residentMegabytes: Double { statusMegabytes("VmRSS") }
+
+    /// The part of it that is the process's own (heap, stacks), not pages of its binary and
+    /// shared libraries, in MiB.
+    var residentAnonymousMegabytes: Double { statusMegabytes("RssAnon") }
+
+    private func statusMegabytes(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ")[1])
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
         else { return 0 }
         return kilobytes / 1024
     }
