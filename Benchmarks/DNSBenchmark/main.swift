@@ -83,10 +83,12 @@ func progress(_ message: String) {
 func measure(_ server: ServerProcess, queryFile: String, seconds: Int, dnsperf: String) -> DNSPerfResult {
     progress("dnsperf against \(server.name) for \(seconds) s")
     // 100 queries in flight from one client socket; -v gives per-response latencies.
+    let cpuBefore = server.cpuSeconds
     let output = capture(dnsperf, [
         "-s", "127.0.0.1", "-p", String(server.port), "-d", queryFile, "-l", String(seconds), "-c", "1", "-q", "100", "-v",
     ])
-    let result = DNSPerfResult(parsing: output)
+    var result = DNSPerfResult(parsing: output)
+    result.serverCPUSeconds = server.cpuSeconds - cpuBefore
     guard result.completed > 0 else { fail("dnsperf got no answers from \(server.name)") }
     return result
 }
@@ -148,6 +150,7 @@ for (name, result) in peerResults {
     report("dns_qps_vs_\(name)", agentResult.queriesPerSecond, "queries/s", peer: result.queriesPerSecond)
     report("dns_latency_p50_vs_\(name)", agentResult.percentileMilliseconds(0.50), "ms", peer: result.percentileMilliseconds(0.50))
     report("dns_latency_p99_vs_\(name)", agentResult.percentileMilliseconds(0.99), "ms", peer: result.percentileMilliseconds(0.99))
+    report("dns_cpu_per_query_vs_\(name)", agentResult.cpuMicrosecondsPerQuery, "us", peer: result.cpuMicrosecondsPerQuery)
     report("dns_lost_vs_\(name)", Double(agentResult.lost), "queries", peer: Double(result.lost))
 }
 report("agent_rss_1000_services_10000_endpoints", loadedRSS, "MiB")
