@@ -8,6 +8,8 @@ import NIOCore
 /// or when it is itself a response; resolve; encode. UDP answers are limited to 512 octets, or
 /// the client's EDNS size capped at `maximumUDPPayloadSize`; one that does not fit goes out with
 /// TC set and the client retries over TCP, which gets it whole. Bad input only moves counters.
+/// A message the server has answered from the cluster zone before, at the same table revision,
+/// gets that answer again from a `DNSAnswerCache` with its own ID, skipping all of the above.
 ///
 /// Confined to the host's event loop: `start`, `stop`, `statistics` and the channel handlers
 /// all run there (it is `@unchecked Sendable` only so the channel initializers may capture it).
