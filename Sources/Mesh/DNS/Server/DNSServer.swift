@@ -90,8 +90,8 @@ public final class DNSServer: @unchecked Sendable {
     /// Datagrams taken from the socket per system call, where the backend can (recvmmsg on Linux).
     static let datagramsPerRead = 16
     /// The room each of them gets. A query is one question and perhaps an OPT record (padded to
-    /// 128-octet blocks at most, RFC 8467), well under 1 KiB; a longer datagram is cut here and
-    /// then fails to decode, which gets it FORMERR.
+    /// 128-octet blocks at most, RFC 8467), well under 1 KiB. A longer datagram is cut to this;
+    /// a query that needs the rest then fails to decode and gets FORMERR (seen: 5,064 octets).
     static let datagramRoom = 4_096
 
     /// Asks the channel for vector reads: under load, one system call then brings a batch of
