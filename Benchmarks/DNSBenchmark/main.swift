@@ -2,10 +2,13 @@ import Foundation
 
 // Queries/s and latency of the agent's DNS against dnsmasq and unbound serving the same
 // 1,000 A records on loopback, measured by dnsperf one server after the other; then the
-// agent's resident memory with 1,000 services and 10,000 endpoints loaded.
+// agent's resident memory with 1,000 services and 10,000 endpoints loaded, and with none.
 //
-//   scripts/bench-deps && swift build -c release --product edgemesh --product DNSBenchmark
-//   .build/release/DNSBenchmark [--seconds 10] [--edgemesh .build/release/edgemesh]
+//   scripts/bench-deps && swift build -c release --product edgemesh && swift build -c release --product DNSBenchmark
+//   .build/release/DNSBenchmark [--seconds 10] [--rounds 3] [--edgemesh .build/release/edgemesh]
+//
+// The servers take turns, `--rounds` times, `--seconds` each, so load from elsewhere on the
+// machine falls on all of them alike; queries/s is the median round, latencies are pooled.
 //
 // Each line: `name value unit peer=value ratio=x` (ratio = agent / peer).
 
@@ -52,17 +55,25 @@ func capture(_ executable: String, _ arguments: [String]) -> String {
     return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
 }
 
-/// Waits (at most 60 s) until `server` answers the first record.
-func awaitAnswer(_ server: ServerProcess, records: BenchmarkRecords, dig: String) {
+/// Waits (at most 60 s) until dig's output for `name` A from `server` contains `expected`.
+func awaitAnswer(_ server: ServerProcess, name: String, containing expected: String, dig: String) {
     progress("waiting for \(server.name) on 127.0.0.1:\(server.port)")
     let deadline = Date().addingTimeInterval(60)
     while Date() < deadline {
         guard server.isRunning else { fail("\(server.name) exited at start-up") }
-        let answer = capture(dig, ["@127.0.0.1", "-p", String(server.port), "+short", "+time=1", "+tries=1", records.name(0), "A"])
-        if answer.contains(records.clusterIP(0)) { return }
+        let answer = capture(dig, ["@127.0.0.1", "-p", String(server.port), "+time=1", "+tries=1", name, "A"])
+        if answer.contains(expected) { return }
         Thread.sleep(forTimeInterval: 0.2)
     }
     fail("\(server.name) did not answer within 60 s")
+}
+
+/// An agent serving the manifests in `directory` on 127.0.0.1:`port`.
+func startAgent(_ name: String, port: Int, manifests directory: URL, state: URL) throws -> ServerProcess {
+    try ServerProcess(name: name, port: port, executable: edgemesh, arguments: [
+        "agent", "--node-name", "bench", "--manifests", directory.path, "--listen-ip", "127.0.0.1",
+        "--dns-port", String(port), "--state-dir", state.path, "--upstream-dns", "127.0.0.1:9",
+    ])
 }
 
 func progress(_ message: String) {
@@ -72,10 +83,12 @@ func progress(_ message: String) {
 func measure(_ server: ServerProcess, queryFile: String, seconds: Int, dnsperf: String) -> DNSPerfResult {
     progress("dnsperf against \(server.name) for \(seconds) s")
     // 100 queries in flight from one client socket; -v gives per-response latencies.
+    let cpuBefore = server.cpuSeconds
     let output = capture(dnsperf, [
         "-s", "127.0.0.1", "-p", String(server.port), "-d", queryFile, "-l", String(seconds), "-c", "1", "-q", "100", "-v",
     ])
-    let result = DNSPerfResult(parsing: output)
+    var result = DNSPerfResult(parsing: output)
+    result.serverCPUSeconds = server.cpuSeconds - cpuBefore
     guard result.completed > 0 else { fail("dnsperf got no answers from \(server.name)") }
     return result
 }
@@ -87,6 +100,7 @@ func report(_ name: String, _ value: Double, _ unit: String, peer: Double? = nil
 }
 
 let seconds = Int(argument("--seconds") ?? "10") ?? 10
+let rounds = max(1, Int(argument("--rounds") ?? "3") ?? 3)
 let edgemesh = argument("--edgemesh")
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("edgemesh").path
 guard FileManager.default.isExecutableFile(atPath: edgemesh) else { fail("no edgemesh binary at \(edgemesh); pass --edgemesh PATH") }
@@ -105,10 +119,7 @@ try records.dnsmasqConfiguration(port: 15_354).write(toFile: dnsmasqConf, atomic
 let unboundConf = work.appendingPathComponent("unbound.conf").path
 try records.unboundConfiguration(port: 15_355).write(toFile: unboundConf, atomically: true, encoding: .utf8)
 
-let agent = try ServerProcess(name: "edgemesh agent", port: 15_353, executable: edgemesh, arguments: [
-    "agent", "--node-name", "bench", "--manifests", manifests.path, "--listen-ip", "127.0.0.1", "--dns-port", "15353",
-    "--state-dir", work.appendingPathComponent("state").path, "--upstream-dns", "127.0.0.1:9",
-])
+let agent = try startAgent("edgemesh agent", port: 15_353, manifests: manifests, state: work.appendingPathComponent("state"))
 let peers = [
     try ServerProcess(name: "dnsmasq", port: 15_354, executable: dnsmasq, arguments: ["-k", "-C", dnsmasqConf]),
     try ServerProcess(name: "unbound", port: 15_355, executable: unbound, arguments: ["-d", "-c", unboundConf]),
@@ -118,20 +129,41 @@ defer {
     agent.stop()
     for peer in peers { peer.stop() }
 }
-awaitAnswer(agent, records: records, dig: dig)
-for peer in peers { awaitAnswer(peer, records: records, dig: dig) }
+for server in [agent] + peers { awaitAnswer(server, name: records.name(0), containing: records.clusterIP(0), dig: dig) }
+// Resident memory once the agent has settled: its snapshot written and the parse's freed heap
+// handed back (it trims 3 s after the table changed).
+Thread.sleep(forTimeInterval: 5)
 let loadedRSS = agent.residentMegabytes
+let loadedAnonymousRSS = agent.residentAnonymousMegabytes
 
 // One server at a time, so they never compete with each other for the two cores.
-let agentResult = measure(agent, queryFile: queryFile, seconds: seconds, dnsperf: dnsperf)
-var peerResults: [(String, DNSPerfResult)] = []
-for peer in peers { peerResults.append((peer.name, measure(peer, queryFile: queryFile, seconds: seconds, dnsperf: dnsperf))) }
+var runs: [[DNSPerfResult]] = Array(repeating: [], count: 1 + peers.count)
+for _ in 0..<rounds {
+    for (index, server) in ([agent] + peers).enumerated() {
+        runs[index].append(measure(server, queryFile: queryFile, seconds: seconds, dnsperf: dnsperf))
+    }
+}
+let agentResult = DNSPerfResult(combining: runs[0])
+let peerResults = peers.indices.map { (peers[$0].name, DNSPerfResult(combining: runs[$0 + 1])) }
 
 for (name, result) in peerResults {
     report("dns_qps_vs_\(name)", agentResult.queriesPerSecond, "queries/s", peer: result.queriesPerSecond)
     report("dns_latency_p50_vs_\(name)", agentResult.percentileMilliseconds(0.50), "ms", peer: result.percentileMilliseconds(0.50))
     report("dns_latency_p99_vs_\(name)", agentResult.percentileMilliseconds(0.99), "ms", peer: result.percentileMilliseconds(0.99))
+    report("dns_cpu_per_query_vs_\(name)", agentResult.cpuMicrosecondsPerQuery, "us", peer: result.cpuMicrosecondsPerQuery)
     report("dns_lost_vs_\(name)", Double(agentResult.lost), "queries", peer: Double(result.lost))
 }
 report("agent_rss_1000_services_10000_endpoints", loadedRSS, "MiB")
+report("agent_rss_anonymous_1000_services_10000_endpoints", loadedAnonymousRSS, "MiB")
 report("agent_rss_after_load", agent.residentMegabytes, "MiB", peer: peers[0].residentMegabytes)
+
+// The floor: the same agent with no services at all (the runtime, its libraries, NIO).
+let noManifests = work.appendingPathComponent("no-manifests")
+try FileManager.default.createDirectory(at: noManifests, withIntermediateDirectories: true)
+let emptyAgent = try startAgent("edgemesh agent without services", port: 15_356, manifests: noManifests, state: work.appendingPathComponent("empty-state"))
+started.append(emptyAgent)
+awaitAnswer(emptyAgent, name: records.name(0), containing: "status: NXDOMAIN", dig: dig)
+Thread.sleep(forTimeInterval: 5)
+report("agent_rss_no_services", emptyAgent.residentMegabytes, "MiB")
+report("agent_rss_anonymous_no_services", emptyAgent.residentAnonymousMegabytes, "MiB")
+emptyAgent.stop()

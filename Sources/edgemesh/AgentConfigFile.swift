@@ -23,6 +23,8 @@ struct AgentConfigFile: Sendable {
     var upstreamServers: [HostPort]?
     /// `cacheDNS.autoDetect`: take upstreams from resolv.conf when none are listed (default true).
     var autoDetectUpstreams: Bool?
+    /// `cacheDNS.cacheTTL`: the longest, in seconds, an upstream's answer is cached (default 30).
+    var cacheTTL: UInt32?
 
     init(yaml: String) throws(AgentConfigFileError) {
         let root: Yams.Node?
@@ -52,6 +54,12 @@ struct AgentConfigFile: Sendable {
         if let autoDetect = cache?["autoDetect"], !Self.isNull(autoDetect) {
             guard let value = autoDetect.bool else { throw .invalid(field: "modules.edgeDNS.cacheDNS.autoDetect", reason: "must be true or false") }
             autoDetectUpstreams = value
+        }
+        if let ttl = cache?["cacheTTL"], !Self.isNull(ttl) {
+            guard let value = ttl.int, value > 0, value <= Int(Int32.max) else {
+                throw .invalid(field: "modules.edgeDNS.cacheDNS.cacheTTL", reason: "\"\(ttl.string ?? "")\" is not a positive number of seconds")
+            }
+            cacheTTL = UInt32(value)
         }
         if let servers = cache?["upstreamServers"], !Self.isNull(servers) {
             guard let sequence = servers.sequence else {

@@ -20,6 +20,7 @@ final class AgentRunner: @unchecked Sendable {
     private let host: LinuxHost
     private var agent: EdgeAgent?
     private var manifestWatch: RepeatedTask?
+    private var heapTrimmer: HeapTrimmer?
 
     init(settings: AgentSettings, access: KubernetesAPIAccess?, device: LinkLocalDevice?) {
         self.settings = settings
@@ -39,11 +40,15 @@ final class AgentRunner: @unchecked Sendable {
         printError("edgemesh agent \(name): upstream DNS \(settings.upstreams.isEmpty ? "none" : settings.upstreams.map(\.description).joined(separator: ", ")) from \(settings.upstreamOrigin)")
         let configuration = EdgeAgent.Configuration(
             nodeName: name, listenAddress: settings.listenAddress, dnsPort: settings.dnsPort,
-            clusterDomain: settings.clusterDomain, upstreamDNS: upstreams, statusAddress: settings.statusAddress,
+            clusterDomain: settings.clusterDomain, upstreamDNS: upstreams, dnsCacheTTL: settings.dnsCacheTTL, statusAddress: settings.statusAddress,
             tunnel: settings.tunnel, relays: settings.relays)
         let host = self.host
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         self.agent = agent
+        // Parsing a large table leaves megabytes of freed heap behind; give them back after.
+        let trimmer = HeapTrimmer(eventLoop: loop)
+        heapTrimmer = trimmer
+        try loop.submit { _ = agent.table.subscribe { _ in trimmer.trimSoon() } }.wait()
         let restored = try loop.flatSubmit { agent.start() }.wait()
         printError("edgemesh agent \(name): snapshot \(restored)")
         switch settings.source {
@@ -78,9 +83,10 @@ final class AgentRunner: @unchecked Sendable {
     /// Saves the snapshot, stops serving, removes the interception rules and the device, and
     /// shuts the loop down. Each step runs even when an earlier one failed; failures are printed.
     func stop() {
-        let agent = self.agent, host = self.host, watch = manifestWatch
+        let agent = self.agent, host = self.host, watch = manifestWatch, trimmer = heapTrimmer
         let stopped = loop.flatSubmit { () -> EventLoopFuture<Void> in
             watch?.cancel()
+            trimmer?.cancel()
             let agentStopped = agent?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
             return agentStopped.flatMapErrorThrowing { error in
                 printError("edgemesh agent: stopping the agent: \(error)")

@@ -19,6 +19,10 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     var upstreams: [HostPort]
     /// Where the upstreams came from: "flags", "config file", "/etc/resolv.conf" or "none".
     var upstreamOrigin: String
+    /// The longest, in seconds, an upstream's answer is cached: `cacheDNS.cacheTTL`, else
+    /// EdgeMesh's default.
+    var dnsCacheTTL: UInt32
+    static let defaultDNSCacheTTL: UInt32 = 30
     var stateDirectory: String
     /// The bridge to create for `listenAddress`, or nil when the address is already on an interface.
     var device: String?
@@ -65,6 +69,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         let dnsPort = command.dnsPort ?? file?.listenPort ?? 53
         self.dnsPort = dnsPort
         clusterDomain = command.clusterDomain
+        dnsCacheTTL = file?.cacheTTL ?? Self.defaultDNSCacheTTL
         stateDirectory = command.stateDir
         statusAddress = try Self.socketAddress(command.statusAddress, flag: "--status-address", allowOff: true)
         if let path = command.pskFile {
@@ -160,7 +165,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         listen: \(listenAddress):\(dnsPort)
         device: \(device.map { "\($0) (created for \(listenAddress)/32)" } ?? "none (address already present)")
         cluster domain: \(clusterDomain)
-        upstream DNS: \(upstreams.isEmpty ? "-" : upstreams.map(\.description).joined(separator: ", ")) from \(upstreamOrigin)
+        upstream DNS: \(upstreams.isEmpty ? "-" : upstreams.map(\.description).joined(separator: ", ")) from \(upstreamOrigin), answers cached up to \(dnsCacheTTL) s
         state directory: \(stateDirectory)
         status: \(statusAddress.map { "\($0)" } ?? "off")
         tunnel: \(tunnel.map { "port \($0.port)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))

@@ -48,7 +48,7 @@ import Testing
             #expect(result.output.contains("source: master https://10.0.0.1:6443 (qps 50.0, burst 200)"), "\(result.output)")
             #expect(result.output.contains("listen: 169.254.77.7:5353"))
             #expect(result.output.contains("device: mesh7"))
-            #expect(result.output.contains("upstream DNS: 9.9.9.9:53, 1.1.1.1:5300 from config file"))
+            #expect(result.output.contains("upstream DNS: 9.9.9.9:53, 1.1.1.1:5300 from config file, answers cached up to 20 s"))
         }
     }
 
@@ -91,6 +91,8 @@ import Testing
         ("modules:\n  edgeDNS:\n    listenPort: seventy\n", "modules.edgeDNS.listenPort"),
         ("modules:\n  edgeDNS:\n    cacheDNS:\n      upstreamServers: [1.1.1.1, dns.google]\n", "modules.edgeDNS.cacheDNS.upstreamServers[1]"),
         ("commonConfig:\n  bridgeDeviceIP: 169.254.96\n", "commonConfig.bridgeDeviceIP"),
+        ("modules:\n  edgeDNS:\n    cacheDNS:\n      cacheTTL: 0\n", "modules.edgeDNS.cacheDNS.cacheTTL"),
+        ("modules:\n  edgeDNS:\n    cacheDNS:\n      cacheTTL: 30s\n", "modules.edgeDNS.cacheDNS.cacheTTL"),
         ("kubeAPIConfig:\n  qps: -1\n", "qps"),
         ("kubeAPIConfig:\n  master: ftp://x\n", "master"),
         ("modules: [\n", "not YAML"),

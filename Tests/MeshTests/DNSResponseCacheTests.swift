@@ -44,6 +44,24 @@ import Testing
         #expect(bare.count == 0)
     }
 
+    @Test func withAMaximumTTLAnswersExpireByThenAndAreServedWithNoMoreTTL() throws {
+        var cache = DNSResponseCache(maximumTTL: 20)
+        let records = [DNSResourceRecord(name: Self.question.name, ttl: 100, data: .a(IPv4Address(1, 2, 3, 4))),
+                       DNSResourceRecord(name: Self.question.name, ttl: 5, data: .a(IPv4Address(1, 2, 3, 5)))]
+        let other = DNSQuestion(name: try DNSName("other.example.com"), type: .a)
+        cache.store(Self.response(.noError, answers: [records[0]]), for: Self.question, now: Self.at(0))
+        cache.store(Self.response(.noError, answers: [records[1]]), for: other, now: Self.at(0))
+        #expect(try #require(cache.fresh(Self.question, now: Self.at(4))).answers.map(\.ttl) == [16])
+        // A shorter TTL of its own still wins.
+        #expect(cache.fresh(other, now: Self.at(5)) == nil)
+        #expect(cache.fresh(Self.question, now: Self.at(20)) == nil)
+        #expect(cache.stale(Self.question, now: Self.at(20)) != nil)
+        // Negative answers are capped the same way (the SOA says 60 s).
+        cache.store(Self.response(.nameError, authorities: [Self.soa]), for: Self.question, now: Self.at(100))
+        #expect(cache.fresh(Self.question, now: Self.at(119))?.authorities.map(\.ttl) == [1])
+        #expect(cache.fresh(Self.question, now: Self.at(120)) == nil)
+    }
+
     @Test func aFullCacheEvictsTheEntryExpiringFirst() {
         var cache = DNSResponseCache(capacity: 2)
         for (index, ttl) in [(1, 50), (2, 10), (3, 90)] as [(UInt8, UInt32)] {

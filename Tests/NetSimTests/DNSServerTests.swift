@@ -17,6 +17,7 @@ import Testing
     struct Bench {
         let sim: Simulator
         let server: DNSServer
+        let table: ServiceTable
         let client: SimHost
         let target: SocketAddress
     }
@@ -33,7 +34,7 @@ import Testing
         sim.run(until: sim.now + s) { started.value == nil }
         try #require(started.value).get()
         let address = try #require(sim.resolve("dns"))
-        return Bench(sim: sim, server: server, client: try #require(sim.host(named: "client")),
+        return Bench(sim: sim, server: server, table: table, client: try #require(sim.host(named: "client")),
                      target: address.socketAddress(port: port))
     }
 
@@ -129,6 +130,40 @@ import Testing
         #expect(statistics.responses(with: .refused) == 1)
     }
 
+    @Test func aRepeatedQuestionGetsItsOwnIDAndFlagsAndATableChangeIsSeenAtOnce() throws {
+        let bench = try Self.bench(objects: Self.objects)
+        func ask(_ name: String, id: UInt16, recursionDesired: Bool = true, edns: DNSEDNS? = nil) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            DNSMessage(header: DNSHeader(id: id, isRecursionDesired: recursionDesired),
+                       questions: [DNSQuestion(name: try! DNSName(name), type: .a)], edns: edns).encode(into: &buffer)
+            return buffer
+        }
+        let name = "Web.Default.svc.cluster.local"
+        let first = try Self.overUDP(bench, [ask(name, id: 1)])
+        let again = try Self.overUDP(bench, [ask(name, id: 2), ask(name, id: 3, recursionDesired: false),
+                                             ask(name, id: 4, edns: DNSEDNS(udpPayloadSize: 4096, dnssecOK: true))])
+        let replies = try Self.decode(first + again).sorted { $0.header.id < $1.header.id }
+        #expect(replies.map(\.header.id) == [1, 2, 3, 4])
+        #expect(replies.map(\.header.isRecursionDesired) == [true, true, false, true])
+        #expect(replies.map { $0.edns?.dnssecOK } == [nil, nil, nil, true])
+        #expect(replies.allSatisfy { $0.questions.first?.name.description == "Web.Default.svc.cluster.local." })
+        #expect(replies.allSatisfy { $0.answers.map(\.data) == [.a(IPv4Address(10, 96, 0, 10))] })
+        // The same question again is the same answer, byte for byte, but for the ID.
+        let second = try #require(again.first)
+        #expect(Array(second.readableBytesView.dropFirst(2)) == Array(try #require(first.first).readableBytesView.dropFirst(2)))
+
+        bench.table.apply(.upsert(.service(Service(
+            metadata: ObjectMeta(name: "web", namespace: "default"),
+            spec: Service.Spec(clusterIP: "10.96.0.77", ports: [ServicePort(name: "http", port: 80)])))))
+        let moved = try Self.decode(Self.overUDP(bench, [ask(name, id: 5)]))
+        #expect(moved.first?.answers.map(\.data) == [.a(IPv4Address(10, 96, 0, 77))])
+        bench.table.apply(.delete(.service(Service(metadata: ObjectMeta(name: "web", namespace: "default"), spec: Service.Spec()))))
+        let gone = try Self.decode(Self.overUDP(bench, [ask(name, id: 6)]))
+        #expect(gone.first?.header.responseCode == .nameError)
+        #expect(bench.server.statistics.queries == 6)
+        #expect(bench.server.statistics.responses(with: .noError) == 5)
+    }
+
     @Test func aLargeHeadlessAnswerTruncatesOverUDPAndComesWholeOverTCP() throws {
         let bench = try Self.bench(objects: Self.objects)
         let udp = try Self.decode(Self.overUDP(bench, [
@@ -203,7 +238,7 @@ extension DNSServerTests {
 
     /// Our server forwarding to an upstream that is itself a DNSServer, authoritative for
     /// `example.org` (so the upstream's answers are known exactly).
-    static func forwardingBench() throws -> (Bench, DNSForwarder) {
+    static func forwardingBench(cacheTTL: UInt32? = nil) throws -> (Bench, DNSForwarder) {
         let sim = try Simulator(seed: 1, topology: withUpstream)
         let upstreamHost = try #require(sim.host(named: "upstream"))
         let upstreamTable = ServiceTable(eventLoop: upstreamHost.eventLoop)
@@ -213,14 +248,14 @@ extension DNSServerTests {
         let host = try #require(sim.host(named: "dns"))
         let forwarder = DNSForwarder(
             host: host, upstreams: [try #require(sim.resolve("upstream")).socketAddress(port: 53)],
-            attemptTimeout: .seconds(1))
-        let server = DNSServer(host: host, resolver: ClusterDNSResolver(table: ServiceTable(eventLoop: host.eventLoop)),
-                               forwarder: forwarder)
+            attemptTimeout: .seconds(1), cache: DNSResponseCache(maximumTTL: cacheTTL))
+        let table = ServiceTable(eventLoop: host.eventLoop)
+        let server = DNSServer(host: host, resolver: ClusterDNSResolver(table: table), forwarder: forwarder)
         let started = Box<Result<Void, Error>>()
         upstream.start().and(server.start()).whenComplete { started.value = $0.map { _ in } }
         sim.run(until: sim.now + s) { started.value == nil }
         try #require(started.value).get()
-        let bench = Bench(sim: sim, server: server, client: try #require(sim.host(named: "client")),
+        let bench = Bench(sim: sim, server: server, table: table, client: try #require(sim.host(named: "client")),
                           target: try #require(sim.resolve("dns")).socketAddress(port: 53))
         return (bench, forwarder)
     }
@@ -248,6 +283,21 @@ extension DNSServerTests {
             #expect(reply.first?.header.responseCode == .nameError)
             #expect(reply.first?.authorities.map(\.type) == [.soa])
         }
+        #expect(forwarder.upstreamQueries == 2)
+    }
+
+    @Test func withACacheTTLForwardedAnswersAreAskedForAgainOnceItHasPassed() throws {
+        let (bench, forwarder) = try Self.forwardingBench(cacheTTL: 5)
+        let name = "web.default.svc.example.org"
+        // The upstream says 30 s; the agent keeps it, and tells its client, no more than 5 s.
+        let first = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 1)]))
+        #expect(first.first?.answers.map(\.ttl) == [5])
+        let second = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 2)]))
+        #expect(second.first?.answers.map(\.data) == [.a(IPv4Address(10, 96, 0, 10))])
+        #expect(forwarder.upstreamQueries == 1)
+        bench.sim.run(for: 4 * Self.s)
+        let third = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 3)]))
+        #expect(third.first?.answers.map(\.ttl) == [5])
         #expect(forwarder.upstreamQueries == 2)
     }
 

@@ -15,6 +15,8 @@ public final class EdgeAgent: @unchecked Sendable {
         public var clusterDomain: String
         /// Where names outside the cluster go; none means they are refused.
         public var upstreamDNS: [SocketAddress]
+        /// The longest, in seconds, an upstream's answer is cached (EdgeMesh's `cacheDNS.cacheTTL`).
+        public var dnsCacheTTL: UInt32
         /// Where `/metrics` and `/status` are served; nil serves neither.
         public var statusAddress: SocketAddress?
         public var proxy: ServiceProxy.Configuration
@@ -28,7 +30,7 @@ public final class EdgeAgent: @unchecked Sendable {
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
-            upstreamDNS: [SocketAddress] = [], statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
+            upstreamDNS: [SocketAddress] = [], dnsCacheTTL: UInt32 = 30, statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
             tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007
         ) {
             self.nodeName = nodeName
@@ -36,6 +38,7 @@ public final class EdgeAgent: @unchecked Sendable {
             self.dnsPort = dnsPort
             self.clusterDomain = clusterDomain
             self.upstreamDNS = upstreamDNS
+            self.dnsCacheTTL = dnsCacheTTL
             self.statusAddress = statusAddress
             self.proxy = proxy
             self.tunnel = tunnel
@@ -79,7 +82,7 @@ public final class EdgeAgent: @unchecked Sendable {
         self.table = table
         self.snapshotter = ServiceTableSnapshotter(table: table, store: host.store, logger: host.logger)
         let forwarder = configuration.upstreamDNS.isEmpty
-            ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: DNSResponseCache())
+            ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: DNSResponseCache(maximumTTL: configuration.dnsCacheTTL))
         self.dnsServer = DNSServer(
             host: host,
             resolver: ClusterDNSResolver(table: table, configuration: ClusterDNSConfiguration(domain: domain)),

@@ -62,6 +62,12 @@ public struct ClusterDNSResolver {
         return nil
     }
 
+    /// Whether the answer to `question` may depend on who asks: with relative names on, a bare
+    /// name is looked up in the asking pod's namespace. Such answers must not be reused for others.
+    public func answerDependsOnClient(_ question: DNSQuestion) -> Bool {
+        configuration.resolvesNamesRelativeToClientNamespace && question.name.labels.count == 1
+    }
+
     /// The FORMERR response for bytes that did not decode, when at least the ID could be read
     /// (RFC 1035 §4.1.1 leaves what to send open; echoing the ID lets the client fail fast).
     /// `nil` when the bytes are too short for a header or are themselves a response.

@@ -59,7 +59,9 @@ public final class DNSForwarder: @unchecked Sendable {
                     return self.attempt(question, query: query, upstreamIndex: upstreamIndex + 1)
                 }
                 self.cache.store(reply, for: question, now: self.host.now)
-                return self.host.eventLoop.makeSucceededFuture(self.addressed(reply, to: query))
+                // As cached, so the first client is not told a longer TTL than the next ones.
+                let served = self.cache.fresh(question, now: self.host.now) ?? reply
+                return self.host.eventLoop.makeSucceededFuture(self.addressed(served, to: query))
             }
     }
 

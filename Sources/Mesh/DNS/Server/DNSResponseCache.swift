@@ -1,8 +1,8 @@
 import NIOCore
 
 /// Upstream answers by question, kept for their TTL (RFC 1035 §7.4), negative answers for the
-/// SOA's TTL capped by its MINIMUM (RFC 2308 §5), and kept past expiry for `staleLimit` so they
-/// can be served when no upstream answers (RFC 8767).
+/// SOA's TTL capped by its MINIMUM (RFC 2308 §5), either never longer than `maximumTTL`, and
+/// kept past expiry for `staleLimit` so they can be served when no upstream answers (RFC 8767).
 ///
 /// Times come from the caller (the host's clock). Keys compare names case-insensitively.
 public struct DNSResponseCache {
@@ -21,6 +21,10 @@ public struct DNSResponseCache {
     }
 
     public let capacity: Int
+    /// The longest an answer is kept fresh, whatever its TTLs say; records are served with TTLs
+    /// no longer than this either. EdgeMesh's `cacheDNS.cacheTTL`, which it hands to CoreDNS's
+    /// `cache` plugin as its maximum TTL; nil for no cap.
+    public let maximumTTL: UInt32?
     /// How long past expiry an entry may still be served stale (RFC 8767 suggests 1 to 3 days).
     public let staleLimit: TimeAmount
     /// The TTL on stale records (RFC 8767 §4 recommends 30 s).
@@ -28,8 +32,11 @@ public struct DNSResponseCache {
     private var entries: [DNSQuestion: Entry] = [:]
     private var nextSequence: UInt64 = 0
 
-    public init(capacity: Int = 10_000, staleLimit: TimeAmount = .hours(24), staleTTL: UInt32 = 30) {
+    public init(
+        capacity: Int = 10_000, maximumTTL: UInt32? = nil, staleLimit: TimeAmount = .hours(24), staleTTL: UInt32 = 30
+    ) {
         self.capacity = max(1, capacity)
+        self.maximumTTL = maximumTTL
         self.staleLimit = staleLimit
         self.staleTTL = staleTTL
     }
@@ -55,13 +62,30 @@ public struct DNSResponseCache {
 
     /// Stores `response` as the answer to `question` at `now`, if it may be cached at all.
     public mutating func store(_ response: DNSMessage, for question: DNSQuestion, now: NIODeadline) {
-        guard let ttl = Self.cacheTTL(of: response), ttl > 0 else { return }
+        guard let ttl = Self.cacheTTL(of: response).map(capped), ttl > 0 else { return }
         if entries[question] == nil, entries.count >= capacity { evict(now: now) }
         nextSequence += 1
         entries[question] = Entry(
-            responseCode: response.header.responseCode, answers: response.answers,
-            authorities: response.authorities, additionals: response.additionals, storedAt: now, ttl: ttl,
-            sequence: nextSequence)
+            responseCode: response.header.responseCode, answers: capped(response.answers),
+            authorities: capped(response.authorities), additionals: capped(response.additionals), storedAt: now,
+            ttl: ttl, sequence: nextSequence)
+    }
+
+    private func capped(_ ttl: UInt32) -> UInt32 {
+        maximumTTL.map { min($0, ttl) } ?? ttl
+    }
+
+    private func capped(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
+        maximumTTL == nil ? records : Self.retimed(records, capped)
+    }
+
+    /// `records` with each TTL replaced by `ttl` of it.
+    private static func retimed(_ records: [DNSResourceRecord], _ ttl: (UInt32) -> UInt32) -> [DNSResourceRecord] {
+        records.map { record in
+            var record = record
+            record.ttl = ttl(record.ttl)
+            return record
+        }
     }
 
     /// The fresh answer to `question`, its TTLs lowered by the time it has spent here.
@@ -78,13 +102,7 @@ public struct DNSResponseCache {
     }
 
     private func message(_ entry: Entry, question: DNSQuestion, ttl: (UInt32) -> UInt32) -> DNSMessage {
-        func adjusted(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
-            records.map { record in
-                var record = record
-                record.ttl = ttl(record.ttl)
-                return record
-            }
-        }
+        func adjusted(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] { Self.retimed(records, ttl) }
         return DNSMessage(
             header: DNSHeader(isResponse: true, isRecursionAvailable: true, responseCode: entry.responseCode),
             questions: [question], answers: adjusted(entry.answers), authorities: adjusted(entry.authorities),

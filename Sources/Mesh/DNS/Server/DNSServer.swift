@@ -8,6 +8,8 @@ import NIOCore
 /// or when it is itself a response; resolve; encode. UDP answers are limited to 512 octets, or
 /// the client's EDNS size capped at `maximumUDPPayloadSize`; one that does not fit goes out with
 /// TC set and the client retries over TCP, which gets it whole. Bad input only moves counters.
+/// A message the server has answered from the cluster zone before, at the same table revision,
+/// gets that answer again from a `DNSAnswerCache` with its own ID, skipping all of the above.
 ///
 /// Confined to the host's event loop: `start`, `stop`, `statistics` and the channel handlers
 /// all run there (it is `@unchecked Sendable` only so the channel initializers may capture it).
@@ -37,6 +39,7 @@ public final class DNSServer: @unchecked Sendable {
     private let resolver: ClusterDNSResolver
     public let forwarder: DNSForwarder?
     private var counters = DNSServerStatistics()
+    private var answers = DNSAnswerCache()
     private var channels: [Channel] = []
 
     public init(
@@ -65,7 +68,9 @@ public final class DNSServer: @unchecked Sendable {
     public func start() -> EventLoopFuture<Void> {
         let address = configuration.address.socketAddress(port: configuration.port)
         let udp = host.bindDatagram(DatagramBindOptions(address: address)) { channel in
-            channel.pipeline.addHandler(DNSDatagramHandler(server: self))
+            Self.readSeveralDatagramsPerCall(channel).flatMap {
+                channel.pipeline.addHandler(DNSDatagramHandler(server: self))
+            }
         }
         let tcp: EventLoopFuture<Channel?> = configuration.servesTCP
             ? host.listenStream(StreamListenOptions(address: address)) { channel in
@@ -82,6 +87,25 @@ public final class DNSServer: @unchecked Sendable {
         }
     }
 
+    /// Datagrams taken from the socket per system call, where the backend can (recvmmsg on Linux).
+    static let datagramsPerRead = 16
+    /// The room each of them gets. A query is one question and perhaps an OPT record (padded to
+    /// 128-octet blocks at most, RFC 8467), well under 1 KiB. A longer datagram is cut to this;
+    /// a query that needs the rest then fails to decode and gets FORMERR (seen: 5,064 octets).
+    static let datagramRoom = 4_096
+
+    /// Asks the channel for vector reads: under load, one system call then brings a batch of
+    /// queries instead of one (measured: a sixth less CPU per query). The backend splits one
+    /// receive buffer evenly among the batch, so the buffer is sized as the batch's room,
+    /// 64 KiB, as much as a channel reading one datagram at a time holds. A backend without
+    /// vector reads (the simulator) keeps reading one datagram at a time, whole.
+    private static func readSeveralDatagramsPerCall(_ channel: Channel) -> EventLoopFuture<Void> {
+        channel.setOption(.datagramVectorReadMessageCount, value: datagramsPerRead).flatMap {
+            channel.setOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramsPerRead * datagramRoom))
+        }.recover { _ in }
+    }
+
     /// Closes the listeners (established TCP connections finish on their own).
     public func stop() -> EventLoopFuture<Void> {
         let closing = channels.map { $0.close() }
@@ -89,10 +113,27 @@ public final class DNSServer: @unchecked Sendable {
         return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
     }
 
-    /// The encoded response to one message (without TCP framing), or `nil` to send nothing.
-    /// Immediate for the cluster zone; forwarded names complete when an upstream answers.
-    func answer(_ bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> EventLoopFuture<ByteBuffer?> {
+    /// What to send back for one message: known at once (nothing, for a message that is
+    /// dropped), or when an upstream answers.
+    enum Reply {
+        case immediate(ByteBuffer?)
+        case later(EventLoopFuture<ByteBuffer?>)
+    }
+
+    /// The encoded response to one message (without TCP framing). Immediate for the cluster
+    /// zone, from `answers` when the same question was answered at this table revision;
+    /// forwarded names complete when an upstream answers.
+    func reply(to bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> Reply {
         counters.queries += 1
+        let revision = resolver.table.revision
+        if let stored = answers.answer(to: bytes, overUDP: overUDP, revision: revision),
+           let id = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self)
+        {
+            var response = stored.response
+            response.setInteger(id, at: response.readerIndex)
+            count(stored.responseCode, truncated: stored.isTruncated)
+            return .immediate(response)
+        }
         let query: DNSMessage
         do {
             query = try DNSMessage(decoding: bytes)
@@ -100,37 +141,40 @@ public final class DNSServer: @unchecked Sendable {
             counters.malformed += 1
             guard let response = ClusterDNSResolver.formatErrorResponse(toUndecodable: bytes) else {
                 counters.dropped += 1
-                return host.eventLoop.makeSucceededFuture(nil)
+                return .immediate(nil)
             }
-            return host.eventLoop.makeSucceededFuture(
-                encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil))
+            return .immediate(encode(response, limit: overUDP ? DNSMessage.classicUDPSize : nil).response)
         }
         guard !query.header.isResponse else {
             counters.dropped += 1
-            return host.eventLoop.makeSucceededFuture(nil)
+            return .immediate(nil)
         }
         let limit = overUDP ? query.maximumUDPResponseSize(serverMaximum: configuration.maximumUDPPayloadSize) : nil
-        if let response = resolver.respond(to: query, clientAddress: client?.ipAddress) {
-            return host.eventLoop.makeSucceededFuture(encode(response, limit: limit))
+        let local = resolver.respond(to: query, clientAddress: client?.ipAddress)
+        if local == nil, let forwarder {
+            return .later(forwarder.resolve(query).map { self.encode($0, limit: limit).response })
         }
-        guard let forwarder else {
-            return host.eventLoop.makeSucceededFuture(
-                encode(query.makeResponse(responseCode: .refused, isAuthoritative: false), limit: limit))
+        let entry = encode(local ?? query.makeResponse(responseCode: .refused, isAuthoritative: false), limit: limit)
+        if query.questions.count != 1 || !resolver.answerDependsOnClient(query.questions[0]) {
+            answers.store(entry, for: bytes, overUDP: overUDP, revision: revision)
         }
-        return forwarder.resolve(query).map { self.encode($0, limit: limit) }
+        return .immediate(entry.response)
     }
 
-    private func encode(_ response: DNSMessage, limit: Int?) -> ByteBuffer {
+    private func encode(_ response: DNSMessage, limit: Int?) -> DNSAnswerCache.Entry {
         var response = response
         // Advertise our own limit, whatever the client offered (RFC 6891 §6.2.3).
         if response.edns != nil {
             response.edns?.udpPayloadSize = UInt16(clamping: configuration.maximumUDPPayloadSize)
         }
         var buffer = ByteBufferAllocator().buffer(capacity: min(limit ?? 512, 4096))
-        if response.encode(into: &buffer, maximumSize: limit), limit != nil {
-            counters.truncated += 1
-        }
-        counters.recordResponse(response.header.responseCode)
-        return buffer
+        let truncated = response.encode(into: &buffer, maximumSize: limit) && limit != nil
+        count(response.header.responseCode, truncated: truncated)
+        return DNSAnswerCache.Entry(response: buffer, responseCode: response.header.responseCode, isTruncated: truncated)
+    }
+
+    private func count(_ responseCode: DNSResponseCode, truncated: Bool) {
+        if truncated { counters.truncated += 1 }
+        counters.recordResponse(responseCode)
     }
 }

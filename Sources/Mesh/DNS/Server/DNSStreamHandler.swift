@@ -10,6 +10,7 @@ final class DNSStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     private let server: DNSServer
     /// Bytes of an incomplete frame; a frame is at most 2 + 65,535 octets, so this stays bounded.
     private var pending = ByteBuffer()
+    private var hasUnflushedWrites = false
 
     init(server: DNSServer) {
         self.server = server
@@ -23,16 +24,35 @@ final class DNSStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         {
             pending.moveReaderIndex(forwardBy: 2)
             let message = pending.readSlice(length: Int(length))!
-            let channel = context.channel
-            server.answer(message, from: channel.remoteAddress, overUDP: false).whenSuccess { response in
-                guard let response else { return }
-                var framed = channel.allocator.buffer(capacity: response.readableBytes + 2)
-                framed.writeInteger(UInt16(response.readableBytes))
-                framed.writeImmutableBuffer(response)
-                channel.writeAndFlush(framed, promise: nil)
+            switch server.reply(to: message, from: context.channel.remoteAddress, overUDP: false) {
+            case .immediate(let response):
+                guard let response else { continue }
+                context.write(wrapOutboundOut(Self.framed(response, allocator: context.channel.allocator)), promise: nil)
+                hasUnflushedWrites = true
+            case .later(let future):
+                let channel = context.channel
+                future.whenSuccess { response in
+                    guard let response else { return }
+                    channel.writeAndFlush(Self.framed(response, allocator: channel.allocator), promise: nil)
+                }
             }
         }
         pending.discardReadBytes()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if hasUnflushedWrites {
+            hasUnflushedWrites = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private static func framed(_ response: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var framed = allocator.buffer(capacity: response.readableBytes + 2)
+        framed.writeInteger(UInt16(response.readableBytes))
+        framed.writeImmutableBuffer(response)
+        return framed
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
