@@ -154,11 +154,35 @@ import Testing
                 print("SRV", sorted((r.port, r.target.to_text()) for rr in srv.answer for r in rr))
                 nx = dns.query.udp(dns.message.make_query("nope.default.svc.cluster.local", "A", use_edns=0, payload=1232), s, timeout=2)
                 print("NX", dns.rcode.to_text(nx.rcode()), nx.edns, [rr.rdtype == dns.rdatatype.SOA for rr in nx.authority])
+                # A 3,000-byte query (an EDNS option pads it) is read whole and answered.
+                import dns.edns, socket
+                padded = dns.message.make_query("web.default.svc.cluster.local", "A", use_edns=0, payload=4096,
+                                                options=[dns.edns.GenericOption(65001, b"x" * 3000)])
+                big = dns.query.udp(padded, s, timeout=2)
+                print("PADDED", len(padded.to_wire()) > 3000, dns.rcode.to_text(big.rcode()), sorted(r.address for rr in big.answer for r in rr))
+                # 40 queries sent at once (several land in one batched read): each answer carries
+                # its own query's ID and question, cached answers included.
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.settimeout(2)
+                sent = {}
+                for i in range(40):
+                    q = dns.message.make_query("web.default.svc.cluster.local" if i % 2 else "nope.default.svc.cluster.local", "A")
+                    q.id = 1000 + i
+                    sent[q.id] = q
+                    sock.sendto(q.to_wire(), (s, 53))
+                matched = 0
+                for _ in range(40):
+                    reply = dns.message.from_wire(sock.recv(65535))
+                    if reply.id in sent and sent.pop(reply.id).is_response(reply):
+                        matched += 1
+                print("BURST", matched)
                 """
             let python = Self.inNamespace(namespace, "/usr/bin/python3", ["-c", script])
             #expect(python.contains("A ['10.96.0.50']"), "dnspython: \(python)")
             #expect(python.contains("SRV [(80, 'web.default.svc.cluster.local.')]"), "dnspython: \(python)")
             #expect(python.contains("NX NXDOMAIN 0 [True]"), "dnspython: \(python)")
+            #expect(python.contains("PADDED True NOERROR ['10.96.0.50']"), "dnspython, a 3,000-byte query: \(python)")
+            #expect(python.contains("BURST 40"), "dnspython, 40 queries at once: \(python)")
         } else {
             print("AgentDNSClientTests: python3 dnspython not installed (apt-get install python3-dnspython); its checks skipped")
         }
