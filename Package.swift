@@ -109,6 +109,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "DNSBenchmark",
+            dependencies: ["BenchmarkLab"],
             path: "Benchmarks/DNSBenchmark"
         ),
         .testTarget(

@@ -21,8 +21,25 @@ public enum Measurements {
 
     /// A process's resident set size in KiB, from /proc.
     public static func residentKilobytes(_ pid: Int32) -> Double {
+        statusKilobytes(pid, field: "VmRSS")
+    }
+
+    /// A size field of /proc/PID/status in KiB (`VmRSS`, `RssAnon`, ...); NaN when unreadable.
+    public static func statusKilobytes(_ pid: Int32, field: String) -> Double {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
         return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? .nan
+    }
+
+    /// CPU time (user + system) a process has used so far, threads included, in seconds, from
+    /// /proc/PID/stat; NaN when unreadable.
+    public static func cpuSeconds(_ pid: Int32) -> Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command name, which is in parentheses and may hold spaces: utime and
+        // stime are the 12th and 13th of them.
+        guard let end = stat.lastIndex(of: ")") else { return .nan }
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }

@@ -1,3 +1,4 @@
+import BenchmarkLab
 import Foundation
 
 /// A DNS server under test, started as a child process and stopped with SIGTERM.
@@ -20,30 +21,14 @@ final class ServerProcess {
     var isRunning: Bool { process.isRunning }
 
     /// Resident memory from /proc, in MiB.
-    var residentMegabytes: Double { statusMegabytes("VmRSS") }
+    var residentMegabytes: Double { Measurements.residentKilobytes(pid) / 1024 }
 
     /// The part of it that is the process's own (heap, stacks), not pages of its binary and
     /// shared libraries, in MiB.
-    var residentAnonymousMegabytes: Double { statusMegabytes("RssAnon") }
+    var residentAnonymousMegabytes: Double { Measurements.statusKilobytes(pid, field: "RssAnon") / 1024 }
 
-    /// CPU time (user and system) the process has used so far, in seconds, from /proc/PID/stat.
-    var cpuSeconds: Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let afterName = stat.lastIndex(of: ")")
-        else { return 0 }
-        // Fields after the command name: state is field 3, utime 14 and stime 15.
-        let fields = stat[stat.index(after: afterName)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    private func statusMegabytes(_ field: String) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
-              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
-        else { return 0 }
-        return kilobytes / 1024
-    }
+    /// CPU time (user and system) the process has used so far, in seconds.
+    var cpuSeconds: Double { Measurements.cpuSeconds(pid) }
 
     /// SIGTERM, then SIGKILL after 5 s. Polls rather than `waitUntilExit`, which was seen here
     /// to miss a child's exit while other children were running.

@@ -105,16 +105,6 @@ let paths = [
     Path(name: "agent", iperf: "10.96.0.70:5201", http: "10.96.0.71:80"),
 ]
 
-/// CPU time (user + system) a process has used so far, from /proc; threads included.
-func cpuSeconds(_ pid: Int32) -> Double {
-    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    guard let end = stat.lastIndex(of: ")") else { return .nan }
-    let fields = stat[stat.index(after: end)...].split(separator: " ")
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
-
 /// The proxy process behind a path (none for the direct path).
 @MainActor func proxyProcess(_ path: Path) -> Process? {
     path.name == "agent" ? agent : path.name == "haproxy" ? haproxy : nil
@@ -132,10 +122,10 @@ func cpuSeconds(_ pid: Int32) -> Double {
     for path in paths {
         progress("\(name) via \(path.name)")
         let process = proxyProcess(path)
-        let before = process.map { cpuSeconds($0.processIdentifier) }
+        let before = process.map { Measurements.cpuSeconds($0.processIdentifier) }
         figures[path.name] = measure(path)
         if let process, let before, let work {
-            cpu[path.name] = (cpuSeconds(process.processIdentifier) - before) / work.amount(figures[path.name]!)
+            cpu[path.name] = (Measurements.cpuSeconds(process.processIdentifier) - before) / work.amount(figures[path.name]!)
         }
     }
     if let work, let agentCPU = cpu["agent"], let haproxyCPU = cpu["haproxy"] {
