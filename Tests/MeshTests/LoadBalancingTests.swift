@@ -96,6 +96,36 @@ final class SeededEntropy: EntropySource, @unchecked Sendable {
         #expect(Self.pick(balancer, RequestAttributes(), load: growing, random: &random) == Self.backends[1])
     }
 
+    @Test func leastRequestAvoidsABackendUntilItsConnectionsClose() {
+        var random = Self.random()
+        let selector = BackendSelector(policy: .leastRequest)
+        func choose() -> ServiceBackend? {
+            selector.choose(
+                among: Self.backends, for: RequestAttributes(), excluding: [], at: Self.start, random: &random,
+                generatedCookieValue: "")?.backend
+        }
+        for backend in Self.backends.prefix(2) {
+            selector.connectionOpened(to: backend, for: RequestAttributes(), at: Self.start)
+        }
+        #expect((0..<20).map { _ in choose() }.allSatisfy { $0 == Self.backends[2] })
+        selector.connectionOpened(to: Self.backends[2], for: RequestAttributes(), at: Self.start)
+        selector.connectionOpened(to: Self.backends[2], for: RequestAttributes(), at: Self.start)
+        selector.connectionClosed(to: Self.backends[0])
+        #expect(choose() == Self.backends[0])
+    }
+
+    @Test func policiesThatDoNotWeighLoadKeepNoConnectionCounts() {
+        // The proxy then keeps no close callback per connection (memory per idle connection).
+        for policy in [LoadBalancingPolicy.roundRobin, .random] {
+            let selector = BackendSelector(policy: policy)
+            selector.connectionOpened(to: Self.backends[0], for: RequestAttributes(), at: Self.start)
+            #expect(!policy.weighsLoad)
+            #expect(selector.load.total == 0)
+        }
+        #expect(LoadBalancingPolicy.leastRequest.weighsLoad)
+        #expect(LoadBalancingPolicy.consistentHash(.sourceIP, minimumRingSize: 64).weighsLoad)
+    }
+
     // MARK: Consistent hashing
 
     @Test func headerHashSticksAndSpreads() {

@@ -51,10 +51,11 @@ public final class BackendSelector {
         return BackendChoice(backend: balancer.pick(from: candidates, for: request, load: load, random: &random))
     }
 
-    /// A connection to `backend` was established at `now` and is now in progress.
+    /// A connection to `backend` was established at `now` and is now in progress. Under a
+    /// policy that weighs load, `connectionClosed` must follow when it ends.
     public func connectionOpened(to backend: ServiceBackend, for request: RequestAttributes, at now: NIODeadline) {
         outliers.recordSuccess(backend)
-        load.increment(backend)
+        if policy.weighsLoad { load.increment(backend) }
         if let client = request.clientAddress { affinity?.record(backend, for: client, at: now) }
     }
 

@@ -38,6 +38,15 @@ public enum LoadBalancingPolicy: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether choices weigh the connections each backend has in progress (least request and
+    /// the bounded-load ring), so the proxy must count them open and closed.
+    public var weighsLoad: Bool {
+        switch self {
+        case .leastRequest, .consistentHash: true
+        case .roundRobin, .random: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .roundRobin: "ROUND_ROBIN"

@@ -3,7 +3,7 @@ import NIOCore
 /// Takes one intercepted TCP connection from accept to splice: finds which service it was
 /// headed for, reads the first request head if (and only if) the policy needs it, connects to
 /// a backend, replays the bytes read so far, then hands both channels to a
-/// `ChannelSpliceHandler` pair and steps out of the pipeline.
+/// `ChannelSpliceHandler` and steps out of the pipeline.
 ///
 /// The accepted channel starts with `autoRead` off (and keeps it off: the splice asks for
 /// reads), so nothing is read that is not needed for the choice; bytes read while choosing go
@@ -138,13 +138,13 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         }
         state = .spliced
         proxy.statistics.streamsProxied += 1
-        let (clientSide, backendSide) = ChannelSpliceHandler.makePair()
+        let splice = ChannelSpliceHandler()
         do {
-            try backend.channel.pipeline.syncOperations.addHandler(backendSide)
+            try backend.channel.pipeline.syncOperations.addHandler(splice)
             if let setCookie = backend.choice.setCookie {
                 try context.pipeline.syncOperations.addHandler(SetCookieInjector(setCookie: setCookie))
             }
-            try context.pipeline.syncOperations.addHandler(clientSide)
+            try context.pipeline.syncOperations.addHandler(splice)
         } catch {
             proxy.logger.error("could not splice a connection to \(backend.choice.backend): \(error)")
             backend.channel.close(promise: nil)
@@ -156,12 +156,11 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
             received = ByteBuffer()
         }
         if clientInputEnded {
-            clientSide.inputAlreadyEnded()
+            splice.inputAlreadyEnded(on: context.channel)
             backend.channel.close(mode: .output, promise: nil)
         }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        backendSide.startReading()
-        if !clientInputEnded { clientSide.startReading() }
+        splice.startReading()
     }
 
     /// Resets the client's connection: a graceful close would read as an empty answer (curl's

@@ -48,7 +48,10 @@ extension ServiceProxy {
             switch result {
             case .success(let channel):
                 selector.connectionOpened(to: choice.backend, for: request, at: self.host.now)
-                channel.closeFuture.whenComplete { _ in selector.connectionClosed(to: choice.backend) }
+                // Only where choices weigh load: a callback kept per connection costs ~100 bytes.
+                if selector.policy.weighsLoad {
+                    channel.closeFuture.whenComplete { _ in selector.connectionClosed(to: choice.backend) }
+                }
                 promise.succeed(ConnectedBackend(channel: channel, choice: choice))
             case .failure(let error):
                 self.statistics.dialFailures += 1

@@ -4,8 +4,8 @@ import NIOCore
 /// backend connections, a relay circuit's two data connections, a tunnel stream and the TCP
 /// connection it stands for. Bytes pass unchanged and unparsed.
 ///
-/// Back-pressure: a side reads only while its partner is writable, so a slow receiver slows the
-/// sender down (through the TCP or stream window) instead of filling memory. The splice owns
+/// Back-pressure: a side reads only while the other side is writable, so a slow receiver slows
+/// the sender down (through the TCP or stream window) instead of filling memory. The splice owns
 /// reading: it turns `autoRead` off and asks for every read itself, and it also holds back reads
 /// that arrive through the pipeline, so the rule holds on every backend.
 ///
@@ -13,8 +13,10 @@ import NIOCore
 /// `endOfInput` says. A side closes once both of its directions are done. Closing or losing
 /// either side closes the other, once what is queued for it has been written.
 ///
-/// Made in pairs with `makePair`; each handler lives on its own channel. Both channels must be
-/// on the same event loop. Call `startReading()` on both once both are in their pipelines.
+/// One handler serves both channels: add the same instance to each pipeline (the first one it
+/// is added to is its first side), then call `startReading()`. One object per spliced pair
+/// instead of two keeps an idle proxied connection smaller. Both channels must be on the same
+/// event loop.
 final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
@@ -22,157 +24,179 @@ final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     /// What a side's end of input does to the splice.
     enum EndOfInput: Sendable {
-        /// Shut the partner's output (TCP half-close carried across), keep the other direction.
+        /// Shut the other side's output (TCP half-close carried across), keep the other direction.
         case shutPartnerOutput
         /// End the whole splice: both sides close (for carriers whose own protocol ends streams).
         case closeBoth
     }
 
-    private let endOfInput: EndOfInput
-    /// Told the size of every buffer carried, in either direction (the relay's byte count).
-    private let countBytes: ((Int) -> Void)?
-    private var partner: ChannelSpliceHandler?
-    private var context: ChannelHandlerContext?
-    /// A read the channel asked for while the partner could not take more.
-    private var readHeldBack = false
-    private var inputClosed = false
-    private var outputClosed = false
+    private enum Side {
+        case first, second
 
-    static func makePair(
-        endOfInput: EndOfInput = .shutPartnerOutput,
-        countBytes: ((Int) -> Void)? = nil
-    ) -> (ChannelSpliceHandler, ChannelSpliceHandler) {
-        let first = ChannelSpliceHandler(endOfInput: endOfInput, countBytes: countBytes)
-        let second = ChannelSpliceHandler(endOfInput: endOfInput, countBytes: countBytes)
-        first.partner = second
-        second.partner = first
-        return (first, second)
+        var other: Side { self == .first ? .second : .first }
     }
 
-    private init(endOfInput: EndOfInput, countBytes: ((Int) -> Void)?) {
+    /// What the splice knows about one side's channel.
+    private struct SideState {
+        /// A read the channel asked for while the other side could not take more.
+        var readHeldBack = false
+        var inputClosed = false
+        var outputClosed = false
+    }
+
+    // Stored in this order on purpose: Swift lays out stored properties as declared, and the
+    // one-byte fields packed at the end keep the object in a 64-byte malloc chunk.
+    /// Told the size of every buffer carried, in either direction (the relay's byte count).
+    private let countBytes: ((Int) -> Void)?
+    private var firstContext: ChannelHandlerContext?
+    private var secondContext: ChannelHandlerContext?
+    private var firstState = SideState()
+    private var secondState = SideState()
+    private let endOfInput: EndOfInput
+    /// Cleared for good when either side goes inactive or leaves: nothing crosses after that.
+    private var joined = true
+
+    init(endOfInput: EndOfInput = .shutPartnerOutput, countBytes: ((Int) -> Void)? = nil) {
         self.endOfInput = endOfInput
         self.countBytes = countBytes
     }
 
+    private func context(of side: Side) -> ChannelHandlerContext? {
+        side == .first ? firstContext : secondContext
+    }
+
+    private func state(of side: Side) -> SideState {
+        side == .first ? firstState : secondState
+    }
+
+    private func update(_ side: Side, _ body: (inout SideState) -> Void) {
+        if side == .first { body(&firstState) } else { body(&secondState) }
+    }
+
+    /// The side `context` belongs to.
+    private func side(of context: ChannelHandlerContext) -> Side {
+        context === firstContext ? .first : .second
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        if joined && firstContext == nil && secondContext == nil {
+            firstContext = context
+        } else {
+            secondContext = context
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        self.partner = nil
+        joined = false
+        if context === firstContext { firstContext = nil } else { secondContext = nil }
     }
 
-    /// The channel's input ended before the splice was made (the caller has already shut the
-    /// partner's output), so the side closes once its output is done as well.
-    func inputAlreadyEnded() {
-        inputClosed = true
+    /// `channel`'s input ended before the splice was made (the caller has already shut the
+    /// other channel's output), so that side closes once its output is done as well.
+    func inputAlreadyEnded(on channel: Channel) {
+        let side: Side = firstContext?.channel === channel ? .first : .second
+        update(side) { $0.inputClosed = true }
     }
 
-    /// Takes reading over from `autoRead` and asks for the first read; later reads follow each
-    /// batch while the partner keeps up.
+    /// Takes reading over from `autoRead` on both sides and asks for the first reads; later
+    /// reads follow each batch while the other side keeps up.
     func startReading() {
-        guard let context else { return }
-        // Synchronously where the channel allows it (NIOPosix): no future per connection.
-        if let options = context.channel.syncOptions, (try? options.setOption(ChannelOptions.autoRead, value: false)) != nil {
-            if !inputClosed { readIfPartnerWritable() }
-            return
-        }
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in
-            if !self.inputClosed { self.readIfPartnerWritable() }
+        for side in [Side.first, .second] {
+            guard let context = context(of: side) else { continue }
+            // Synchronously where the channel allows it (NIOPosix): no future per connection.
+            if let options = context.channel.syncOptions,
+                (try? options.setOption(ChannelOptions.autoRead, value: false)) != nil
+            {
+                if !state(of: side).inputClosed { readIfOtherSideWritable(side) }
+                continue
+            }
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in
+                if !self.state(of: side).inputClosed { self.readIfOtherSideWritable(side) }
+            }
         }
     }
 
-    private func readIfPartnerWritable() {
-        guard let context else { return }
-        if partnerIsWritable {
-            readHeldBack = false
+    private func readIfOtherSideWritable(_ side: Side) {
+        guard let context = context(of: side) else { return }
+        if otherSideIsWritable(side) {
+            update(side) { $0.readHeldBack = false }
             context.read()
         } else {
-            readHeldBack = true
+            update(side) { $0.readHeldBack = true }
         }
     }
 
-    // MARK: Calls from the partner
-
-    private func partnerWrite(_ data: NIOAny) {
-        context?.write(data, promise: nil)
+    private func otherSideIsWritable(_ side: Side) -> Bool {
+        joined && (context(of: side.other)?.channel.isWritable ?? false)
     }
 
-    private func partnerFlush() {
-        context?.flush()
-    }
+    // MARK: What one side does to the other
 
-    private func partnerInputEnded() {
+    private func inputEnded(before side: Side) {
         switch endOfInput {
         case .shutPartnerOutput:
-            guard !outputClosed else { return }
-            afterPendingWrites { $0.close(mode: .output, promise: nil) }
+            guard !state(of: side).outputClosed else { return }
+            afterPendingWrites(on: side) { $0.close(mode: .output, promise: nil) }
         case .closeBoth:
-            partnerClosed()
+            otherSideClosed(before: side)
         }
     }
 
-    private func partnerClosed() {
-        partner = nil
-        afterPendingWrites { $0.close(promise: nil) }
+    private func otherSideClosed(before side: Side) {
+        joined = false
+        afterPendingWrites(on: side) { $0.close(promise: nil) }
     }
 
-    /// Runs `body` on this side's channel once everything the partner sent it has been
+    /// Runs `body` on `side`'s channel once everything the other side sent it has been
     /// written: a close now would throw away what is still queued (the tail of a response
     /// whose server closed right after sending it).
-    private func afterPendingWrites(_ body: @escaping @Sendable (Channel) -> Void) {
-        guard let context else { return }
+    private func afterPendingWrites(on side: Side, _ body: @escaping @Sendable (Channel) -> Void) {
+        guard let context = context(of: side) else { return }
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: written)
         written.futureResult.whenComplete { _ in body(channel) }
     }
 
-    private var partnerIsWritable: Bool {
-        partner?.context?.channel.isWritable ?? false
-    }
-
-    private func partnerBecameWritable() {
-        if readHeldBack {
-            readHeldBack = false
-            context?.read()
-        }
-    }
-
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if let countBytes { countBytes(unwrapInboundIn(data).readableBytes) }
-        partner?.partnerWrite(data)
+        guard joined, let other = self.context(of: side(of: context).other) else { return }
+        other.write(data, promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        partner?.partnerFlush()
-        if !inputClosed { readIfPartnerWritable() }
+        let side = side(of: context)
+        if joined { self.context(of: side.other)?.flush() }
+        if !state(of: side).inputClosed { readIfOtherSideWritable(side) }
         context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerClosed()
-        partner = nil
+        if joined { otherSideClosed(before: side(of: context).other) }
         context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { partner?.partnerBecameWritable() }
+        let other = side(of: context).other
+        if context.channel.isWritable, joined, state(of: other).readHeldBack {
+            update(other) { $0.readHeldBack = false }
+            self.context(of: other)?.read()
+        }
         context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let side = side(of: context)
         switch event {
         case ChannelEvent.inputClosed:
-            inputClosed = true
-            partner?.partnerInputEnded()
-            if outputClosed || endOfInput == .closeBoth { context.close(promise: nil) }
+            update(side) { $0.inputClosed = true }
+            if joined { inputEnded(before: side.other) }
+            if state(of: side).outputClosed || endOfInput == .closeBoth { context.close(promise: nil) }
         case ChannelEvent.outputClosed:
-            outputClosed = true
-            if inputClosed { context.close(promise: nil) }
+            update(side) { $0.outputClosed = true }
+            if state(of: side).inputClosed { context.close(promise: nil) }
         default:
             break
         }
@@ -187,10 +211,11 @@ final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        if partnerIsWritable {
+        let side = side(of: context)
+        if otherSideIsWritable(side) {
             context.read()
         } else {
-            readHeldBack = true
+            update(side) { $0.readHeldBack = true }
         }
     }
 }

@@ -253,12 +253,12 @@ public final class RelayServer: @unchecked Sendable {
         circuit.isSpliced = true
         circuit.timeout?.cancel()
         // A half-close ends the circuit: the tunnel connections it carries end their own streams.
-        let (left, right) = ChannelSpliceHandler.makePair(endOfInput: .closeBoth) { [self] bytes in
+        let splice = ChannelSpliceHandler(endOfInput: .closeBoth) { [self] bytes in
             statistics.relayedBytes += bytes
         }
         do {
-            try a.pipeline.syncOperations.addHandler(left)
-            try b.pipeline.syncOperations.addHandler(right)
+            try a.pipeline.syncOperations.addHandler(splice)
+            try b.pipeline.syncOperations.addHandler(splice)
         } catch {
             end(circuit)
             return
@@ -266,8 +266,7 @@ public final class RelayServer: @unchecked Sendable {
         for channel in [a, b] {
             channel.writeAndFlush(ByteBuffer(integer: RelayConnectionKind.splicedSignal), promise: nil)
         }
-        left.startReading()
-        right.startReading()
+        splice.startReading()
         statistics.circuitsOpened += 1
         host.logger.info("relay: circuit \(circuit.initiator) ⇄ \(circuit.target) spliced")
     }

@@ -16,10 +16,10 @@ final class TunnelTargetDialer: Sendable {
         let remote = target.address.socketAddress(port: target.port)
         switch target.transport {
         case .tcp:
-            let (toStream, toTarget) = ChannelSpliceHandler.makePair()
+            let splice = ChannelSpliceHandler()
             let options = StreamConnectOptions(remote: remote, allowRemoteHalfClosure: true, connectTimeout: connectTimeout)
             return host.connectStream(options) { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(toStream) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(splice) }
             }.flatMap { targetChannel in
                 // The peer may have reset the stream while the target was being dialed.
                 guard stream.isOpen else {
@@ -27,9 +27,8 @@ final class TunnelTargetDialer: Sendable {
                     return stream.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
                 }
                 return stream.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).flatMapThrowing {
-                    try stream.pipeline.syncOperations.addHandler(toTarget)
-                    toStream.startReading()
-                    toTarget.startReading()
+                    try stream.pipeline.syncOperations.addHandler(splice)
+                    splice.startReading()
                 }.flatMapError { error in
                     targetChannel.close(promise: nil)
                     return stream.eventLoop.makeFailedFuture(error)
