@@ -139,3 +139,32 @@ import Testing
         #expect(unreachable.contains("no backend could be reached"))
     }
 }
+
+extension HTTPRequestBalancingTests {
+    @Test func aClientThatSendsNoCompleteHeadIsClosedAfterTheTimeout() throws {
+        var configuration = ServiceProxy.Configuration()
+        configuration.requestHeadTimeout = .seconds(2)
+        let bench = try Bench(
+            configuration: configuration,
+            extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
+        let start = bench.sim.now
+        let result = try bench.exchange(
+            "10.96.0.10", port: 80, [ByteBuffer(string: "GET / HTTP/1.1\r\nHost: we")], halfClose: false,
+            allowHalfClosure: false)
+        #expect(result.closed)
+        #expect(result.received.readableBytes == 0)
+        #expect(bench.sim.now - start >= 2 * Bench.s)
+    }
+
+    @Test func aRequestHeadOverTheLimitGets400() throws {
+        var configuration = ServiceProxy.Configuration()
+        configuration.maximumRequestHeadLength = 1024
+        let bench = try Bench(
+            configuration: configuration,
+            extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
+        let small = try bench.httpRequest(headers: ["X-User: alice"])
+        #expect(small.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        let large = try bench.httpRequest(headers: ["X-User: alice", "X-Padding: " + String(repeating: "p", count: 2000)])
+        #expect(large.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(large)")
+    }
+}

@@ -60,13 +60,17 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     /// Puts NIO's HTTP server handlers and a balancer at the end of a client connection's
-    /// pipeline. Responses are encoded with the framing headers the backend chose.
+    /// pipeline. Responses are encoded with the framing headers the backend chose; request heads
+    /// longer than `maximumRequestHeadLength` are refused.
     static func install(on pipeline: ChannelPipeline.SynchronousOperations, proxy: ServiceProxy, route: ProxyRoute) throws {
         var encoding = HTTPResponseEncoder.Configuration()
         encoding.automaticallySetFramingHeaders = false
+        // A longer head is refused with a 400, like any other request NIO cannot take.
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = proxy.configuration.maximumRequestHeadLength
         try pipeline.configureHTTPServerPipeline(
             withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: encoding)
+            withEncoderConfiguration: encoding, withDecoderLimitConfiguration: limits)
         try pipeline.addHandler(HTTPRequestBalancer(proxy: proxy, route: route))
     }
 
@@ -153,11 +157,12 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         context.read()
     }
 
+    /// Closes a connection whose first request head did not arrive in time (as nginx does: no
+    /// request, so no response to frame), so an idle or trickling client holds no memory.
     private func firstHeadTimedOut() {
         guard !sawRequest, !closing else { return }
-        let seconds = proxy.configuration.requestHeadTimeout.nanoseconds / 1_000_000_000
-        closeClient(after: GatewayErrorResponse(
-            status: .requestTimeout, reason: "no complete request head within \(seconds) s"))
+        proxy.logger.debug("no request head on a connection to \(route) within \(proxy.configuration.requestHeadTimeout)")
+        closeClient()
     }
 
     // MARK: Choosing and forwarding
