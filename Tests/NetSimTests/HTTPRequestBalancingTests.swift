@@ -1,5 +1,6 @@
 import Mesh
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import NetSim
@@ -103,6 +104,33 @@ import Testing
         // Its end was the close: the client sees the connection close after it.
         bench.sim.run(for: Bench.s)
         #expect(client.closed)
+    }
+
+    @Test func aHeadResponseCarriesNoBodyAndTheConnectionGoesOn() throws {
+        let bench = try Self.headerHashBench()
+        let client = try KeepAliveHTTPClient(bench: bench)
+        let head = try client.get(method: .HEAD, headers: [("X-User", "alice")])
+        #expect(head.head.status == .ok)
+        #expect(head.head.headers["Content-Length"] == ["5"])
+        #expect(head.body.isEmpty)
+        let get = try client.get(headers: [("X-User", "alice")])
+        #expect(get.pod != nil)
+        #expect(!client.closed)
+    }
+
+    @Test func requestBodiesStreamToTheBackendAndLeaveItsConnectionInStep() throws {
+        let bench = try Self.headerHashBench()
+        let expected = try Self.podsOnFreshConnections(bench)
+        let client = try KeepAliveHTTPClient(bench: bench)
+        let upload = ByteBuffer(repeating: 0x61, count: 300_000)
+        for (user, pod) in zip(Self.users, expected) {
+            let chunked = try client.get(method: .POST, headers: [("X-User", user), ("Transfer-Encoding", "chunked")], body: upload)
+            #expect(chunked.pod == pod, "\(user)")
+            let sized = try client.get(
+                method: .PUT, headers: [("X-User", user), ("Content-Length", "\(upload.readableBytes)")], body: upload)
+            #expect(sized.pod == pod, "\(user)")
+        }
+        #expect(!client.closed)
     }
 
     @Test func webSocketUpgradeUnderAHeaderHashPolicyStillWorks() throws {

@@ -36,14 +36,18 @@ final class KeepAliveHTTPClient: ChannelInboundHandler, @unchecked Sendable {
         channel = try #require(connected.value).get()
     }
 
-    /// Sends one GET with `headers` and runs the simulation until its response has ended.
+    /// Sends one request (a GET unless told) with `headers` and runs the simulation until its
+    /// response has ended.
     @discardableResult
-    func get(_ target: String = "/", headers: [(String, String)] = []) throws -> Response {
+    func get(
+        _ target: String = "/", method: HTTPMethod = .GET, headers: [(String, String)] = [], body: ByteBuffer? = nil
+    ) throws -> Response {
         let channel = try #require(channel)
         let expected = responses.count + 1
         let head = HTTPRequestHead(
-            version: .http1_1, method: .GET, uri: target, headers: HTTPHeaders([("Host", "web")] + headers))
+            version: .http1_1, method: method, uri: target, headers: HTTPHeaders([("Host", "web")] + headers))
         channel.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body { channel.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         channel.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         bench.sim.run(until: bench.sim.now + 10 * ServiceProxyTestBench.s) { self.responses.count < expected && !self.closed }
         guard responses.count == expected else { throw ProxyTestFailure("no response to \(target); closed: \(closed)") }
