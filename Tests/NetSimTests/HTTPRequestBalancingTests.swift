@@ -11,8 +11,10 @@ import Testing
 @Suite struct HTTPRequestBalancingTests {
     typealias Bench = ServiceProxyTestBench
 
-    static func headerHashBench() throws -> Bench {
-        try Bench(extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
+    static func headerHashBench(_ configuration: ServiceProxy.Configuration = .init()) throws -> Bench {
+        try Bench(
+            configuration: configuration,
+            extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
     }
 
     static let users = (0..<9).map { "user-\($0)" }
@@ -151,9 +153,7 @@ import Testing
     @Test func aServiceWithoutBackendsAnswers503AndOneWithUnreachableBackends502() throws {
         var configuration = ServiceProxy.Configuration()
         configuration.connectTimeout = .milliseconds(300)
-        let bench = try Bench(
-            configuration: configuration,
-            extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
+        let bench = try Self.headerHashBench(configuration)
         bench.setEndpoints([])
         bench.sim.run(for: Bench.ms)
         let empty = try bench.httpRequest(headers: ["X-User: alice"])
@@ -166,15 +166,11 @@ import Testing
         #expect(unreachable.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(unreachable)")
         #expect(unreachable.contains("no backend could be reached"))
     }
-}
 
-extension HTTPRequestBalancingTests {
     @Test func aClientThatSendsNoCompleteHeadIsClosedAfterTheTimeout() throws {
         var configuration = ServiceProxy.Configuration()
         configuration.requestHeadTimeout = .seconds(2)
-        let bench = try Bench(
-            configuration: configuration,
-            extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
+        let bench = try Self.headerHashBench(configuration)
         let start = bench.sim.now
         let result = try bench.exchange(
             "10.96.0.10", port: 80, [ByteBuffer(string: "GET / HTTP/1.1\r\nHost: we")], halfClose: false,
@@ -187,9 +183,7 @@ extension HTTPRequestBalancingTests {
     @Test func aRequestHeadOverTheLimitGets400() throws {
         var configuration = ServiceProxy.Configuration()
         configuration.maximumRequestHeadLength = 1024
-        let bench = try Bench(
-            configuration: configuration,
-            extraObjects: [try Bench.destinationRule(for: "web", "consistentHash: {httpHeaderName: x-user}")])
+        let bench = try Self.headerHashBench(configuration)
         let small = try bench.httpRequest(headers: ["X-User: alice"])
         #expect(small.hasPrefix("HTTP/1.1 200 OK\r\n"))
         let large = try bench.httpRequest(headers: ["X-User: alice", "X-Padding: " + String(repeating: "p", count: 2000)])
