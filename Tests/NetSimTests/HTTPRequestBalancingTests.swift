@@ -141,6 +141,19 @@ import Testing
         #expect(log.succeeded == 6, "\(log.failureReasons)")
     }
 
+    @Test func anUpgradeTheBackendDeclinesIsAnsweredThenTheConnectionCloses() throws {
+        let bench = try Self.headerHashBench()
+        // The hostname server has no WebSocket: it answers the request as a plain GET.
+        let result = try bench.exchange(
+            "10.96.0.10", port: 80,
+            [ByteBuffer(string: "GET / HTTP/1.1\r\nHost: web\r\nX-User: alice\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")],
+            halfClose: false, allowHalfClosure: false)
+        let response = String(buffer: result.received)
+        #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(Bench.podName(response) != nil)
+        #expect(result.closed)
+    }
+
     @Test func aMalformedRequestGetsA400AndTheConnectionCloses() throws {
         let bench = try Self.headerHashBench()
         let result = try bench.exchange(

@@ -276,7 +276,10 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     private func finishExchange(on backend: BackendHTTPConnection, trailers: HTTPHeaders?) {
         guard let context, let exchange = endExchange() else { return }
-        let reusable = exchange.requestEnded && exchange.request.isKeepAlive && exchange.responseKeepsAlive
+        // After an Upgrade or CONNECT the backend refused, NIO's decoder reads no further
+        // requests on this connection: close it rather than leave the client waiting.
+        let asksToSwitch = exchange.request.method == .CONNECT || exchange.request.headers.contains(name: "upgrade")
+        let reusable = exchange.requestEnded && exchange.request.isKeepAlive && exchange.responseKeepsAlive && !asksToSwitch
         if reusable {
             // An idle connection keeps a read pending, to notice when the backend closes it.
             backend.read()
