@@ -154,6 +154,15 @@ import Testing
         #expect(result.closed)
     }
 
+    @Test func anHTTP2PriorKnowledgeConnectionIsSplicedUnread() throws {
+        let bench = try Bench(extraObjects: [try Bench.destinationRule(for: "echo", "consistentHash: {httpHeaderName: x-user}")])
+        // The HTTP/2 connection preface (h2c, as gRPC without TLS sends it) and some frame bytes.
+        var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+        let result = try bench.exchange("10.96.0.11", port: 2701, [preface])
+        #expect(result.received == preface)
+    }
+
     @Test func aMalformedRequestGetsA400AndTheConnectionCloses() throws {
         let bench = try Self.headerHashBench()
         let result = try bench.exchange(

@@ -39,12 +39,15 @@ public struct HTTPRequestHeadPeek: Sendable {
         return Self.parse(text).map(Outcome.request) ?? .notHTTP
     }
 
-    /// Whether `bytes` open with a request method (a token of capital letters) and a space; nil
-    /// until enough bytes have arrived to tell.
+    /// Whether `bytes` open with an HTTP/1.x request method (a token of capital letters) and a
+    /// space; nil until enough bytes have arrived to tell. `PRI` opens the HTTP/2 connection
+    /// preface (h2c gRPC, say), which is no HTTP/1 request.
     public static func opensWithRequestMethod(_ bytes: ByteBuffer) -> Bool? {
         var methodLength = 0
         for byte in bytes.readableBytesView {
-            if byte == UInt8(ascii: " ") { return methodLength > 0 }
+            if byte == UInt8(ascii: " ") {
+                return methodLength > 0 && !bytes.readableBytesView.starts(with: "PRI ".utf8)
+            }
             guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || byte == UInt8(ascii: "-"),
                 methodLength < 20
             else { return false }
