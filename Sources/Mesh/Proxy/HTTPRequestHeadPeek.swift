@@ -25,17 +25,11 @@ public struct HTTPRequestHeadPeek: Sendable {
     /// Looks at everything received so far (`bytes` starts at the connection's first byte).
     public func inspect(_ bytes: ByteBuffer) -> Outcome {
         let view = bytes.readableBytesView
-        // The method must be a token of capital letters followed by a space.
-        var methodLength = 0
-        for byte in view {
-            if byte == UInt8(ascii: " ") { break }
-            guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || byte == UInt8(ascii: "-"),
-                methodLength < 20
-            else { return .notHTTP }
-            methodLength += 1
+        switch Self.opensWithRequestMethod(bytes) {
+        case nil: return .needMoreBytes
+        case false?: return .notHTTP
+        case true?: break
         }
-        if methodLength == view.count { return .needMoreBytes }
-        guard methodLength > 0 else { return .notHTTP }
         guard let end = Self.endOfHead(view) else {
             return view.count > maximumHeadLength ? .notHTTP : .needMoreBytes
         }
@@ -43,6 +37,23 @@ public struct HTTPRequestHeadPeek: Sendable {
             let text = String(validating: view[view.startIndex..<(view.startIndex + end)], as: UTF8.self)
         else { return .notHTTP }
         return Self.parse(text).map(Outcome.request) ?? .notHTTP
+    }
+
+    /// Whether `bytes` open with an HTTP/1.x request method (a token of capital letters) and a
+    /// space; nil until enough bytes have arrived to tell. `PRI` opens the HTTP/2 connection
+    /// preface (h2c gRPC, say), which is no HTTP/1 request.
+    public static func opensWithRequestMethod(_ bytes: ByteBuffer) -> Bool? {
+        var methodLength = 0
+        for byte in bytes.readableBytesView {
+            if byte == UInt8(ascii: " ") {
+                return methodLength > 0 && !bytes.readableBytesView.starts(with: "PRI ".utf8)
+            }
+            guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || byte == UInt8(ascii: "-"),
+                methodLength < 20
+            else { return false }
+            methodLength += 1
+        }
+        return nil
     }
 
     /// The offset just past the blank line ending the head, if it has arrived.

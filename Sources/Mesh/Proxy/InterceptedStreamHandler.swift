@@ -1,15 +1,17 @@
 import NIOCore
 
 /// Takes one intercepted TCP connection from accept to splice: finds which service it was
-/// headed for, reads the first request head if (and only if) the policy needs it, connects to
-/// a backend, replays the bytes read so far, then hands both channels to a
-/// `ChannelSpliceHandler` and steps out of the pipeline.
+/// headed for, connects to a backend, replays the bytes read so far, then hands both channels to
+/// a `ChannelSpliceHandler` and steps out of the pipeline. When the policy hashes on a request
+/// field and the client speaks HTTP, it hands the connection to an `HTTPRequestBalancer`
+/// instead, which chooses a backend per request.
 ///
 /// The accepted channel starts with `autoRead` off (and keeps it off: the splice asks for
 /// reads), so nothing is read that is not needed for the choice; bytes read while choosing go
 /// to the backend first, unchanged.
 final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
 
     private enum State {
         case idle
@@ -81,13 +83,32 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         received.writeBuffer(&bytes)
-        guard case .readingRequestHead = state else { return }
-        let peek = HTTPRequestHeadPeek(maximumHeadLength: proxy.configuration.maximumRequestHeadLength)
-        switch peek.inspect(received) {
-        case .needMoreBytes: context.read()
-        case .request(let head): requestHeadDone(head)
-        case .notHTTP: requestHeadDone(nil)
+        guard case .readingRequestHead(let route) = state else { return }
+        // HTTP is balanced request by request; other bytes (TLS) are spliced unread.
+        switch HTTPRequestHeadPeek.opensWithRequestMethod(received) {
+        case nil: context.read()
+        case true?: balanceRequests(route, context: context)
+        case false?: requestHeadDone(nil)
         }
+    }
+
+    /// Hands the connection to an `HTTPRequestBalancer`, with the bytes read so far.
+    private func balanceRequests(_ route: ProxyRoute, context: ChannelHandlerContext) {
+        headTimeout?.cancel()
+        state = .spliced
+        do {
+            try HTTPRequestBalancer.install(on: context.pipeline.syncOperations, proxy: proxy, route: route)
+        } catch {
+            refuse(error)
+            return
+        }
+        proxy.statistics.streamsProxied += 1
+        let bytes = received
+        received = ByteBuffer()
+        context.fireChannelRead(wrapInboundOut(bytes))
+        context.fireChannelReadComplete()
+        if clientInputEnded { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

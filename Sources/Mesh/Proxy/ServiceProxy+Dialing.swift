@@ -1,9 +1,11 @@
 import NIOCore
 
-/// A backend connection made for one proxied stream.
+/// A backend connection made (or reused) for one proxied stream or request.
 struct ConnectedBackend {
     let channel: Channel
     let choice: BackendChoice
+    /// The selector that counts this stream or request as load on the backend.
+    let selector: BackendSelector
 }
 
 extension ServiceProxy {
@@ -11,7 +13,15 @@ extension ServiceProxy {
     /// selector, dials, and on failure tries another backend after a bounded, jittered
     /// backoff, up to `maximumDialAttempts` backends. Every failure counts towards ejecting
     /// that backend.
-    func connectStream(for route: ProxyRoute, request: RequestAttributes) -> EventLoopFuture<ConnectedBackend> {
+    ///
+    /// With `reusing` (the request-level HTTP proxy, which keeps one connection per backend), a
+    /// chosen backend for which it returns an open channel is not dialled again, and the load
+    /// counted is the request's: the caller ends it with `selector.connectionClosed(to:)` when
+    /// the response is over, since an idle kept-alive connection carries no load. Without it,
+    /// the load lasts as long as the connection.
+    func connectStream(
+        for route: ProxyRoute, request: RequestAttributes, reusing: (@Sendable (ServiceBackend) -> Channel?)? = nil
+    ) -> EventLoopFuture<ConnectedBackend> {
         let promise = host.eventLoop.makePromise(of: ConnectedBackend.self)
         // Drawn once, so every attempt of this connection would set the same cookie; and only
         // under a cookie policy: a draw is a system call on Linux, on every new connection.
@@ -20,13 +30,15 @@ extension ServiceProxy {
             var random = host.random
             cookieValue = String(random.next(), radix: 16, uppercase: false)
         }
-        attempt(route: route, request: request, cookieValue: cookieValue, tried: [], failures: [], promise: promise)
+        attempt(
+            route: route, request: request, cookieValue: cookieValue, reusing: reusing, tried: [], failures: [],
+            promise: promise)
         return promise.futureResult
     }
 
     private func attempt(
-        route: ProxyRoute, request: RequestAttributes, cookieValue: String, tried: [ServiceBackend],
-        failures: [String], promise: EventLoopPromise<ConnectedBackend>
+        route: ProxyRoute, request: RequestAttributes, cookieValue: String, reusing: (@Sendable (ServiceBackend) -> Channel?)?,
+        tried: [ServiceBackend], failures: [String], promise: EventLoopPromise<ConnectedBackend>
     ) {
         let backends = backends(for: route)
         guard !backends.isEmpty else {
@@ -44,15 +56,20 @@ extension ServiceProxy {
             promise.fail(ServiceProxyError.backendsUnreachable(route, failures: failures))
             return
         }
+        if let open = reusing?(choice.backend) {
+            selector.connectionOpened(to: choice.backend, for: request, at: host.now)
+            promise.succeed(ConnectedBackend(channel: open, choice: choice, selector: selector))
+            return
+        }
         dialer.dialStream(choice.backend).whenComplete { result in
             switch result {
             case .success(let channel):
                 selector.connectionOpened(to: choice.backend, for: request, at: self.host.now)
                 // Only where choices weigh load: a callback kept per connection costs ~100 bytes.
-                if selector.policy.weighsLoad {
+                if reusing == nil, selector.policy.weighsLoad {
                     channel.closeFuture.whenComplete { _ in selector.connectionClosed(to: choice.backend) }
                 }
-                promise.succeed(ConnectedBackend(channel: channel, choice: choice))
+                promise.succeed(ConnectedBackend(channel: channel, choice: choice, selector: selector))
             case .failure(let error):
                 self.statistics.dialFailures += 1
                 if selector.dialFailed(to: choice.backend, at: self.host.now) {
@@ -66,8 +83,8 @@ extension ServiceProxy {
                 }
                 self.host.eventLoop.scheduleTask(in: self.retryDelay(afterAttempt: tried.count)) {
                     self.attempt(
-                        route: route, request: request, cookieValue: cookieValue, tried: tried, failures: failures,
-                        promise: promise)
+                        route: route, request: request, cookieValue: cookieValue, reusing: reusing, tried: tried,
+                        failures: failures, promise: promise)
                 }
             }
         }

@@ -6,7 +6,7 @@ import NIOSSL
 ///
 /// Request `i` goes to `targets[i % targets.count]` at `firstRequestAt + i × interval`. Every
 /// request uses a new connection (or socket), so connection set-up and NAT traversal are
-/// measured each time. Requests whose time has passed when the workload (re)starts, after a
+/// measured each time, except `httpKeepAlive`'s, which share one. Requests whose time has passed when the workload (re)starts, after a
 /// crash of its node say, are not sent.
 public struct ClientWorkload: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
@@ -17,6 +17,9 @@ public struct ClientWorkload: Sendable {
         /// Each request is an A lookup of the target name at the name server; the target's
         /// port is not used.
         case dns
+        /// HTTP GETs on one kept-alive connection, each with its own `X-Client-Key` header
+        /// (`KeepAliveHTTPSession`).
+        case httpKeepAlive = "http-keepalive"
     }
 
     public var kind: Kind
@@ -56,17 +59,20 @@ public struct ClientWorkload: Sendable {
     /// Schedules the requests still ahead on `host`.
     public func start(on host: any Host, resolver: @escaping NameResolver, log: RequestLog) {
         precondition(!targets.isEmpty, "a client needs at least one target")
+        let session = kind == .httpKeepAlive ? KeepAliveHTTPSession(host: host) : nil
         let now = host.now
         for index in 0..<count {
             let due = firstRequestAt + interval * Int64(index)
             guard due >= now else { continue }
             host.eventLoop.scheduleTask(deadline: due) {
-                self.sendRequest(index, on: host, resolver: resolver, log: log)
+                self.sendRequest(index, on: host, session: session, resolver: resolver, log: log)
             }
         }
     }
 
-    private func sendRequest(_ index: Int, on host: any Host, resolver: @escaping NameResolver, log: RequestLog) {
+    private func sendRequest(
+        _ index: Int, on host: any Host, session: KeepAliveHTTPSession?, resolver: @escaping NameResolver, log: RequestLog
+    ) {
         let target = targets[index % targets.count]
         let started = host.now
         let answered: EventLoopFuture<String>
@@ -75,7 +81,7 @@ public struct ClientWorkload: Sendable {
                 .map { $0.map(\.description).joined(separator: ",") }
         } else {
             answered = resolve(target.host, on: host, resolver: resolver).flatMap { address in
-                self.exchange(index, with: address, target: target, on: host)
+                self.exchange(index, with: address, target: target, on: host, session: session)
             }
         }
         answered
@@ -101,8 +107,13 @@ public struct ClientWorkload: Sendable {
     }
 
     /// Runs one request; succeeds with the name of who answered.
-    private func exchange(_ index: Int, with address: IPv4Address, target: HostPort, on host: any Host) -> EventLoopFuture<String> {
+    private func exchange(
+        _ index: Int, with address: IPv4Address, target: HostPort, on host: any Host, session: KeepAliveHTTPSession?
+    ) -> EventLoopFuture<String> {
         switch kind {
+        case .httpKeepAlive:
+            guard let session else { preconditionFailure("a keep-alive client has its session from start") }
+            return session.get(index, address: address, port: target.port, authority: target.description)
         case .http:
             return HTTPExchange.get(on: host, address: address, port: target.port, authority: target.description)
         case .https:

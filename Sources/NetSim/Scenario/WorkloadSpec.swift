@@ -55,6 +55,8 @@ public struct WorkloadSpec: Hashable, Sendable {
             case http, https, tcp, udp, websocket
             /// A lookup of each target name at the node's agent.
             case dns
+            /// HTTP on one kept-alive connection, each request with its own `X-Client-Key`.
+            case httpKeepAlive = "http-keepalive"
         }
 
         public var `protocol`: ClientProtocol

@@ -1,0 +1,414 @@
+import NIOCore
+import NIOHTTP1
+
+/// Serves one intercepted client connection request by request, for a policy that hashes on a
+/// header, cookie or query parameter: each request head is parsed, its backend chosen by the
+/// route's selector, and the request forwarded on a connection to that backend, so every request
+/// of a keep-alive connection lands where its own key says (as Envoy balances), not where the
+/// first request's did.
+///
+/// - One connection per backend per client connection, opened on demand and reused; all close
+///   with the client connection.
+/// - Requests are served one at a time, in order: NIO's pipelining handler holds pipelined
+///   requests back until the response before them has ended.
+/// - Bodies stream both ways with back-pressure: the client is read only while the backend can
+///   take more, the backend only while the client can. Framing headers pass as the peer wrote
+///   them (content-length, chunked, or a close-delimited response, after which the client
+///   connection closes); responses to HEAD and 1xx/204/304 carry no body.
+/// - A cookie policy's generated cookie goes on each response whose request had none.
+/// - `Upgrade` (WebSocket) and `CONNECT`: after the backend's 101/2xx the two connections are
+///   spliced as bytes, like any other TCP connection.
+/// - A request NIO cannot parse gets a 400 and the connection closes (NIO's protocol error
+///   handler); a backend that cannot be found or reached gets a 503 or 502
+///   (`GatewayErrorResponse`).
+final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// The request being served.
+    private struct Exchange {
+        var request: HTTPRequestHead
+        /// Parts read while the backend was being chosen, sent once it is.
+        var waiting: [HTTPServerRequestPart] = []
+        var backend: BackendHTTPConnection?
+        /// Counts this request as load on `backend` until the exchange ends.
+        var selector: BackendSelector?
+        var setCookie: String?
+        var requestEnded = false
+        var responseStarted = false
+        /// Whether the response (and the backend) allows another request on the connection.
+        var responseKeepsAlive = true
+    }
+
+    private let proxy: ServiceProxy
+    private let route: ProxyRoute
+    private var context: ChannelHandlerContext?
+    private var exchange: Exchange?
+    private var connections: [ServiceBackend: BackendHTTPConnection] = [:]
+    private var sawRequest = false
+    private var switchingProtocols = false
+    private var closing = false
+    private var clientInputEnded = false
+    /// Set while a client read is delivered: a read asked for then would let the end of input
+    /// overtake requests still in the decoder, so reads wait for `channelReadComplete`.
+    private var deliveringClientRead = false
+    private var firstHeadTimeout: Scheduled<Void>?
+
+    private init(proxy: ServiceProxy, route: ProxyRoute) {
+        self.proxy = proxy
+        self.route = route
+    }
+
+    /// Puts NIO's HTTP server handlers and a balancer at the end of a client connection's
+    /// pipeline. Responses are encoded with the framing headers the backend chose; request heads
+    /// longer than `maximumRequestHeadLength` are refused.
+    static func install(on pipeline: ChannelPipeline.SynchronousOperations, proxy: ServiceProxy, route: ProxyRoute) throws {
+        var encoding = HTTPResponseEncoder.Configuration()
+        encoding.automaticallySetFramingHeaders = false
+        // A longer head is refused with a 400, like any other request NIO cannot take.
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = proxy.configuration.maximumRequestHeadLength
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
+            withEncoderConfiguration: encoding, withDecoderLimitConfiguration: limits)
+        try pipeline.addHandler(HTTPRequestBalancer(proxy: proxy, route: route))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        firstHeadTimeout = context.eventLoop.scheduleTask(in: proxy.configuration.requestHeadTimeout) { [weak self] in
+            self?.firstHeadTimedOut()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Client side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing, !switchingProtocols else { return }
+        deliveringClientRead = true
+        defer { deliveringClientRead = false }
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let request):
+            sawRequest = true
+            firstHeadTimeout?.cancel()
+            exchange = Exchange(request: request)
+            chooseBackend(for: request, client: context.channel.remoteAddress?.ipv4Address)
+        case .body, .end:
+            guard exchange != nil else { return }
+            if case .end = part { exchange?.requestEnded = true }
+            if let backend = exchange?.backend {
+                backend.write(part)
+            } else {
+                exchange?.waiting.append(part)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.backend?.flush()
+        readClientIfWanted()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.backend?.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Delivered after every request the client sent before it: the current one is answered,
+        // then the connection closes.
+        if case ChannelEvent.inputClosed = event {
+            clientInputEnded = true
+            if exchange == nil && !switchingProtocols { closeClient() }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        firstHeadTimeout?.cancel()
+        for backend in connections.keys.sorted() { connections[backend]?.close() }
+        connections = [:]
+        endExchange()?.backend?.close()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A parse error has just been answered with a 400 by NIO's handler.
+        proxy.logger.debug("HTTP client connection of \(route) failed: \(error)")
+        closing = true
+        context.close(promise: nil)
+    }
+
+    /// Reads the client when a request head is awaited, or while a request body streams to a
+    /// backend that keeps up.
+    private func readClientIfWanted() {
+        guard let context, !closing, !switchingProtocols, !clientInputEnded, !deliveringClientRead else { return }
+        if let exchange {
+            guard !exchange.requestEnded, let backend = exchange.backend, backend.isWritable else { return }
+        }
+        context.read()
+    }
+
+    /// Closes a connection whose first request head did not arrive in time (as nginx does: no
+    /// request, so no response to frame), so an idle or trickling client holds no memory.
+    private func firstHeadTimedOut() {
+        guard !sawRequest, !closing else { return }
+        proxy.logger.debug("no request head on a connection to \(route) within \(proxy.configuration.requestHeadTimeout)")
+        closeClient()
+    }
+
+    // MARK: Choosing and forwarding
+
+    private func chooseBackend(for request: HTTPRequestHead, client: IPv4Address?) {
+        let attributes = RequestAttributes(clientAddress: client, httpRequest: HTTPRequestSummary(request))
+        proxy.connectStream(for: route, request: attributes, reusing: { [self] backend in
+            guard let open = connections[backend], open.channel.isActive else { return nil }
+            return open.channel
+        }).whenComplete { result in
+            switch result {
+            case .success(let connected): self.forward(to: connected)
+            case .failure(let error):
+                self.proxy.logger.debug("request to \(self.route) not forwarded: \(error)")
+                self.closeClient(after: GatewayErrorResponse(for: error))
+            }
+        }
+    }
+
+    private func forward(to connected: ConnectedBackend) {
+        let known = connections[connected.choice.backend]
+        guard var exchange, !closing else {
+            connected.selector.connectionClosed(to: connected.choice.backend)
+            if known?.channel !== connected.channel { connected.channel.close(promise: nil) }
+            return
+        }
+        let backend: BackendHTTPConnection
+        if let known, known.channel === connected.channel {
+            backend = known
+        } else {
+            do {
+                backend = try BackendHTTPConnection.install(
+                    on: connected.channel, backend: connected.choice.backend, balancer: self)
+            } catch {
+                connected.selector.connectionClosed(to: connected.choice.backend)
+                connected.channel.close(promise: nil)
+                closeClient(after: GatewayErrorResponse(for: error))
+                return
+            }
+            known?.close()
+            connections[backend.backend] = backend
+        }
+        backend.write(.head(exchange.request))
+        for part in exchange.waiting { backend.write(part) }
+        backend.flush()
+        exchange.waiting = []
+        exchange.backend = backend
+        exchange.selector = connected.selector
+        exchange.setCookie = connected.choice.setCookie
+        self.exchange = exchange
+        backend.read()
+        readClientIfWanted()
+    }
+
+    // MARK: Backend side
+
+    func backendSent(_ part: HTTPClientResponsePart, on backend: BackendHTTPConnection) {
+        guard !switchingProtocols else { return }
+        guard let exchange, exchange.backend === backend, let context else {
+            // A response nobody asked for: the connection is out of step; drop it.
+            drop(backend)
+            return
+        }
+        switch part {
+        case .head(var response):
+            if Self.switchesProtocols(response, answering: exchange.request) {
+                switchProtocols(with: backend, response: response)
+                return
+            }
+            if (100..<200).contains(response.status.code) {
+                context.write(wrapOutboundOut(.head(response)), promise: nil)
+                return
+            }
+            if let cookie = exchange.setCookie {
+                response.headers = HTTPHeaders([("Set-Cookie", cookie)] + response.headers.map { ($0.name, $0.value) })
+            }
+            self.exchange?.responseStarted = true
+            self.exchange?.responseKeepsAlive = response.isKeepAlive
+                && !Self.isCloseDelimited(response, answering: exchange.request)
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+        case .body(let bytes):
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        case .end(let trailers):
+            finishExchange(on: backend, trailers: trailers)
+        }
+    }
+
+    func backendReadComplete(_ backend: BackendHTTPConnection) {
+        guard let context, exchange?.backend === backend, !switchingProtocols else { return }
+        context.flush()
+        if context.channel.isWritable { backend.read() }
+    }
+
+    func backendWritabilityChanged(_ backend: BackendHTTPConnection) {
+        if exchange?.backend === backend, backend.isWritable { readClientIfWanted() }
+    }
+
+    func backendClosed(_ backend: BackendHTTPConnection, error: Error?) {
+        if connections[backend.backend] === backend { connections[backend.backend] = nil }
+        guard let exchange, exchange.backend === backend, !switchingProtocols else { return }
+        proxy.logger.debug("backend \(backend.backend) of \(route) broke off: \(error.map { "\($0)" } ?? "closed")")
+        if exchange.responseStarted {
+            // The client must see the response end early, not wait for the rest.
+            closeClient()
+        } else {
+            closeClient(after: GatewayErrorResponse(
+                status: .badGateway,
+                reason: "\(route): backend \(backend.backend) closed the connection before it answered"))
+        }
+    }
+
+    private func finishExchange(on backend: BackendHTTPConnection, trailers: HTTPHeaders?) {
+        guard let context, let exchange = endExchange() else { return }
+        // After an Upgrade or CONNECT the backend refused, NIO's decoder reads no further
+        // requests on this connection: close it rather than leave the client waiting.
+        let asksToSwitch = exchange.request.method == .CONNECT || exchange.request.headers.contains(name: "upgrade")
+        let reusable = exchange.requestEnded && exchange.request.isKeepAlive && exchange.responseKeepsAlive && !asksToSwitch
+        if reusable {
+            // An idle connection keeps a read pending, to notice when the backend closes it.
+            backend.read()
+        } else {
+            drop(backend)
+        }
+        guard reusable, !clientInputEnded else {
+            closeClient(after: [.end(trailers)])
+            return
+        }
+        // Writing the end lets NIO's pipelining handler hand over the next queued request.
+        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        readClientIfWanted()
+    }
+
+    /// Ends the current exchange, if any: its request no longer loads its backend.
+    @discardableResult
+    private func endExchange() -> Exchange? {
+        guard let ended = exchange else { return nil }
+        exchange = nil
+        if let backend = ended.backend { ended.selector?.connectionClosed(to: backend.backend) }
+        return ended
+    }
+
+    private func drop(_ backend: BackendHTTPConnection) {
+        if connections[backend.backend] === backend { connections[backend.backend] = nil }
+        backend.close()
+    }
+
+    // MARK: Closing
+
+    private func closeClient(after response: GatewayErrorResponse) {
+        guard let context, !(exchange?.responseStarted ?? false) else {
+            closeClient()
+            return
+        }
+        closeClient(after: response.parts(allocator: context.channel.allocator))
+    }
+
+    /// Writes `parts`, then closes the client connection (and with it every backend connection).
+    private func closeClient(after parts: [HTTPServerResponsePart] = []) {
+        guard let context, !closing else { return }
+        closing = true
+        endExchange()
+        let channel = context.channel
+        guard let last = parts.last else {
+            context.flush()
+            channel.close(promise: nil)
+            return
+        }
+        for part in parts.dropLast() { context.write(wrapOutboundOut(part), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    // MARK: Switching to a byte splice
+
+    private static func switchesProtocols(_ response: HTTPResponseHead, answering request: HTTPRequestHead) -> Bool {
+        response.status == .switchingProtocols || (request.method == .CONNECT && (200..<300).contains(response.status.code))
+    }
+
+    /// Whether the response's body ends only when the backend closes the connection.
+    private static func isCloseDelimited(_ response: HTTPResponseHead, answering request: HTTPRequestHead) -> Bool {
+        let code = response.status.code
+        guard request.method != .HEAD, code >= 200, code != 204, code != 304 else { return false }
+        let chunked = response.headers["transfer-encoding"].last?.lowercased().hasSuffix("chunked") ?? false
+        return !chunked && !response.headers.contains(name: "content-length")
+    }
+
+    private func switchProtocols(with backend: BackendHTTPConnection, response: HTTPResponseHead) {
+        guard let context else { return }
+        switchingProtocols = true
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        // Outside the decoders' call stacks: they are about to leave the pipelines.
+        context.eventLoop.execute { self.splice(with: backend) }
+    }
+
+    private func splice(with backend: BackendHTTPConnection) {
+        guard let context, !closing, backend.channel.isActive else {
+            closeClient()
+            return
+        }
+        // The upgraded connection counts as load until it closes, as a spliced one does.
+        if let selector = endExchange()?.selector {
+            selector.connectionOpened(to: backend.backend, for: RequestAttributes(), at: proxy.host.now)
+            backend.channel.closeFuture.whenComplete { _ in selector.connectionClosed(to: backend.backend) }
+        }
+        connections[backend.backend] = nil
+        for other in connections.keys.sorted() { connections[other]?.close() }
+        connections = [:]
+        backend.balancer = nil
+        let splice = ChannelSpliceHandler()
+        let client = context.pipeline.syncOperations
+        do {
+            try backend.channel.pipeline.syncOperations.addHandler(splice)
+            try client.addHandler(splice)
+        } catch {
+            proxy.logger.error("could not splice an upgraded connection to \(backend.backend): \(error)")
+            backend.close()
+            context.close(promise: nil)
+            return
+        }
+        // The client's HTTP handlers go first: bytes the backend's decoder still holds are
+        // written to the client as soon as that decoder is removed.
+        client.removeIfPresent(HTTPServerProtocolErrorHandler.self)
+        client.removeIfPresent(HTTPServerPipelineHandler.self)
+        client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
+        client.removeIfPresent(HTTPResponseEncoder.self)
+        backend.removeHTTPHandlers()
+        let inputEnded = clientInputEnded
+        if inputEnded {
+            splice.inputAlreadyEnded(on: context.channel)
+            backend.channel.close(mode: .output, promise: nil)
+        }
+        client.removeHandler(context: context, promise: nil)
+        splice.startReading()
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Removes the pipeline's handler of type `type`, if it has one.
+    func removeIfPresent<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
+        if let handler = try? self.handler(type: type) { removeHandler(handler, promise: nil) }
+    }
+}
+
+extension HTTPRequestSummary {
+    /// The fields of a parsed request head that the balancers read.
+    init(_ head: HTTPRequestHead) {
+        self.init(method: head.method.rawValue, target: head.uri, headers: head.headers.map { ($0.name, $0.value) })
+    }
+}
