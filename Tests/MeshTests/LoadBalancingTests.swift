@@ -1,4 +1,4 @@
-import Mesh
+@testable import Mesh
 import NIOCore
 import Testing
 
@@ -288,26 +288,18 @@ final class SeededEntropy: EntropySource, @unchecked Sendable {
                                 random: &random, generatedCookieValue: "") == nil)
     }
 
-    // MARK: Reading the first request head
+    // MARK: Telling HTTP from other bytes
 
-    @Test func requestHeadPeekRecognisesHTTPAndEverythingElse() {
-        let peek = HTTPRequestHeadPeek(maximumHeadLength: 256)
-        func outcome(_ bytes: [UInt8]) -> HTTPRequestHeadPeek.Outcome { peek.inspect(ByteBuffer(bytes: bytes)) }
-        #expect(outcome(Array("GE".utf8)) == .needMoreBytes)
-        #expect(outcome(Array("GET /a?user=7 HTTP/1.1\r\nHost: web\r\n".utf8)) == .needMoreBytes)
-        let head = "GET /a?user=7 HTTP/1.1\r\nHost: web\r\nX-User:  alice \r\n\r\nbody"
-        guard case .request(let summary) = outcome(Array(head.utf8)) else {
-            Issue.record("a complete head was not recognised")
-            return
-        }
-        #expect(summary.method == "GET")
-        #expect(summary.queryParameter(named: "user") == "7")
-        #expect(summary.header(named: "x-user") == "alice")
-        // A TLS ClientHello, a binary protocol and an endless head are not HTTP.
-        #expect(outcome([0x16, 0x03, 0x01, 0x00, 0xa5]) == .notHTTP)
-        #expect(outcome([0x00, 0x01]) == .notHTTP)
-        #expect(outcome(Array(("GET /" + String(repeating: "a", count: 300)).utf8)) == .notHTTP)
-        #expect(outcome(Array("GET / SMTP\r\n\r\n".utf8)) == .notHTTP)
-        #expect(outcome(Array("GET / HTTP/1.1\r\nbad header\r\n\r\n".utf8)) == .notHTTP)
+    @Test func httpIsToldFromOtherBytesByTheFirstFew() {
+        func opens(_ bytes: [UInt8]) -> Bool? { HTTPRequestHeadPeek.opensWithRequestMethod(ByteBuffer(bytes: bytes)) }
+        #expect(opens(Array("GE".utf8)) == nil)
+        #expect(opens(Array("GET /a?user=7 HTTP/1.1\r\n".utf8)) == true)
+        #expect(opens(Array("M-SEARCH * HTTP/1.1\r\n".utf8)) == true)
+        // A TLS ClientHello, a binary protocol, the HTTP/2 preface and an endless token are not HTTP/1.
+        #expect(opens([0x16, 0x03, 0x01, 0x00, 0xa5]) == false)
+        #expect(opens([0x00, 0x01]) == false)
+        #expect(opens(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)) == false)
+        #expect(opens(Array(String(repeating: "A", count: 30).utf8)) == false)
+        #expect(opens(Array("get / HTTP/1.1\r\n".utf8)) == false)
     }
 }

@@ -72,11 +72,11 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         if route.policy.needsHTTPRequest {
             state = .readingRequestHead(route)
             headTimeout = context.eventLoop.scheduleTask(in: proxy.configuration.requestHeadTimeout) {
-                self.requestHeadDone(nil)
+                self.spliceUnread()
             }
             context.read()
         } else {
-            connect(route, head: nil)
+            connect(route)
         }
     }
 
@@ -88,7 +88,7 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         switch HTTPRequestHeadPeek.opensWithRequestMethod(received) {
         case nil: context.read()
         case true?: balanceRequests(route, context: context)
-        case false?: requestHeadDone(nil)
+        case false?: spliceUnread()
         }
     }
 
@@ -115,7 +115,8 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         if case ChannelEvent.inputClosed = event {
             clientInputEnded = true
             if case .readingRequestHead = state {
-                requestHeadDone(HTTPRequestHeadPeek().inspect(received).request)
+                // Too few bytes to tell HTTP from anything else: spliced unread.
+                spliceUnread()
             }
             return
         }
@@ -133,17 +134,19 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         context.close(promise: nil)
     }
 
-    private func requestHeadDone(_ head: HTTPRequestSummary?) {
+    /// Bytes that are not HTTP (or none in time, from a server-speaks-first protocol) under a
+    /// policy that hashes on a request field: the connection is spliced, chosen without one.
+    private func spliceUnread() {
         guard case .readingRequestHead(let route) = state else { return }
         headTimeout?.cancel()
         headTimeout = nil
-        connect(route, head: head)
+        connect(route)
     }
 
-    private func connect(_ route: ProxyRoute, head: HTTPRequestSummary?) {
+    private func connect(_ route: ProxyRoute) {
         guard let context else { return }
         state = .connecting
-        let request = RequestAttributes(clientAddress: context.channel.remoteAddress?.ipv4Address, httpRequest: head)
+        let request = RequestAttributes(clientAddress: context.channel.remoteAddress?.ipv4Address)
         proxy.connectStream(for: route, request: request).whenComplete { result in
             switch result {
             case .success(let backend): self.splice(with: backend)
@@ -162,9 +165,6 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         let splice = ChannelSpliceHandler()
         do {
             try backend.channel.pipeline.syncOperations.addHandler(splice)
-            if let setCookie = backend.choice.setCookie {
-                try context.pipeline.syncOperations.addHandler(SetCookieInjector(setCookie: setCookie))
-            }
             try context.pipeline.syncOperations.addHandler(splice)
         } catch {
             proxy.logger.error("could not splice a connection to \(backend.choice.backend): \(error)")
@@ -191,12 +191,5 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         proxy.logger.debug("connection not proxied: \(error)")
         state = .closed
         if let context { proxy.host.resetStream(context.channel) }
-    }
-}
-
-extension HTTPRequestHeadPeek.Outcome {
-    fileprivate var request: HTTPRequestSummary? {
-        if case .request(let head) = self { return head }
-        return nil
     }
 }

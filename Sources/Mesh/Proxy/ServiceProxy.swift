@@ -7,8 +7,9 @@ import NIOCore
 ///
 /// - TCP: one listener takes every intercepted connection; the host tells where each was
 ///   headed (`Host.originalDestination`). Bytes are spliced both ways with back-pressure and
-///   half-close, and passed through untouched (HTTP, WebSocket, TLS alike); only a policy that
-///   hashes on a header, cookie or query parameter makes the proxy read the first request head.
+///   half-close, and passed through untouched (HTTP, WebSocket, TLS alike). Under a policy that
+///   hashes on a header, cookie or query parameter, HTTP/1.x connections are balanced request by
+///   request instead (`HTTPRequestBalancer`), as Envoy does.
 /// - UDP: one socket per service port (a redirected datagram carries no readable original
 ///   destination), one session per client with an idle timeout; every datagram stays whole.
 /// - Backends on another node go through the `Tunnel` when there is one; failed dials move on
