@@ -2,7 +2,8 @@
 // all inside one throw-away network namespace on this machine. Not a test: it prints figures.
 //
 //   swift build -c release --product edgemesh
-//   swift run ProxyBenchmark [path/to/edgemesh]   (root; iperf3, curl, wrk, nginx, haproxy, python3)
+//   swift run ProxyBenchmark [path/to/edgemesh] [--only bulk|transfer|http|hash|memory]...
+//                                                 (root; iperf3, curl, wrk, nginx, haproxy, python3)
 //
 // Each line is `name value unit`; lines for the agent add `direct=… ratio=… haproxy=… haproxy_ratio=…`.
 import BenchmarkLab
@@ -15,10 +16,29 @@ Lab.require(root: "ProxyBenchmark",
             tools: ["/usr/sbin/ip", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
                     "/usr/bin/python3"],
             install: "apt-get install iperf3 curl wrk nginx-light haproxy python3")
-let agentBinary = CommandLine.arguments.dropFirst().first ?? ".build/release/edgemesh"
-guard FileManager.default.isExecutableFile(atPath: agentBinary) else {
-    fatalError("no agent binary at \(agentBinary); build it with: swift build -c release --product edgemesh")
+/// The parts a run measures: every one unless `--only` names some.
+let parts = ["bulk", "transfer", "http", "hash", "memory"]
+/// `--only PART` (repeatable) and the agent binary, from the command line.
+func parseArguments() -> (only: Set<String>, agent: String) {
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    var only: Set<String> = []
+    while let flag = arguments.firstIndex(of: "--only"), flag + 1 < arguments.count {
+        only.insert(arguments[flag + 1])
+        arguments.removeSubrange(flag...(flag + 1))
+    }
+    return (only, arguments.first ?? ".build/release/edgemesh")
 }
+let (only, agentBinary) = parseArguments()
+guard !agentBinary.hasPrefix("-"), only.isSubset(of: parts), FileManager.default.isExecutableFile(atPath: agentBinary) else {
+    let problem = agentBinary.hasPrefix("-") || !only.isSubset(of: parts) ? "" : "no agent binary at \(agentBinary); "
+    FileHandle.standardError.write(Data("""
+        \(problem)usage: ProxyBenchmark [path/to/edgemesh] [--only \(parts.joined(separator: "|"))]...
+        build the agent first: swift build -c release --product edgemesh
+
+        """.utf8))
+    exit(2)
+}
+func measures(_ part: String) -> Bool { only.isEmpty || only.contains(part) }
 
 let lab = Lab(name: "emproxybench")
 let pod = "10.244.0.1"
@@ -62,6 +82,12 @@ let haproxyConfig = lab.write("""
     listen web
       bind \(pod):6080
       server backend \(pod):8080
+    listen web-hashed
+      bind \(pod):6081
+      mode http
+      balance hdr(x-user)
+      hash-type consistent
+      server backend \(pod):8080
     """, "haproxy.cfg")
 lab.write("""
     apiVersion: v1
@@ -83,6 +109,21 @@ lab.write("""
     kind: Endpoints
     metadata: {name: web, namespace: default}
     subsets: [{addresses: [{ip: \(pod), nodeName: bench}], ports: [{name: p, port: 8080}]}]
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-hashed, namespace: default}
+    spec: {clusterIP: 10.96.0.72, ports: [{name: p, port: 80, targetPort: 8080}]}
+    ---
+    apiVersion: v1
+    kind: Endpoints
+    metadata: {name: web-hashed, namespace: default}
+    subsets: [{addresses: [{ip: \(pod), nodeName: bench}], ports: [{name: p, port: 8080}]}]
+    ---
+    apiVersion: networking.istio.io/v1beta1
+    kind: DestinationRule
+    metadata: {name: web-hashed, namespace: default}
+    spec: {host: web-hashed, trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}}
     """, "manifests/services.yaml")
 
 _ = start(["/usr/bin/iperf3", "-s", "-B", pod, "-p", "5201"])
@@ -96,13 +137,15 @@ lab.waitUntil("haproxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http
 
 // MARK: Measurements
 
+/// One way to the backends. `hashedHTTP` balances each request on its `x-user` header: the
+/// agent through a DestinationRule, haproxy in HTTP mode with `balance hdr(x-user)`.
 struct Path {
-    let name: String, iperf: String, http: String
+    let name: String, iperf: String, http: String, hashedHTTP: String
 }
 let paths = [
-    Path(name: "direct", iperf: "\(pod):5201", http: "\(pod):8080"),
-    Path(name: "haproxy", iperf: "\(pod):6201", http: "\(pod):6080"),
-    Path(name: "agent", iperf: "10.96.0.70:5201", http: "10.96.0.71:80"),
+    Path(name: "direct", iperf: "\(pod):5201", http: "\(pod):8080", hashedHTTP: "\(pod):8080"),
+    Path(name: "haproxy", iperf: "\(pod):6201", http: "\(pod):6080", hashedHTTP: "\(pod):6081"),
+    Path(name: "agent", iperf: "10.96.0.70:5201", http: "10.96.0.71:80", hashedHTTP: "10.96.0.72:80"),
 ]
 
 /// The proxy process behind a path (none for the direct path).
@@ -147,9 +190,10 @@ func iperf(_ target: String, streams: Int) -> Double {
 }
 
 /// wrk's requests/s and 99th percentile latency (ms).
-func wrk(_ target: String, newConnections: Bool) -> (rps: Double, p99: Double) {
+func wrk(_ target: String, newConnections: Bool, header: String? = nil) -> (rps: Double, p99: Double) {
     var arguments = ["/usr/bin/wrk", "-t1", "-c16", "-d5s", "--latency"]
     if newConnections { arguments += ["-H", "Connection: close"] }
+    if let header { arguments += ["-H", header] }
     let output = run(arguments + ["http://\(target)/index.html"]).output
     var rps = Double.nan, p99 = Double.nan
     for line in output.split(separator: "\n") {
@@ -169,53 +213,71 @@ func milliseconds(_ text: String) -> Double {
 
 // iperf3 runs 5 s: Gbit/s × 5 / 8 is the GB carried.
 let gigabytes = (unit: "GB", amount: { (gbps: Double) in gbps * 5 / 8 })
-report("iperf3_1_stream", "Gbit/s", work: gigabytes) { iperf($0.iperf, streams: 1) }
-report("iperf3_8_streams", "Gbit/s", work: gigabytes) { iperf($0.iperf, streams: 8) }
-report("transfer_4mb_median", "ms") { path in
-    Measurements.median((0..<21).map { _ in
-        1000 * (Double(run(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "http://\(path.http)/4mb.bin"])
-            .output) ?? .nan)
-    })
+if measures("bulk") {
+    report("iperf3_1_stream", "Gbit/s", work: gigabytes) { iperf($0.iperf, streams: 1) }
+    report("iperf3_8_streams", "Gbit/s", work: gigabytes) { iperf($0.iperf, streams: 8) }
+}
+if measures("transfer") {
+    report("transfer_4mb_median", "ms") { path in
+        Measurements.median((0..<21).map { _ in
+            1000 * (Double(run(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "http://\(path.http)/4mb.bin"])
+                .output) ?? .nan)
+        })
+    }
 }
 var latency: [String: (rps: Double, p99: Double)] = [:]
 // wrk runs 5 s: req/s × 5 / 1000 is the thousands of requests served.
 let thousandRequests = (unit: "1000req", amount: { (rps: Double) in rps * 5 / 1000 })
-report("http_keepalive_rps", "req/s", work: thousandRequests) { path in
-    let figures = wrk(path.http, newConnections: false)
-    latency[path.name] = figures
-    return figures.rps
+if measures("http") {
+    report("http_keepalive_rps", "req/s", work: thousandRequests) { path in
+        let figures = wrk(path.http, newConnections: false)
+        latency[path.name] = figures
+        return figures.rps
+    }
+    report("http_keepalive_p99", "ms") { latency[$0.name]!.p99 }
+    report("http_new_connection_rps", "req/s", work: thousandRequests) { path in
+        let figures = wrk(path.http, newConnections: true)
+        latency[path.name] = figures
+        return figures.rps
+    }
+    report("http_new_connection_p99", "ms") { latency[$0.name]!.p99 }
 }
-report("http_keepalive_p99", "ms") { latency[$0.name]!.p99 }
-report("http_new_connection_rps", "req/s", work: thousandRequests) { path in
-    let figures = wrk(path.http, newConnections: true)
-    latency[path.name] = figures
-    return figures.rps
+// Keep-alive requests balanced one by one on a header: the agent parses every request here,
+// so its peer is haproxy in HTTP mode; "direct" is nginx itself.
+if measures("hash") {
+    report("http_header_hash_rps", "req/s", work: thousandRequests) { path in
+        let figures = wrk(path.hashedHTTP, newConnections: false, header: "x-user: alice")
+        latency[path.name] = figures
+        return figures.rps
+    }
+    report("http_header_hash_p99", "ms") { latency[$0.name]!.p99 }
 }
-report("http_new_connection_p99", "ms") { latency[$0.name]!.p99 }
 
-// Resident memory of the agent per 10,000 idle proxied connections. Each one costs the agent
-// two descriptors, so on a machine whose hard limit is 20,000 fewer are opened and the figure
-// is scaled.
-let hardLimit = Int(Lab.run(["/bin/sh", "-c", "ulimit -Hn"]).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1024
-let idleConnections = min(10_000, (hardLimit - 1000) / 2)
-let idleClient = lab.write("""
-    import resource, socket, sys, time
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    sockets = []
-    for _ in range(\(idleConnections)):
-        s = socket.create_connection(("10.96.0.71", 80))
-        sockets.append(s)
-    print("ready", flush=True)
-    time.sleep(20)
-    """, "idle.py")
-let before = Measurements.residentKilobytes(agent.processIdentifier)
-let ready = lab.work.appendingPathComponent("idle-ready").path
-lab.start(["/bin/sh", "-c", "/usr/bin/python3 \(idleClient) > \(ready)"], in: namespace)
-lab.waitUntil("the idle connections", seconds: 120) { (try? String(contentsOfFile: ready, encoding: .utf8))?.contains("ready") ?? false }
-Thread.sleep(forTimeInterval: 2)
-let after = Measurements.residentKilobytes(agent.processIdentifier)
-let perTenThousand = (after - before) / 1024 * 10_000 / Double(idleConnections)
-print("agent_rss_per_10000_idle_connections \(String(format: "%.1f", perTenThousand)) MB connections=\(idleConnections) "
-    + "before=\(String(format: "%.1f", before / 1024)) after=\(String(format: "%.1f", after / 1024))")
+if measures("memory") {
+    // Resident memory of the agent per 10,000 idle proxied connections. Each one costs the agent
+    // two descriptors, so on a machine whose hard limit is 20,000 fewer are opened and the figure
+    // is scaled.
+    let hardLimit = Int(Lab.run(["/bin/sh", "-c", "ulimit -Hn"]).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1024
+    let idleConnections = min(10_000, (hardLimit - 1000) / 2)
+    let idleClient = lab.write("""
+        import resource, socket, sys, time
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        sockets = []
+        for _ in range(\(idleConnections)):
+            s = socket.create_connection(("10.96.0.71", 80))
+            sockets.append(s)
+        print("ready", flush=True)
+        time.sleep(20)
+        """, "idle.py")
+    let before = Measurements.residentKilobytes(agent.processIdentifier)
+    let ready = lab.work.appendingPathComponent("idle-ready").path
+    lab.start(["/bin/sh", "-c", "/usr/bin/python3 \(idleClient) > \(ready)"], in: namespace)
+    lab.waitUntil("the idle connections", seconds: 120) { (try? String(contentsOfFile: ready, encoding: .utf8))?.contains("ready") ?? false }
+    Thread.sleep(forTimeInterval: 2)
+    let after = Measurements.residentKilobytes(agent.processIdentifier)
+    let perTenThousand = (after - before) / 1024 * 10_000 / Double(idleConnections)
+    print("agent_rss_per_10000_idle_connections \(String(format: "%.1f", perTenThousand)) MB connections=\(idleConnections) "
+        + "before=\(String(format: "%.1f", before / 1024)) after=\(String(format: "%.1f", after / 1024))")
+}
 lab.tearDown()
