@@ -5,7 +5,9 @@ import Foundation
 // agent's resident memory with 1,000 services and 10,000 endpoints loaded, and with none.
 //
 //   scripts/bench-deps && swift build -c release --product edgemesh && swift build -c release --product DNSBenchmark
-//   .build/release/DNSBenchmark [--seconds 10] [--rounds 3] [--edgemesh .build/release/edgemesh]
+//   .build/release/DNSBenchmark [--seconds 10] [--rounds 3] [--edgemesh .build/release/edgemesh] [--memory-only]
+//
+// `--memory-only` starts only the agent (no dnsperf, dnsmasq or unbound) and reports its memory.
 //
 // The servers take turns, `--rounds` times, `--seconds` each, so load from elsewhere on the
 // machine falls on all of them alike; queries/s is the median round, latencies are pooled.
@@ -99,12 +101,13 @@ func report(_ name: String, _ value: Double, _ unit: String, peer: Double? = nil
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
+let memoryOnly = CommandLine.arguments.contains("--memory-only")
 let seconds = Int(argument("--seconds") ?? "10") ?? 10
 let rounds = max(1, Int(argument("--rounds") ?? "3") ?? 3)
 let edgemesh = argument("--edgemesh")
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("edgemesh").path
 guard FileManager.default.isExecutableFile(atPath: edgemesh) else { fail("no edgemesh binary at \(edgemesh); pass --edgemesh PATH") }
-let dnsperf = tool("dnsperf"), dnsmasq = tool("dnsmasq"), unbound = tool("unbound"), dig = tool("dig")
+let dig = tool("dig")
 
 let records = BenchmarkRecords(services: 1_000, endpointsPerService: 10)
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("edgemesh-dnsbench-\(getpid())")
@@ -114,16 +117,23 @@ defer { try? FileManager.default.removeItem(at: work) }
 try records.manifests.write(to: manifests.appendingPathComponent("services.yaml"), atomically: true, encoding: .utf8)
 let queryFile = work.appendingPathComponent("queries.txt").path
 try records.queryFile.write(toFile: queryFile, atomically: true, encoding: .utf8)
-let dnsmasqConf = work.appendingPathComponent("dnsmasq.conf").path
-try records.dnsmasqConfiguration(port: 15_354).write(toFile: dnsmasqConf, atomically: true, encoding: .utf8)
-let unboundConf = work.appendingPathComponent("unbound.conf").path
-try records.unboundConfiguration(port: 15_355).write(toFile: unboundConf, atomically: true, encoding: .utf8)
+
+/// dnsmasq and unbound serving the same records (none with `--memory-only`).
+func startPeers() throws -> [ServerProcess] {
+    guard !memoryOnly else { return [] }
+    let dnsmasqConf = work.appendingPathComponent("dnsmasq.conf").path
+    try records.dnsmasqConfiguration(port: 15_354).write(toFile: dnsmasqConf, atomically: true, encoding: .utf8)
+    let unboundConf = work.appendingPathComponent("unbound.conf").path
+    try records.unboundConfiguration(port: 15_355).write(toFile: unboundConf, atomically: true, encoding: .utf8)
+    return [
+        try ServerProcess(name: "dnsmasq", port: 15_354, executable: tool("dnsmasq"), arguments: ["-k", "-C", dnsmasqConf]),
+        try ServerProcess(name: "unbound", port: 15_355, executable: tool("unbound"), arguments: ["-d", "-c", unboundConf]),
+    ]
+}
 
 let agent = try startAgent("edgemesh agent", port: 15_353, manifests: manifests, state: work.appendingPathComponent("state"))
-let peers = [
-    try ServerProcess(name: "dnsmasq", port: 15_354, executable: dnsmasq, arguments: ["-k", "-C", dnsmasqConf]),
-    try ServerProcess(name: "unbound", port: 15_355, executable: unbound, arguments: ["-d", "-c", unboundConf]),
-]
+started = [agent]
+let peers = try startPeers()
 started = [agent] + peers
 defer {
     agent.stop()
@@ -138,9 +148,12 @@ let loadedAnonymousRSS = agent.residentAnonymousMegabytes
 
 // One server at a time, so they never compete with each other for the two cores.
 var runs: [[DNSPerfResult]] = Array(repeating: [], count: 1 + peers.count)
-for _ in 0..<rounds {
-    for (index, server) in ([agent] + peers).enumerated() {
-        runs[index].append(measure(server, queryFile: queryFile, seconds: seconds, dnsperf: dnsperf))
+if !memoryOnly {
+    let dnsperf = tool("dnsperf")
+    for _ in 0..<rounds {
+        for (index, server) in ([agent] + peers).enumerated() {
+            runs[index].append(measure(server, queryFile: queryFile, seconds: seconds, dnsperf: dnsperf))
+        }
     }
 }
 let agentResult = DNSPerfResult(combining: runs[0])
@@ -155,7 +168,7 @@ for (name, result) in peerResults {
 }
 report("agent_rss_1000_services_10000_endpoints", loadedRSS, "MiB")
 report("agent_rss_anonymous_1000_services_10000_endpoints", loadedAnonymousRSS, "MiB")
-report("agent_rss_after_load", agent.residentMegabytes, "MiB", peer: peers[0].residentMegabytes)
+report("agent_rss_after_load", agent.residentMegabytes, "MiB", peer: peers.first?.residentMegabytes)
 
 // The floor: the same agent with no services at all (the runtime, its libraries, NIO).
 let noManifests = work.appendingPathComponent("no-manifests")

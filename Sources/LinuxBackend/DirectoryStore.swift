@@ -27,7 +27,7 @@ public final class DirectoryStore: DurableStore {
     }
 
     public func load(_ key: String) -> EventLoopFuture<ByteBuffer?> {
-        perform(key) { path in try Self.readFile(path) }
+        perform(key) { path in try PosixFile.contents(path) }
     }
 
     public func save(_ key: String, _ value: ByteBuffer) -> EventLoopFuture<Void> {
@@ -54,7 +54,7 @@ public final class DirectoryStore: DurableStore {
             if unlink(path) != 0 {
                 let code = errno
                 if code == ENOENT { return }
-                throw StoreIOError(operation: "unlink", path: path, code: code)
+                throw FileIOError(operation: "unlink", path: path, code: code)
             }
             try Self.syncDirectory(directory)
         }
@@ -85,31 +85,9 @@ public final class DirectoryStore: DurableStore {
 
     // MARK: Blocking file operations (thread pool only)
 
-    private static func readFile(_ path: String) throws -> ByteBuffer? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { return nil }
-            throw StoreIOError(operation: "open", path: path, code: code)
-        }
-        defer { close(fd) }
-        var buffer = ByteBufferAllocator().buffer(capacity: 64 * 1024)
-        while true {
-            let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { bytes in
-                while true {
-                    let count = read(fd, bytes.baseAddress, bytes.count)
-                    if count >= 0 { return count }
-                    let code = errno
-                    if code != EINTR { throw StoreIOError(operation: "read", path: path, code: code) }
-                }
-            }
-            if count == 0 { return buffer }
-        }
-    }
-
     private static func writeFile(_ value: ByteBuffer, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 { throw StoreIOError(operation: "open", path: path, code: errno) }
+        if fd < 0 { throw FileIOError(operation: "open", path: path, code: errno) }
         var closed = false
         defer { if !closed { close(fd) } }
         try value.withUnsafeReadableBytes { bytes in
@@ -119,7 +97,7 @@ public final class DirectoryStore: DurableStore {
                 if count < 0 {
                     let code = errno
                     if code == EINTR { continue }
-                    throw StoreIOError(operation: "write", path: path, code: code)
+                    throw FileIOError(operation: "write", path: path, code: code)
                 }
                 offset += count
             }
@@ -136,30 +114,19 @@ public final class DirectoryStore: DurableStore {
             path += "/" + component
             if mkdir(path, 0o755) != 0 {
                 let code = errno
-                if code != EEXIST { throw StoreIOError(operation: "mkdir", path: path, code: code) }
+                if code != EEXIST { throw FileIOError(operation: "mkdir", path: path, code: code) }
             }
         }
     }
 
     private static func syncDirectory(_ directory: String) throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { throw StoreIOError(operation: "open", path: directory, code: errno) }
+        if fd < 0 { throw FileIOError(operation: "open", path: directory, code: errno) }
         defer { close(fd) }
         try check(fsync(fd), "fsync", directory)
     }
 
     private static func check(_ result: CInt, _ operation: String, _ path: String) throws {
-        if result != 0 { throw StoreIOError(operation: operation, path: path, code: errno) }
-    }
-}
-
-/// A failed system call, worded for `HostError.storeFailure`'s reason.
-private struct StoreIOError: Error, CustomStringConvertible {
-    let operation: String
-    let path: String
-    let code: CInt
-
-    var description: String {
-        "\(operation) \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+        if result != 0 { throw FileIOError(operation: operation, path: path, code: errno) }
     }
 }

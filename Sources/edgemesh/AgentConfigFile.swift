@@ -28,7 +28,7 @@ struct AgentConfigFile: Sendable {
 
     init(yaml: String) throws(AgentConfigFileError) {
         let root: Yams.Node?
-        do { root = try Yams.compose(yaml: yaml) } catch { throw .invalid(field: "(document)", reason: "not YAML: \(error)") }
+        do { root = try Yams.compose(yaml: yaml, Resolver.basic) } catch { throw .invalid(field: "(document)", reason: "not YAML: \(error)") }
         guard let root else { return }
         guard root.mapping != nil else { throw .invalid(field: "(document)", reason: "must be a mapping of sections") }
         if root["kubeAPIConfig"] != nil {

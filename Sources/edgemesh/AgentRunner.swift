@@ -45,7 +45,9 @@ final class AgentRunner: @unchecked Sendable {
         let host = self.host
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         self.agent = agent
-        // Parsing a large table leaves megabytes of freed heap behind; give them back after.
+        // Parsing a large table leaves megabytes of freed heap behind; give them back after
+        // (blocks from the mmap threshold up are returned whole; see MmapThreshold).
+        MmapThreshold.pin()
         let trimmer = HeapTrimmer(eventLoop: loop)
         heapTrimmer = trimmer
         try loop.submit { _ = agent.table.subscribe { _ in trimmer.trimSoon() } }.wait()

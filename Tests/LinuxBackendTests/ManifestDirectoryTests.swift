@@ -25,6 +25,18 @@ import Testing
         #expect(contents.unreadable.isEmpty)
     }
 
+    @Test func aFileThatIsNotUTF8OrNotAFileIsReportedUnreadableAndTheRestRead() throws {
+        let path = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "kind: Service".write(toFile: "\(path)/good.yaml", atomically: true, encoding: .utf8)
+        try Data([0x6b, 0x3a, 0xff, 0xfe]).write(to: URL(fileURLWithPath: "\(path)/latin1.yaml"))
+        try FileManager.default.createDirectory(atPath: "\(path)/folder.yaml", withIntermediateDirectories: false)
+        let contents = try ManifestDirectory(path: path).read()
+        #expect(contents.sortedNames == ["good.yaml"])
+        #expect(contents.unreadable["latin1.yaml"] == "not UTF-8 text")
+        #expect(contents.unreadable["folder.yaml"]?.contains("Is a directory") == true)
+    }
+
     @Test func aMissingDirectoryIsAnError() {
         #expect(throws: (any Error).self) { try ManifestDirectory(path: "/nonexistent/edgemesh-manifests").read() }
     }

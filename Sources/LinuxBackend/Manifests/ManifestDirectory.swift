@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// The manifest files of `edgemesh agent --manifests DIR`: every `*.yaml`, `*.yml` and `*.json`
@@ -10,7 +9,6 @@ import NIOCore
 /// replace a file by renaming (which inotify on the file itself would miss).
 public final class ManifestDirectory: @unchecked Sendable {
     public let path: String
-    private let fileManager = FileManager.default
 
     public init(path: String) {
         self.path = path
@@ -30,9 +28,17 @@ public final class ManifestDirectory: @unchecked Sendable {
         var contents = Contents(files: [:], unreadable: [:])
         for name in try manifestNames() {
             do {
-                contents.files[name] = try String(contentsOfFile: "\(path)/\(name)", encoding: .utf8)
+                guard let bytes = try PosixFile.contents("\(path)/\(name)") else {
+                    contents.unreadable[name] = "removed while the directory was read"
+                    continue
+                }
+                guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
+                    contents.unreadable[name] = "not UTF-8 text"
+                    continue
+                }
+                contents.files[name] = text
             } catch {
-                contents.unreadable[name] = "\(error.localizedDescription)"
+                contents.unreadable[name] = "\(error)"
             }
         }
         return contents
@@ -60,12 +66,13 @@ public final class ManifestDirectory: @unchecked Sendable {
     }
 
     private struct FileStamp: Equatable {
-        var modified: Date
-        var size: UInt64
+        /// Nanoseconds since the epoch; 0 when the file could not be examined.
+        var modified: Int64
+        var size: Int64
     }
 
     private func manifestNames() throws -> [String] {
-        try fileManager.contentsOfDirectory(atPath: path)
+        try PosixFile.names(in: path)
             .filter { name in
                 !name.hasPrefix(".") && [".yaml", ".yml", ".json"].contains { name.hasSuffix($0) }
             }
@@ -75,10 +82,8 @@ public final class ManifestDirectory: @unchecked Sendable {
     private func currentStamps() throws -> [String: FileStamp] {
         var stamps: [String: FileStamp] = [:]
         for name in try manifestNames() {
-            let attributes = try? fileManager.attributesOfItem(atPath: "\(path)/\(name)")
-            stamps[name] = FileStamp(
-                modified: attributes?[.modificationDate] as? Date ?? .distantPast,
-                size: (attributes?[.size] as? NSNumber)?.uint64Value ?? 0)
+            let stamp = PosixFile.stamp("\(path)/\(name)")
+            stamps[name] = FileStamp(modified: stamp?.modified ?? 0, size: stamp?.size ?? 0)
         }
         return stamps
     }

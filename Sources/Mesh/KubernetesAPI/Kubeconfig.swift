@@ -31,7 +31,7 @@ public struct Kubeconfig: Hashable, Sendable {
     public init(yaml: String, directory: String, context: String? = nil) throws(KubeconfigError) {
         let root: Yams.Node
         do {
-            guard let node = try Yams.compose(yaml: yaml) else { throw KubeconfigError.invalid(field: "(document)", reason: "the file is empty") }
+            guard let node = try Yams.compose(yaml: yaml, Resolver.basic) else { throw KubeconfigError.invalid(field: "(document)", reason: "the file is empty") }
             root = node
         } catch let error as KubeconfigError { throw error } catch {
             throw .invalid(field: "(document)", reason: "not YAML: \(error)")

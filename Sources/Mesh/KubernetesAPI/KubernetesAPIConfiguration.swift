@@ -54,7 +54,7 @@ public struct KubernetesAPIConfiguration: Hashable, Sendable {
     /// ignored; a missing section means edge mode with the default metaServer).
     public static func parse(agentConfigYAML yaml: String) throws(ParseError) -> KubernetesAPIConfiguration {
         let root: Yams.Node?
-        do { root = try Yams.compose(yaml: yaml) } catch { throw ParseError(message: "not YAML: \(error)") }
+        do { root = try Yams.compose(yaml: yaml, Resolver.basic) } catch { throw ParseError(message: "not YAML: \(error)") }
         guard let section = root?["kubeAPIConfig"], !Self.isNull(section) else { return KubernetesAPIConfiguration() }
         guard section.mapping != nil else { throw ParseError(message: "kubeAPIConfig must be a mapping") }
         var configuration = KubernetesAPIConfiguration()

@@ -33,7 +33,7 @@ public struct DestinationRule: Decodable, Hashable, Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             host = try container.decode(String.self, forKey: .host)
             trafficPolicy = try container.decodeIfPresent(TrafficPolicy.self, forKey: .trafficPolicy)
-            subsets = try container.decodeIfPresent([Subset].self, forKey: .subsets) ?? []
+            subsets = try container.decodeList([Subset].self, forKey: .subsets)
         }
 
         /// The policy for traffic to `subset`: the subset's own, else the rule's.

@@ -30,8 +30,8 @@ public struct EndpointSlice: Decodable, Hashable, Sendable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         metadata = try container.decode(ObjectMeta.self, forKey: .metadata)
         addressType = try container.decode(AddressType.self, forKey: .addressType)
-        endpoints = try container.decodeIfPresent([Endpoint].self, forKey: .endpoints) ?? []
-        ports = try container.decodeIfPresent([Port].self, forKey: .ports) ?? []
+        endpoints = try container.decodeList([Endpoint].self, forKey: .endpoints)
+        ports = try container.decodeList([Port].self, forKey: .ports)
     }
 
     public enum AddressType: String, Decodable, Hashable, Sendable, CaseIterable {
@@ -64,7 +64,7 @@ public struct EndpointSlice: Decodable, Hashable, Sendable {
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            addresses = try container.decode([String].self, forKey: .addresses)
+            addresses = try container.decode([String].self, forKey: .addresses).withExactCapacity
             conditions = try container.decodeIfPresent(Conditions.self, forKey: .conditions) ?? Conditions()
             nodeName = try container.decodeIfPresent(String.self, forKey: .nodeName)
             hostname = try container.decodeIfPresent(String.self, forKey: .hostname)

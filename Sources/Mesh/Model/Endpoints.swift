@@ -17,7 +17,7 @@ public struct Endpoints: Decodable, Hashable, Sendable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         metadata = try container.decode(ObjectMeta.self, forKey: .metadata)
-        subsets = try container.decodeIfPresent([Subset].self, forKey: .subsets) ?? []
+        subsets = try container.decodeList([Subset].self, forKey: .subsets)
     }
 
     public struct Subset: Decodable, Hashable, Sendable {
@@ -35,9 +35,9 @@ public struct Endpoints: Decodable, Hashable, Sendable {
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            addresses = try container.decodeIfPresent([Address].self, forKey: .addresses) ?? []
-            notReadyAddresses = try container.decodeIfPresent([Address].self, forKey: .notReadyAddresses) ?? []
-            ports = try container.decodeIfPresent([Port].self, forKey: .ports) ?? []
+            addresses = try container.decodeList([Address].self, forKey: .addresses)
+            notReadyAddresses = try container.decodeList([Address].self, forKey: .notReadyAddresses)
+            ports = try container.decodeList([Port].self, forKey: .ports)
         }
     }
 

@@ -25,7 +25,7 @@ public struct Gateway: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             selector = try container.decodeIfPresent([String: String].self, forKey: .selector) ?? [:]
-            servers = try container.decodeIfPresent([Server].self, forKey: .servers) ?? []
+            servers = try container.decodeList([Server].self, forKey: .servers)
         }
     }
 
@@ -48,7 +48,7 @@ public struct Gateway: Decodable, Hashable, Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresent(String.self, forKey: .name)
             port = try container.decode(Port.self, forKey: .port)
-            hosts = try container.decodeIfPresent([String].self, forKey: .hosts) ?? []
+            hosts = try container.decodeList([String].self, forKey: .hosts)
             tls = try container.decodeIfPresent(TLS.self, forKey: .tls)
         }
     }

@@ -16,15 +16,21 @@ public enum KubernetesDecoder {
 
     public static func decode<T: Decodable>(_ type: T.Type, yaml: String) throws(KubernetesDecodingError) -> T {
         // Parse first so that "not YAML" is told apart from "YAML, but not this object".
+        let node: Yams.Node
         do {
-            _ = try Yams.compose(yaml: yaml)
+            node = try Yams.compose(yaml: yaml, Resolver.basic) ?? Yams.Node("")
         } catch {
             throw .notWellFormed(format: .yaml, reason: String(describing: error))
         }
+        return try decode(type, yaml: node)
+    }
+
+    /// Decodes one composed YAML document (see `YAMLNodeDecoder` for why not `YAMLDecoder`).
+    static func decode<T: Decodable>(_ type: T.Type, yaml node: Yams.Node) throws(KubernetesDecodingError) -> T {
         do {
-            return try YAMLDecoder().decode(type, from: yaml)
+            return try YAMLNodeDecoder.decode(type, from: node)
         } catch {
-            let identity = try? YAMLDecoder().decode(ObjectIdentity.self, from: yaml)
+            let identity = try? YAMLNodeDecoder.decode(ObjectIdentity.self, from: node)
             throw .invalidObject(DecodingProblem(error, base: [], identity: identity))
         }
     }
@@ -60,17 +66,17 @@ public enum KubernetesDecoder {
         }
     }
 
-    /// The non-empty documents of a YAML stream, each as text of its own (Yams decodes from
-    /// text only). Throws when the stream is not YAML.
-    static func yamlDocuments(_ yaml: String) throws(KubernetesDecodingError) -> [String] {
-        var documents: [String] = []
+    /// The non-empty documents of a YAML stream, composed without tag resolution (the decoders
+    /// type scalars themselves). Throws when the stream is not YAML.
+    static func yamlDocuments(_ yaml: String) throws(KubernetesDecodingError) -> [Yams.Node] {
+        var documents: [Yams.Node] = []
         do {
             // The sequence stores a parse error instead of throwing it; it is checked below.
-            var nodes = try Yams.compose_all(yaml: yaml)
+            var nodes = try Yams.compose_all(yaml: yaml, Resolver.basic)
             while let node = nodes.next() {
                 // `---` at the end of a file, or two separators in a row, yield an empty document.
                 if case .scalar(let scalar) = node, ["", "~", "null"].contains(scalar.string) { continue }
-                documents.append(try Yams.serialize(node: node))
+                documents.append(node)
             }
             if let error = nodes.error { throw error }
         } catch {

@@ -4,7 +4,11 @@ import NIOCore
 ///
 /// An object of a kind the mesh does not use (a Deployment in a manifest directory, say)
 /// becomes `.unknown`, not an error: manifests and watch streams legitimately carry them.
-public enum KubernetesObject: Decodable, Hashable, Sendable {
+///
+/// Indirect, so a value is one pointer to a box of its own case's size: the service table's
+/// dictionaries hold one per object and keep ~1.5 empty slots per entry, which inline would
+/// each be as large as the largest kind.
+public indirect enum KubernetesObject: Decodable, Hashable, Sendable {
     case service(Service)
     case endpoints(Endpoints)
     case endpointSlice(EndpointSlice)

@@ -57,8 +57,8 @@ public struct Node: Decodable, Hashable, Sendable {
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            addresses = try container.decodeIfPresent([Address].self, forKey: .addresses) ?? []
-            conditions = try container.decodeIfPresent([KubernetesCondition].self, forKey: .conditions) ?? []
+            addresses = try container.decodeList([Address].self, forKey: .addresses)
+            conditions = try container.decodeList([KubernetesCondition].self, forKey: .conditions)
         }
     }
 }

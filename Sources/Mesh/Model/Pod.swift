@@ -76,7 +76,7 @@ public struct Pod: Decodable, Hashable, Sendable {
             declaredPhase = try container.decodeIfPresent(Phase.self, forKey: .phase)
             podIP = try container.decodeIfPresent(String.self, forKey: .podIP)
             podIPs = try container.decodeIfPresent([PodIP].self, forKey: .podIPs)?.map(\.ip) ?? []
-            conditions = try container.decodeIfPresent([KubernetesCondition].self, forKey: .conditions) ?? []
+            conditions = try container.decodeList([KubernetesCondition].self, forKey: .conditions)
         }
     }
 }

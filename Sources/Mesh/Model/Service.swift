@@ -114,8 +114,8 @@ public struct Service: Decodable, Hashable, Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             declaredType = try container.decodeIfPresent(ServiceType.self, forKey: .type)
             clusterIP = try container.decodeIfPresent(String.self, forKey: .clusterIP)
-            clusterIPs = try container.decodeIfPresent([String].self, forKey: .clusterIPs) ?? []
-            ports = try container.decodeIfPresent([ServicePort].self, forKey: .ports) ?? []
+            clusterIPs = try container.decodeList([String].self, forKey: .clusterIPs)
+            ports = try container.decodeList([ServicePort].self, forKey: .ports)
             selector = try container.decodeIfPresent([String: String].self, forKey: .selector) ?? [:]
             declaredSessionAffinity = try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity)
             declaredClientIPTimeoutSeconds = try container

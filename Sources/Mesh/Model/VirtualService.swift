@@ -29,10 +29,10 @@ public struct VirtualService: Decodable, Hashable, Sendable {
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            hosts = try container.decodeIfPresent([String].self, forKey: .hosts) ?? []
-            gateways = try container.decodeIfPresent([String].self, forKey: .gateways) ?? []
-            http = try container.decodeIfPresent([HTTPRoute].self, forKey: .http) ?? []
-            tcp = try container.decodeIfPresent([TCPRoute].self, forKey: .tcp) ?? []
+            hosts = try container.decodeList([String].self, forKey: .hosts)
+            gateways = try container.decodeList([String].self, forKey: .gateways)
+            http = try container.decodeList([HTTPRoute].self, forKey: .http)
+            tcp = try container.decodeList([TCPRoute].self, forKey: .tcp)
         }
     }
 
@@ -53,8 +53,8 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresent(String.self, forKey: .name)
-            match = try container.decodeIfPresent([HTTPMatch].self, forKey: .match) ?? []
-            route = try container.decodeIfPresent([RouteDestination].self, forKey: .route) ?? []
+            match = try container.decodeList([HTTPMatch].self, forKey: .match)
+            route = try container.decodeList([RouteDestination].self, forKey: .route)
         }
     }
 
@@ -103,7 +103,7 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             match = try container.decodeIfPresent([L4Match].self, forKey: .match) ?? []
-            route = try container.decodeIfPresent([RouteDestination].self, forKey: .route) ?? []
+            route = try container.decodeList([RouteDestination].self, forKey: .route)
         }
     }
 
