@@ -30,7 +30,7 @@ public final class BackendSelector {
         among backends: [ServiceBackend], for request: RequestAttributes, excluding tried: [ServiceBackend],
         at now: NIODeadline, random: inout MeshRandom, generatedCookieValue cookieValue: @autoclosure () -> String
     ) -> BackendChoice? {
-        let untried = backends.filter { !tried.contains($0) }
+        let untried = tried.isEmpty ? backends : backends.filter { !tried.contains($0) }
         guard !untried.isEmpty else { return nil }
         let candidates = outliers.usable(untried, at: now)
         if let affinity, let client = request.clientAddress, let bound = affinity.backend(for: client, at: now),

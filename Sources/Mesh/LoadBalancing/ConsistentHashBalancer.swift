@@ -34,10 +34,8 @@ public final class ConsistentHashBalancer: LoadBalancer {
         let loadOnCandidates = candidates.reduce(0) { $0 + load.load(of: $1) }
         let capacity = Int((loadFactor * Double(loadOnCandidates + 1) / Double(candidates.count)).rounded(.up))
         // The loads sum to less than capacity × count, so some backend is below capacity.
-        for backend in ring.walk(from: hash) where load.load(of: backend) < capacity {
-            return backend
-        }
-        return ring.walk(from: hash).first { _ in true } ?? candidates[0]
+        return ring.firstBackend(from: hash) { load.load(of: $0) < capacity } 
+            ?? ring.firstBackend(from: hash) ?? candidates[0]
     }
 
     /// The ring for this candidate list, rebuilt only when the list changed.

@@ -36,18 +36,18 @@ public struct HashRing: Sendable {
 
     public var pointCount: Int { points.count }
 
-    /// The backends in ring order from where `hash` lands, each once: the first is the owner
-    /// of the key, the rest are where it spills when the owner is full.
-    public func walk(from hash: UInt64) -> some Sequence<ServiceBackend> {
+    /// The first backend in ring order from where `hash` lands that `accepts`: the owner of the
+    /// key if it accepts, else where the key spills when the owner is full. Points are visited as
+    /// they come, a backend possibly more than once (asking again gives the same answer), so a
+    /// choice allocates nothing; nil when no backend accepts.
+    public func firstBackend(from hash: UInt64, where accepts: (ServiceBackend) -> Bool = { _ in true }) -> ServiceBackend? {
+        guard !points.isEmpty else { return nil }
         let start = firstPoint(atOrAfter: hash)
-        let count = points.count
-        let points = self.points, backends = self.backends
-        var seen = Set<Int>()
-        return (0..<count).lazy.compactMap { step -> ServiceBackend? in
-            let index = points[(start + step) % count].backend
-            guard seen.insert(index).inserted else { return nil }
-            return backends[index]
+        for step in 0..<points.count {
+            let backend = backends[points[(start + step) % points.count].backend]
+            if accepts(backend) { return backend }
         }
+        return nil
     }
 
     private func firstPoint(atOrAfter hash: UInt64) -> Int {

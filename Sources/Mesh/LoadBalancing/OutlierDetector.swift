@@ -43,6 +43,8 @@ public struct OutlierDetector: Sendable {
 
     /// The candidates not ejected at `now`, or all of them when every one is.
     public func usable(_ candidates: [ServiceBackend], at now: NIODeadline) -> [ServiceBackend] {
+        // The usual case, on every request of a request-balanced connection: nothing to filter.
+        guard !records.isEmpty else { return candidates }
         let healthy = candidates.filter { !isEjected($0, at: now) }
         return healthy.isEmpty ? candidates : healthy
     }

@@ -54,9 +54,18 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     private var deliveringClientRead = false
     private var firstHeadTimeout: Scheduled<Void>?
 
+    /// The one header the route's hash reads, if it reads one: the only header a request's
+    /// summary carries to the selector.
+    private let keyHeaderName: String?
+
     private init(proxy: ServiceProxy, route: ProxyRoute) {
         self.proxy = proxy
         self.route = route
+        switch route.policy {
+        case .consistentHash(.httpHeaderName(let name), _): keyHeaderName = name
+        case .consistentHash(.httpCookie, _): keyHeaderName = "cookie"
+        default: keyHeaderName = nil
+        }
     }
 
     /// Puts NIO's HTTP server handlers and a balancer at the end of a client connection's
@@ -168,7 +177,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     // MARK: Choosing and forwarding
 
     private func chooseBackend(for request: HTTPRequestHead, client: IPv4Address?) {
-        let attributes = RequestAttributes(clientAddress: client, httpRequest: HTTPRequestSummary(request))
+        let attributes = RequestAttributes(
+            clientAddress: client, httpRequest: HTTPRequestSummary(request, keeping: keyHeaderName))
         proxy.connectStream(for: route, request: attributes, reusing: { [self] backend in
             guard let open = connections[backend], open.channel.isActive else { return nil }
             return open.channel
@@ -207,7 +217,9 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         }
         backend.write(.head(exchange.request))
         for part in exchange.waiting { backend.write(part) }
-        backend.flush()
+        // Chosen during a client read (a reused connection): the rest of the read's parts
+        // follow, and `channelReadComplete` flushes them all at once.
+        if !deliveringClientRead { backend.flush() }
         exchange.waiting = []
         exchange.backend = backend
         exchange.selector = connected.selector
@@ -407,8 +419,11 @@ extension ChannelPipeline.SynchronousOperations {
 }
 
 extension HTTPRequestSummary {
-    /// The fields of a parsed request head that the balancers read.
-    init(_ head: HTTPRequestHead) {
-        self.init(method: head.method.rawValue, target: head.uri, headers: head.headers.map { ($0.name, $0.value) })
+    /// The method and target of a parsed request head, and of its headers only those named
+    /// `header` (any case): copying every header as Strings, on every request, would cost more
+    /// than the rest of the choice.
+    init(_ head: HTTPRequestHead, keeping header: String?) {
+        let headers = header.map { name in head.headers[name].map { (name: name, value: $0) } } ?? []
+        self.init(method: head.method.rawValue, target: head.uri, headers: headers)
     }
 }

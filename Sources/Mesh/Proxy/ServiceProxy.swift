@@ -93,6 +93,10 @@ public final class ServiceProxy: @unchecked Sendable {
     /// One selector per route, kept while the route's policy and affinity stay the same.
     private var selectors: [ProxiedAddress: BackendSelector] = [:]
     private var datagramPorts: [ProxiedAddress: DatagramServicePort] = [:]
+    /// Each route's backends at `table.revision`: the request-level HTTP proxy asks on every
+    /// request, and reading them from the table means flattening and sorting its endpoints.
+    private var cachedBackends: (revision: UInt64, byAddress: [ProxiedAddress: (route: ProxyRoute, backends: [ServiceBackend])])
+        = (0, [:])
     /// The rule set last applied successfully.
     public private(set) var appliedRules: [InterceptionRule] = []
     private var reconciling = false
@@ -250,6 +254,10 @@ public final class ServiceProxy: @unchecked Sendable {
 
     /// The route's backends now.
     func backends(for route: ProxyRoute) -> [ServiceBackend] {
-        route.backends(in: table, node: host.name)
+        if cachedBackends.revision != table.revision { cachedBackends = (table.revision, [:]) }
+        if let cached = cachedBackends.byAddress[route.address], cached.route == route { return cached.backends }
+        let backends = route.backends(in: table, node: host.name)
+        cachedBackends.byAddress[route.address] = (route, backends)
+        return backends
     }
 }
