@@ -1,0 +1,33 @@
+import NIOHTTP1
+
+/// Where an `HTTPRequestBalancer` sends the requests of one client connection.
+enum HTTPRequestRouting {
+    /// Every request to one service port: an intercepted connection, whose destination chose it.
+    case service(ProxyRoute)
+    /// Each request where `decide` says, from its head: the gateway, routing by host and path.
+    /// `description` names the connection's listener in logs.
+    case perRequest(description: String, decide: (HTTPRequestHead) -> HTTPRequestTarget)
+
+    func target(for request: HTTPRequestHead) -> HTTPRequestTarget {
+        switch self {
+        case .service(let route): .route(route)
+        case .perRequest(_, let decide): decide(request)
+        }
+    }
+}
+
+extension HTTPRequestRouting: CustomStringConvertible {
+    var description: String {
+        switch self {
+        case .service(let route): "\(route)"
+        case .perRequest(let description, _): description
+        }
+    }
+}
+
+/// What becomes of one request: forwarded to a backend of a service port, or answered by the
+/// proxy itself (a gateway's 404, 503 or redirect), after which the connection closes.
+enum HTTPRequestTarget {
+    case route(ProxyRoute)
+    case answer(GatewayErrorResponse)
+}
