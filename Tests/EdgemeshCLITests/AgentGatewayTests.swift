@@ -2,8 +2,9 @@ import Foundation
 import Testing
 
 /// `edgemesh agent --gateway`: the real binary in a network namespace serves Istio Gateways to
-/// curl, routing by host and path to Python backends, request by request on one connection, and
-/// follows Gateway and VirtualService changes in the manifest directory.
+/// curl, routing by host and path to Python backends, request by request on one connection,
+/// follows Gateway and VirtualService changes in the manifest directory, and terminates TLS
+/// with the certificate of the name the client asks for (curl, openssl s_client).
 @Suite(.serialized) struct AgentGatewayTests {
     typealias Namespace = AgentProxyNamespace
 
@@ -78,7 +79,7 @@ import Testing
     static func curl(_ namespace: Namespace, _ urls: [String], extra: [String] = []) -> (status: Int32, output: String)? {
         var arguments = ["/usr/bin/curl", "-s", "--max-time", "3"]
         for host in ["shop.example.com", "api.example.com"] {
-            for port in [8088, 8089] { arguments += ["--resolve", "\(host):\(port):127.0.0.1"] }
+            for port in [8088, 8089, 8443, 8087] { arguments += ["--resolve", "\(host):\(port):127.0.0.1"] }
         }
         return try? namespace.run(arguments + extra + urls)
     }
@@ -161,5 +162,110 @@ import Testing
                 "the new port opens")
         #expect(Namespace.eventually { Self.curl(namespace, ["http://api.example.com:8088/"])?.status == 7 },
                 "the port no Gateway declares any more closes (curl: couldn't connect)")
+    }
+
+    /// A CA and, for each name, a server certificate it signed, as `NAME.crt`/`NAME.key`.
+    static func makeCertificates(for names: [String], in directory: URL) throws {
+        func path(_ file: String) -> String { directory.appendingPathComponent(file).path }
+        let openssl = AgentTLSPassthroughTests.openssl
+        try Namespace.run([
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path("ca.key"),
+            "-out", path("ca.crt"), "-days", "2", "-subj", "/CN=test gateway CA",
+        ])
+        for name in names {
+            try "subjectAltName=DNS:\(name)\nextendedKeyUsage=serverAuth\n"
+                .write(to: directory.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
+            try Namespace.run([
+                openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path("\(name).key"),
+                "-out", path("\(name).csr"), "-subj", "/CN=\(name)",
+            ])
+            try Namespace.run([
+                openssl, "x509", "-req", "-in", path("\(name).csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
+                "-CAcreateserial", "-days", "2", "-out", path("\(name).crt"), "-extfile", path("\(name).ext"),
+            ])
+        }
+    }
+
+    /// A `kubernetes.io/tls` Secret holding `NAME.crt` and `NAME.key`.
+    static func tlsSecret(_ secretName: String, certificateOf name: String, in directory: URL) throws -> String {
+        func indented(_ file: String) throws -> String {
+            try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+                .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        }
+        return """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: \(secretName), namespace: default}
+            type: kubernetes.io/tls
+            stringData:
+              tls.crt: |
+            \(try indented("\(name).crt"))
+              tls.key: |
+            \(try indented("\(name).key"))
+            """
+    }
+
+    static let tlsGateway = """
+        apiVersion: networking.istio.io/v1beta1
+        kind: Gateway
+        metadata: {name: edge-gateway, namespace: default}
+        spec:
+          selector: {kubeedge: edgemesh-gateway}
+          servers:
+          - {port: {number: 8443, name: https-shop, protocol: HTTPS}, hosts: [shop.example.com],
+             tls: {mode: SIMPLE, credentialName: shop-tls}}
+          - {port: {number: 8443, name: https-api, protocol: HTTPS}, hosts: [api.example.com],
+             tls: {mode: SIMPLE, credentialName: api-tls}}
+          - {port: {number: 8087, name: http, protocol: HTTP}, hosts: [shop.example.com], tls: {httpsRedirect: true}}
+        """
+
+    @Test func terminatesTLSWithTheCertificateTheClientAsksFor() throws {
+        if let reason = Namespace.unavailableReason ?? (FileManager.default.isExecutableFile(atPath: AgentTLSPassthroughTests.openssl)
+            ? nil : "\(AgentTLSPassthroughTests.openssl) is missing (run scripts/install-deps)") {
+            print("AgentGatewayTests (TLS) skipped: \(reason)")
+            return
+        }
+        let namespace = try Namespace()
+        defer { namespace.tearDown() }
+        let directory = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let manifests = directory.appendingPathComponent("manifests")
+        for folder in ["manifests", "cart/cart", "catalog"] {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try Self.makeCertificates(for: ["shop.example.com", "api.example.com"], in: directory)
+        for (file, text) in [
+            "cart/cart/index.html": "the cart pod\n", "catalog/index.html": "the catalog home\n",
+            "manifests/services.yaml": Self.services, "manifests/gateway.yaml": Self.tlsGateway,
+            "manifests/routes.yaml": Self.shopRoutes(cartService: "cart"),
+            "manifests/shop-tls.yaml": try Self.tlsSecret("shop-tls", certificateOf: "shop.example.com", in: directory),
+            "manifests/api-tls.yaml": try Self.tlsSecret("api-tls", certificateOf: "api.example.com", in: directory),
+        ] {
+            try text.write(to: directory.appendingPathComponent(file), atomically: true, encoding: .utf8)
+        }
+        for (port, root) in [(8080, "cart"), (8081, "catalog")] {
+            try namespace.start([Namespace.python, "-c", Self.keepAliveServer, "\(port)", directory.appendingPathComponent(root).path])
+        }
+        try namespace.start(
+            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", manifests.path,
+             "--state-dir", directory.appendingPathComponent("state").path, "--gateway"],
+            log: directory.appendingPathComponent("agent.log"))
+        let ca = directory.appendingPathComponent("ca.crt").path
+
+        #expect(Namespace.eventually {
+            Self.curl(namespace, ["https://shop.example.com:8443/cart/"], extra: ["--cacert", ca])?.output == "the cart pod\n"
+        }, "curl verifies the shop's certificate and reaches the cart")
+        #expect(Self.curl(namespace, ["https://api.example.com:8443/"], extra: ["--cacert", ca])?.output == "the catalog home\n",
+                "the api's name gets the api's certificate on the same port")
+        for name in ["shop.example.com", "api.example.com"] {
+            let handshake = try namespace.run([
+                AgentTLSPassthroughTests.openssl, "s_client", "-connect", "127.0.0.1:8443", "-servername", name,
+                "-verify_hostname", name, "-verify_return_error", "-CAfile", ca, "-brief",
+            ])
+            #expect(handshake.status == 0, "openssl s_client -servername \(name) gets a certificate for \(name)")
+        }
+        let redirect = Self.curl(
+            namespace, ["http://shop.example.com:8087/cart/?page=2"], extra: ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+        #expect(redirect?.output == "301 https://shop.example.com/cart/?page=2", "httpsRedirect answers 301 to the https URL")
     }
 }

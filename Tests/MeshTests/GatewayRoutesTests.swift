@@ -103,7 +103,7 @@ import Testing
         let routes = try Self.routes(gateways: [Self.shopGateway, clash])
         #expect(routes.ports == [80])
         #expect(routes.listeners[80]?.servers.map(\.gateway.name) == ["edge-gateway"])
-        #expect(routes.problems == ["Gateway shop/z-late port 80: protocol GRPC is not served by this gateway (HTTP)"])
+        #expect(routes.problems == ["Gateway shop/z-late port 80: protocol GRPC is not served by this gateway (HTTP, HTTPS)"])
     }
 
     // MARK: Requests

@@ -5,7 +5,8 @@ import Testing
 @testable import NetSim
 
 /// `Scenarios/ingress-gateway.yaml`: a visitor on the internet reaches services by host and path
-/// through the gateway node, across the tunnel to pods behind home NATs.
+/// (over HTTP, and HTTPS ended at the gateway with the certificate its SNI names) through the
+/// gateway node, across the tunnel to pods behind home NATs.
 @Suite struct IngressGatewayScenarioTests {
     static let path = "\(ScenarioFilesTests.directory)/ingress-gateway.yaml"
     static let second = Nanoseconds.second
@@ -29,10 +30,12 @@ import Testing
         }))
         let failed = report.verdicts.filter { !$0.passed }.map { "\($0.expectation.subject): \($0.detail)" }
         #expect(failed.isEmpty, "\(failed)")
-        #expect(portsBefore == [80], "only the selected Gateway's port opens")
-        #expect(portsAfter == [80, 8000], "the port added to the Gateway opens while the gateway runs")
+        #expect(portsBefore == [80, 81, 443], "only the selected Gateway's ports open")
+        #expect(portsAfter == [80, 81, 443, 8000], "the port added to the Gateway opens while the gateway runs")
         let unrouted = try #require(report.workloads.first { $0.name == "unrouted-path" })
         #expect(unrouted.failureReasons.map(\.reason) == ["HTTP status 404"], "no route is a 404, not a reset")
+        let redirected = try #require(report.workloads.first { $0.name == "redirected" })
+        #expect(redirected.failureReasons.map(\.reason) == ["HTTP status 301"], "an httpsRedirect server answers 301")
     }
 
     @Test func aRequestSentToTheWrongServiceFailsTheScenario() throws {

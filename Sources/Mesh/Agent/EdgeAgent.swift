@@ -164,8 +164,11 @@ public final class EdgeAgent: @unchecked Sendable {
 
     /// Follows the API server from now on: list-watch of every kind the table holds. Until a
     /// kind has listed, the table keeps what the offline snapshot restored for it.
-    /// With the tunnel running, also publishes this node's tunnel key on its Node object.
+    /// With the tunnel running, also publishes this node's tunnel key on its Node object. A
+    /// gateway follows Secrets too, for its servers' certificates.
     public func follow(_ client: KubernetesAPIClient, options: KubernetesAPISource.Options = KubernetesAPISource.Options()) {
+        var options = options
+        if gateway != nil && !options.kinds.contains(.secret) { options.kinds.append(.secret) }
         apiSource?.stop()
         keyPublisher?.stop()
         keyPublisher = nil

@@ -11,6 +11,8 @@ public struct GatewayRoutes {
     /// How a port's connections are served.
     public enum ServerProtocol: String, Hashable, Sendable {
         case http = "HTTP"
+        /// HTTP after TLS is terminated with the server's credential (`tls.mode: SIMPLE`).
+        case https = "HTTPS"
     }
 
     /// A port the gateway listens on, and the Gateway servers that declared it.
@@ -25,6 +27,8 @@ public struct GatewayRoutes {
         public var gateway: ObjectKey
         public var hosts: [ServerHost]
         public var tls: Gateway.TLS?
+        /// The Secret holding the server's certificate: `tls.credentialName` in the Gateway's namespace.
+        public var credential: ObjectKey?
 
         /// Whether the server serves `host` to VirtualServices of `namespace`.
         func serves(_ host: String, forNamespace namespace: String?) -> Bool {
@@ -83,14 +87,18 @@ public struct GatewayRoutes {
                     problems.append("\(label): not a port number")
                     continue
                 }
-                guard let serverProtocol = Self.serverProtocol(server) else {
-                    problems.append("\(label): protocol \(server.port.protocol) is not served by this gateway (HTTP)")
+                let serverProtocol: ServerProtocol
+                switch Self.serverProtocol(server) {
+                case .success(let served): serverProtocol = served
+                case .failure(let problem):
+                    problems.append("\(label): \(problem.reason)")
                     continue
                 }
                 let bound = BoundServer(
                     gateway: gateway.key,
                     hosts: server.hosts.map { ServerHost($0, gatewayNamespace: gateway.metadata.namespace) },
-                    tls: server.tls)
+                    tls: server.tls,
+                    credential: server.tls?.credentialName.map { ObjectKey(namespace: gateway.metadata.namespace, name: $0) })
                 if let existing = listeners[port] {
                     guard existing.protocol == serverProtocol else {
                         problems.append(
@@ -119,16 +127,27 @@ public struct GatewayRoutes {
     /// The ports to listen on, ascending.
     public var ports: [UInt16] { listeners.keys.sorted() }
 
-    private static func serverProtocol(_ server: Gateway.Server) -> ServerProtocol? {
+    private static func serverProtocol(_ server: Gateway.Server) -> Result<ServerProtocol, GatewayProblem> {
         switch server.port.normalizedProtocol {
-        case "HTTP": .http
-        default: nil
+        case "HTTP":
+            return .success(.http)
+        case "HTTPS":
+            let mode = server.tls?.mode ?? .passthrough
+            guard mode == .simple else {
+                return .failure(GatewayProblem("HTTPS with tls.mode \(mode.rawValue) is not served (SIMPLE is: TLS ends at the gateway)"))
+            }
+            guard server.tls?.credentialName != nil else {
+                return .failure(GatewayProblem("HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate"))
+            }
+            return .success(.https)
+        default:
+            return .failure(GatewayProblem("protocol \(server.port.protocol) is not served by this gateway (HTTP, HTTPS)"))
         }
     }
 
     /// Where a request to `port` with this `Host` header and request target goes.
     public func decide(port: UInt16, hostHeader: String?, target: String) -> Decision {
-        guard let listener = listeners[port], listener.protocol == .http else {
+        guard let listener = listeners[port] else {
             return .notFound("no HTTP server of a Gateway listens on port \(port)")
         }
         let host = HostPattern.requestHost(fromHeader: hostHeader ?? "")

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// The gateway role: exposes services to the outside through the Istio Gateways whose selector
 /// matches this gateway's labels and the VirtualServices bound to them.
@@ -9,7 +10,10 @@ import NIOHTTP1
 /// keep-alive connection, to a service port of the `ServiceProxy`: the service's load-balancing
 /// policy, retries, outlier ejection and the tunnel to other nodes apply as to intercepted
 /// traffic. A request no route fits gets a 404; a route whose service cannot be reached a 503
-/// (or 502). Changes to Gateways and VirtualServices apply to the next request.
+/// (or 502). HTTPS servers (`tls.mode: SIMPLE`) end TLS here with the certificate of their
+/// `credentialName` Secret, chosen by the client's SNI (`GatewayTLSContexts`); a server with
+/// `tls.httpsRedirect` answers 301. Changes to Gateways, VirtualServices and Secrets apply to
+/// the next request (or handshake).
 ///
 /// Confined to the host's event loop, like the proxy it rides on.
 public final class IngressGateway: @unchecked Sendable {
@@ -32,6 +36,7 @@ public final class IngressGateway: @unchecked Sendable {
     public let configuration: Configuration
     /// The routes in force.
     public private(set) var routes = GatewayRoutes()
+    private var tls = GatewayTLSContexts()
     private var listeners: [UInt16: Channel] = [:]
     private var opening: Set<UInt16> = []
     private var subscription: ServiceTable.Subscription?
@@ -52,7 +57,7 @@ public final class IngressGateway: @unchecked Sendable {
     public func start() -> EventLoopFuture<Void> {
         host.eventLoop.preconditionInEventLoop()
         subscription = table.subscribe { [weak self] summary in
-            guard summary.changes.contains(where: { $0.kind == .gateway || $0.kind == .virtualService }) else { return }
+            guard summary.changes.contains(where: { [.gateway, .virtualService, .secret].contains($0.kind) }) else { return }
             self?.reconcile()
         }
         return reconcile()
@@ -78,7 +83,12 @@ public final class IngressGateway: @unchecked Sendable {
         routes = GatewayRoutes(
             gateways: table.gateways, virtualServices: table.virtualServices, labels: configuration.labels,
             clusterDomain: table.clusterDomain)
+        let previousTLS = tls
+        tls = GatewayTLSContexts(routes: routes, secret: table.secret(_:))
         for problem in routes.problems where !previous.problems.contains(problem) {
+            host.logger.warning("gateway: \(problem)")
+        }
+        for problem in tls.problems where !previousTLS.problems.contains(problem) {
             host.logger.warning("gateway: \(problem)")
         }
         for port in listeners.keys.sorted() where routes.listeners[port] == nil {
@@ -119,14 +129,15 @@ public final class IngressGateway: @unchecked Sendable {
             // The port is being closed: this connection came in just before.
             throw GatewayProblem("gateway port \(port) is no longer served")
         }
-        switch listener.protocol {
-        case .http:
-            try HTTPRequestBalancer.install(
-                on: channel.pipeline.syncOperations, proxy: proxy,
-                routing: .perRequest(
-                    description: "gateway port \(port)",
-                    decide: { [unowned self] request in self.target(for: request, onPort: port) }))
+        if listener.protocol == .https {
+            guard let context = tls.contexts[port] else { throw GatewayProblem("gateway port \(port) has no usable certificate") }
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
         }
+        try HTTPRequestBalancer.install(
+            on: channel.pipeline.syncOperations, proxy: proxy,
+            routing: .perRequest(
+                description: "gateway port \(port) (\(listener.protocol.rawValue))",
+                decide: { [unowned self] request in self.target(for: request, onPort: port) }))
     }
 
     /// Where one HTTP request goes, by the routes in force now.
