@@ -3,8 +3,8 @@ import Testing
 
 /// `edgemesh agent --gateway`: the real binary in a network namespace serves Istio Gateways to
 /// curl, routing by host and path to Python backends, request by request on one connection,
-/// follows Gateway and VirtualService changes in the manifest directory, and terminates TLS
-/// with the certificate of the name the client asks for (curl, openssl s_client).
+/// follows Gateway and VirtualService changes in the manifest directory, terminates TLS with the
+/// certificate of the name the client asks for (curl, openssl s_client) and splices TCP ports.
 @Suite(.serialized) struct AgentGatewayTests {
     typealias Namespace = AgentProxyNamespace
 
@@ -217,9 +217,18 @@ import Testing
           - {port: {number: 8443, name: https-api, protocol: HTTPS}, hosts: [api.example.com],
              tls: {mode: SIMPLE, credentialName: api-tls}}
           - {port: {number: 8087, name: http, protocol: HTTP}, hosts: [shop.example.com], tls: {httpsRedirect: true}}
+          - {port: {number: 8090, name: tcp, protocol: TCP}, hosts: ["*"]}
+        ---
+        apiVersion: networking.istio.io/v1beta1
+        kind: VirtualService
+        metadata: {name: raw-cart, namespace: default}
+        spec:
+          hosts: ["*"]
+          gateways: [edge-gateway]
+          tcp: [{match: [{port: 8090}], route: [{destination: {host: cart}}]}]
         """
 
-    @Test func terminatesTLSWithTheCertificateTheClientAsksFor() throws {
+    @Test func terminatesTLSByNameAndSplicesTCP() throws {
         if let reason = Namespace.unavailableReason ?? (FileManager.default.isExecutableFile(atPath: AgentTLSPassthroughTests.openssl)
             ? nil : "\(AgentTLSPassthroughTests.openssl) is missing (run scripts/install-deps)") {
             print("AgentGatewayTests (TLS) skipped: \(reason)")
@@ -267,5 +276,7 @@ import Testing
         let redirect = Self.curl(
             namespace, ["http://shop.example.com:8087/cart/?page=2"], extra: ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
         #expect(redirect?.output == "301 https://shop.example.com/cart/?page=2", "httpsRedirect answers 301 to the https URL")
+        // A TCP port reads no Host header: any name reaches the cart through the splice.
+        #expect(Self.body(namespace, "http://127.0.0.1:8090/cart/") == "the cart pod\n", "a tcp route splices bytes to its service")
     }
 }

@@ -98,12 +98,16 @@ import Testing
             spec:
               selector: {kubeedge: edgemesh-gateway}
               servers:
-              - {port: {number: 80, name: mongo, protocol: GRPC}, hosts: ["*"]}
+              - {port: {number: 80, name: grpc, protocol: GRPC}, hosts: ["*"]}
+              - {port: {number: 80, name: tcp, protocol: TCP}, hosts: ["*"]}
             """
         let routes = try Self.routes(gateways: [Self.shopGateway, clash])
         #expect(routes.ports == [80])
         #expect(routes.listeners[80]?.servers.map(\.gateway.name) == ["edge-gateway"])
-        #expect(routes.problems == ["Gateway shop/z-late port 80: protocol GRPC is not served by this gateway (HTTP, HTTPS)"])
+        #expect(routes.problems == [
+            "Gateway shop/z-late port 80: TCP clashes with HTTP declared first by Gateway shop/edge-gateway; ignored",
+            "Gateway shop/z-late port 80: protocol GRPC is not served by this gateway (HTTP, HTTPS, TCP)",
+        ])
     }
 
     // MARK: Requests
@@ -204,5 +208,47 @@ import Testing
         #expect(counts[2] == 0, "a destination of weight 0 takes nothing")
         #expect(GatewayDestination.pick(weights: [0, 0], using: &random) == nil)
         #expect(GatewayDestination.pick(weights: [0, 5], using: &random) == 1)
+    }
+
+    // MARK: TCP
+
+    static let databaseGateway = """
+        apiVersion: networking.istio.io/v1beta1
+        kind: Gateway
+        metadata: {name: edge-gateway, namespace: shop}
+        spec:
+          selector: {kubeedge: edgemesh-gateway}
+          servers:
+          - {port: {number: 5432, name: postgres, protocol: TCP}, hosts: ["*"]}
+          - {port: {number: 6379, name: redis, protocol: TCP}, hosts: ["*"]}
+        """
+
+    static let databaseRoutes = """
+        apiVersion: networking.istio.io/v1beta1
+        kind: VirtualService
+        metadata: {name: databases, namespace: shop}
+        spec:
+          hosts: ["*"]
+          gateways: [edge-gateway]
+          tcp:
+          - match: [{port: 5432}]
+            route: [{destination: {host: postgres, port: {number: 5432}}}]
+        """
+
+    @Test func tcpPortsRouteByPortOnly() throws {
+        let routes = try Self.routes(gateways: [Self.databaseGateway], virtualServices: [Self.databaseRoutes])
+        #expect(routes.ports == [5432, 6379])
+        #expect(routes.listeners[5432]?.protocol == .tcp)
+        #expect(Self.destination(routes.decideStream(port: 5432)) == ["shop/postgres:5432/100"])
+        #expect(routes.decideStream(port: 6379) == .notFound("no VirtualService tcp route for port 6379"))
+        #expect(routes.decide(port: 5432, hostHeader: "shop.example.com", target: "/")
+            == .notFound("no HTTP server of a Gateway listens on port 5432"), "a TCP port routes no HTTP requests")
+        #expect(try Self.routes().decideStream(port: 80) == .notFound("no TCP server of a Gateway listens on port 80"))
+    }
+
+    @Test func aTCPRouteWithoutMatchTakesEveryPort() throws {
+        let catchAll = Self.databaseRoutes.replacingOccurrences(of: "- match: [{port: 5432}]\n    route", with: "- route")
+        let routes = try Self.routes(gateways: [Self.databaseGateway], virtualServices: [catchAll])
+        #expect(Self.destination(routes.decideStream(port: 6379)) == ["shop/postgres:5432/100"])
     }
 }

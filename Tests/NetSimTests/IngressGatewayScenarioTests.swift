@@ -30,8 +30,8 @@ import Testing
         }))
         let failed = report.verdicts.filter { !$0.passed }.map { "\($0.expectation.subject): \($0.detail)" }
         #expect(failed.isEmpty, "\(failed)")
-        #expect(portsBefore == [80, 81, 443], "only the selected Gateway's ports open")
-        #expect(portsAfter == [80, 81, 443, 8000], "the port added to the Gateway opens while the gateway runs")
+        #expect(portsBefore == [80, 81, 443, 9000], "only the selected Gateway's ports open")
+        #expect(portsAfter == [80, 81, 443, 8000, 9000], "the port added to the Gateway opens while the gateway runs")
         let unrouted = try #require(report.workloads.first { $0.name == "unrouted-path" })
         #expect(unrouted.failureReasons.map(\.reason) == ["HTTP status 404"], "no route is a 404, not a reset")
         let redirected = try #require(report.workloads.first { $0.name == "redirected" })

@@ -13,6 +13,8 @@ public struct GatewayRoutes {
         case http = "HTTP"
         /// HTTP after TLS is terminated with the server's credential (`tls.mode: SIMPLE`).
         case https = "HTTPS"
+        /// Bytes spliced to the destination of the port's `tcp` route.
+        case tcp = "TCP"
     }
 
     /// A port the gateway listens on, and the Gateway servers that declared it.
@@ -29,6 +31,11 @@ public struct GatewayRoutes {
         public var tls: Gateway.TLS?
         /// The Secret holding the server's certificate: `tls.credentialName` in the Gateway's namespace.
         public var credential: ObjectKey?
+
+        /// Whether some host of the server may be bound by VirtualServices of `namespace`.
+        func admits(_ namespace: String) -> Bool {
+            hosts.contains { $0.admits(namespace) }
+        }
 
         /// Whether the server serves `host` to VirtualServices of `namespace`.
         func serves(_ host: String, forNamespace namespace: String?) -> Bool {
@@ -140,14 +147,16 @@ public struct GatewayRoutes {
                 return .failure(GatewayProblem("HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate"))
             }
             return .success(.https)
+        case "TCP", "MONGO":
+            return .success(.tcp)
         default:
-            return .failure(GatewayProblem("protocol \(server.port.protocol) is not served by this gateway (HTTP, HTTPS)"))
+            return .failure(GatewayProblem("protocol \(server.port.protocol) is not served by this gateway (HTTP, HTTPS, TCP)"))
         }
     }
 
     /// Where a request to `port` with this `Host` header and request target goes.
     public func decide(port: UInt16, hostHeader: String?, target: String) -> Decision {
-        guard let listener = listeners[port] else {
+        guard let listener = listeners[port], listener.protocol != .tcp else {
             return .notFound("no HTTP server of a Gateway listens on port \(port)")
         }
         let host = HostPattern.requestHost(fromHeader: hostHeader ?? "")
@@ -166,6 +175,23 @@ public struct GatewayRoutes {
             }
         }
         return .notFound("no VirtualService route on port \(port) for host \"\(host)\" and path \"\(path)\"")
+    }
+
+    /// Where a connection to a TCP `port` goes: the first `tcp` route (VirtualServices in key
+    /// order) bound to a Gateway declaring the port whose match names the port, or that has none.
+    public func decideStream(port: UInt16) -> Decision {
+        guard let listener = listeners[port], listener.protocol == .tcp else {
+            return .notFound("no TCP server of a Gateway listens on port \(port)")
+        }
+        for service in virtualServices {
+            guard listener.servers.contains(where: { service.gateways.contains($0.gateway) && $0.admits(service.namespace) }) else {
+                continue
+            }
+            if let route = service.tcp.first(where: { $0.ports.isEmpty || $0.ports.contains(Int(port)) }) {
+                return .forward(route.destinations, route: route.name)
+            }
+        }
+        return .notFound("no VirtualService tcp route for port \(port)")
     }
 
     /// The path of a request target, without query or fragment; an absolute-form target
@@ -217,6 +243,14 @@ struct BoundVirtualService {
     var hosts: [HostPattern]
     var gateways: Set<ObjectKey>
     var http: [HTTPRoute]
+    var tcp: [TCPRoute]
+
+    struct TCPRoute {
+        var name: String
+        /// The ports its matches name; empty means every port.
+        var ports: [Int]
+        var destinations: [GatewayDestination]
+    }
 
     init(_ service: VirtualService, clusterDomain: String, problems: inout [String]) {
         key = service.key
@@ -247,6 +281,17 @@ struct BoundVirtualService {
                     }
                 },
                 destinations: Self.destinations(route.route, namespace: namespace, clusterDomain: clusterDomain))
+        }
+        tcp = Self.tcpRoutes(service, clusterDomain: clusterDomain)
+    }
+
+    private static func tcpRoutes(_ service: VirtualService, clusterDomain: String) -> [TCPRoute] {
+        service.spec.tcp.enumerated().map { index, route in
+            // A match without a port fits every port, as no match at all does.
+            let ports = route.match.contains { $0.port == nil } ? [] : route.match.compactMap(\.port)
+            return TCPRoute(
+                name: "VirtualService \(service.key) tcp[\(index)]", ports: ports,
+                destinations: destinations(route.route, namespace: service.metadata.namespace, clusterDomain: clusterDomain))
         }
     }
 

@@ -12,8 +12,9 @@ import NIOSSL
 /// traffic. A request no route fits gets a 404; a route whose service cannot be reached a 503
 /// (or 502). HTTPS servers (`tls.mode: SIMPLE`) end TLS here with the certificate of their
 /// `credentialName` Secret, chosen by the client's SNI (`GatewayTLSContexts`); a server with
-/// `tls.httpsRedirect` answers 301. Changes to Gateways, VirtualServices and Secrets apply to
-/// the next request (or handshake).
+/// `tls.httpsRedirect` answers 301. TCP servers splice each connection to the destination of
+/// the VirtualService `tcp` route for their port (`GatewayStreamHandler`). Changes to Gateways,
+/// VirtualServices and Secrets apply to the next request (or handshake, or connection).
 ///
 /// Confined to the host's event loop, like the proxy it rides on.
 public final class IngressGateway: @unchecked Sendable {
@@ -129,6 +130,10 @@ public final class IngressGateway: @unchecked Sendable {
             // The port is being closed: this connection came in just before.
             throw GatewayProblem("gateway port \(port) is no longer served")
         }
+        if listener.protocol == .tcp {
+            try channel.pipeline.syncOperations.addHandler(GatewayStreamHandler(gateway: self, port: port))
+            return
+        }
         if listener.protocol == .https {
             guard let context = tls.contexts[port] else { throw GatewayProblem("gateway port \(port) has no usable certificate") }
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
@@ -154,6 +159,15 @@ public final class IngressGateway: @unchecked Sendable {
             case .success(let route): return .route(route)
             case .failure(let problem): return .answer(GatewayErrorResponse(status: .serviceUnavailable, reason: problem.reason))
             }
+        }
+    }
+
+    /// The proxy's route for a new connection to the TCP `port`, by the routes in force now.
+    func streamRoute(onPort port: UInt16) -> Result<ProxyRoute, GatewayProblem> {
+        switch routes.decideStream(port: port) {
+        case .forward(let destinations, let routeName): chooseRoute(among: destinations, of: routeName)
+        case .notFound(let reason): .failure(GatewayProblem(reason))
+        case .redirectToHTTPS: .failure(GatewayProblem("gateway port \(port) redirects HTTP only"))
         }
     }
 
