@@ -8,29 +8,14 @@ import Testing
 @Suite(.serialized) struct AgentGatewayTests {
     typealias Namespace = AgentProxyNamespace
 
-    static let services = """
-        apiVersion: v1
-        kind: Service
-        metadata: {name: cart, namespace: default}
-        spec: {clusterIP: 10.96.0.70, ports: [{name: http, port: 80, targetPort: 8080}]}
-        ---
-        apiVersion: v1
-        kind: Endpoints
-        metadata: {name: cart, namespace: default}
-        subsets: [{addresses: [{ip: \(Namespace.podAddress), nodeName: node-a}], ports: [{name: http, port: 8080}]}]
-        ---
-        apiVersion: v1
-        kind: Service
-        metadata: {name: catalog, namespace: default}
-        spec: {clusterIP: 10.96.0.71, ports: [{name: http, port: 80, targetPort: 8081}]}
-        ---
-        apiVersion: v1
-        kind: Endpoints
-        metadata: {name: catalog, namespace: default}
-        subsets: [{addresses: [{ip: \(Namespace.podAddress), nodeName: node-a}], ports: [{name: http, port: 8081}]}]
-        """
+    static let services = [
+        AgentProxyTests.service("cart", "10.96.0.70", port: 80, targetPort: 8080),
+        AgentProxyTests.service("catalog", "10.96.0.71", port: 80, targetPort: 8081),
+    ].joined(separator: "\n---\n")
 
-    static func gateway(ports: [Int]) -> String {
+    /// The Gateway `edge-gateway` selecting EdgeMesh's gateway label, one server per item of
+    /// `servers` (YAML flow mappings).
+    static func gateway(servers: [String]) -> String {
         """
         apiVersion: networking.istio.io/v1beta1
         kind: Gateway
@@ -38,8 +23,12 @@ import Testing
         spec:
           selector: {kubeedge: edgemesh-gateway}
           servers:
-        \(ports.map { "  - {port: {number: \($0), name: http-\($0), protocol: HTTP}, hosts: [shop.example.com, api.example.com]}" }.joined(separator: "\n"))
+        \(servers.map { "  - " + $0 }.joined(separator: "\n"))
         """
+    }
+
+    static func gateway(ports: [Int]) -> String {
+        gateway(servers: ports.map { "{port: {number: \($0), name: http-\($0), protocol: HTTP}, hosts: [shop.example.com, api.example.com]}" })
     }
 
     static func shopRoutes(cartService: String) -> String {
@@ -74,6 +63,36 @@ import Testing
         handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
         http.server.ThreadingHTTPServer(("\(Namespace.podAddress)", int(sys.argv[1])), handler).serve_forever()
         """
+
+    /// Runs `body` with a namespace holding the cart (port 8080, files under `cart/`) and catalog
+    /// (8081, `catalog/`) backends serving `pages`, and the real agent with `--gateway` following
+    /// the services and what `manifests` returns (given the scratch directory, for certificates).
+    /// `body` gets the namespace and the scratch directory; manifests are in its `manifests/`.
+    static func withGateway(
+        pages: [String: String], manifests: (URL) throws -> [String: String], _ body: (Namespace, URL) throws -> Void
+    ) throws {
+        let namespace = try Namespace()
+        defer { namespace.tearDown() }
+        let directory = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var files = pages
+        for (name, text) in try manifests(directory).merging(["services.yaml": services], uniquingKeysWith: { $1 }) {
+            files["manifests/" + name] = text
+        }
+        for (file, text) in files {
+            let url = directory.appendingPathComponent(file)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        for (port, root) in [(8080, "cart"), (8081, "catalog")] {
+            try namespace.start([Namespace.python, "-c", keepAliveServer, "\(port)", directory.appendingPathComponent(root).path])
+        }
+        try namespace.start(
+            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", directory.appendingPathComponent("manifests").path,
+             "--state-dir", directory.appendingPathComponent("state").path, "--gateway"],
+            log: directory.appendingPathComponent("agent.log"))
+        try body(namespace, directory)
+    }
 
     /// curl's `--resolve` points the virtual hosts at the gateway, as a DNS record would.
     static func curl(_ namespace: Namespace, _ urls: [String], extra: [String] = []) -> (status: Int32, output: String)? {
@@ -114,54 +133,38 @@ import Testing
             print("AgentGatewayTests skipped: \(reason)")
             return
         }
-        let namespace = try Namespace()
-        defer { namespace.tearDown() }
-        let directory = try EdgemeshProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let manifests = directory.appendingPathComponent("manifests")
-        for folder in ["manifests", "cart/cart", "catalog/catalog", "catalog/cart"] {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        for (file, text) in [
-            "cart/cart/index.html": "the cart pod\n", "catalog/catalog/index.html": "the catalog pod\n",
-            "catalog/index.html": "the catalog home\n", "catalog/cart/index.html": "the catalog's own cart page\n",
-            "manifests/services.yaml": Self.services, "manifests/gateway.yaml": Self.gateway(ports: [8088]),
-            "manifests/routes.yaml": Self.shopRoutes(cartService: "cart"),
-        ] {
-            try text.write(to: directory.appendingPathComponent(file), atomically: true, encoding: .utf8)
-        }
-        for (port, root) in [(8080, "cart"), (8081, "catalog")] {
-            try namespace.start([Namespace.python, "-c", Self.keepAliveServer, "\(port)", directory.appendingPathComponent(root).path])
-        }
-        try namespace.start(
-            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", manifests.path,
-             "--state-dir", directory.appendingPathComponent("state").path, "--gateway"],
-            log: directory.appendingPathComponent("agent.log"))
+        try Self.withGateway(
+            pages: [
+                "cart/cart/index.html": "the cart pod\n", "catalog/catalog/index.html": "the catalog pod\n",
+                "catalog/index.html": "the catalog home\n", "catalog/cart/index.html": "the catalog's own cart page\n",
+            ],
+            manifests: { _ in ["gateway.yaml": Self.gateway(ports: [8088]), "routes.yaml": Self.shopRoutes(cartService: "cart")] }
+        ) { namespace, directory in
+            #expect(Namespace.eventually { Self.body(namespace, "http://shop.example.com:8088/cart/") == "the cart pod\n" },
+                    "a path routes to its service")
+            #expect(Self.body(namespace, "http://shop.example.com:8088/catalog/") == "the catalog pod\n")
+            #expect(Self.body(namespace, "http://api.example.com:8088/") == "the catalog home\n", "a host routes to its service")
+            #expect(Self.status(namespace, "http://shop.example.com:8088/checkout") == "404", "no route fits: 404")
+            #expect(Self.status(namespace, "http://127.0.0.1:8088/cart/") == "404", "no server serves the bare address")
 
-        #expect(Namespace.eventually { Self.body(namespace, "http://shop.example.com:8088/cart/") == "the cart pod\n" },
-                "a path routes to its service")
-        #expect(Self.body(namespace, "http://shop.example.com:8088/catalog/") == "the catalog pod\n")
-        #expect(Self.body(namespace, "http://api.example.com:8088/") == "the catalog home\n", "a host routes to its service")
-        #expect(Self.status(namespace, "http://shop.example.com:8088/checkout") == "404", "no route fits: 404")
-        #expect(Self.status(namespace, "http://127.0.0.1:8088/cart/") == "404", "no server serves the bare address")
+            // curl reuses its connection for the second URL: that request is routed on its own.
+            let both = Self.curl(
+                namespace, ["http://shop.example.com:8088/cart/", "http://shop.example.com:8088/catalog/"],
+                extra: ["-w", "[%{num_connects}]\n"])
+            #expect(both?.output == "the cart pod\n[1]\nthe catalog pod\n[0]\n", "two services on one kept-alive connection")
 
-        // curl reuses its connection for the second URL: that request is routed on its own.
-        let both = Self.curl(
-            namespace, ["http://shop.example.com:8088/cart/", "http://shop.example.com:8088/catalog/"],
-            extra: ["-w", "[%{num_connects}]\n"])
-        #expect(both?.output == "the cart pod\n[1]\nthe catalog pod\n[0]\n", "two services on one kept-alive connection")
-
-        // A VirtualService change applies to the next request; a Gateway change opens a port.
-        try Self.shopRoutes(cartService: "catalog")
-            .write(to: manifests.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
-        #expect(Namespace.eventually { Self.body(namespace, "http://shop.example.com:8088/cart/") == "the catalog's own cart page\n" },
-                "/cart/ now goes to the catalog service")
-        try Self.gateway(ports: [8089])
-            .write(to: manifests.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
-        #expect(Namespace.eventually { Self.body(namespace, "http://api.example.com:8089/") == "the catalog home\n" },
-                "the new port opens")
-        #expect(Namespace.eventually { Self.curl(namespace, ["http://api.example.com:8088/"])?.status == 7 },
-                "the port no Gateway declares any more closes (curl: couldn't connect)")
+            // A VirtualService change applies to the next request; a Gateway change opens a port.
+            try Self.shopRoutes(cartService: "catalog")
+                .write(to: directory.appendingPathComponent("manifests/routes.yaml"), atomically: true, encoding: .utf8)
+            #expect(Namespace.eventually { Self.body(namespace, "http://shop.example.com:8088/cart/") == "the catalog's own cart page\n" },
+                    "/cart/ now goes to the catalog service")
+            try Self.gateway(ports: [8089])
+                .write(to: directory.appendingPathComponent("manifests/gateway.yaml"), atomically: true, encoding: .utf8)
+            #expect(Namespace.eventually { Self.body(namespace, "http://api.example.com:8089/") == "the catalog home\n" },
+                    "the new port opens")
+            #expect(Namespace.eventually { Self.curl(namespace, ["http://api.example.com:8088/"])?.status == 7 },
+                    "the port no Gateway declares any more closes (curl: couldn't connect)")
+        }
     }
 
     /// A CA and, for each name, a server certificate it signed, as `NAME.crt`/`NAME.key`.
@@ -205,19 +208,13 @@ import Testing
             """
     }
 
-    static let tlsGateway = """
-        apiVersion: networking.istio.io/v1beta1
-        kind: Gateway
-        metadata: {name: edge-gateway, namespace: default}
-        spec:
-          selector: {kubeedge: edgemesh-gateway}
-          servers:
-          - {port: {number: 8443, name: https-shop, protocol: HTTPS}, hosts: [shop.example.com],
-             tls: {mode: SIMPLE, credentialName: shop-tls}}
-          - {port: {number: 8443, name: https-api, protocol: HTTPS}, hosts: [api.example.com],
-             tls: {mode: SIMPLE, credentialName: api-tls}}
-          - {port: {number: 8087, name: http, protocol: HTTP}, hosts: [shop.example.com], tls: {httpsRedirect: true}}
-          - {port: {number: 8090, name: tcp, protocol: TCP}, hosts: ["*"]}
+    static let tlsGateway = gateway(servers: [
+        "{port: {number: 8443, name: https-shop, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-tls}}",
+        "{port: {number: 8443, name: https-api, protocol: HTTPS}, hosts: [api.example.com], tls: {mode: SIMPLE, credentialName: api-tls}}",
+        "{port: {number: 8087, name: http, protocol: HTTP}, hosts: [shop.example.com], tls: {httpsRedirect: true}}",
+        #"{port: {number: 8090, name: tcp, protocol: TCP}, hosts: ["*"]}"#,
+    ]) + """
+
         ---
         apiVersion: networking.istio.io/v1beta1
         kind: VirtualService
@@ -234,49 +231,36 @@ import Testing
             print("AgentGatewayTests (TLS) skipped: \(reason)")
             return
         }
-        let namespace = try Namespace()
-        defer { namespace.tearDown() }
-        let directory = try EdgemeshProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let manifests = directory.appendingPathComponent("manifests")
-        for folder in ["manifests", "cart/cart", "catalog"] {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try Self.makeCertificates(for: ["shop.example.com", "api.example.com"], in: directory)
-        for (file, text) in [
-            "cart/cart/index.html": "the cart pod\n", "catalog/index.html": "the catalog home\n",
-            "manifests/services.yaml": Self.services, "manifests/gateway.yaml": Self.tlsGateway,
-            "manifests/routes.yaml": Self.shopRoutes(cartService: "cart"),
-            "manifests/shop-tls.yaml": try Self.tlsSecret("shop-tls", certificateOf: "shop.example.com", in: directory),
-            "manifests/api-tls.yaml": try Self.tlsSecret("api-tls", certificateOf: "api.example.com", in: directory),
-        ] {
-            try text.write(to: directory.appendingPathComponent(file), atomically: true, encoding: .utf8)
-        }
-        for (port, root) in [(8080, "cart"), (8081, "catalog")] {
-            try namespace.start([Namespace.python, "-c", Self.keepAliveServer, "\(port)", directory.appendingPathComponent(root).path])
-        }
-        try namespace.start(
-            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", manifests.path,
-             "--state-dir", directory.appendingPathComponent("state").path, "--gateway"],
-            log: directory.appendingPathComponent("agent.log"))
-        let ca = directory.appendingPathComponent("ca.crt").path
+        try Self.withGateway(
+            pages: ["cart/cart/index.html": "the cart pod\n", "catalog/index.html": "the catalog home\n"],
+            manifests: { directory in
+                try Self.makeCertificates(for: ["shop.example.com", "api.example.com"], in: directory)
+                return [
+                    "gateway.yaml": Self.tlsGateway, "routes.yaml": Self.shopRoutes(cartService: "cart"),
+                    "shop-tls.yaml": try Self.tlsSecret("shop-tls", certificateOf: "shop.example.com", in: directory),
+                    "api-tls.yaml": try Self.tlsSecret("api-tls", certificateOf: "api.example.com", in: directory),
+                ]
+            }
+        ) { namespace, directory in
+            let ca = directory.appendingPathComponent("ca.crt").path
 
-        #expect(Namespace.eventually {
-            Self.curl(namespace, ["https://shop.example.com:8443/cart/"], extra: ["--cacert", ca])?.output == "the cart pod\n"
-        }, "curl verifies the shop's certificate and reaches the cart")
-        #expect(Self.curl(namespace, ["https://api.example.com:8443/"], extra: ["--cacert", ca])?.output == "the catalog home\n",
-                "the api's name gets the api's certificate on the same port")
-        for name in ["shop.example.com", "api.example.com"] {
-            let handshake = try namespace.run([
-                AgentTLSPassthroughTests.openssl, "s_client", "-connect", "127.0.0.1:8443", "-servername", name,
-                "-verify_hostname", name, "-verify_return_error", "-CAfile", ca, "-brief",
-            ])
-            #expect(handshake.status == 0, "openssl s_client -servername \(name) gets a certificate for \(name)")
+            #expect(Namespace.eventually {
+                Self.curl(namespace, ["https://shop.example.com:8443/cart/"], extra: ["--cacert", ca])?.output == "the cart pod\n"
+            }, "curl verifies the shop's certificate and reaches the cart")
+            #expect(Self.curl(namespace, ["https://api.example.com:8443/"], extra: ["--cacert", ca])?.output == "the catalog home\n",
+                    "the api's name gets the api's certificate on the same port")
+            for name in ["shop.example.com", "api.example.com"] {
+                let handshake = try namespace.run([
+                    AgentTLSPassthroughTests.openssl, "s_client", "-connect", "127.0.0.1:8443", "-servername", name,
+                    "-verify_hostname", name, "-verify_return_error", "-CAfile", ca, "-brief",
+                ])
+                #expect(handshake.status == 0, "openssl s_client -servername \(name) gets a certificate for \(name)")
+            }
+            let redirect = Self.curl(
+                namespace, ["http://shop.example.com:8087/cart/?page=2"], extra: ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+            #expect(redirect?.output == "301 https://shop.example.com/cart/?page=2", "httpsRedirect answers 301 to the https URL")
+            // A TCP port reads no Host header: any name reaches the cart through the splice.
+            #expect(Self.body(namespace, "http://127.0.0.1:8090/cart/") == "the cart pod\n", "a tcp route splices bytes to its service")
         }
-        let redirect = Self.curl(
-            namespace, ["http://shop.example.com:8087/cart/?page=2"], extra: ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
-        #expect(redirect?.output == "301 https://shop.example.com/cart/?page=2", "httpsRedirect answers 301 to the https URL")
-        // A TCP port reads no Host header: any name reaches the cart through the splice.
-        #expect(Self.body(namespace, "http://127.0.0.1:8090/cart/") == "the cart pod\n", "a tcp route splices bytes to its service")
     }
 }

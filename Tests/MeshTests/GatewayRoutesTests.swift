@@ -14,16 +14,23 @@ import Testing
         try KubernetesDecoder.decode(VirtualService.self, yaml: yaml)
     }
 
-    static let shopGateway = """
+    /// A Gateway in namespace `shop` whose selector asks for `kubeedge: selector`, with one
+    /// server per item of `servers` (YAML flow mappings).
+    static func gatewayYAML(_ name: String = "edge-gateway", selector: String = "edgemesh-gateway", servers: [String]) -> String {
+        """
         apiVersion: networking.istio.io/v1beta1
         kind: Gateway
-        metadata: {name: edge-gateway, namespace: shop}
+        metadata: {name: \(name), namespace: shop}
         spec:
-          selector: {kubeedge: edgemesh-gateway}
+          selector: {kubeedge: \(selector)}
           servers:
-          - port: {number: 80, name: http, protocol: HTTP}
-            hosts: [shop.example.com, "*.api.example.com"]
+        \(servers.map { "  - " + $0 }.joined(separator: "\n"))
         """
+    }
+
+    static let shopGateway = gatewayYAML(servers: [
+        #"{port: {number: 80, name: http, protocol: HTTP}, hosts: [shop.example.com, "*.api.example.com"]}"#,
+    ])
 
     static let shopRoutes = """
         apiVersion: networking.istio.io/v1beta1
@@ -74,14 +81,8 @@ import Testing
     // MARK: Gateways
 
     @Test func listensOnlyOnPortsOfGatewaysSelectingItsLabels() throws {
-        let other = """
-            apiVersion: networking.istio.io/v1beta1
-            kind: Gateway
-            metadata: {name: other, namespace: shop}
-            spec:
-              selector: {kubeedge: another-gateway}
-              servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}]
-            """
+        let other = Self.gatewayYAML(
+            "other", selector: "another-gateway", servers: [#"{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}"#])
         let routes = try Self.routes(gateways: [Self.shopGateway, other])
         #expect(routes.ports == [80])
         let custom = GatewayRoutes(
@@ -91,16 +92,10 @@ import Testing
     }
 
     @Test func unservedProtocolsAndPortClashesAreReportedNotServed() throws {
-        let clash = """
-            apiVersion: networking.istio.io/v1beta1
-            kind: Gateway
-            metadata: {name: z-late, namespace: shop}
-            spec:
-              selector: {kubeedge: edgemesh-gateway}
-              servers:
-              - {port: {number: 80, name: grpc, protocol: GRPC}, hosts: ["*"]}
-              - {port: {number: 80, name: tcp, protocol: TCP}, hosts: ["*"]}
-            """
+        let clash = Self.gatewayYAML("z-late", servers: [
+            #"{port: {number: 80, name: grpc, protocol: GRPC}, hosts: ["*"]}"#,
+            #"{port: {number: 80, name: tcp, protocol: TCP}, hosts: ["*"]}"#,
+        ])
         let routes = try Self.routes(gateways: [Self.shopGateway, clash])
         #expect(routes.ports == [80])
         #expect(routes.listeners[80]?.servers.map(\.gateway.name) == ["edge-gateway"])
@@ -171,7 +166,7 @@ import Testing
     @Test func httpsRedirectAnswersEveryRequestOfItsServer() throws {
         let gateway = Self.shopGateway.replacingOccurrences(
             of: "hosts: [shop.example.com, \"*.api.example.com\"]",
-            with: "hosts: [shop.example.com]\n    tls: {httpsRedirect: true}")
+            with: "hosts: [shop.example.com], tls: {httpsRedirect: true}")
         #expect(try Self.routes(gateways: [gateway]).decide(port: 80, hostHeader: "shop.example.com", target: "/cart")
             == .redirectToHTTPS)
     }
@@ -212,16 +207,10 @@ import Testing
 
     // MARK: TCP
 
-    static let databaseGateway = """
-        apiVersion: networking.istio.io/v1beta1
-        kind: Gateway
-        metadata: {name: edge-gateway, namespace: shop}
-        spec:
-          selector: {kubeedge: edgemesh-gateway}
-          servers:
-          - {port: {number: 5432, name: postgres, protocol: TCP}, hosts: ["*"]}
-          - {port: {number: 6379, name: redis, protocol: TCP}, hosts: ["*"]}
-        """
+    static let databaseGateway = gatewayYAML(servers: [
+        #"{port: {number: 5432, name: postgres, protocol: TCP}, hosts: ["*"]}"#,
+        #"{port: {number: 6379, name: redis, protocol: TCP}, hosts: ["*"]}"#,
+    ])
 
     static let databaseRoutes = """
         apiVersion: networking.istio.io/v1beta1

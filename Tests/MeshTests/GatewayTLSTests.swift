@@ -5,24 +5,16 @@ import Testing
 /// HTTPS servers of the gateway: which TLS settings it terminates, and what it says about
 /// certificates it cannot use.
 @Suite struct GatewayTLSTests {
-    static func routes(servers: String) throws -> GatewayRoutes {
-        let gateway = try KubernetesDecoder.decode(Gateway.self, yaml: """
-            apiVersion: networking.istio.io/v1beta1
-            kind: Gateway
-            metadata: {name: edge-gateway, namespace: shop}
-            spec:
-              selector: {kubeedge: edgemesh-gateway}
-              servers:
-            \(servers)
-            """)
+    static func routes(servers: [String]) throws -> GatewayRoutes {
+        let gateway = try KubernetesDecoder.decode(Gateway.self, yaml: GatewayRoutesTests.gatewayYAML(servers: servers))
         return GatewayRoutes(
             gateways: [gateway], virtualServices: [], labels: IngressGateway.Configuration.defaultLabels, clusterDomain: "cluster.local")
     }
 
     @Test func simpleTLSWithACredentialIsTerminated() throws {
-        let routes = try Self.routes(servers: """
-              - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-tls}}
-            """)
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-tls}}"#,
+        ])
         #expect(routes.listeners[443]?.protocol == .https)
         #expect(routes.listeners[443]?.servers.first?.credential == ObjectKey(namespace: "shop", name: "shop-tls"),
                 "the Secret is looked up in the Gateway's namespace")
@@ -30,10 +22,10 @@ import Testing
     }
 
     @Test func otherTLSModesAndMissingCredentialsAreReported() throws {
-        let routes = try Self.routes(servers: """
-              - {port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}
-              - {port: {number: 8443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE}}
-            """)
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}"#,
+            #"{port: {number: 8443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE}}"#,
+        ])
         #expect(routes.ports.isEmpty)
         #expect(routes.problems == [
             "Gateway shop/edge-gateway port 443: HTTPS with tls.mode PASSTHROUGH is not served (SIMPLE is: TLS ends at the gateway)",
@@ -42,10 +34,10 @@ import Testing
     }
 
     @Test func aMissingOrBrokenSecretIsNamed() throws {
-        let routes = try Self.routes(servers: """
-              - {port: {number: 443, name: a, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: a-tls}}
-              - {port: {number: 443, name: b, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-tls}}
-            """)
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: a, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: a-tls}}"#,
+            #"{port: {number: 443, name: b, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-tls}}"#,
+        ])
         let broken = Secret(
             metadata: ObjectMeta(name: "b-tls", namespace: "shop"), type: Secret.tlsType,
             stringData: ["tls.crt": "not a certificate", "tls.key": "nor a key"])

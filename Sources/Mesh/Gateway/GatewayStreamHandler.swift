@@ -37,8 +37,7 @@ final class GatewayStreamHandler: ChannelInboundHandler, RemovableChannelHandler
             refuse(problem)
             return
         }
-        let request = RequestAttributes(clientAddress: context.channel.remoteAddress?.ipv4Address)
-        proxy.connectStream(for: route, request: request).whenComplete { result in
+        proxy.connectStream(for: route, client: context.channel).whenComplete { result in
             switch result {
             case .success(let backend): self.splice(with: backend)
             case .failure(let error): self.refuse(error)
