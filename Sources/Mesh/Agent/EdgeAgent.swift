@@ -168,7 +168,7 @@ public final class EdgeAgent: @unchecked Sendable {
     /// gateway follows Secrets too, for its servers' certificates.
     public func follow(_ client: KubernetesAPIClient, options: KubernetesAPISource.Options = KubernetesAPISource.Options()) {
         var options = options
-        if gateway != nil && !options.kinds.contains(.secret) { options.kinds.append(.secret) }
+        options.kinds = Self.followedKinds(options.kinds, gateway: gateway != nil)
         apiSource?.stop()
         keyPublisher?.stop()
         keyPublisher = nil
@@ -177,6 +177,12 @@ public final class EdgeAgent: @unchecked Sendable {
         sourceDescription = "api \(client.endpoint)"
         source.start()
         startKeyPublisherIfReady()
+    }
+
+    /// The kinds an agent follows: `kinds`, plus Secrets on a gateway (the certificates its
+    /// HTTPS servers name). What the deployed ClusterRoles must grant.
+    public static func followedKinds(_ kinds: [TableObjectKind], gateway: Bool) -> [TableObjectKind] {
+        gateway && !kinds.contains(.secret) ? kinds + [.secret] : kinds
     }
 
     /// Starts publishing once both the tunnel identity and an API source exist, whichever came last.
