@@ -146,6 +146,8 @@ import Testing
             #expect(Self.body(namespace, "http://api.example.com:8088/") == "the catalog home\n", "a host routes to its service")
             #expect(Self.status(namespace, "http://shop.example.com:8088/checkout") == "404", "no route fits: 404")
             #expect(Self.status(namespace, "http://127.0.0.1:8088/cart/") == "404", "no server serves the bare address")
+            let status = try namespace.run([EdgemeshProcess.binary.path, "status"]).output
+            #expect(status.contains("gateway kubeedge=edgemesh-gateway: listening on 8088 (HTTP)"), "edgemesh status: \(status)")
 
             // curl reuses its connection for the second URL: that request is routed on its own.
             let both = Self.curl(

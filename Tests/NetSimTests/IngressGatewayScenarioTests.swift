@@ -24,14 +24,20 @@ import Testing
         let runner = try ScenarioRunner(scenario: try Self.scenario())
         var portsBefore: [UInt16]?
         var portsAfter: [UInt16]?
+        var status: [String]?
         let report = try runner.run(options: .init(prepare: { simulator in
             simulator.schedule(at: 40 * Self.second) { portsBefore = runner.agent(on: "gateway-1")?.gateway?.listeningPorts }
-            simulator.schedule(at: 60 * Self.second) { portsAfter = runner.agent(on: "gateway-1")?.gateway?.listeningPorts }
+            simulator.schedule(at: 60 * Self.second) {
+                portsAfter = runner.agent(on: "gateway-1")?.gateway?.listeningPorts
+                status = runner.agent(on: "gateway-1")?.status().gateway
+            }
         }))
         let failed = report.verdicts.filter { !$0.passed }.map { "\($0.expectation.subject): \($0.detail)" }
         #expect(failed.isEmpty, "\(failed)")
         #expect(portsBefore == [80, 81, 443, 9000], "only the selected Gateway's ports open")
         #expect(portsAfter == [80, 81, 443, 8000, 9000], "the port added to the Gateway opens while the gateway runs")
+        #expect(status == ["gateway kubeedge=edgemesh-gateway: listening on 80 (HTTP), 81 (HTTP), 443 (HTTPS), 8000 (HTTP), 9000 (TCP)"],
+                "edgemesh status shows the ports and how each is served")
         let unrouted = try #require(report.workloads.first { $0.name == "unrouted-path" })
         #expect(unrouted.failureReasons.map(\.reason) == ["HTTP status 404"], "no route is a 404, not a reset")
         let redirected = try #require(report.workloads.first { $0.name == "redirected" })

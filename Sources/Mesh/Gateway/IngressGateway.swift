@@ -53,6 +53,15 @@ public final class IngressGateway: @unchecked Sendable {
     /// The ports listened on now, ascending.
     public var listeningPorts: [UInt16] { listeners.keys.sorted() }
 
+    /// What `edgemesh status` shows: the ports served and how, then each thing declared that
+    /// cannot be served (a protocol, a clash, a regex, a certificate).
+    public var statusLines: [String] {
+        let ports = listeningPorts.map { "\($0) (\(routes.listeners[$0]?.protocol.rawValue ?? "closing"))" }
+        let labels = configuration.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return ["gateway \(labels): listening on \(ports.isEmpty ? "no port (no selected Gateway declares one)" : ports.joined(separator: ", "))"]
+            + (routes.problems + tls.problems).map { "gateway: \($0)" }
+    }
+
     /// Follows the table and opens the ports it declares. A port that cannot be opened is
     /// logged and tried again at the next change of Gateways; the future does not fail for it.
     public func start() -> EventLoopFuture<Void> {
@@ -142,7 +151,13 @@ public final class IngressGateway: @unchecked Sendable {
             on: channel.pipeline.syncOperations, proxy: proxy,
             routing: .perRequest(
                 description: "gateway port \(port) (\(listener.protocol.rawValue))",
-                decide: { [unowned self] request in self.target(for: request, onPort: port) }))
+                decide: { [unowned self] request, client in
+                    let target = self.target(for: request, onPort: port)
+                    if case .route = target {
+                        Self.addForwardingHeaders(to: &request, client: client, scheme: listener.protocol == .https ? "https" : "http")
+                    }
+                    return target
+                }))
     }
 
     /// Where one HTTP request goes, by the routes in force now.
@@ -178,6 +193,17 @@ public final class IngressGateway: @unchecked Sendable {
             return .failure(GatewayProblem("\(routeName): no destination has a weight"))
         }
         return proxyRoute(for: destinations[index]).mapError { GatewayProblem("\(routeName): \($0.reason)") }
+    }
+
+    /// What the backend is told about the original request, as Envoy tells it at the edge: the
+    /// client's address appended to `X-Forwarded-For`, the scheme the client used in
+    /// `X-Forwarded-Proto` (so an application behind TLS termination builds https links).
+    static func addForwardingHeaders(to request: inout HTTPRequestHead, client: SocketAddress?, scheme: String) {
+        if let address = client?.ipAddress {
+            let earlier = request.headers["x-forwarded-for"].joined(separator: ", ")
+            request.headers.replaceOrAdd(name: "X-Forwarded-For", value: earlier.isEmpty ? address : earlier + ", " + address)
+        }
+        request.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: scheme)
     }
 
     /// The proxy's route to the service port a destination names.

@@ -108,10 +108,10 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         defer { deliveringClientRead = false }
         let part = unwrapInboundIn(data)
         switch part {
-        case .head(let request):
+        case .head(var request):
             sawRequest = true
             firstHeadTimeout?.cancel()
-            switch routing.target(for: request) {
+            switch routing.target(for: &request, client: context.channel.remoteAddress) {
             case .route(let route):
                 exchange = Exchange(request: request, route: route)
                 chooseBackend(for: request, route: route, client: context.channel.remoteAddress?.ipv4Address)

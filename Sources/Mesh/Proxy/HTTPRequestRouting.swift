@@ -1,17 +1,19 @@
+import NIOCore
 import NIOHTTP1
 
 /// Where an `HTTPRequestBalancer` sends the requests of one client connection.
 enum HTTPRequestRouting {
     /// Every request to one service port: an intercepted connection, whose destination chose it.
     case service(ProxyRoute)
-    /// Each request where `decide` says, from its head: the gateway, routing by host and path.
+    /// Each request where `decide` says, from its head and the client's address: the gateway,
+    /// routing by host and path. `decide` may add headers to the request it forwards.
     /// `description` names the connection's listener in logs.
-    case perRequest(description: String, decide: (HTTPRequestHead) -> HTTPRequestTarget)
+    case perRequest(description: String, decide: (inout HTTPRequestHead, SocketAddress?) -> HTTPRequestTarget)
 
-    func target(for request: HTTPRequestHead) -> HTTPRequestTarget {
+    func target(for request: inout HTTPRequestHead, client: SocketAddress?) -> HTTPRequestTarget {
         switch self {
         case .service(let route): .route(route)
-        case .perRequest(_, let decide): decide(request)
+        case .perRequest(_, let decide): decide(&request, client)
         }
     }
 }
