@@ -67,6 +67,17 @@ import Testing
         #expect(ports == [])
     }
 
+    @Test(arguments: [
+        ("path: /catalog/books,", "path: catalog/books,", "\"catalog/books\" is not a request path (it starts with / and has no spaces)"),
+        ("hostHeader: API.example.com,", "hostHeader: \"api example\",", "\"api example\" is not a Host header value"),
+        ("target: gateway-1:9000, payload: 4KiB,", "target: gateway-1:9000, payload: 4KiB, path: /x,",
+         "path is for http, https and http-keepalive clients; this one speaks tcp"),
+    ])
+    func aClientsRequestFieldsAreChecked(original: String, replacement: String, message: String) throws {
+        let error = #expect(throws: ScenarioError.self) { _ = try Self.scenario(replacing: original, with: replacement) }
+        #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+    }
+
     @Test func aGatewayNodeMustRunAnAgent() throws {
         let error = #expect(throws: ScenarioError.self) {
             _ = try Self.scenario(replacing: "gateways: [gateway-1]", with: "gateways: [visitor]")
