@@ -151,7 +151,11 @@ public final class IngressGateway: @unchecked Sendable {
             on: channel.pipeline.syncOperations, proxy: proxy,
             routing: .perRequest(
                 description: "gateway port \(port) (\(listener.protocol.rawValue))",
-                decide: { [unowned self] request, client in
+                decide: { [weak self] request, client in
+                    // A connection may outlive its gateway (the agent stopping, the process not).
+                    guard let self else {
+                        return .answer(GatewayErrorResponse(status: .serviceUnavailable, reason: "the gateway has stopped"))
+                    }
                     let target = self.target(for: request, onPort: port)
                     if case .route = target {
                         Self.addForwardingHeaders(to: &request, client: client, scheme: listener.protocol == .https ? "https" : "http")
