@@ -18,7 +18,12 @@ struct AgentCommand: ParsableCommand {
             The agent keeps a snapshot in --state-dir so a restart answers at once, and serves cluster \
             DNS on --listen-ip:--dns-port. When the listen address is on no interface, the agent \
             creates a bridge (--device-name, default edgemesh0) holding it, and deletes it on \
-            SIGTERM/SIGINT, after saving the snapshot and removing its interception rules.
+            SIGTERM/SIGINT, after saving the snapshot and removing its interception rules. \
+            With --gateway the node is also the ingress gateway (EdgeMesh's edgemesh-gateway, as a \
+            role of the agent since it needs the agent's table, proxy and tunnel): it listens on \
+            the ports of the Istio Gateways whose selector matches its labels (--gateway-label, \
+            default kubeedge=edgemesh-gateway) and routes each request by the VirtualServices bound \
+            to them to a service, on this node or across the tunnel.
             """
     )
 
@@ -72,6 +77,15 @@ struct AgentCommand: ParsableCommand {
 
     @Option(help: "A relay (ip:port) to keep a reservation on, for relayed paths and hole punching; repeatable.")
     var relay: [String] = []
+
+    @Flag(help: "Also serve as the ingress gateway for Istio Gateways selecting this node's gateway labels.")
+    var gateway = false
+
+    @Option(help: "A gateway label (key=value) Gateways' selectors match; repeatable. Default: kubeedge=edgemesh-gateway.")
+    var gatewayLabel: [String] = []
+
+    @Option(help: "The address the gateway's ports are opened on.")
+    var gatewayAddress: String = "0.0.0.0"
 
     @Option(help: "The resolver file upstreams are taken from when none are configured.")
     var resolvConf: String = ResolvConf.defaultPath

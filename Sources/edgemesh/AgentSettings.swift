@@ -31,6 +31,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     /// The tunnel, when a PSK file is given: its port, key and relays.
     var tunnel: TunnelConfiguration?
     var relays: [SocketAddress]
+    /// The gateway role, when --gateway is given.
+    var gateway: IngressGateway.Configuration?
 
     init(_ command: AgentCommand, environment: [String: String]) throws {
         var file: AgentConfigFile?
@@ -88,6 +90,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         }
         relays = try command.relay.compactMap { try Self.socketAddress($0, flag: "--relay", allowOff: false) }
         if !relays.isEmpty && tunnel == nil { throw AgentSettingsError("--relay needs --psk-file: relays carry the tunnel") }
+        gateway = try Self.gateway(command)
 
         if !command.upstreamDNS.isEmpty {
             upstreams = try command.upstreamDNS.map { text in
@@ -142,6 +145,25 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         return .kubernetesAPI(file?.kubeAPI ?? KubernetesAPIConfiguration())
     }
 
+    private static func gateway(_ command: AgentCommand) throws -> IngressGateway.Configuration? {
+        guard command.gateway else {
+            if !command.gatewayLabel.isEmpty { throw AgentSettingsError("--gateway-label needs --gateway") }
+            return nil
+        }
+        guard let address = IPv4Address(command.gatewayAddress) else {
+            throw AgentSettingsError("--gateway-address \"\(command.gatewayAddress)\" is not an IPv4 address")
+        }
+        guard !command.gatewayLabel.isEmpty else { return IngressGateway.Configuration(listenAddress: address) }
+        var labels: [String: String] = [:]
+        for text in command.gatewayLabel {
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw AgentSettingsError("--gateway-label \"\(text)\" is not key=value")
+            }
+            labels[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        return IngressGateway.Configuration(labels: labels, listenAddress: address)
+    }
+
     private static func socketAddress(_ text: String, flag: String, allowOff: Bool) throws -> SocketAddress? {
         if allowOff && text == "off" { return nil }
         guard let target = HostPort(text), IPv4Address(target.host) != nil,
@@ -169,6 +191,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         state directory: \(stateDirectory)
         status: \(statusAddress.map { "\($0)" } ?? "off")
         tunnel: \(tunnel.map { "port \($0.port)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
+        gateway: \(gateway.map { "on \($0.listenAddress), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
         """
     }
 }

@@ -65,6 +65,7 @@ struct StatusCommand: ParsableCommand {
         if let key = status.tunnelKey { lines.append("tunnel key: \(key)") }
         if let tunnel = status.tunnel { lines.append(tunnel.text) }
         lines += status.relays ?? []
+        lines += status.gateway ?? []
         return lines.joined(separator: "\n")
     }
 }

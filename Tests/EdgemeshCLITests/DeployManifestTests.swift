@@ -69,10 +69,9 @@ import Yams
         #expect(probe["path"]?.string == "/status")
     }
 
-    /// Exactly what the agent does, no more: list and watch of every kind it follows, and patch
-    /// of nodes for its tunnel key. A verb the agent stops using must leave the role too.
-    @Test func theClusterRoleGrantsWhatTheAgentDoesAndNothingElse() throws {
-        let role = try Self.object("ClusterRole", in: "edgemesh-agent.yaml")
+    /// What the ClusterRole in `file` grants: verbs by `group/resource`.
+    static func granted(by file: String) throws -> [String: Set<String>] {
+        let role = try object("ClusterRole", in: file)
         let rules = try #require(role["rules"]?.sequence)
         var granted: [String: Set<String>] = [:]
         for rule in rules {
@@ -83,8 +82,13 @@ import Yams
                 }
             }
         }
+        return granted
+    }
+
+    /// What an agent following `kinds` uses: list and watch of each, and patch of its Node.
+    static func required(following kinds: [TableObjectKind]) -> [String: Set<String>] {
         var required: [String: Set<String>] = [:]
-        for kind in KubernetesAPISource.Options().kinds {
+        for kind in kinds {
             let resource: KubernetesResource = switch kind {
             case .service: .services
             case .endpoints: .endpoints
@@ -99,6 +103,14 @@ import Yams
             required[resource.storageKey, default: []].formUnion(["list", "watch"])
         }
         required[TunnelKeyPublisher.resource.storageKey, default: []].insert(TunnelKeyPublisher.requiredVerb)
+        return required
+    }
+
+    /// Exactly what the agent does, no more: list and watch of every kind it follows, and patch
+    /// of nodes for its tunnel key. A verb the agent stops using must leave the role too.
+    @Test func theClusterRoleGrantsWhatTheAgentDoesAndNothingElse() throws {
+        let granted = try Self.granted(by: "edgemesh-agent.yaml")
+        let required = Self.required(following: KubernetesAPISource.Options().kinds)
         for key in Set(granted.keys).union(required.keys).sorted() {
             #expect(granted[key] == required[key], "\(key): the role grants \(granted[key]?.sorted() ?? []), the agent uses \(required[key]?.sorted() ?? [])")
         }

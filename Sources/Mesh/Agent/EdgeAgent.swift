@@ -3,7 +3,8 @@ import NIOCore
 
 /// The agent of one node: the service table fed by manifests or the API server, its offline
 /// snapshot, the DNS server answering from it, the service proxy intercepting and carrying
-/// cluster-IP traffic, and the tunnel (with relays and hole punching) to other nodes' agents.
+/// cluster-IP traffic, the tunnel (with relays and hole punching) to other nodes' agents, and,
+/// on a gateway node, the ingress gateway.
 ///
 /// Confined to the host's event loop: create it, and call it, there.
 public final class EdgeAgent: @unchecked Sendable {
@@ -27,12 +28,16 @@ public final class EdgeAgent: @unchecked Sendable {
         public var relays: [SocketAddress]
         /// The local port relay control connections and hole punching share.
         public var relayLocalPort: UInt16
+        /// The gateway role (Istio Gateways selecting its labels); nil for a node without it.
+        public var gateway: IngressGateway.Configuration?
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
             upstreamDNS: [SocketAddress] = [], dnsCacheTTL: UInt32 = 30, statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
-            tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007
+            tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007,
+            gateway: IngressGateway.Configuration? = nil
         ) {
+            self.gateway = gateway
             self.nodeName = nodeName
             self.listenAddress = listenAddress
             self.dnsPort = dnsPort
@@ -53,6 +58,8 @@ public final class EdgeAgent: @unchecked Sendable {
     private let snapshotter: ServiceTableSnapshotter
     public let dnsServer: DNSServer
     public let proxy: ServiceProxy
+    /// Present when the configuration gives the node the gateway role.
+    public let gateway: IngressGateway?
     /// Present when the configuration asks for a tunnel; peers' keys and addresses come from
     /// the Node objects in `table`.
     public let tunnel: MeshTunnel?
@@ -90,7 +97,9 @@ public final class EdgeAgent: @unchecked Sendable {
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
         let meshTunnel = configuration.tunnel.map { Self.makeTunnel(host: host, table: table, configuration: $0) }
         self.tunnel = meshTunnel
-        self.proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? meshTunnel, configuration: configuration.proxy)
+        let proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? meshTunnel, configuration: configuration.proxy)
+        self.proxy = proxy
+        self.gateway = configuration.gateway.map { IngressGateway(proxy: proxy, configuration: $0) }
     }
 
     private static func makeTunnel(host: any Host, table: ServiceTable, configuration: TunnelConfiguration) -> MeshTunnel {
@@ -106,13 +115,14 @@ public final class EdgeAgent: @unchecked Sendable {
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
     /// starts saving snapshots, serving DNS, proxying (interception follows the table), the
-    /// tunnel with its relays, and the status endpoint.
+    /// gateway's ports, the tunnel with its relays, and the status endpoint.
     public func start() -> EventLoopFuture<ServiceTableRestoreOutcome> {
         startedAt = host.now
         return table.restore(from: host.store).flatMap { outcome in
             self.snapshotter.start()
             return self.dnsServer.start()
                 .flatMap { self.proxy.start() }
+                .flatMap { self.gateway?.start() ?? self.host.eventLoop.makeSucceededVoidFuture() }
                 .flatMap { self.startTunnel() }
                 .flatMap { self.startHTTPEndpoint() }
                 .map { outcome }
@@ -154,8 +164,11 @@ public final class EdgeAgent: @unchecked Sendable {
 
     /// Follows the API server from now on: list-watch of every kind the table holds. Until a
     /// kind has listed, the table keeps what the offline snapshot restored for it.
-    /// With the tunnel running, also publishes this node's tunnel key on its Node object.
+    /// With the tunnel running, also publishes this node's tunnel key on its Node object. A
+    /// gateway follows Secrets too, for its servers' certificates.
     public func follow(_ client: KubernetesAPIClient, options: KubernetesAPISource.Options = KubernetesAPISource.Options()) {
+        var options = options
+        options.kinds = Self.followedKinds(options.kinds, gateway: gateway != nil)
         apiSource?.stop()
         keyPublisher?.stop()
         keyPublisher = nil
@@ -164,6 +177,12 @@ public final class EdgeAgent: @unchecked Sendable {
         sourceDescription = "api \(client.endpoint)"
         source.start()
         startKeyPublisherIfReady()
+    }
+
+    /// The kinds an agent follows: `kinds`, plus Secrets on a gateway (the certificates its
+    /// HTTPS servers name). What the deployed ClusterRoles must grant.
+    public static func followedKinds(_ kinds: [TableObjectKind], gateway: Bool) -> [TableObjectKind] {
+        gateway && !kinds.contains(.secret) ? kinds + [.secret] : kinds
     }
 
     /// Starts publishing once both the tunnel identity and an API source exist, whichever came last.
@@ -195,11 +214,12 @@ public final class EdgeAgent: @unchecked Sendable {
         holePunching?.stop()
         let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let tunnelStopped = tunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        let gatewayStopped = gateway?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         return snapshotter.flush().flatMap {
             self.proxy.stop().flatMapError { error in
                 self.host.logger.error("interception rules not removed: \(error)")
                 return self.host.eventLoop.makeSucceededVoidFuture()
             }
-        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).map { _ in }
+        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).and(gatewayStopped).map { _ in }
     }
 }

@@ -1,11 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves one intercepted client connection request by request, for a policy that hashes on a
-/// header, cookie or query parameter: each request head is parsed, its backend chosen by the
-/// route's selector, and the request forwarded on a connection to that backend, so every request
-/// of a keep-alive connection lands where its own key says (as Envoy balances), not where the
-/// first request's did.
+/// Serves one client connection request by request: an intercepted one, for a policy that
+/// hashes on a header, cookie or query parameter, or one of the gateway's, whose requests each
+/// go where their host and path say (`HTTPRequestRouting`). Each request head is parsed, its
+/// backend chosen by its route's selector, and the request forwarded on a connection to that
+/// backend, so every request of a keep-alive connection lands where its own key says (as Envoy
+/// balances), not where the first request's did.
 ///
 /// - One connection per backend per client connection, opened on demand and reused; all close
 ///   with the client connection.
@@ -28,6 +29,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     /// The request being served.
     private struct Exchange {
         var request: HTTPRequestHead
+        var route: ProxyRoute
         /// Parts read while the backend was being chosen, sent once it is.
         var waiting: [HTTPServerRequestPart] = []
         var backend: BackendHTTPConnection?
@@ -41,7 +43,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     private let proxy: ServiceProxy
-    private let route: ProxyRoute
+    private let routing: HTTPRequestRouting
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var connections: [ServiceBackend: BackendHTTPConnection] = [:]
@@ -54,24 +56,21 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     private var deliveringClientRead = false
     private var firstHeadTimeout: Scheduled<Void>?
 
-    /// The one header the route's hash reads, if it reads one: the only header a request's
-    /// summary carries to the selector.
-    private let keyHeaderName: String?
-
-    private init(proxy: ServiceProxy, route: ProxyRoute) {
+    private init(proxy: ServiceProxy, routing: HTTPRequestRouting) {
         self.proxy = proxy
-        self.route = route
-        switch route.policy {
-        case .consistentHash(.httpHeaderName(let name), _): keyHeaderName = name
-        case .consistentHash(.httpCookie, _): keyHeaderName = "cookie"
-        default: keyHeaderName = nil
-        }
+        self.routing = routing
     }
 
     /// Puts NIO's HTTP server handlers and a balancer at the end of a client connection's
     /// pipeline. Responses are encoded with the framing headers the backend chose; request heads
     /// longer than `maximumRequestHeadLength` are refused.
     static func install(on pipeline: ChannelPipeline.SynchronousOperations, proxy: ServiceProxy, route: ProxyRoute) throws {
+        try install(on: pipeline, proxy: proxy, routing: .service(route))
+    }
+
+    static func install(
+        on pipeline: ChannelPipeline.SynchronousOperations, proxy: ServiceProxy, routing: HTTPRequestRouting
+    ) throws {
         var encoding = HTTPResponseEncoder.Configuration()
         encoding.automaticallySetFramingHeaders = false
         // A longer head is refused with a 400, like any other request NIO cannot take.
@@ -80,7 +79,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         try pipeline.configureHTTPServerPipeline(
             withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
             withEncoderConfiguration: encoding, withDecoderLimitConfiguration: limits)
-        try pipeline.addHandler(HTTPRequestBalancer(proxy: proxy, route: route))
+        try pipeline.addHandler(HTTPRequestBalancer(proxy: proxy, routing: routing))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -96,17 +95,30 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: Client side
 
+    /// A connection the balancer was put on before it opened (the gateway's) reads its first
+    /// request once it does; reads are asked for, never automatic.
+    func channelActive(context: ChannelHandlerContext) {
+        readClientIfWanted()
+        context.fireChannelActive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, !switchingProtocols else { return }
         deliveringClientRead = true
         defer { deliveringClientRead = false }
         let part = unwrapInboundIn(data)
         switch part {
-        case .head(let request):
+        case .head(var request):
             sawRequest = true
             firstHeadTimeout?.cancel()
-            exchange = Exchange(request: request)
-            chooseBackend(for: request, client: context.channel.remoteAddress?.ipv4Address)
+            switch routing.target(for: &request, client: context.channel.remoteAddress) {
+            case .route(let route):
+                exchange = Exchange(request: request, route: route)
+                chooseBackend(for: request, route: route, client: context.channel.remoteAddress?.ipv4Address)
+            case .answer(let response):
+                proxy.logger.debug("\(routing): \(request.method) \(request.uri) answered \(response.status.code): \(response.reason)")
+                closeClient(after: response)
+            }
         case .body, .end:
             guard exchange != nil else { return }
             if case .end = part { exchange?.requestEnded = true }
@@ -151,7 +163,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // A parse error has just been answered with a 400 by NIO's handler.
-        proxy.logger.debug("HTTP client connection of \(route) failed: \(error)")
+        proxy.logger.debug("HTTP client connection of \(routing) failed: \(error)")
         closing = true
         context.close(promise: nil)
     }
@@ -170,15 +182,15 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     /// request, so no response to frame), so an idle or trickling client holds no memory.
     private func firstHeadTimedOut() {
         guard !sawRequest, !closing else { return }
-        proxy.logger.debug("no request head on a connection to \(route) within \(proxy.configuration.requestHeadTimeout)")
+        proxy.logger.debug("no request head on a connection to \(routing) within \(proxy.configuration.requestHeadTimeout)")
         closeClient()
     }
 
     // MARK: Choosing and forwarding
 
-    private func chooseBackend(for request: HTTPRequestHead, client: IPv4Address?) {
+    private func chooseBackend(for request: HTTPRequestHead, route: ProxyRoute, client: IPv4Address?) {
         let attributes = RequestAttributes(
-            clientAddress: client, httpRequest: HTTPRequestSummary(request, keeping: keyHeaderName))
+            clientAddress: client, httpRequest: HTTPRequestSummary(request, keeping: route.policy.hashedHeaderName))
         proxy.connectStream(for: route, request: attributes, reusing: { [self] backend in
             guard let open = connections[backend], open.channel.isActive else { return nil }
             return open.channel
@@ -186,7 +198,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             switch result {
             case .success(let connected): self.forward(to: connected)
             case .failure(let error):
-                self.proxy.logger.debug("request to \(self.route) not forwarded: \(error)")
+                self.proxy.logger.debug("request to \(route) not forwarded: \(error)")
                 self.closeClient(after: GatewayErrorResponse(for: error))
             }
         }
@@ -275,14 +287,14 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     func backendClosed(_ backend: BackendHTTPConnection, error: Error?) {
         if connections[backend.backend] === backend { connections[backend.backend] = nil }
         guard let exchange, exchange.backend === backend, !switchingProtocols else { return }
-        proxy.logger.debug("backend \(backend.backend) of \(route) broke off: \(error.map { "\($0)" } ?? "closed")")
+        proxy.logger.debug("backend \(backend.backend) of \(exchange.route) broke off: \(error.map { "\($0)" } ?? "closed")")
         if exchange.responseStarted {
             // The client must see the response end early, not wait for the rest.
             closeClient()
         } else {
             closeClient(after: GatewayErrorResponse(
                 status: .badGateway,
-                reason: "\(route): backend \(backend.backend) closed the connection before it answered"))
+                reason: "\(exchange.route): backend \(backend.backend) closed the connection before it answered"))
         }
     }
 
@@ -415,6 +427,18 @@ extension ChannelPipeline.SynchronousOperations {
     /// Removes the pipeline's handler of type `type`, if it has one.
     func removeIfPresent<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
         if let handler = try? self.handler(type: type) { removeHandler(handler, promise: nil) }
+    }
+}
+
+extension LoadBalancingPolicy {
+    /// The one header the policy's hash reads, if it reads one: the only header a request's
+    /// summary carries to the selector.
+    fileprivate var hashedHeaderName: String? {
+        switch self {
+        case .consistentHash(.httpHeaderName(let name), _): name
+        case .consistentHash(.httpCookie, _): "cookie"
+        default: nil
+        }
     }
 }
 

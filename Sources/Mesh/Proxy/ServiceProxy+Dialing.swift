@@ -36,6 +36,12 @@ extension ServiceProxy {
         return promise.futureResult
     }
 
+    /// Connects to a backend of `route` for the whole of `client`'s connection, chosen by the
+    /// client's address alone (no request has been read).
+    func connectStream(for route: ProxyRoute, client: Channel) -> EventLoopFuture<ConnectedBackend> {
+        connectStream(for: route, request: RequestAttributes(clientAddress: client.remoteAddress?.ipv4Address))
+    }
+
     private func attempt(
         route: ProxyRoute, request: RequestAttributes, cookieValue: String, reusing: (@Sendable (ServiceBackend) -> Channel?)?,
         tried: [ServiceBackend], failures: [String], promise: EventLoopPromise<ConnectedBackend>

@@ -36,12 +36,18 @@ public struct ClientWorkload: Sendable {
     public var searchDomains: [String]
     /// Whom an `.https` client trusts (required for it).
     public var trustedAuthorities: NIOSSLContext?
+    /// The `Host` header of HTTP requests (a gateway's virtual host); nil sends the target.
+    public var hostHeader: String?
+    /// The request target of HTTP requests.
+    public var path: String
 
     public init(
         kind: Kind, targets: [HostPort], firstRequestAt: NIODeadline, interval: TimeAmount, count: Int,
         timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = [],
-        trustedAuthorities: NIOSSLContext? = nil
+        trustedAuthorities: NIOSSLContext? = nil, hostHeader: String? = nil, path: String = "/"
     ) {
+        self.hostHeader = hostHeader
+        self.path = path
         self.searchDomains = searchDomains
         precondition(kind != .dns || nameServer != nil, "a dns client needs a name server")
         precondition(kind != .https || trustedAuthorities != nil, "an https client needs authorities to trust")
@@ -113,14 +119,18 @@ public struct ClientWorkload: Sendable {
         switch kind {
         case .httpKeepAlive:
             guard let session else { preconditionFailure("a keep-alive client has its session from start") }
-            return session.get(index, address: address, port: target.port, authority: target.description)
+            return session.get(index, address: address, port: target.port, authority: hostHeader ?? target.description, path: path)
         case .http:
-            return HTTPExchange.get(on: host, address: address, port: target.port, authority: target.description)
+            return HTTPExchange.get(
+                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path)
         case .https:
             // An address literal is no name: the certificate must then list the address itself.
-            let serverName = IPv4Address(target.host) == nil ? target.host : nil
+            // A virtual host is the name asked for (SNI) and checked.
+            let name = hostHeader.map(HostPattern.requestHost(fromHeader:)) ?? target.host
+            let serverName = IPv4Address(name) == nil ? name : nil
             let tls = trustedAuthorities.map { HTTPExchange.TLS(context: $0, serverName: serverName) }
-            return HTTPExchange.get(on: host, address: address, port: target.port, authority: target.description, tls: tls)
+            return HTTPExchange.get(
+                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, tls: tls)
         case .tcp:
             return StreamEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index))
                 .map { target.description }

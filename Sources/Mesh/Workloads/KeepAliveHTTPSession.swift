@@ -19,7 +19,7 @@ final class KeepAliveHTTPSession: @unchecked Sendable {
     }
 
     /// Sends request `index`; succeeds with the body of a 200 response. Confined to the host's loop.
-    func get(_ index: Int, address: IPv4Address, port: UInt16, authority: String) -> EventLoopFuture<String> {
+    func get(_ index: Int, address: IPv4Address, port: UInt16, authority: String, path: String = "/") -> EventLoopFuture<String> {
         let response = host.eventLoop.makePromise(of: String.self)
         connect(to: address, port: port).whenComplete { result in
             switch result {
@@ -27,7 +27,7 @@ final class KeepAliveHTTPSession: @unchecked Sendable {
             case .success(let channel):
                 let queue = try? channel.pipeline.syncOperations.handler(type: HTTPResponseQueue.self)
                 queue?.expect(response)
-                channel.sendGET(authority: authority, headers: [(Self.keyHeader, "key-\(index % Self.keyCount)")])
+                channel.sendGET(authority: authority, path: path, headers: [(Self.keyHeader, "key-\(index % Self.keyCount)")])
             }
         }
         return response.futureResult

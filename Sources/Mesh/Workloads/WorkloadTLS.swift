@@ -10,15 +10,8 @@ public enum WorkloadTLS {
     public static func serverContext(
         certificateChainPEM: [UInt8], privateKeyPEM: [UInt8]
     ) throws(WorkloadTLSError) -> NIOSSLContext {
-        let chain = try certificates(certificateChainPEM, field: "tls.crt")
-        let key: NIOSSLPrivateKey
-        do { key = try NIOSSLPrivateKey(bytes: privateKeyPEM, format: .pem) } catch {
-            throw WorkloadTLSError(field: "tls.key", problem: "is not a PEM private key (\(error))")
-        }
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        configuration.minimumTLSVersion = .tlsv12
-        return try context(configuration, field: "tls.crt")
+        let credential = try TLSCredential(certificateChainPEM: certificateChainPEM, privateKeyPEM: privateKeyPEM)
+        return try context(credential.serverConfiguration, field: "tls.crt")
     }
 
     /// A client context that trusts only the authorities in `trustedPEM` and checks the server's
@@ -31,7 +24,7 @@ public enum WorkloadTLS {
         return try context(configuration, field: field)
     }
 
-    private static func certificates(_ pem: [UInt8], field: String) throws(WorkloadTLSError) -> [NIOSSLCertificate] {
+    static func certificates(_ pem: [UInt8], field: String) throws(WorkloadTLSError) -> [NIOSSLCertificate] {
         let parsed: [NIOSSLCertificate]
         do { parsed = try NIOSSLCertificate.fromPEMBytes(pem) } catch {
             throw WorkloadTLSError(field: field, problem: "is not a PEM certificate bundle (\(error))")

@@ -13,6 +13,9 @@ public struct MeshSpec: Hashable, Sendable {
     public var tunnel: Bool
     /// Nodes running a relay (`edgemesh relay`): every agent keeps a reservation on each.
     public var relays: [String]
+    /// Agent nodes that are also the ingress gateway (`edgemesh agent --gateway`, EdgeMesh's
+    /// default gateway labels).
+    public var gateways: [String] = []
 
     public init(
         agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",

@@ -94,7 +94,8 @@ final class ScenarioMeshDeployment {
         let configuration = EdgeAgent.Configuration(
             nodeName: host.name, listenAddress: .loopback, dnsPort: spec.dnsPort, clusterDomain: spec.clusterDomain,
             tunnel: spec.tunnel ? TunnelConfiguration(presharedKey: presharedKey) : nil,
-            relays: spec.tunnel ? relayAddresses : [])
+            relays: spec.tunnel ? relayAddresses : [],
+            gateway: spec.gateways.contains(host.name) ? IngressGateway.Configuration() : nil)
         // The domain was validated by the parser.
         let agent = try! EdgeAgent(host: host, configuration: configuration)
         agents[host.name] = agent

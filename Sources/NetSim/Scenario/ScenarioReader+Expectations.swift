@@ -68,8 +68,8 @@ extension Reader {
     }
 
     private func spread(_ value: Value, client: WorkloadSpec, workloads: WorkloadIndex) throws(ScenarioError) -> ExpectationSpec.Kind {
-        guard case .client(let spec) = client.kind, spec.protocol == .http || spec.protocol == .https else {
-            throw fail(value, "spread needs an http or https client: only HTTP answers name the backend (pod) that served them")
+        guard case .client(let spec) = client.kind, [.http, .https, .httpKeepAlive].contains(spec.protocol) else {
+            throw fail(value, "spread needs an http, https or http-keepalive client: only HTTP answers name the backend (pod) that served them")
         }
         let spread = try fields(value, allowed: ["backends", "tolerance"])
         let backendsValue = try required(spread, "backends")

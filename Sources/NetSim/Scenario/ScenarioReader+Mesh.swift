@@ -7,7 +7,7 @@ import Yams
 extension Reader {
     func mesh(_ value: Value, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
         let fields = try self.fields(
-            value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays"])
+            value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways"])
         let agentsValue = try required(fields, "agents")
         var agents: [String] = []
         if case .scalar = agentsValue.node, try scalar(agentsValue, "\"all\" or a list of nodes") == "all" {
@@ -29,6 +29,13 @@ extension Reader {
             }
             guard !nodes.isEmpty else { throw fail(value, "needs at least one node") }
             return nodes
+        }
+        if let value = fields["gateways"] {
+            spec.gateways = try nodeList(value)
+            for (item, node) in zip(try list(value, of: "node names"), spec.gateways) where !agents.contains(node) {
+                throw fail(
+                    item, "gateway node \"\(node)\" runs no agent; the gateway is a role of the agent (agents: \(agents.joined(separator: ", ")))")
+            }
         }
         if let value = fields["apiServer"] { spec.apiServer = try reference(value, to: [.node], in: names) }
         if let value = fields["apiPort"] { spec.apiPort = try port(value) }

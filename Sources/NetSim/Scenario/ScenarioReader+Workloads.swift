@@ -14,7 +14,9 @@ extension Reader {
         switch kind {
         case "http-server": return common + ["port", "podName", "tlsSecret"]
         case "client":
-            return common + ["protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret"]
+            return common + [
+                "protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret", "hostHeader", "path",
+            ]
         case "punch-peer": return common + ["transport", "rendezvous", "peer", "port", "start", "timeout"]
         case "replay": return common + ["pcap", "only", "start", "timeout"]
         default: return common + ["port"]
@@ -138,6 +140,27 @@ extension Reader {
         func target(_ value: Value) throws(ScenarioError) -> String {
             clientProtocol == .dns ? try scalar(value, "a name to look up") : try hostPort(value)
         }
+        let speaksHTTP: Set<WorkloadSpec.ClientSpec.ClientProtocol> = [.http, .https, .httpKeepAlive]
+        var hostHeader: String?
+        var path = "/"
+        for key in ["hostHeader", "path"] {
+            guard let value = fields[key] else { continue }
+            guard speaksHTTP.contains(clientProtocol) else {
+                throw fail(value, "\(key) is for http, https and http-keepalive clients; this one speaks \(clientProtocol.rawValue)")
+            }
+            let text = try scalar(value, key == "path" ? "a request path" : "a Host header value")
+            if key == "path" {
+                guard text.hasPrefix("/"), !text.contains(where: { $0 == " " || $0.isNewline }) else {
+                    throw fail(value, "\"\(text)\" is not a request path (it starts with / and has no spaces)")
+                }
+                path = text
+            } else {
+                guard !text.isEmpty, !text.contains(where: { $0 == " " || $0.isNewline }) else {
+                    throw fail(value, "\"\(text)\" is not a Host header value (a name, with a port if wanted)")
+                }
+                hostHeader = text
+            }
+        }
         var targets: [String] = []
         switch (fields["target"], fields["targets"]) {
         case (let single?, nil):
@@ -176,7 +199,7 @@ extension Reader {
         }
         return WorkloadSpec.ClientSpec(
             protocol: clientProtocol, targets: targets, start: start, interval: interval, count: count, timeout: timeout,
-            payloadSize: payload, trustedPEM: trustedPEM)
+            payloadSize: payload, trustedPEM: trustedPEM, hostHeader: hostHeader, path: path)
     }
 
     private func punchPeer(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.PunchSpec {

@@ -73,11 +73,17 @@ public struct WorkloadSpec: Hashable, Sendable {
         public var payloadSize: Int
         /// The authorities an `https` client trusts (PEM), from the Secret named by `caSecret`.
         public var trustedPEM: [UInt8]?
+        /// HTTP kinds: the `Host` header sent (a gateway's virtual host); nil sends the target.
+        public var hostHeader: String?
+        /// HTTP kinds: the request target.
+        public var path: String
 
         public init(
             protocol: ClientProtocol, targets: [String], start: UInt64, interval: UInt64, count: Int,
-            timeout: UInt64, payloadSize: Int, trustedPEM: [UInt8]? = nil
+            timeout: UInt64, payloadSize: Int, trustedPEM: [UInt8]? = nil, hostHeader: String? = nil, path: String = "/"
         ) {
+            self.hostHeader = hostHeader
+            self.path = path
             self.trustedPEM = trustedPEM
             self.protocol = `protocol`
             self.targets = targets

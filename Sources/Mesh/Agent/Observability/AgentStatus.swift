@@ -39,4 +39,6 @@ public struct AgentStatus: Codable, Equatable, Sendable {
     public var tunnel: TunnelStatusReport?
     /// The relays, the NAT mapping they observe, and why punching failed, one line each.
     public var relays: [String]?
+    /// The gateway's ports, then what it cannot serve, one line each; nil on a node without it.
+    public var gateway: [String]? = nil
 }

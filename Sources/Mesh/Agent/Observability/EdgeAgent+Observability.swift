@@ -25,7 +25,8 @@ extension EdgeAgent {
                 responses: Dictionary(uniqueKeysWithValues: dns.sortedResponseCounts.map { ("\($0.code)", $0.count) })),
             tunnelKey: tunnelKeyStatus,
             tunnel: tunnel?.statusReport,
-            relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) })
+            relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) },
+            gateway: gateway?.statusLines)
     }
 
     /// Where this node's tunnel key stands, in words: published, or why not and what to do.

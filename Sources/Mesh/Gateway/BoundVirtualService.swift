@@ -1,0 +1,101 @@
+/// A VirtualService as the gateway reads it: hosts parsed, gateway names resolved, URI matches
+/// compiled.
+struct BoundVirtualService {
+    struct HTTPRoute {
+        var name: String
+        /// Any one fits; none means every path.
+        var matches: [URIMatch?]
+        var destinations: [GatewayDestination]
+
+        func fits(_ path: String) -> Bool {
+            matches.isEmpty || matches.contains { $0?.fits(path) ?? true }
+        }
+    }
+
+    enum URIMatch {
+        case exact(String)
+        case prefix(String)
+        case regex(Regex<AnyRegexOutput>)
+        /// A pattern that did not compile: fits nothing (and is reported).
+        case invalid
+
+        func fits(_ path: String) -> Bool {
+            switch self {
+            case .exact(let value): path == value
+            case .prefix(let value): path.hasPrefix(value)
+            case .regex(let regex): (try? regex.wholeMatch(in: path)) != nil
+            case .invalid: false
+            }
+        }
+    }
+
+    var key: ObjectKey
+    var namespace: String
+    var hosts: [HostPattern]
+    var gateways: Set<ObjectKey>
+    var http: [HTTPRoute]
+    var tcp: [TCPRoute]
+
+    struct TCPRoute {
+        var name: String
+        /// The ports its matches name; empty means every port.
+        var ports: [Int]
+        var destinations: [GatewayDestination]
+    }
+
+    init(_ service: VirtualService, clusterDomain: String, problems: inout [String]) {
+        key = service.key
+        namespace = service.metadata.namespace
+        hosts = service.spec.hosts.map(HostPattern.init)
+        gateways = Set(service.spec.gateways.compactMap { name -> ObjectKey? in
+            if name == "mesh" { return nil }
+            if let slash = name.firstIndex(of: "/") {
+                return ObjectKey(namespace: String(name[..<slash]), name: String(name[name.index(after: slash)...]))
+            }
+            return ObjectKey(namespace: service.metadata.namespace, name: name)
+        })
+        let namespace = self.namespace
+        http = service.spec.http.enumerated().map { index, route in
+            HTTPRoute(
+                name: "VirtualService \(service.key) http[\(index)]\(route.name.map { " (\($0))" } ?? "")",
+                matches: route.match.map { match -> URIMatch? in
+                    match.uri.map { uri -> URIMatch in
+                        switch uri {
+                        case .exact(let value): return .exact(value)
+                        case .prefix(let value): return .prefix(value)
+                        case .regex(let pattern):
+                            do { return .regex(try Regex(pattern)) } catch {
+                                problems.append("VirtualService \(service.key) http[\(index)]: uri regex \"\(pattern)\" does not compile (\(error)); the match fits nothing")
+                                return .invalid
+                            }
+                        }
+                    }
+                },
+                destinations: Self.destinations(route.route, namespace: namespace, clusterDomain: clusterDomain))
+        }
+        tcp = Self.tcpRoutes(service, clusterDomain: clusterDomain)
+    }
+
+    private static func tcpRoutes(_ service: VirtualService, clusterDomain: String) -> [TCPRoute] {
+        service.spec.tcp.enumerated().map { index, route in
+            // A match without a port fits every port, as no match at all does.
+            let ports = route.match.contains { $0.port == nil } ? [] : route.match.compactMap(\.port)
+            return TCPRoute(
+                name: "VirtualService \(service.key) tcp[\(index)]", ports: ports,
+                destinations: destinations(route.route, namespace: service.metadata.namespace, clusterDomain: clusterDomain))
+        }
+    }
+
+    /// A route's destinations with the weights Istio gives them, names read in `namespace`.
+    static func destinations(
+        _ route: [VirtualService.RouteDestination], namespace: String, clusterDomain: String
+    ) -> [GatewayDestination] {
+        zip(route, route.effectiveWeights).map { destination, weight in
+            GatewayDestination(
+                host: destination.destination.host,
+                service: GatewayDestination.service(
+                    named: destination.destination.host, inNamespace: namespace, clusterDomain: clusterDomain),
+                port: destination.destination.port, weight: weight)
+        }
+    }
+}

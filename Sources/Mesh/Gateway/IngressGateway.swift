@@ -1,0 +1,258 @@
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// The gateway role: exposes services to the outside through the Istio Gateways whose selector
+/// matches this gateway's labels and the VirtualServices bound to them.
+///
+/// It listens on every port those Gateways declare (opening and closing ports as they change)
+/// and routes each HTTP request by its host and path (`GatewayRoutes`), request by request on a
+/// keep-alive connection, to a service port of the `ServiceProxy`: the service's load-balancing
+/// policy, retries, outlier ejection and the tunnel to other nodes apply as to intercepted
+/// traffic. A request no route fits gets a 404; a route whose service cannot be reached a 503
+/// (or 502). HTTPS servers (`tls.mode: SIMPLE`) end TLS here with the certificate of their
+/// `credentialName` Secret, chosen by the client's SNI (`GatewayTLSContexts`); a server with
+/// `tls.httpsRedirect` answers 301. TCP servers splice each connection to the destination of
+/// the VirtualService `tcp` route for their port (`GatewayStreamHandler`). Changes to Gateways,
+/// VirtualServices and Secrets apply to the next request (or handshake, or connection).
+///
+/// Confined to the host's event loop, like the proxy it rides on.
+public final class IngressGateway: @unchecked Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// EdgeMesh's gateway label: Gateways select `kubeedge: edgemesh-gateway`.
+        public static let defaultLabels = ["kubeedge": "edgemesh-gateway"]
+
+        /// This gateway's labels, which Gateways' selectors are matched against.
+        public var labels: [String: String]
+        /// Where the ports are opened (all addresses by default).
+        public var listenAddress: IPv4Address
+
+        public init(labels: [String: String] = Configuration.defaultLabels, listenAddress: IPv4Address = .any) {
+            self.labels = labels
+            self.listenAddress = listenAddress
+        }
+    }
+
+    public let proxy: ServiceProxy
+    public let configuration: Configuration
+    /// The routes in force.
+    public private(set) var routes = GatewayRoutes()
+    private var tls = GatewayTLSContexts()
+    private var listeners: [UInt16: Channel] = [:]
+    private var opening: Set<UInt16> = []
+    private var subscription: ServiceTable.Subscription?
+    private var stopped = false
+    private var host: any Host { proxy.host }
+    private var table: ServiceTable { proxy.table }
+
+    public init(proxy: ServiceProxy, configuration: Configuration = .init()) {
+        self.proxy = proxy
+        self.configuration = configuration
+    }
+
+    /// The ports listened on now, ascending.
+    public var listeningPorts: [UInt16] { listeners.keys.sorted() }
+
+    /// What `edgemesh status` shows: the ports served and how, then each thing declared that
+    /// cannot be served (a protocol, a clash, a regex, a certificate).
+    public var statusLines: [String] {
+        let ports = listeningPorts.map { "\($0) (\(routes.listeners[$0]?.protocol.rawValue ?? "closing"))" }
+        let labels = configuration.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return ["gateway \(labels): listening on \(ports.isEmpty ? "no port (no selected Gateway declares one)" : ports.joined(separator: ", "))"]
+            + (routes.problems + tls.problems).map { "gateway: \($0)" }
+    }
+
+    /// Follows the table and opens the ports it declares. A port that cannot be opened is
+    /// logged and tried again at the next change of Gateways; the future does not fail for it.
+    public func start() -> EventLoopFuture<Void> {
+        host.eventLoop.preconditionInEventLoop()
+        subscription = table.subscribe { [weak self] summary in
+            guard summary.changes.contains(where: { [.gateway, .virtualService, .secret].contains($0.kind) }) else { return }
+            self?.reconcile()
+        }
+        return reconcile()
+    }
+
+    /// Closes the ports; connections in progress carry on until either end closes them.
+    public func stop() -> EventLoopFuture<Void> {
+        host.eventLoop.preconditionInEventLoop()
+        stopped = true
+        subscription?.cancel()
+        subscription = nil
+        let closing = listeners.keys.sorted().compactMap { listeners[$0]?.close() }
+        listeners = [:]
+        return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
+    }
+
+    // MARK: Following the table
+
+    @discardableResult
+    private func reconcile() -> EventLoopFuture<Void> {
+        guard !stopped else { return host.eventLoop.makeSucceededVoidFuture() }
+        let previous = routes
+        routes = GatewayRoutes(
+            gateways: table.gateways, virtualServices: table.virtualServices, labels: configuration.labels,
+            clusterDomain: table.clusterDomain)
+        let previousTLS = tls
+        tls = GatewayTLSContexts(routes: routes, secret: table.secret(_:))
+        for problem in routes.problems where !previous.problems.contains(problem) {
+            host.logger.warning("gateway: \(problem)")
+        }
+        for problem in tls.problems where !previousTLS.problems.contains(problem) {
+            host.logger.warning("gateway: \(problem)")
+        }
+        for port in listeners.keys.sorted() where routes.listeners[port] == nil {
+            listeners.removeValue(forKey: port)?.close(promise: nil)
+            host.logger.info("gateway: port \(port) closed (no selected Gateway declares it any more)")
+        }
+        let missing = routes.ports.filter { listeners[$0] == nil && !opening.contains($0) }
+        return EventLoopFuture.andAllComplete(missing.map { open($0) }, on: host.eventLoop)
+    }
+
+    private func open(_ port: UInt16) -> EventLoopFuture<Void> {
+        opening.insert(port)
+        let options = StreamListenOptions(
+            address: configuration.listenAddress.socketAddress(port: port), allowRemoteHalfClosure: true, backlog: 1024)
+        return host.listenStream(options) { [self] channel in
+            channel.setOption(ChannelOptions.autoRead, value: false).flatMapThrowing {
+                try self.serve(channel, onPort: port)
+            }
+        }.map { listener in
+            self.opening.remove(port)
+            guard !self.stopped, let declared = self.routes.listeners[port] else {
+                listener.close(promise: nil)
+                return
+            }
+            self.listeners[port] = listener
+            self.host.logger.info("gateway: listening on \(listener.localAddress.map { "\($0)" } ?? "port \(port)") (\(declared.protocol.rawValue))")
+        }.recover { error in
+            self.opening.remove(port)
+            self.host.logger.error("gateway: cannot listen on port \(port): \(error); tried again when Gateways change")
+        }
+    }
+
+    // MARK: Serving connections
+
+    /// Sets up an accepted connection by what its port serves now.
+    private func serve(_ channel: Channel, onPort port: UInt16) throws {
+        guard let listener = routes.listeners[port] else {
+            // The port is being closed: this connection came in just before.
+            throw GatewayProblem("gateway port \(port) is no longer served")
+        }
+        if listener.protocol == .tcp {
+            try channel.pipeline.syncOperations.addHandler(GatewayStreamHandler(gateway: self, port: port))
+            return
+        }
+        if listener.protocol == .https {
+            guard let context = tls.contexts[port] else { throw GatewayProblem("gateway port \(port) has no usable certificate") }
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+        }
+        try HTTPRequestBalancer.install(
+            on: channel.pipeline.syncOperations, proxy: proxy,
+            routing: .perRequest(
+                description: "gateway port \(port) (\(listener.protocol.rawValue))",
+                decide: { [weak self] request, client in
+                    // A connection may outlive its gateway (the agent stopping, the process not).
+                    guard let self else {
+                        return .answer(GatewayErrorResponse(status: .serviceUnavailable, reason: "the gateway has stopped"))
+                    }
+                    let target = self.target(for: request, onPort: port)
+                    if case .route = target {
+                        Self.addForwardingHeaders(to: &request, client: client, scheme: listener.protocol == .https ? "https" : "http")
+                    }
+                    return target
+                }))
+    }
+
+    /// Where one HTTP request goes, by the routes in force now.
+    func target(for request: HTTPRequestHead, onPort port: UInt16) -> HTTPRequestTarget {
+        let hostHeader = request.headers.first(name: "host")
+        switch routes.decide(port: port, hostHeader: hostHeader, target: request.uri) {
+        case .notFound(let reason):
+            return .answer(GatewayErrorResponse(status: .notFound, reason: reason))
+        case .redirectToHTTPS:
+            let location = "https://" + HostPattern.requestHost(fromHeader: hostHeader ?? "") + Self.pathAndQuery(request.uri)
+            return .answer(GatewayErrorResponse(status: .movedPermanently, reason: "moved to \(location)", location: location))
+        case .forward(let destinations, let routeName):
+            switch chooseRoute(among: destinations, of: routeName) {
+            case .success(let route): return .route(route)
+            case .failure(let problem): return .answer(GatewayErrorResponse(status: .serviceUnavailable, reason: problem.reason))
+            }
+        }
+    }
+
+    /// The proxy's route for a new connection to the TCP `port`, by the routes in force now.
+    func streamRoute(onPort port: UInt16) -> Result<ProxyRoute, GatewayProblem> {
+        switch routes.decideStream(port: port) {
+        case .forward(let destinations, let routeName): chooseRoute(among: destinations, of: routeName)
+        case .notFound(let reason): .failure(GatewayProblem(reason))
+        case .redirectToHTTPS: .failure(GatewayProblem("gateway port \(port) redirects HTTP only"))
+        }
+    }
+
+    /// The proxy's route to one of `destinations`, drawn by weight.
+    private func chooseRoute(among destinations: [GatewayDestination], of routeName: String) -> Result<ProxyRoute, GatewayProblem> {
+        var random = host.random
+        guard let index = GatewayDestination.pick(weights: destinations.map(\.weight), using: &random) else {
+            return .failure(GatewayProblem("\(routeName): no destination has a weight"))
+        }
+        return proxyRoute(for: destinations[index]).mapError { GatewayProblem("\(routeName): \($0.reason)") }
+    }
+
+    /// What the backend is told about the original request, as Envoy tells it at the edge: the
+    /// client's address appended to `X-Forwarded-For`, the scheme the client used in
+    /// `X-Forwarded-Proto` (so an application behind TLS termination builds https links).
+    static func addForwardingHeaders(to request: inout HTTPRequestHead, client: SocketAddress?, scheme: String) {
+        if let address = client?.ipAddress {
+            let earlier = request.headers["x-forwarded-for"].joined(separator: ", ")
+            request.headers.replaceOrAdd(name: "X-Forwarded-For", value: earlier.isEmpty ? address : earlier + ", " + address)
+        }
+        request.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: scheme)
+    }
+
+    /// The proxy's route to the service port a destination names.
+    func proxyRoute(for destination: GatewayDestination) -> Result<ProxyRoute, GatewayProblem> {
+        guard let key = destination.service, let service = table.service(key) else {
+            let named = destination.service.map { " (\($0))" } ?? ""
+            return .failure(.init("destination \(destination.host)\(named) is not a service of this cluster"))
+        }
+        let tcpPorts = service.spec.ports.filter { $0.protocol == .tcp }
+        let port: ServicePort
+        if let number = destination.port {
+            guard let chosen = tcpPorts.first(where: { $0.port == number }) else {
+                return .failure(.init("service \(key) has no TCP port \(number)"))
+            }
+            port = chosen
+        } else {
+            guard tcpPorts.count == 1, let only = tcpPorts.first else {
+                return .failure(.init("service \(key) has \(tcpPorts.count) TCP ports; the destination must name one (port.number)"))
+            }
+            port = only
+        }
+        let routes = service.spec.allocatedClusterIPs.compactMap { IPv4Address($0) }.compactMap { address in
+            UInt16(exactly: port.port).flatMap { proxy.route(to: ProxiedAddress(transport: .tcp, address: address, port: $0)) }
+        }
+        guard let route = routes.first else {
+            return .failure(.init("service \(key) has no cluster IP the proxy carries (headless and ExternalName services are not routed)"))
+        }
+        return .success(route)
+    }
+
+    /// The path and query of a request target (absolute-form targets lose their scheme and host).
+    static func pathAndQuery(_ target: String) -> String {
+        guard let scheme = target.range(of: "://") else { return target.hasPrefix("/") ? target : "/" + target }
+        let rest = target[scheme.upperBound...]
+        return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+    }
+}
+
+/// Why the gateway cannot serve something (a destination, a connection), in words.
+struct GatewayProblem: Error, Hashable, CustomStringConvertible {
+    let reason: String
+
+    init(_ reason: String) {
+        self.reason = reason
+    }
+
+    var description: String { reason }
+}

@@ -1,0 +1,33 @@
+import NIOSSL
+
+/// A certificate chain (leaf first) and its private key, read from PEM as a `kubernetes.io/tls`
+/// Secret holds them (`tls.crt`, `tls.key`): what a TLS server presents.
+public struct TLSCredential: Sendable {
+    public var certificateChain: [NIOSSLCertificate]
+    public var privateKey: NIOSSLPrivateKey
+
+    public init(certificateChainPEM: [UInt8], privateKeyPEM: [UInt8]) throws(WorkloadTLSError) {
+        certificateChain = try WorkloadTLS.certificates(certificateChainPEM, field: "tls.crt")
+        do { privateKey = try NIOSSLPrivateKey(bytes: privateKeyPEM, format: .pem) } catch {
+            throw WorkloadTLSError(field: "tls.key", problem: "is not a PEM private key (\(error))")
+        }
+    }
+
+    /// The credential of a `kubernetes.io/tls` Secret.
+    public init(secret: Secret) throws(WorkloadTLSError) {
+        guard let chain = secret.value(forKey: "tls.crt"), let key = secret.value(forKey: "tls.key") else {
+            throw WorkloadTLSError(
+                field: secret.value(forKey: "tls.crt") == nil ? "tls.crt" : "tls.key",
+                problem: "is missing (a \(Secret.tlsType) Secret holds tls.crt and tls.key)")
+        }
+        try self.init(certificateChainPEM: chain, privateKeyPEM: key)
+    }
+
+    /// A TLS 1.2+ server configuration presenting this credential.
+    public var serverConfiguration: TLSConfiguration {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: certificateChain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
+    }
+}

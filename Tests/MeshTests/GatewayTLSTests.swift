@@ -1,0 +1,51 @@
+import Testing
+
+@testable import Mesh
+
+/// HTTPS servers of the gateway: which TLS settings it terminates, and what it says about
+/// certificates it cannot use.
+@Suite struct GatewayTLSTests {
+    static func routes(servers: [String]) throws -> GatewayRoutes {
+        let gateway = try KubernetesDecoder.decode(Gateway.self, yaml: GatewayRoutesTests.gatewayYAML(servers: servers))
+        return GatewayRoutes(
+            gateways: [gateway], virtualServices: [], labels: IngressGateway.Configuration.defaultLabels, clusterDomain: "cluster.local")
+    }
+
+    @Test func simpleTLSWithACredentialIsTerminated() throws {
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-tls}}"#,
+        ])
+        #expect(routes.listeners[443]?.protocol == .https)
+        #expect(routes.listeners[443]?.servers.first?.credential == ObjectKey(namespace: "shop", name: "shop-tls"),
+                "the Secret is looked up in the Gateway's namespace")
+        #expect(routes.problems.isEmpty)
+    }
+
+    @Test func otherTLSModesAndMissingCredentialsAreReported() throws {
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}"#,
+            #"{port: {number: 8443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE}}"#,
+        ])
+        #expect(routes.ports.isEmpty)
+        #expect(routes.problems == [
+            "Gateway shop/edge-gateway port 443: HTTPS with tls.mode PASSTHROUGH is not served (SIMPLE is: TLS ends at the gateway)",
+            "Gateway shop/edge-gateway port 8443: HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate",
+        ])
+    }
+
+    @Test func aMissingOrBrokenSecretIsNamed() throws {
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: a, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: a-tls}}"#,
+            #"{port: {number: 443, name: b, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-tls}}"#,
+        ])
+        let broken = Secret(
+            metadata: ObjectMeta(name: "b-tls", namespace: "shop"), type: Secret.tlsType,
+            stringData: ["tls.crt": "not a certificate", "tls.key": "nor a key"])
+        let contexts = GatewayTLSContexts(routes: routes) { $0 == broken.key ? broken : nil }
+        #expect(contexts.contexts.isEmpty)
+        #expect(contexts.problems.count == 3, "\(contexts.problems)")
+        #expect(contexts.problems.contains("Gateway shop/edge-gateway port 443 credentialName a-tls: no Secret shop/a-tls; its hosts get the port's other certificates"))
+        #expect(contexts.problems.contains { $0.hasPrefix("Gateway shop/edge-gateway port 443 credentialName b-tls: Secret shop/b-tls tls.crt is not a PEM certificate bundle") })
+        #expect(contexts.problems.contains("Gateway port 443: no usable certificate; its connections are closed"))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Mesh
+import Testing
+
+@testable import NetSim
+
+/// `Scenarios/ingress-gateway.yaml`: a visitor on the internet reaches services by host and path
+/// (over HTTP, and HTTPS ended at the gateway with the certificate its SNI names) through the
+/// gateway node, across the tunnel to pods behind home NATs.
+@Suite struct IngressGatewayScenarioTests {
+    static let path = "\(ScenarioFilesTests.directory)/ingress-gateway.yaml"
+    static let second = Nanoseconds.second
+
+    static func scenario(replacing original: String? = nil, with replacement: String = "", appending extra: String = "") throws -> Scenario {
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        if let original {
+            #expect(text.contains(original), "the case must change the scenario")
+            text = text.replacingOccurrences(of: original, with: replacement)
+        }
+        return try ScenarioParser.parse(yaml: text + extra, source: "ingress-gateway.yaml")
+    }
+
+    @Test func routesByHostAndPathAndOpensPortsAsGatewaysChange() throws {
+        let runner = try ScenarioRunner(scenario: try Self.scenario())
+        var portsBefore: [UInt16]?
+        var portsAfter: [UInt16]?
+        var status: [String]?
+        let report = try runner.run(options: .init(prepare: { simulator in
+            simulator.schedule(at: 40 * Self.second) { portsBefore = runner.agent(on: "gateway-1")?.gateway?.listeningPorts }
+            simulator.schedule(at: 60 * Self.second) {
+                portsAfter = runner.agent(on: "gateway-1")?.gateway?.listeningPorts
+                status = runner.agent(on: "gateway-1")?.status().gateway
+            }
+        }))
+        let failed = report.verdicts.filter { !$0.passed }.map { "\($0.expectation.subject): \($0.detail)" }
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(portsBefore == [80, 81, 443, 9000], "only the selected Gateway's ports open")
+        #expect(portsAfter == [80, 81, 443, 8000, 9000], "the port added to the Gateway opens while the gateway runs")
+        #expect(status == ["gateway kubeedge=edgemesh-gateway: listening on 80 (HTTP), 81 (HTTP), 443 (HTTPS), 8000 (HTTP), 9000 (TCP)"],
+                "edgemesh status shows the ports and how each is served")
+        let unrouted = try #require(report.workloads.first { $0.name == "unrouted-path" })
+        #expect(unrouted.failureReasons.map(\.reason) == ["HTTP status 404"], "no route is a 404, not a reset")
+        let redirected = try #require(report.workloads.first { $0.name == "redirected" })
+        #expect(redirected.failureReasons.map(\.reason) == ["HTTP status 301"], "an httpsRedirect server answers 301")
+    }
+
+    @Test func aRequestSentToTheWrongServiceFailsTheScenario() throws {
+        let scenario = try Self.scenario(
+            replacing: "route: [{destination: {host: cart, port: {number: 80}}}]",
+            with: "route: [{destination: {host: catalog, port: {number: 80}}}]")
+        let report = try ScenarioRunner(scenario: scenario).run()
+        let cart = report.verdicts.filter { $0.expectation.subject == "shop-cart" }
+        #expect(cart.contains { !$0.passed && $0.detail.contains("unexpected: [\"catalog-1\"]") }, "\(cart.map(\.detail))")
+    }
+
+    @Test func aDeletedGatewayClosesItsPorts() throws {
+        let runner = try ScenarioRunner(scenario: try Self.scenario(
+            replacing: "changes:\n", with: """
+                changes:
+                  - {at: 110s, delete: {kind: Gateway, namespace: default, name: edge-gateway}}
+
+                """))
+        var ports: [UInt16]?
+        _ = try runner.run(options: .init(prepare: { simulator in
+            simulator.schedule(at: 115 * Self.second) { ports = runner.agent(on: "gateway-1")?.gateway?.listeningPorts }
+        }))
+        #expect(ports == [])
+    }
+
+    @Test(arguments: [
+        ("path: /catalog/books,", "path: catalog/books,", "\"catalog/books\" is not a request path (it starts with / and has no spaces)"),
+        ("hostHeader: API.example.com,", "hostHeader: \"api example\",", "\"api example\" is not a Host header value"),
+        ("target: gateway-1:9000, payload: 4KiB,", "target: gateway-1:9000, payload: 4KiB, path: /x,",
+         "path is for http, https and http-keepalive clients; this one speaks tcp"),
+    ])
+    func aClientsRequestFieldsAreChecked(original: String, replacement: String, message: String) throws {
+        let error = #expect(throws: ScenarioError.self) { _ = try Self.scenario(replacing: original, with: replacement) }
+        #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func aGatewayNodeMustRunAnAgent() throws {
+        let error = #expect(throws: ScenarioError.self) {
+            _ = try Self.scenario(replacing: "gateways: [gateway-1]", with: "gateways: [visitor]")
+        }
+        #expect(error?.description.contains("gateway node \"visitor\" runs no agent; the gateway is a role of the agent") == true,
+                "\(error?.description ?? "")")
+    }
+}
