@@ -104,9 +104,7 @@ final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
         for side in [Side.first, .second] {
             guard let context = context(of: side) else { continue }
             // Synchronously where the channel allows it (NIOPosix): no future per connection.
-            if let options = context.channel.syncOptions,
-                (try? options.setOption(ChannelOptions.autoRead, value: false)) != nil
-            {
+            if context.channel.turnAutoReadOffSynchronously() {
                 if !state(of: side).inputClosed { readIfOtherSideWritable(side) }
                 continue
             }
