@@ -21,6 +21,10 @@ public final class LinuxHost: Host {
     public let logger: Logger
     public let interception: TrafficInterception
     public let store: DurableStore
+    /// The bootstrap every connection without a local address is made with, made on first use:
+    /// a bootstrap connects any number of times, and one per connection cost an object, its
+    /// option storage and an initializer. Touched only on `eventLoop`.
+    private let sharedConnectBootstrap: NIOLoopBoundBox<ClientBootstrap?>
 
     /// - Parameters:
     ///   - storeDirectory: where the durable store keeps one file per key; created on first save.
@@ -41,6 +45,7 @@ public final class LinuxHost: Host {
         self.logger = logger
         self.interception = interception
         self.store = DirectoryStore(directory: storeDirectory, eventLoop: eventLoop)
+        self.sharedConnectBootstrap = .makeEmptyBox(valueType: ClientBootstrap.self, eventLoop: eventLoop)
     }
 
     // MARK: Interfaces
@@ -85,10 +90,8 @@ public final class LinuxHost: Host {
         var bootstrap = ServerBootstrap(group: eventLoop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: Int32(clamping: options.backlog))
-            .childChannelOption(.allowRemoteHalfClosure, value: options.allowRemoteHalfClosure)
-            .childChannelOption(.recvAllocator, value: Self.streamReceiveAllocator)
-            .childChannelOption(.maxMessagesPerRead, value: Self.streamReadsPerWakeup)
-            .childChannelInitializer(childInitializer)
+            .childChannelInitializer(Self.configuringStream(allowRemoteHalfClosure: options.allowRemoteHalfClosure,
+                                                            then: childInitializer))
         if options.reuseAddress {
             bootstrap = bootstrap.serverChannelOption(Self.reusePort, value: 1)
         }
@@ -102,12 +105,10 @@ public final class LinuxHost: Host {
         _ options: StreamConnectOptions,
         initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
-        var bootstrap = ClientBootstrap(group: eventLoop)
+        var bootstrap = connectBootstrap(local: options.local)
             .connectTimeout(options.connectTimeout)
-            .channelOption(.allowRemoteHalfClosure, value: options.allowRemoteHalfClosure)
-            .channelOption(.recvAllocator, value: Self.streamReceiveAllocator)
-            .channelOption(.maxMessagesPerRead, value: Self.streamReadsPerWakeup)
-            .channelInitializer(initializer)
+            .channelInitializer(Self.configuringStream(allowRemoteHalfClosure: options.allowRemoteHalfClosure,
+                                                       then: initializer))
         if let local = options.local {
             if options.reuseAddress {
                 // Hole punching: dial out from the port a listener of ours is bound to.
@@ -120,6 +121,39 @@ public final class LinuxHost: Host {
         let (local, remote) = (options.local, options.remote)
         return bootstrap.connect(to: remote).flatMapErrorThrowing { error in
             throw Self.hostError(for: error, local: local, remote: remote)
+        }
+    }
+
+    /// The shared bootstrap for a connection from no particular local address, made on the loop;
+    /// a fresh one otherwise (a bound one keeps its local address and reuse options). `connect`
+    /// reads the timeout and initializer as it starts, so setting them on the shared one just
+    /// before each connect, on the loop, cannot mix two connections up.
+    private func connectBootstrap(local: SocketAddress?) -> ClientBootstrap {
+        guard local == nil, eventLoop.inEventLoop else { return ClientBootstrap(group: eventLoop) }
+        if let shared = sharedConnectBootstrap.value { return shared }
+        let shared = ClientBootstrap(group: eventLoop)
+        sharedConnectBootstrap.value = shared
+        return shared
+    }
+
+    /// A stream channel's initializer that applies the stream options before `initializer` runs.
+    /// Synchronously: as bootstrap channel options, NIO would apply each one through a future
+    /// and a closure of its own, on every connection.
+    private static func configuringStream(
+        allowRemoteHalfClosure: Bool,
+        then initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> @Sendable (Channel) -> EventLoopFuture<Void> {
+        { channel in
+            do {
+                // NIOPosix socket channels always have synchronous options; initializers run on their loop.
+                guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
+                try options.setOption(.allowRemoteHalfClosure, value: allowRemoteHalfClosure)
+                try options.setOption(.recvAllocator, value: Self.streamReceiveAllocator)
+                try options.setOption(.maxMessagesPerRead, value: Self.streamReadsPerWakeup)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            return initializer(channel)
         }
     }
 
@@ -161,15 +195,18 @@ public final class LinuxHost: Host {
             level: SocketOptionLevel(IPPROTO_IP),
             name: Self.soOriginalDestination
         )
-        return raw.map { address -> SocketAddress? in
-            let destination = SocketAddress(address)
+        // One promise and one callback per connection (a map, a recover and a hop cost three).
+        let destination = eventLoop.makePromise(of: SocketAddress?.self)
+        raw.whenComplete { result in
+            // A failure is ENOENT: conntrack knows no NAT for this connection.
+            guard case .success(let address) = result else { return destination.succeed(nil) }
+            // No host name: `SocketAddress(address)` would format the address as text for one.
+            let original = SocketAddress(address, host: "")
             // With conntrack loaded the kernel answers for every connection; an unrewritten
             // destination is the socket's own address, which means "not intercepted".
-            return destination == channel.localAddress ? nil : destination
-        }.recover { _ in
-            // ENOENT: conntrack knows no NAT for this connection.
-            nil
-        }.hop(to: eventLoop)
+            destination.succeed(original == channel.localAddress ? nil : original)
+        }
+        return destination.futureResult
     }
 
     public func resetStream(_ channel: Channel) {

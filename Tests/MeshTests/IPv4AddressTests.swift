@@ -1,4 +1,5 @@
 import Mesh
+import NIOCore
 import Testing
 
 @Suite struct IPv4AddressTests {
@@ -22,5 +23,16 @@ import Testing
         let address = IPv4Address(203, 0, 113, 7)
         #expect(address.socketAddress(port: 8080).ipv4Address == address)
         #expect(address.socketAddress(port: 8080).port == 8080)
+    }
+
+    @Test func socketAddressAgreesWithNIOsOwnParsing() throws {
+        for (text, port) in [("203.0.113.7", 8080), ("0.0.0.0", 0), ("255.255.255.255", 65535), ("10.96.0.1", 443)] {
+            let parsed = try SocketAddress(ipAddress: text, port: port)
+            let address = try #require(IPv4Address(text))
+            #expect(address.socketAddress(port: UInt16(port)) == parsed)
+            #expect(address.socketAddress(port: UInt16(port)).description == parsed.description)
+            #expect(parsed.ipv4Address == address)
+        }
+        #expect(try SocketAddress(ipAddress: "::1", port: 80).ipv4Address == nil)
     }
 }

@@ -45,18 +45,32 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
 
-    /// The address as a NIO socket address with `port`.
+    /// The address as a NIO socket address with `port`. Built field by field: formatting the
+    /// address as text for NIO to parse back cost every proxied connection a round trip.
     public func socketAddress(port: UInt16) -> SocketAddress {
-        // An IPv4 literal with a valid port cannot fail to convert.
-        try! SocketAddress(ipAddress: description, port: Int(port))
+        var address = Self.emptySocketAddress
+        address.sin_addr.s_addr = value.bigEndian
+        address.sin_port = port.bigEndian
+        return SocketAddress(address, host: "")
     }
+
+    /// `0.0.0.0:0` as the C structure NIO keeps, whose family is already set; Mesh reaches
+    /// the structure only through NIO, never through the C library.
+    private static let emptySocketAddress = {
+        // A literal address with a valid port cannot fail to convert.
+        guard case .v4(let address) = try! SocketAddress(ipAddress: "0.0.0.0", port: 0) else {
+            preconditionFailure("an IPv4 literal made a socket address of another family")
+        }
+        return address.address
+    }()
 }
 
 extension SocketAddress {
-    /// The IPv4 address of an `.v4` socket address, else `nil`.
+    /// The IPv4 address of an `.v4` socket address, else `nil`; read from the structure, not
+    /// from its text.
     public var ipv4Address: Mesh.IPv4Address? {
-        guard case .v4 = self, let text = self.ipAddress else { return nil }
-        return Mesh.IPv4Address(text)
+        guard case .v4(let address) = self else { return nil }
+        return Mesh.IPv4Address(UInt32(bigEndian: address.address.sin_addr.s_addr))
     }
 }
 

@@ -19,14 +19,14 @@ struct BackendDialer: Sendable {
         if let tunnel, usesTunnel(backend), let node = backend.nodeName {
             let target = TunnelTarget(node: node, address: backend.address, port: backend.port, transport: .tcp)
             return tunnel.openStream(to: target, on: host.eventLoop).flatMap { channel in
-                channel.setOption(ChannelOptions.autoRead, value: false).map { channel }
+                channel.turnAutoReadOff().map { channel }
             }
         }
         let options = StreamConnectOptions(
             remote: backend.address.socketAddress(port: backend.port), allowRemoteHalfClosure: true,
             connectTimeout: connectTimeout)
         return host.connectStream(options) { channel in
-            channel.setOption(ChannelOptions.autoRead, value: false)
+            channel.turnAutoReadOff()
         }
     }
 }

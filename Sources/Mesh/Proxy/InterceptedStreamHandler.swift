@@ -59,9 +59,8 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
 
     private func resolved(_ destination: SocketAddress?) {
         guard case .resolving = state, let context else { return }
-        let client = context.channel.remoteAddress.map { "\($0)" } ?? "?"
         guard let destination, let address = destination.ipv4Address, let port = destination.port else {
-            refuse(ServiceProxyError.notIntercepted(client: client))
+            refuse(ServiceProxyError.notIntercepted(client: context.channel.remoteAddress.map { "\($0)" } ?? "?"))
             return
         }
         let target = ProxiedAddress(transport: .tcp, address: address, port: UInt16(port))

@@ -122,8 +122,8 @@ public final class ServiceProxy: @unchecked Sendable {
             address: configuration.listenAddress.socketAddress(port: configuration.streamPort),
             allowRemoteHalfClosure: true, backlog: 1024)
         return host.listenStream(options) { [self] channel in
-            channel.setOption(ChannelOptions.autoRead, value: false).flatMap {
-                channel.pipeline.addHandler(InterceptedStreamHandler(proxy: self))
+            channel.turnAutoReadOff().flatMapThrowing {
+                try channel.pipeline.syncOperations.addHandler(InterceptedStreamHandler(proxy: self))
             }
         }.flatMap { listener in
             self.listener = listener

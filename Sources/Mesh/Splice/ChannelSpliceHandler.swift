@@ -104,9 +104,7 @@ final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
         for side in [Side.first, .second] {
             guard let context = context(of: side) else { continue }
             // Synchronously where the channel allows it (NIOPosix): no future per connection.
-            if let options = context.channel.syncOptions,
-                (try? options.setOption(ChannelOptions.autoRead, value: false)) != nil
-            {
+            if context.channel.turnAutoReadOffSynchronously() {
                 if !state(of: side).inputClosed { readIfOtherSideWritable(side) }
                 continue
             }
@@ -153,9 +151,23 @@ final class ChannelSpliceHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func afterPendingWrites(on side: Side, _ body: @escaping @Sendable (Channel) -> Void) {
         guard let context = context(of: side) else { return }
         let channel = context.channel
+        if Self.holdsNoUnwrittenBytes(channel) {
+            body(channel)
+            return
+        }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: written)
         written.futureResult.whenComplete { _ in body(channel) }
+    }
+
+    /// Whether `channel` says, synchronously (NIOPosix channels do), that every byte written to
+    /// it has gone out: then nothing is left to wait for, and the empty write would cost a
+    /// buffer and a promise on every close. It counts only what reached the channel, which is
+    /// all there is where the handlers below the splice pass writes straight on, as in every
+    /// pipeline the mesh splices (the splice is the last handler).
+    private static func holdsNoUnwrittenBytes(_ channel: Channel) -> Bool {
+        guard let options = channel.syncOptions else { return false }
+        return (try? options.getOption(ChannelOptions.bufferedWritableBytes)) == 0
     }
 
     // MARK: Inbound
