@@ -2,7 +2,7 @@
 // all inside one throw-away network namespace on this machine. Not a test: it prints figures.
 //
 //   swift build -c release --product edgemesh
-//   swift run ProxyBenchmark [path/to/edgemesh] [--only bulk|transfer|http|hash|memory]...
+//   swift run ProxyBenchmark [path/to/edgemesh] [--only bulk|transfer|http|hash|scale|memory]...
 //                                                 (root; iperf3, curl, wrk, nginx, haproxy, python3)
 //
 // Each line is `name value unit`; lines for the agent add `direct=… ratio=… haproxy=… haproxy_ratio=…`.
@@ -17,7 +17,7 @@ Lab.require(root: "ProxyBenchmark",
                     "/usr/bin/python3"],
             install: "apt-get install iperf3 curl wrk nginx-light haproxy python3")
 /// The parts a run measures: every one unless `--only` names some.
-let parts = ["bulk", "transfer", "http", "hash", "memory"]
+let parts = ["bulk", "transfer", "http", "hash", "scale", "memory"]
 /// `--only PART` (repeatable) and the agent binary, from the command line.
 func parseArguments() -> (only: Set<String>, agent: String) {
     var arguments = Array(CommandLine.arguments.dropFirst())
@@ -251,6 +251,45 @@ if measures("hash") {
         return figures.rps
     }
     report("http_header_hash_p99", "ms") { latency[$0.name]!.p99 }
+}
+
+// What the interception rules cost as the cluster grows: new connections straight to nginx
+// (traffic of the node that is for no service) and through a service, with the lab's 3 services,
+// then with 1,000 more of two ports each in the agent's table.
+if measures("scale") {
+    let manyServices = (0..<1000).map { index in
+        let address = "10.97.\(index / 250).\(index % 250 + 1)"
+        return """
+            {apiVersion: v1, kind: Service, metadata: {name: scale-\(index), namespace: default},
+             spec: {clusterIP: \(address), ports: [{name: http, port: 80, targetPort: 8080}, {name: grpc, port: 9000}]}}
+            ---
+            {apiVersion: v1, kind: Endpoints, metadata: {name: scale-\(index), namespace: default},
+             subsets: [{addresses: [{ip: \(pod), nodeName: bench}], ports: [{name: http, port: 8080}, {name: grpc, port: 9000}]}]}
+            """
+    }
+    let lastService = "10.97.3.250:80"
+    progress("interception scale with 3 services")
+    let few = (other: wrk("\(pod):8080", newConnections: true), service: wrk("10.96.0.71:80", newConnections: true))
+    lab.write(manyServices.joined(separator: "\n---\n"), "manifests/scale.yaml")
+    lab.waitUntil("the agent to proxy 1,000 more services", seconds: 60) {
+        run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://\(lastService)/index.html"]).status == 0
+    }
+    progress("interception scale with 1,003 services")
+    let many = (other: wrk("\(pod):8080", newConnections: true), service: wrk(lastService, newConnections: true))
+    for (name, small, large) in [("other_traffic", few.other, many.other), ("service", few.service, many.service)] {
+        print("interception_\(name)_new_connection_rps \(String(format: "%.0f", large.rps)) req/s with_1003_services "
+            + "with_3_services=\(String(format: "%.0f", small.rps)) ratio=\(String(format: "%.2f", large.rps / small.rps))")
+        print("interception_\(name)_new_connection_p99 \(String(format: "%.2f", large.p99)) ms with_1003_services "
+            + "with_3_services=\(String(format: "%.2f", small.p99)) ratio=\(String(format: "%.2f", large.p99 / small.p99))")
+    }
+    fflush(nil)
+    // Back to the lab's 3 services, and past the agent's heap trim (3 s after a table change), so
+    // that the memory part starts from the same agent whether or not this part ran.
+    try? FileManager.default.removeItem(atPath: work.appendingPathComponent("manifests/scale.yaml").path)
+    lab.waitUntil("the agent to drop the 1,000 services") {
+        run(["/usr/bin/curl", "-sf", "--max-time", "0.5", "http://\(lastService)/index.html"]).status != 0
+    }
+    Thread.sleep(forTimeInterval: 4)
 }
 
 if measures("memory") {

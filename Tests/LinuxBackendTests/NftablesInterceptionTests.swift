@@ -40,7 +40,7 @@ struct NftablesInterceptionTests {
         }
     }
 
-    @Test("apply installs our table, both NAT chains and one rule per chain and service",
+    @Test("apply installs our table, the map with one element per service port, and both NAT chains with a lookup rule per transport",
           .enabled(if: NamespaceSupport.available, NamespaceSupport.comment))
     func applyInstallsChainsAndRules() throws {
         try TestNamespace.with { namespace in
@@ -58,12 +58,12 @@ struct NftablesInterceptionTests {
                 ListedChain(table: "edgemesh", name: "output", type: "nat", hook: "output", priority: -110),
                 ListedChain(table: "edgemesh", name: "prerouting", type: "nat", hook: "prerouting", priority: -110),
             ])
-            for chain in ["output", "prerouting"] {
-                #expect(ruleset.rules.filter { $0.chain == chain } == [
-                    ListedRule(chain: chain, destination: "10.96.0.10", transport: "tcp", port: 80, redirectPort: 15001),
-                    ListedRule(chain: chain, destination: "10.96.0.53", transport: "udp", port: 53, redirectPort: 15053),
-                ])
-            }
+            #expect(ruleset.maps == ["edgemesh/intercepted"])
+            #expect(ruleset.redirects == [
+                ListedRedirect(destination: "10.96.0.10", transport: "tcp", port: 80, redirectPort: 15001),
+                ListedRedirect(destination: "10.96.0.53", transport: "udp", port: 53, redirectPort: 15053),
+            ])
+            #expect(ruleset.rules == Self.lookupRules)
             #expect(ruleset.unrecognised.isEmpty, "nft listed expressions we did not generate: \(ruleset.unrecognised)")
             #expect(try interception.tablePresent())
         }
@@ -88,18 +88,20 @@ struct NftablesInterceptionTests {
             let ruleset = try namespace.listRuleset()
             #expect(ruleset.tables == ["ip edgemesh"])
             #expect(ruleset.chains.map(\.name) == ["output", "prerouting"])
-            #expect(ruleset.rules == ["output", "prerouting"].map {
-                ListedRule(chain: $0, destination: "10.100.2.3", transport: "udp", port: 5353, redirectPort: 15003)
-            })
+            #expect(ruleset.redirects == [
+                ListedRedirect(destination: "10.100.2.3", transport: "udp", port: 5353, redirectPort: 15003),
+            ])
+            #expect(ruleset.rules == Self.lookupRules)
 
             try interception.apply([]).wait()
             let emptied = try namespace.listRuleset()
             #expect(emptied.chains.map(\.name) == ["output", "prerouting"])
-            #expect(emptied.rules.isEmpty)
+            #expect(emptied.redirects.isEmpty)
+            #expect(emptied.rules == Self.lookupRules)
         }
     }
 
-    @Test("a large rule set (3000 services, 6000 rules) goes through in one batch",
+    @Test("3000 services go through in one batch as 3000 map elements, and the chains keep their 4 rules",
           .enabled(if: NamespaceSupport.available, NamespaceSupport.comment))
     func largeRuleSet() throws {
         try TestNamespace.with { namespace in
@@ -113,11 +115,37 @@ struct NftablesInterceptionTests {
                                               servicePort: UInt16(1000 + index), localPort: UInt16(20000 + index)))
             }
             try interception.apply(rules).wait()
-            let listed = try namespace.listRuleset().rules
-            #expect(listed.count == 6000)
-            #expect(listed.last == ListedRule(chain: "prerouting", destination: "10.96.11.184", transport: "udp",
-                                              port: 3999, redirectPort: 22999))
+            let listed = try namespace.listRuleset()
+            #expect(listed.redirects.count == 3000)
+            #expect(listed.redirects.contains(ListedRedirect(destination: "10.96.11.184", transport: "udp",
+                                                             port: 3999, redirectPort: 22999)))
+            #expect(listed.redirects.contains(ListedRedirect(destination: "10.96.0.1", transport: "tcp",
+                                                             port: 1000, redirectPort: 20000)))
+            #expect(listed.rules == Self.lookupRules)
+            #expect(listed.unrecognised.isEmpty, "\(listed.unrecognised.prefix(3))")
         }
+    }
+
+    @Test("two rules for the same service address, protocol and port: the first applies, the batch does not fail",
+          .enabled(if: NamespaceSupport.available, NamespaceSupport.comment))
+    func duplicateKeysKeepTheFirst() throws {
+        try TestNamespace.with { namespace in
+            let interception = try namespace.run { NftablesInterception(eventLoop: Self.loop) }
+            try interception.apply([
+                InterceptionRule(transport: .tcp, serviceAddress: IPv4Address(10, 96, 0, 10), servicePort: 80, localPort: 15001),
+                InterceptionRule(transport: .udp, serviceAddress: IPv4Address(10, 96, 0, 10), servicePort: 80, localPort: 15002),
+                InterceptionRule(transport: .tcp, serviceAddress: IPv4Address(10, 96, 0, 10), servicePort: 80, localPort: 15003),
+            ]).wait()
+            #expect(try namespace.listRuleset().redirects == [
+                ListedRedirect(destination: "10.96.0.10", transport: "tcp", port: 80, redirectPort: 15001),
+                ListedRedirect(destination: "10.96.0.10", transport: "udp", port: 80, redirectPort: 15002),
+            ])
+        }
+    }
+
+    /// What each chain holds whatever the services: one lookup-and-redirect rule per transport.
+    static let lookupRules = ["output", "prerouting"].flatMap { chain in
+        ["tcp", "udp"].map { ListedRule(chain: chain, transport: $0, map: "@intercepted") }
     }
 
     @Test("removeAll deletes our table and succeeds when there is none",
@@ -135,7 +163,7 @@ struct NftablesInterceptionTests {
             try interception.removeAll().wait()
             let ruleset = try namespace.listRuleset()
             #expect(ruleset.tables == ["ip other"])
-            #expect(ruleset.chains.isEmpty && ruleset.rules.isEmpty)
+            #expect(ruleset.chains.isEmpty && ruleset.rules.isEmpty && ruleset.maps.isEmpty)
             #expect(try interception.tablePresent() == false)
             try interception.removeAll().wait()
             #expect(try namespace.listRuleset().tables == ["ip other"])
@@ -159,7 +187,8 @@ struct NftablesInterceptionTests {
             let ruleset = try namespace.listRuleset()
             #expect(ruleset.tables == ["ip edgemesh"])
             #expect(ruleset.chains.map(\.name) == ["output", "prerouting"])
-            #expect(ruleset.rules.map(\.port) == [80, 80])
+            #expect(ruleset.redirects.map(\.port) == [80])
+            #expect(ruleset.rules == Self.lookupRules)
             #expect(try interception.tablePresent())
 
             // A crash of this instance too (no removeAll): the next run reconciles at start-up.
@@ -216,7 +245,7 @@ struct NftablesInterceptionTests {
 
             holder.stop()  // the kernel drops an owned table with its owner's socket
             try interception.apply([rule]).wait()
-            #expect(try namespace.listRuleset().rules.count == 2)
+            #expect(try namespace.listRuleset().redirects.count == 1)
         }
     }
 
@@ -519,23 +548,39 @@ struct ListedChain: Equatable, CustomStringConvertible {
     var description: String { "\(table)/\(name) (\(type) \(hook) \(priority))" }
 }
 
-/// A redirect rule as `nft -j` lists it.
-struct ListedRule: Equatable, CustomStringConvertible {
-    var chain: String
+/// One element of the interception map as `nft -j` lists it: where the traffic went, and the
+/// listener port it is redirected to.
+struct ListedRedirect: Equatable, Comparable, CustomStringConvertible {
     var destination: String
     var transport: String
     var port: Int
     var redirectPort: Int
 
-    var description: String { "\(chain): ip daddr \(destination) \(transport) dport \(port) redirect to :\(redirectPort)" }
+    var description: String { "\(destination) . \(transport) . \(port) : \(redirectPort)" }
+
+    static func < (a: Self, b: Self) -> Bool { a.description < b.description }
+}
+
+/// A rule as `nft -j` lists it: which transport it matches, and the map its redirect looks up.
+struct ListedRule: Equatable, CustomStringConvertible {
+    var chain: String
+    var transport: String
+    var map: String
+
+    var description: String {
+        "\(chain): meta l4proto \(transport) redirect to :ip daddr . meta l4proto . \(transport) dport map \(map)"
+    }
 }
 
 /// The parts of `nft -j list ruleset` these tests check.
 struct ListedRuleset {
     var tables: [String] = []
     var chains: [ListedChain] = []
+    var maps: [String] = []
+    /// The elements of every map, sorted (the kernel lists a hash map in no useful order).
+    var redirects: [ListedRedirect] = []
     var rules: [ListedRule] = []
-    /// Expressions that are not part of the redirect rules we generate.
+    /// Expressions and elements that are not part of what we generate.
     var unrecognised: [String] = []
 
     init(json: String) throws {
@@ -550,35 +595,60 @@ struct ListedRuleset {
                     table: chain["table"] as? String ?? "", name: chain["name"] as? String ?? "",
                     type: chain["type"] as? String ?? "", hook: chain["hook"] as? String ?? "",
                     priority: chain["prio"] as? Int ?? Int.min))
+            } else if let map = object["map"] as? [String: Any] {
+                maps.append("\(map["table"] ?? "?")/\(map["name"] ?? "?")")
+                parseElements(map["elem"] as? [Any] ?? [])
             } else if let rule = object["rule"] as? [String: Any] {
                 rules.append(parseRule(rule))
             }
         }
+        redirects.sort()
+    }
+
+    /// Elements are `[{"concat": [address, transport, port]}, redirectPort]`.
+    private mutating func parseElements(_ elements: [Any]) {
+        for element in elements {
+            guard let pair = element as? [Any], pair.count == 2,
+                  let key = (pair[0] as? [String: Any])?["concat"] as? [Any], key.count == 3,
+                  let destination = key[0] as? String, let transport = key[1] as? String, let port = key[2] as? Int,
+                  let redirectPort = pair[1] as? Int
+            else {
+                unrecognised.append("\(element)")
+                continue
+            }
+            redirects.append(ListedRedirect(destination: destination, transport: transport, port: port,
+                                            redirectPort: redirectPort))
+        }
     }
 
     private mutating func parseRule(_ rule: [String: Any]) -> ListedRule {
-        var listed = ListedRule(chain: rule["chain"] as? String ?? "", destination: "", transport: "", port: -1, redirectPort: -1)
+        var listed = ListedRule(chain: rule["chain"] as? String ?? "", transport: "", map: "")
         for expression in rule["expr"] as? [[String: Any]] ?? [] {
             if let match = expression["match"] as? [String: Any], match["op"] as? String == "==",
-               let left = match["left"] as? [String: Any], let payload = left["payload"] as? [String: Any] {
-                switch (payload["protocol"] as? String, payload["field"] as? String) {
-                case ("ip", "daddr"):
-                    listed.destination = match["right"] as? String ?? ""
-                    continue
-                case (let transport?, "dport"):
-                    listed.transport = transport
-                    listed.port = match["right"] as? Int ?? -1
-                    continue
-                default: break
-                }
-            } else if let redirect = expression["redirect"] as? [String: Any], redirect.count == 1,
-                      let port = redirect["port"] as? Int {
-                listed.redirectPort = port
+               let left = match["left"] as? [String: Any], (left["meta"] as? [String: Any])?["key"] as? String == "l4proto",
+               let transport = match["right"] as? String {
+                listed.transport = transport
+                continue
+            }
+            if let redirect = expression["redirect"] as? [String: Any], redirect.count == 1,
+               let port = redirect["port"] as? [String: Any], let lookup = port["map"] as? [String: Any],
+               let map = lookup["data"] as? String, Self.isInterceptionKey(lookup["key"], transport: listed.transport) {
+                listed.map = map
                 continue
             }
             unrecognised.append("\(expression)")
         }
         return listed
+    }
+
+    /// Whether `key` is `ip daddr . meta l4proto . <transport> dport`.
+    private static func isInterceptionKey(_ key: Any?, transport: String) -> Bool {
+        guard let fields = (key as? [String: Any])?["concat"] as? [[String: Any]], fields.count == 3 else { return false }
+        let address = fields[0]["payload"] as? [String: Any]
+        let port = fields[2]["payload"] as? [String: Any]
+        return address?["protocol"] as? String == "ip" && address?["field"] as? String == "daddr"
+            && (fields[1]["meta"] as? [String: Any])?["key"] as? String == "l4proto"
+            && port?["protocol"] as? String == transport && port?["field"] as? String == "dport"
     }
 }
 

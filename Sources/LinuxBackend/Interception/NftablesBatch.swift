@@ -9,8 +9,10 @@ import Mesh
 /// number to the object it creates or deletes, so an error names what failed.
 struct NftablesBatch {
     /// nf_tables names are at most NFT_NAME_MAXLEN (256) bytes including the NUL, so no message
-    /// built here comes near this size (the largest, a rule, is well under 1 KiB).
+    /// built here comes near this size: a rule is well under 1 KiB, and map elements go
+    /// `elementsPerMessage` to a message (about 40 bytes each).
     private static let messageRoom = 8192
+    static let elementsPerMessage = 128
 
     private(set) var bytes: [UInt8] = []
     private var scratch = [UInt8](repeating: 0, count: messageRoom)
@@ -69,14 +71,65 @@ struct NftablesBatch {
         }
     }
 
-    /// Appends the redirect rule for `rule` to the end of `chain`.
-    mutating func addRedirectRule(_ rule: InterceptionRule, table: String, chain: String) {
-        NftablesRuleBuilder.withRule(rule, table: table, chain: chain, family: family) { nftRule in
-            appendObject("rule \"\(rule)\" in chain \(table)/\(chain)", type: NFT_MSG_NEWRULE,
+    /// Adds the empty interception map (`InterceptionMapLayout`).
+    mutating func addInterceptionMap(table: String) {
+        withInterceptionMap(table: table) { map in
+            nftnl_set_set_u32(map, UInt16(NFTNL_SET_FLAGS.rawValue), NFT_SET_MAP.rawValue)
+            nftnl_set_set_u32(map, UInt16(NFTNL_SET_KEY_TYPE.rawValue), InterceptionMapLayout.keyType)
+            nftnl_set_set_u32(map, UInt16(NFTNL_SET_KEY_LEN.rawValue), UInt32(InterceptionMapLayout.keyLength))
+            nftnl_set_set_u32(map, UInt16(NFTNL_SET_DATA_TYPE.rawValue), InterceptionMapLayout.dataType)
+            nftnl_set_set_u32(map, UInt16(NFTNL_SET_DATA_LEN.rawValue), UInt32(InterceptionMapLayout.dataLength))
+            appendObject("map \(table)/\(InterceptionMapLayout.name)", type: NFT_MSG_NEWSET, flags: NLM_F_CREATE) { header in
+                nftnl_set_nlmsg_build_payload(header, map)
+            }
+        }
+    }
+
+    /// Adds one map element per rule, `elementsPerMessage` to a message. Keys must be distinct.
+    mutating func addInterceptionElements(_ rules: [InterceptionRule], table: String) {
+        var start = 0
+        while start < rules.count {
+            let chunk = rules[start..<min(start + Self.elementsPerMessage, rules.count)]
+            withInterceptionMap(table: table) { map in
+                for rule in chunk {
+                    guard let element = nftnl_set_elem_alloc() else { fatalError("nftnl_set_elem_alloc: out of memory") }
+                    InterceptionMapLayout.key(of: rule).withUnsafeBytes { key in
+                        _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_KEY), key.baseAddress, UInt32(key.count))
+                    }
+                    InterceptionMapLayout.data(of: rule).withUnsafeBytes { data in
+                        _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_DATA), data.baseAddress, UInt32(data.count))
+                    }
+                    nftnl_set_elem_add(map, element)  // the map owns the element from here on
+                }
+                let object = chunk.count == 1 ? "element \"\(chunk.first!)\"" : "elements \"\(chunk.first!)\" to \"\(chunk.last!)\""
+                appendObject("\(object) of map \(table)/\(InterceptionMapLayout.name)",
+                             type: NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE) { header in
+                    nftnl_set_elems_nlmsg_build_payload(header, map)
+                }
+            }
+            start += chunk.count
+        }
+    }
+
+    /// Appends the rule that redirects `transport` packets found in the interception map to the
+    /// end of `chain`.
+    mutating func addRedirectRule(for transport: TransportProtocol, table: String, chain: String) {
+        NftablesRuleBuilder.withRedirectRule(for: transport, table: table, chain: chain, family: family) { nftRule in
+            appendObject("the \(transport) redirect rule in chain \(table)/\(chain)", type: NFT_MSG_NEWRULE,
                          flags: NLM_F_CREATE | NLM_F_APPEND) { header in
                 nftnl_rule_nlmsg_build_payload(header, nftRule)
             }
         }
+    }
+
+    private func withInterceptionMap(table: String, _ body: (OpaquePointer) -> Void) {
+        guard let map = nftnl_set_alloc() else { fatalError("nftnl_set_alloc: out of memory") }
+        defer { nftnl_set_free(map) }
+        nftnl_set_set_u32(map, UInt16(NFTNL_SET_FAMILY.rawValue), family)
+        nftnl_set_set_str(map, UInt16(NFTNL_SET_TABLE.rawValue), table)
+        nftnl_set_set_str(map, UInt16(NFTNL_SET_NAME.rawValue), InterceptionMapLayout.name)
+        nftnl_set_set_u32(map, UInt16(NFTNL_SET_ID.rawValue), InterceptionMapLayout.batchID)
+        body(map)
     }
 
     private func withTable(_ name: String, _ body: (OpaquePointer) -> Void) {

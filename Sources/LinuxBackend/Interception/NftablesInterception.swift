@@ -71,7 +71,8 @@ public final class NftablesInterception: TrafficInterception {
         self.socket = Mutex(opened)
     }
 
-    /// Replaces our table with one that redirects exactly `rules` (atomically, one batch).
+    /// Replaces our table with one that redirects exactly `rules` (atomically, one batch). Of
+    /// two rules for the same address, protocol and port, the first applies.
     public func apply(_ rules: [InterceptionRule]) -> EventLoopFuture<Void> {
         run { try self.applySynchronously(rules) }
     }
@@ -109,9 +110,11 @@ public final class NftablesInterception: TrafficInterception {
             for chain in Self.chains {
                 batch.addNATChain(table: tableName, name: chain.name, hook: chain.hook, priority: Self.chainPriority)
             }
+            batch.addInterceptionMap(table: tableName)
+            batch.addInterceptionElements(InterceptionMapLayout.distinctByKey(rules), table: tableName)
             for chain in Self.chains {
-                for rule in rules {
-                    batch.addRedirectRule(rule, table: tableName, chain: chain.name)
+                for transport in TransportProtocol.allCases {
+                    batch.addRedirectRule(for: transport, table: tableName, chain: chain.name)
                 }
             }
             batch.finish()
