@@ -87,8 +87,7 @@ struct NftablesBatch {
 
     /// Adds one map element per rule, `elementsPerMessage` to a message. Keys must be distinct.
     mutating func addInterceptionElements(_ rules: [InterceptionRule], table: String) {
-        var start = 0
-        while start < rules.count {
+        for start in stride(from: 0, to: rules.count, by: Self.elementsPerMessage) {
             let chunk = rules[start..<min(start + Self.elementsPerMessage, rules.count)]
             withInterceptionMap(table: table) { map in
                 for rule in chunk {
@@ -107,7 +106,6 @@ struct NftablesBatch {
                     nftnl_set_elems_nlmsg_build_payload(header, map)
                 }
             }
-            start += chunk.count
         }
     }
 
