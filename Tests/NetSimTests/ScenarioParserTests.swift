@@ -526,6 +526,10 @@ import Testing
             lineOf: "target: edge-1",
             message: #"workloads[1].target: "edge-1" is not host:port (host:port, such as edge-1:8080 or 203.0.113.5:3478, port 1-65535)"#),
         .init(
+            label: "cookies on a client that is not http", replace: "protocol: http, target: edge-1:8080",
+            with: "protocol: tcp, target: edge-1:8080, cookies: true", lineOf: "cookies: true",
+            message: "workloads[1].cookies: cookies is for http and https clients; this one speaks tcp"),
+        .init(
             label: "client requests outlast the run", replace: "count: 100", with: "count: 1000", lineOf: "count: 1000",
             message: "workloads[1].count: 1000 requests every 1s from 0s, each given 5s, are decided only at 16m44s, after the end of the run (10m); lower count or interval, or lengthen duration"),
         .init(

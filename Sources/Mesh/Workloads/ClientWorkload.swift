@@ -40,12 +40,17 @@ public struct ClientWorkload: Sendable {
     public var hostHeader: String?
     /// The request target of HTTP requests.
     public var path: String
+    /// `http` and `https` clients keep the cookies responses set and send them back, as a
+    /// browser does (`CookieJar`), from the workload's (re)start on.
+    public var keepsCookies: Bool
 
     public init(
         kind: Kind, targets: [HostPort], firstRequestAt: NIODeadline, interval: TimeAmount, count: Int,
         timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = [],
-        trustedAuthorities: NIOSSLContext? = nil, hostHeader: String? = nil, path: String = "/"
+        trustedAuthorities: NIOSSLContext? = nil, hostHeader: String? = nil, path: String = "/", keepsCookies: Bool = false
     ) {
+        precondition(!keepsCookies || kind == .http || kind == .https, "only http and https clients keep cookies")
+        self.keepsCookies = keepsCookies
         self.hostHeader = hostHeader
         self.path = path
         self.searchDomains = searchDomains
@@ -66,18 +71,20 @@ public struct ClientWorkload: Sendable {
     public func start(on host: any Host, resolver: @escaping NameResolver, log: RequestLog) {
         precondition(!targets.isEmpty, "a client needs at least one target")
         let session = kind == .httpKeepAlive ? KeepAliveHTTPSession(host: host) : nil
+        let cookies = keepsCookies ? CookieJar() : nil
         let now = host.now
         for index in 0..<count {
             let due = firstRequestAt + interval * Int64(index)
             guard due >= now else { continue }
             host.eventLoop.scheduleTask(deadline: due) {
-                self.sendRequest(index, on: host, session: session, resolver: resolver, log: log)
+                self.sendRequest(index, on: host, session: session, cookies: cookies, resolver: resolver, log: log)
             }
         }
     }
 
     private func sendRequest(
-        _ index: Int, on host: any Host, session: KeepAliveHTTPSession?, resolver: @escaping NameResolver, log: RequestLog
+        _ index: Int, on host: any Host, session: KeepAliveHTTPSession?, cookies: CookieJar?, resolver: @escaping NameResolver,
+        log: RequestLog
     ) {
         let target = targets[index % targets.count]
         let started = host.now
@@ -87,7 +94,7 @@ public struct ClientWorkload: Sendable {
                 .map { $0.map(\.description).joined(separator: ",") }
         } else {
             answered = resolve(target.host, on: host, resolver: resolver).flatMap { address in
-                self.exchange(index, with: address, target: target, on: host, session: session)
+                self.exchange(index, with: address, target: target, on: host, session: session, cookies: cookies)
             }
         }
         answered
@@ -114,7 +121,8 @@ public struct ClientWorkload: Sendable {
 
     /// Runs one request; succeeds with the name of who answered.
     private func exchange(
-        _ index: Int, with address: IPv4Address, target: HostPort, on host: any Host, session: KeepAliveHTTPSession?
+        _ index: Int, with address: IPv4Address, target: HostPort, on host: any Host, session: KeepAliveHTTPSession?,
+        cookies: CookieJar?
     ) -> EventLoopFuture<String> {
         switch kind {
         case .httpKeepAlive:
@@ -122,7 +130,8 @@ public struct ClientWorkload: Sendable {
             return session.get(index, address: address, port: target.port, authority: hostHeader ?? target.description, path: path)
         case .http:
             return HTTPExchange.get(
-                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path)
+                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path,
+                cookies: cookies)
         case .https:
             // An address literal is no name: the certificate must then list the address itself.
             // A virtual host is the name asked for (SNI) and checked.
@@ -130,7 +139,8 @@ public struct ClientWorkload: Sendable {
             let serverName = IPv4Address(name) == nil ? name : nil
             let tls = trustedAuthorities.map { HTTPExchange.TLS(context: $0, serverName: serverName) }
             return HTTPExchange.get(
-                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, tls: tls)
+                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, tls: tls,
+                cookies: cookies)
         case .tcp:
             return StreamEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index))
                 .map { target.description }

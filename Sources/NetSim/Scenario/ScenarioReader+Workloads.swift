@@ -16,6 +16,7 @@ extension Reader {
         case "client":
             return common + [
                 "protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret", "hostHeader", "path",
+                "cookies",
             ]
         case "punch-peer": return common + ["transport", "rendezvous", "peer", "port", "start", "timeout"]
         case "replay": return common + ["pcap", "only", "start", "timeout"]
@@ -161,6 +162,13 @@ extension Reader {
                 hostHeader = text
             }
         }
+        var keepsCookies = false
+        if let value = fields["cookies"] {
+            guard clientProtocol == .http || clientProtocol == .https else {
+                throw fail(value, "cookies is for http and https clients; this one speaks \(clientProtocol.rawValue)")
+            }
+            keepsCookies = try bool(value)
+        }
         var targets: [String] = []
         switch (fields["target"], fields["targets"]) {
         case (let single?, nil):
@@ -199,7 +207,7 @@ extension Reader {
         }
         return WorkloadSpec.ClientSpec(
             protocol: clientProtocol, targets: targets, start: start, interval: interval, count: count, timeout: timeout,
-            payloadSize: payload, trustedPEM: trustedPEM, hostHeader: hostHeader, path: path)
+            payloadSize: payload, trustedPEM: trustedPEM, hostHeader: hostHeader, path: path, keepsCookies: keepsCookies)
     }
 
     private func punchPeer(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.PunchSpec {

@@ -116,7 +116,7 @@ public final class ScenarioRunner {
                 count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize,
                 nameServer: nameServer, searchDomains: mesh?.searchDomains ?? [],
                 trustedAuthorities: try spec.trustedPEM.map { try WorkloadTLS.clientContext(trustedPEM: $0) },
-                hostHeader: spec.hostHeader, path: spec.path)
+                hostHeader: spec.hostHeader, path: spec.path, keepsCookies: spec.keepsCookies)
             return { client.start(on: $0, resolver: resolver, log: log) }
         case .replay(let spec):
             // DNS the capture sent to the node's resolver goes to the node's agent here.

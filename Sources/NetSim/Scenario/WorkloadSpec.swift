@@ -77,11 +77,15 @@ public struct WorkloadSpec: Hashable, Sendable {
         public var hostHeader: String?
         /// HTTP kinds: the request target.
         public var path: String
+        /// `http` and `https`: keep the cookies responses set and send them back.
+        public var keepsCookies: Bool
 
         public init(
             protocol: ClientProtocol, targets: [String], start: UInt64, interval: UInt64, count: Int,
-            timeout: UInt64, payloadSize: Int, trustedPEM: [UInt8]? = nil, hostHeader: String? = nil, path: String = "/"
+            timeout: UInt64, payloadSize: Int, trustedPEM: [UInt8]? = nil, hostHeader: String? = nil, path: String = "/",
+            keepsCookies: Bool = false
         ) {
+            self.keepsCookies = keepsCookies
             self.hostHeader = hostHeader
             self.path = path
             self.trustedPEM = trustedPEM
