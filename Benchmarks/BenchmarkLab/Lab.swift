@@ -70,7 +70,9 @@ public final class Lab {
         process.arguments = ["netns", "exec", namespace] + arguments
         let output = log.map { name -> FileHandle in
             let url = work.appendingPathComponent(name)
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                fatalError("cannot create the log \(url.path)")
+            }
             return try! FileHandle(forWritingTo: url)
         }
         process.standardOutput = output ?? FileHandle.nullDevice

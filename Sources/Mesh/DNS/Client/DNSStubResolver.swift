@@ -28,14 +28,15 @@ public struct DNSStubResolver: Sendable {
     /// The A records of the first candidate name that has any (sorted); fails with the last
     /// candidate's `DNSLookupError` (NXDOMAIN, no address, a server failure or silence).
     public func lookupA(_ name: String, on host: any Host) -> EventLoopFuture<[IPv4Address]> {
-        var remaining = candidates(for: name)[...]
-        func next() -> EventLoopFuture<[IPv4Address]> {
-            let candidate = remaining.removeFirst()
-            return query(candidate, on: host).flatMapError { error in
-                remaining.isEmpty ? host.eventLoop.makeFailedFuture(error) : next()
-            }
+        lookupA(candidates: candidates(for: name)[...], on: host)
+    }
+
+    /// Asks for each of `candidates` in turn (there is at least one) until one has addresses.
+    private func lookupA(candidates: ArraySlice<String>, on host: any Host) -> EventLoopFuture<[IPv4Address]> {
+        let rest = candidates.dropFirst()
+        return query(candidates[candidates.startIndex], on: host).flatMapError { error in
+            rest.isEmpty ? host.eventLoop.makeFailedFuture(error) : self.lookupA(candidates: rest, on: host)
         }
-        return next()
     }
 
     private func query(_ name: String, on host: any Host) -> EventLoopFuture<[IPv4Address]> {
@@ -49,8 +50,9 @@ public struct DNSStubResolver: Sendable {
         let id = UInt16.random(in: .min ... .max, using: &random)
         let query = DNSMessage(
             header: DNSHeader(id: id, isRecursionDesired: true), questions: [DNSQuestion(name: question, type: .a)])
-        var bytes = ByteBuffer()
-        _ = query.encode(into: &bytes)
+        var encoded = ByteBuffer()
+        _ = query.encode(into: &encoded)
+        let bytes = encoded
         let answered = host.eventLoop.makePromise(of: DNSMessage.self)
         let server = self.server
         let bound = host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
