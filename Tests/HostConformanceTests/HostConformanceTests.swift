@@ -109,6 +109,37 @@ struct HostConformanceTests {
         }
     }
 
+    /// A restarted server takes its port back while connections from its last life are still
+    /// open on it (Linux listeners set SO_REUSEADDR), but not while another listener holds it.
+    @Test(arguments: TestBedKind.allCases)
+    func aListenerTakesAPortItsOldConnectionsStillUseButNotOneAnotherListenerHolds(_ kind: TestBedKind) throws {
+        try withBed(kind, hosts: 2) { bed, hosts in
+            let (server, client) = (hosts[0], hosts[1])
+            let first = try listenEcho(on: server, in: bed)
+            let target = try address(of: first, on: server, in: bed)
+            let held = StreamListenOptions(address: target)
+            let refused = #expect(throws: HostError.self) {
+                try bed.wait(
+                    for: server.eventLoop.flatSubmit { server.listenStream(held) { $0.eventLoop.makeSucceededVoidFuture() } },
+                    timeout: timeout)
+            }
+            #expect(refused == .addressInUse(target))
+
+            let echoed = client.eventLoop.makePromise(of: ByteBuffer.self)
+            let connection = try bed.wait(for: connect(client, to: target, collectingInto: echoed, expectedCount: 2), timeout: timeout)
+            try bed.wait(for: connection.writeAndFlush(ByteBuffer(string: "hi")), timeout: timeout)
+            #expect(try bed.wait(for: echoed.futureResult, timeout: timeout) == ByteBuffer(string: "hi"))
+            try bed.wait(for: first.close(), timeout: timeout)
+
+            let second = try bed.wait(
+                for: server.eventLoop.flatSubmit { server.listenStream(held) { $0.eventLoop.makeSucceededVoidFuture() } },
+                timeout: timeout)
+            #expect(connection.isActive, "the old connection is still open on the port")
+            try bed.wait(for: second.close(), timeout: timeout)
+            try bed.wait(for: connection.close(), timeout: timeout)
+        }
+    }
+
     // MARK: (c2) reset
 
     @Test(arguments: TestBedKind.allCases)

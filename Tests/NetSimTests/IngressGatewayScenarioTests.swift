@@ -1,5 +1,6 @@
 import Foundation
 import Mesh
+import NIOCore
 import Testing
 
 @testable import NetSim
@@ -51,6 +52,43 @@ import Testing
         let report = try ScenarioRunner(scenario: scenario).run()
         let cart = report.verdicts.filter { $0.expectation.subject == "shop-cart" }
         #expect(cart.contains { !$0.passed && $0.detail.contains("unexpected: [\"catalog-1\"]") }, "\(cart.map(\.detail))")
+    }
+
+    /// A port another process holds is retried with backoff, shown in `edgemesh status`, and
+    /// served by itself soon after it is freed, with no Gateway change to prompt it.
+    @Test func aPortHeldByAnotherProcessIsTakenOnceFree() throws {
+        let runner = try ScenarioRunner(scenario: try Self.scenario())
+        var holder: Channel?
+        var portsWhileHeld: [UInt16]?
+        var statusWhileHeld: [String]?
+        var portsAfterRelease: [UInt16]?
+        _ = try runner.run(options: .init(prepare: { simulator in
+            simulator.schedule(at: 1 * Self.second) {
+                simulator.host(named: "gateway-1")?
+                    .listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: 8000))) {
+                        $0.eventLoop.makeSucceededVoidFuture()
+                    }
+                    .whenSuccess { holder = $0 }
+            }
+            simulator.schedule(at: 70 * Self.second) {
+                portsWhileHeld = runner.agent(on: "gateway-1")?.gateway?.listeningPorts
+                statusWhileHeld = runner.agent(on: "gateway-1")?.status().gateway
+                holder?.close(promise: nil)
+            }
+            simulator.schedule(at: 100 * Self.second) {
+                portsAfterRelease = runner.agent(on: "gateway-1")?.gateway?.listeningPorts
+            }
+        }))
+        #expect(holder != nil, "the other process holds the port before the Gateway adds it (at 50 s)")
+        #expect(portsWhileHeld == [80, 81, 443, 9000])
+        let blocked = statusWhileHeld?.first { $0.contains("port 8000") } ?? "none"
+        #expect(blocked.hasPrefix("gateway: cannot listen on port 8000 (address 0.0.0.0:8000 is already in use); trying again in "),
+                "\(statusWhileHeld ?? [])")
+        #expect(portsAfterRelease == [80, 81, 443, 8000, 9000], "the port opens within one backoff (≤ 30 s) of being freed")
+        let added = try #require(runner.log(of: "added-port")).outcomes
+        let afterRelease = added.filter { $0.startedAt >= .uptimeNanoseconds(100 * Self.second) }
+        #expect(!afterRelease.isEmpty && afterRelease.allSatisfy(\.succeeded), "requests to the freed port are served")
+        #expect(added.contains { !$0.succeeded }, "while held, the port answered nothing of the gateway's")
     }
 
     @Test func aDeletedGatewayClosesItsPorts() throws {

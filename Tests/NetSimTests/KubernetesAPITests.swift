@@ -81,7 +81,7 @@ final class ReflectorMirror: @unchecked Sendable {
 
     static func harness(
         sim: Simulator, server configuration: KubernetesTestAPIServer.Configuration = .init(),
-        options: KubernetesAPIClient.Options = .init(), backoff: KubernetesBackoff = .init(), startServer: Bool = true
+        options: KubernetesAPIClient.Options = .init(), backoff: RetryBackoff = .init(), startServer: Bool = true
     ) -> Harness {
         let api = sim.host(named: "api")!, edge = sim.host(named: "edge-1")!
         let server = KubernetesTestAPIServer(host: api, configuration: configuration)
@@ -176,7 +176,7 @@ final class ReflectorMirror: @unchecked Sendable {
 
     @Test func backoffDelaysGrowAndStayUnderTheCap() throws {
         let sim = try Self.cloudAndEdge(loss: 0)
-        let backoff = KubernetesBackoff(base: .milliseconds(500), cap: .seconds(5))
+        let backoff = RetryBackoff(base: .milliseconds(500), cap: .seconds(5))
         // Nothing listens on the API port: every attempt is refused at once.
         let h = Self.harness(sim: sim, backoff: backoff, startServer: false)
         var delays: [TimeAmount] = []

@@ -225,7 +225,7 @@ import Testing
         let bed = try Self.bed(server: .init(expiresEveryWatch: true), options: .init(rateLimit: limit))
         try bed.server.create(.services, json: KubernetesAPITests.service("web"))
         let reflector = KubernetesReflector<Service>(
-            client: bed.client, resource: .services, backoff: KubernetesBackoff(base: .milliseconds(1), cap: .milliseconds(1)),
+            client: bed.client, resource: .services, backoff: RetryBackoff(base: .milliseconds(1), cap: .milliseconds(1)),
             onReplace: { _ in }, onEvent: { _ in })
         let startedAt = bed.sim.host(named: "api")!.now
         reflector.start()

@@ -190,7 +190,7 @@ public final class EdgeAgent: @unchecked Sendable {
         guard keyPublisher == nil, let client = apiSource?.client, let identity = tunnel?.identity else { return }
         let publisher = TunnelKeyPublisher(
             client: client, table: table, nodeName: configuration.nodeName, publicKeyText: identity.publicKeyText,
-            backoff: apiSource?.options.backoff ?? KubernetesBackoff())
+            backoff: apiSource?.options.backoff ?? RetryBackoff())
         keyPublisher = publisher
         publisher.start()
     }

@@ -41,7 +41,7 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
     public let client: KubernetesAPIClient
     public let nodeName: String
     public let publicKeyText: String
-    public let backoff: KubernetesBackoff
+    public let backoff: RetryBackoff
     public private(set) var state: State = .idle
     /// Patches the server accepted (the first publication and every repair).
     public private(set) var publications = 0
@@ -59,7 +59,7 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
 
     public init(
         client: KubernetesAPIClient, table: ServiceTable, nodeName: String, publicKeyText: String,
-        backoff: KubernetesBackoff = KubernetesBackoff()
+        backoff: RetryBackoff = RetryBackoff()
     ) {
         self.client = client
         self.table = table

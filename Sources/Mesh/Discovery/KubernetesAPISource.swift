@@ -15,11 +15,11 @@ public final class KubernetesAPISource: @unchecked Sendable {
         public var kinds: [TableObjectKind]
         /// Follow one namespace only; nil follows all.
         public var namespace: String?
-        public var backoff: KubernetesBackoff
+        public var backoff: RetryBackoff
 
         public init(
             kinds: [TableObjectKind] = TableObjectKind.allCases.filter { $0 != .secret }, namespace: String? = nil,
-            backoff: KubernetesBackoff = KubernetesBackoff()
+            backoff: RetryBackoff = RetryBackoff()
         ) {
             self.kinds = kinds
             self.namespace = namespace

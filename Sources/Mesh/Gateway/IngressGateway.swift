@@ -26,10 +26,16 @@ public final class IngressGateway: @unchecked Sendable {
         public var labels: [String: String]
         /// Where the ports are opened (all addresses by default).
         public var listenAddress: IPv4Address
+        /// The waits before trying again to open a port that could not be opened.
+        public var portRetryBackoff: RetryBackoff
 
-        public init(labels: [String: String] = Configuration.defaultLabels, listenAddress: IPv4Address = .any) {
+        public init(
+            labels: [String: String] = Configuration.defaultLabels, listenAddress: IPv4Address = .any,
+            portRetryBackoff: RetryBackoff = RetryBackoff(base: .seconds(1), cap: .seconds(30), jitter: .equal)
+        ) {
             self.labels = labels
             self.listenAddress = listenAddress
+            self.portRetryBackoff = portRetryBackoff
         }
     }
 
@@ -38,8 +44,14 @@ public final class IngressGateway: @unchecked Sendable {
     /// The routes in force.
     public private(set) var routes = GatewayRoutes()
     private var tls = GatewayTLSContexts()
-    private var listeners: [UInt16: Channel] = [:]
-    private var opening: Set<UInt16> = []
+    private lazy var listeners = GatewayListeners(
+        host: proxy.host, address: configuration.listenAddress, backoff: configuration.portRetryBackoff
+    ) { [weak self] channel, port in
+        guard let self else { return channel.eventLoop.makeFailedFuture(GatewayProblem("the gateway has stopped")) }
+        return channel.setOption(ChannelOptions.autoRead, value: false).flatMapThrowing {
+            try self.serve(channel, onPort: port)
+        }
+    }
     private var subscription: ServiceTable.Subscription?
     private var stopped = false
     private var host: any Host { proxy.host }
@@ -51,7 +63,7 @@ public final class IngressGateway: @unchecked Sendable {
     }
 
     /// The ports listened on now, ascending.
-    public var listeningPorts: [UInt16] { listeners.keys.sorted() }
+    public var listeningPorts: [UInt16] { listeners.ports }
 
     /// What `edgemesh status` shows: the ports served and how, then each thing declared that
     /// cannot be served (a protocol, a clash, a regex, a certificate).
@@ -59,11 +71,12 @@ public final class IngressGateway: @unchecked Sendable {
         let ports = listeningPorts.map { "\($0) (\(routes.listeners[$0]?.protocol.rawValue ?? "closing"))" }
         let labels = configuration.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         return ["gateway \(labels): listening on \(ports.isEmpty ? "no port (no selected Gateway declares one)" : ports.joined(separator: ", "))"]
-            + (routes.problems + tls.problems).map { "gateway: \($0)" }
+            + (routes.problems + tls.problems + listeners.problems).map { "gateway: \($0)" }
     }
 
     /// Follows the table and opens the ports it declares. A port that cannot be opened is
-    /// logged and tried again at the next change of Gateways; the future does not fail for it.
+    /// logged and tried again with backoff while it stays declared, and at once when Gateways
+    /// change; the future does not fail for it.
     public func start() -> EventLoopFuture<Void> {
         host.eventLoop.preconditionInEventLoop()
         subscription = table.subscribe { [weak self] summary in
@@ -79,9 +92,7 @@ public final class IngressGateway: @unchecked Sendable {
         stopped = true
         subscription?.cancel()
         subscription = nil
-        let closing = listeners.keys.sorted().compactMap { listeners[$0]?.close() }
-        listeners = [:]
-        return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
+        return listeners.stop()
     }
 
     // MARK: Following the table
@@ -101,34 +112,7 @@ public final class IngressGateway: @unchecked Sendable {
         for problem in tls.problems where !previousTLS.problems.contains(problem) {
             host.logger.warning("gateway: \(problem)")
         }
-        for port in listeners.keys.sorted() where routes.listeners[port] == nil {
-            listeners.removeValue(forKey: port)?.close(promise: nil)
-            host.logger.info("gateway: port \(port) closed (no selected Gateway declares it any more)")
-        }
-        let missing = routes.ports.filter { listeners[$0] == nil && !opening.contains($0) }
-        return EventLoopFuture.andAllComplete(missing.map { open($0) }, on: host.eventLoop)
-    }
-
-    private func open(_ port: UInt16) -> EventLoopFuture<Void> {
-        opening.insert(port)
-        let options = StreamListenOptions(
-            address: configuration.listenAddress.socketAddress(port: port), allowRemoteHalfClosure: true, backlog: 1024)
-        return host.listenStream(options) { [self] channel in
-            channel.setOption(ChannelOptions.autoRead, value: false).flatMapThrowing {
-                try self.serve(channel, onPort: port)
-            }
-        }.map { listener in
-            self.opening.remove(port)
-            guard !self.stopped, let declared = self.routes.listeners[port] else {
-                listener.close(promise: nil)
-                return
-            }
-            self.listeners[port] = listener
-            self.host.logger.info("gateway: listening on \(listener.localAddress.map { "\($0)" } ?? "port \(port)") (\(declared.protocol.rawValue))")
-        }.recover { error in
-            self.opening.remove(port)
-            self.host.logger.error("gateway: cannot listen on port \(port): \(error); tried again when Gateways change")
-        }
+        return listeners.update(to: routes.listeners.mapValues(\.protocol.rawValue))
     }
 
     // MARK: Serving connections

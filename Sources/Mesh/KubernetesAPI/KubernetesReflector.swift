@@ -16,7 +16,7 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
     public let client: KubernetesAPIClient
     public let resource: KubernetesResource
     public let namespace: String?
-    public let backoff: KubernetesBackoff
+    public let backoff: RetryBackoff
     public private(set) var status: KubernetesReflectorStatus
     /// Called on every status change (phase, version, error), for status output and tests.
     public var onStatusChange: ((KubernetesReflectorStatus) -> Void)?
@@ -36,7 +36,7 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
     /// `onReplace` receives the complete set after every (re)list; `onEvent` each change after it.
     public init(
         client: KubernetesAPIClient, resource: KubernetesResource, namespace: String? = nil,
-        backoff: KubernetesBackoff = KubernetesBackoff(),
+        backoff: RetryBackoff = RetryBackoff(),
         onReplace: @escaping ([Object]) -> Void, onEvent: @escaping (Event) -> Void
     ) {
         self.client = client

@@ -96,15 +96,11 @@ extension ServiceProxy {
         }
     }
 
-    /// `retryBackoff × 2ⁿ⁻¹`, capped, with ±50 % jitter from the host's generator so that many
-    /// clients failing at once do not retry in lockstep.
+    /// `retryBackoff × 2ⁿ⁻¹`, capped, the upper half of it at random from the host's generator
+    /// so that many clients failing at once do not retry in lockstep.
     private func retryDelay(afterAttempt attempt: Int) -> TimeAmount {
-        let base = configuration.retryBackoff.nanoseconds
-        let exponential = base.multipliedReportingOverflow(by: Int64(1) << Int64(min(attempt - 1, 20)))
-        let capped = min(exponential.overflow ? Int64.max : exponential.partialValue,
-                         configuration.maximumRetryBackoff.nanoseconds)
-        guard capped > 1 else { return .nanoseconds(max(capped, 0)) }
+        let backoff = RetryBackoff(base: configuration.retryBackoff, cap: configuration.maximumRetryBackoff, jitter: .equal)
         var random = host.random
-        return .nanoseconds(capped / 2 + Int64.random(in: 0...capped, using: &random) / 2)
+        return backoff.delay(attempt: attempt - 1, using: &random)
     }
 }

@@ -48,7 +48,8 @@ public final class SimHost: Host, @unchecked Sendable {
         childInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
         do {
-            let local = try kernel.resolveLocal(try endpoint(options.address), transport: .tcp, reuse: options.reuseAddress)
+            let local = try kernel.resolveLocal(
+                try endpoint(options.address), transport: .tcp, reuse: options.reuseAddress, listening: true)
             let listener = SimListenerChannel(
                 kernel: kernel, local: local, allowRemoteHalfClosure: options.allowRemoteHalfClosure,
                 childInitializer: childInitializer)

@@ -51,13 +51,16 @@ final class SimKernel {
     // MARK: Binding
 
     /// The address to bind: the host's own, loopback or any; port 0 picks an ephemeral port.
-    func resolveLocal(_ requested: Endpoint?, transport: TransportProtocol, reuse: Bool) throws -> Endpoint {
+    /// The local endpoint for a new socket: `requested`, or an ephemeral port. As on Linux,
+    /// whose listeners the backend opens with SO_REUSEADDR, a `listening` socket takes a port
+    /// that only connections use (a restarted server's old ones), not one another listener has.
+    func resolveLocal(_ requested: Endpoint?, transport: TransportProtocol, reuse: Bool, listening: Bool = false) throws -> Endpoint {
         let address = requested?.address ?? .any
         guard address.isUnspecified || node.owns(address) else {
             throw HostError.addressNotAvailable(address.socketAddress(port: requested?.port ?? 0))
         }
         if let port = requested?.port, port != 0 {
-            if !reuse && isPortInUse(port, transport: transport) {
+            if !reuse && isPortInUse(port, transport: transport, countingConnections: !listening) {
                 throw HostError.addressInUse(address.socketAddress(port: port))
             }
             return Endpoint(address, port)
@@ -65,10 +68,10 @@ final class SimKernel {
         return Endpoint(address, try allocateEphemeralPort(transport: transport))
     }
 
-    private func isPortInUse(_ port: UInt16, transport: TransportProtocol) -> Bool {
+    private func isPortInUse(_ port: UInt16, transport: TransportProtocol, countingConnections: Bool = true) -> Bool {
         switch transport {
         case .udp: return datagramSockets[port] != nil
-        case .tcp: return listeners[port] != nil || connectionsPerPort[port] != nil
+        case .tcp: return listeners[port] != nil || (countingConnections && connectionsPerPort[port] != nil)
         }
     }
 

@@ -14,9 +14,9 @@ public struct RelayClientConfiguration: Sendable {
     public var keepaliveInterval: TimeAmount
     /// A relay that answers no keepalive for this long is taken as dead and reconnected.
     public var keepaliveTimeout: TimeAmount
-    /// First and largest wait before reconnecting to a relay; each wait is drawn at random
-    /// between half and all of the current step, so many agents do not reconnect in lockstep.
-    public var reconnectBackoff: ClosedRange<TimeAmount>
+    /// The waits before reconnecting to a relay: from half a second, doubling to 30 s, each
+    /// drawn between half and all of its step so many agents do not reconnect in lockstep.
+    public var reconnectBackoff: RetryBackoff
     public var connectTimeout: TimeAmount
     public var handshakeTimeout: TimeAmount
     /// How long a relayed circuit may take to come up.
@@ -28,7 +28,7 @@ public struct RelayClientConfiguration: Sendable {
         localPort: UInt16 = 20007,
         keepaliveInterval: TimeAmount = .seconds(10),
         keepaliveTimeout: TimeAmount = .seconds(25),
-        reconnectBackoff: ClosedRange<TimeAmount> = .milliseconds(500) ... .seconds(30),
+        reconnectBackoff: RetryBackoff = RetryBackoff(base: .milliseconds(500), cap: .seconds(30), jitter: .equal),
         connectTimeout: TimeAmount = .seconds(5),
         handshakeTimeout: TimeAmount = .seconds(10),
         circuitTimeout: TimeAmount = .seconds(12)

@@ -10,7 +10,8 @@ final class RelayLink: @unchecked Sendable {
     private(set) var state: RelayLinkState = .stopped
     private unowned let client: RelayClient
     private var session: RelayControlSession?
-    private var backoffStep: TimeAmount
+    /// Reconnections since the last reservation, which set the next wait.
+    private var failedAttempts = 0
     private var lastHeard: NIODeadline = .uptimeNanoseconds(0)
     private var keepalive: RepeatedTask?
     private var reconnect: Scheduled<Void>?
@@ -24,7 +25,6 @@ final class RelayLink: @unchecked Sendable {
     init(relay: SocketAddress, client: RelayClient) {
         self.relay = relay
         self.client = client
-        self.backoffStep = client.configuration.reconnectBackoff.lowerBound
     }
 
     var name: String { NodeEndpoint(relay)?.description ?? "\(relay)" }
@@ -103,7 +103,7 @@ final class RelayLink: @unchecked Sendable {
         case .reservationAccepted(let observed, _):
             state = .reserved(observed: observed)
             roundTripTime = nil
-            backoffStep = client.configuration.reconnectBackoff.lowerBound
+            failedAttempts = 0
             startKeepalive()
             client.host.logger.info("relay \(name): reserved; observed at \(observed)")
             client.linkChanged(self)
@@ -148,11 +148,9 @@ final class RelayLink: @unchecked Sendable {
         keepalive?.cancel()
         session?.close()
         session = nil
-        // Half to all of the current step, then double the step up to the cap.
         var random = client.host.random
-        let step = backoffStep.nanoseconds
-        let delay = TimeAmount.nanoseconds(step / 2 + Int64.random(in: 0...(step / 2), using: &random))
-        backoffStep = min(.nanoseconds(step * 2), client.configuration.reconnectBackoff.upperBound)
+        let delay = client.configuration.reconnectBackoff.delay(attempt: failedAttempts, using: &random)
+        failedAttempts += 1
         state = .backingOff(lastError: reason)
         client.host.logger.info("relay \(name): \(reason); retrying in \(delay.nanoseconds / 1_000_000) ms")
         if wasReserved { client.linkChanged(self) }
