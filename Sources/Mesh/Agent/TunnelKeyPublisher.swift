@@ -147,9 +147,8 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
 
     private func failed(reason: String, transient: Bool) {
         failedAttempts += 1
-        var random = host.random
         // A refusal needs someone to change the cluster: ask again, but only as often as the cap allows.
-        let delay = backoff.delay(attempt: transient ? failedAttempts - 1 : Int.max, using: &random)
+        let delay = backoff.delay(attempt: transient ? failedAttempts - 1 : Int.max, on: host)
         if failedAttempts == 1 || !transient {
             host.logger.warning("tunnel: cannot publish this node's key on Node \(nodeName): \(reason)")
         }

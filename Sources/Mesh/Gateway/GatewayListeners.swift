@@ -42,8 +42,7 @@ final class GatewayListeners: @unchecked Sendable {
 
     /// One line per declared port that is not open, with why and when it is tried again.
     var problems: [String] {
-        blocked.keys.sorted().compactMap { port in
-            guard let state = blocked[port] else { return nil }
+        blocked.sorted { $0.key < $1.key }.map { port, state in
             let wait = max(0, (state.retryAt - host.now).nanoseconds)
             let seconds = (wait + 999_999_999) / 1_000_000_000
             return "cannot listen on port \(port) (\(state.lastError)); trying again in \(seconds) s "
@@ -64,7 +63,7 @@ final class GatewayListeners: @unchecked Sendable {
         for port in blocked.keys.sorted() where ports[port] == nil {
             blocked.removeValue(forKey: port)?.retry.cancel()
         }
-        let missing = ports.keys.sorted().filter { listeners[$0] == nil && !opening.contains($0) }
+        let missing = ports.keys.sorted().filter(needsOpening)
         return EventLoopFuture.andAllComplete(missing.map { open($0) }, on: host.eventLoop)
     }
 
@@ -76,6 +75,11 @@ final class GatewayListeners: @unchecked Sendable {
         let closing = listeners.keys.sorted().compactMap { listeners[$0]?.close() }
         listeners = [:]
         return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
+    }
+
+    /// Declared, not listened on, and no attempt under way.
+    private func needsOpening(_ port: UInt16) -> Bool {
+        !stopped && declared[port] != nil && listeners[port] == nil && !opening.contains(port)
     }
 
     private func open(_ port: UInt16) -> EventLoopFuture<Void> {
@@ -104,12 +108,9 @@ final class GatewayListeners: @unchecked Sendable {
             return
         }
         let failedAttempts = (blocked[port]?.failedAttempts ?? 0) + 1
-        var random = host.random
-        let delay = backoff.delay(attempt: failedAttempts - 1, using: &random)
+        let delay = backoff.delay(attempt: failedAttempts - 1, on: host)
         let retry = host.eventLoop.scheduleTask(in: delay) { [weak self] in
-            guard let self, !self.stopped, self.declared[port] != nil, self.listeners[port] == nil,
-                !self.opening.contains(port)
-            else { return }
+            guard let self, self.needsOpening(port) else { return }
             _ = self.open(port)
         }
         blocked[port] = BlockedPort(failedAttempts: failedAttempts, lastError: "\(error)", retryAt: host.now + delay, retry: retry)

@@ -178,9 +178,8 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
     private func scheduleRetry(relist: Bool) {
         generation += 1
         let current = generation
-        var random = host.random
         // The first retry after progress draws from the smallest window.
-        let delay = backoff.delay(attempt: max(status.failedAttempts - 1, 0), using: &random)
+        let delay = backoff.delay(attempt: max(status.failedAttempts - 1, 0), on: host)
         update { $0.phase = .backingOff(until: host.now + delay, delay: delay, relist: relist) }
         retry = host.eventLoop.scheduleTask(in: delay) { [self] in
             guard current == generation else { return }

@@ -87,20 +87,13 @@ extension ServiceProxy {
                     promise.fail(ServiceProxyError.backendsUnreachable(route, failures: failures))
                     return
                 }
-                self.host.eventLoop.scheduleTask(in: self.retryDelay(afterAttempt: tried.count)) {
+                let wait = self.configuration.redialBackoff.delay(attempt: tried.count - 1, on: self.host)
+                self.host.eventLoop.scheduleTask(in: wait) {
                     self.attempt(
                         route: route, request: request, cookieValue: cookieValue, reusing: reusing, tried: tried,
                         failures: failures, promise: promise)
                 }
             }
         }
-    }
-
-    /// `retryBackoff × 2ⁿ⁻¹`, capped, the upper half of it at random from the host's generator
-    /// so that many clients failing at once do not retry in lockstep.
-    private func retryDelay(afterAttempt attempt: Int) -> TimeAmount {
-        let backoff = RetryBackoff(base: configuration.retryBackoff, cap: configuration.maximumRetryBackoff, jitter: .equal)
-        var random = host.random
-        return backoff.delay(attempt: attempt - 1, using: &random)
     }
 }

@@ -28,9 +28,9 @@ public final class ServiceProxy: @unchecked Sendable {
         public var connectTimeout: TimeAmount
         /// How many backends one connection tries before it is refused.
         public var maximumDialAttempts: Int
-        /// Backoff before the n-th retry: `retryBackoff × 2ⁿ⁻¹` with jitter, at most `maximumRetryBackoff`.
-        public var retryBackoff: TimeAmount
-        public var maximumRetryBackoff: TimeAmount
+        /// The wait before dialling another backend after a failed dial: 25 ms doubling to 250 ms,
+        /// the upper half of each step at random, so clients failing at once do not retry in lockstep.
+        public var redialBackoff: RetryBackoff
         public var datagramSessionIdleTimeout: TimeAmount
         /// Datagrams queued per session while its backend socket opens; more are dropped.
         public var datagramSessionQueueLimit: Int
@@ -47,8 +47,9 @@ public final class ServiceProxy: @unchecked Sendable {
 
         public init(
             listenAddress: IPv4Address = .any, streamPort: UInt16 = 0, connectTimeout: TimeAmount = .seconds(5),
-            maximumDialAttempts: Int = 3, retryBackoff: TimeAmount = .milliseconds(25),
-            maximumRetryBackoff: TimeAmount = .milliseconds(250), datagramSessionIdleTimeout: TimeAmount = .seconds(60),
+            maximumDialAttempts: Int = 3,
+            redialBackoff: RetryBackoff = RetryBackoff(base: .milliseconds(25), cap: .milliseconds(250), jitter: .equal),
+            datagramSessionIdleTimeout: TimeAmount = .seconds(60),
             datagramSessionQueueLimit: Int = 64, maximumDatagramSessionsPerPort: Int = 10_000, requestHeadTimeout: TimeAmount = .seconds(5),
             maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration = .init(),
             interceptionRetryDelay: TimeAmount = .seconds(5)
@@ -57,8 +58,7 @@ public final class ServiceProxy: @unchecked Sendable {
             self.streamPort = streamPort
             self.connectTimeout = connectTimeout
             self.maximumDialAttempts = max(1, maximumDialAttempts)
-            self.retryBackoff = retryBackoff
-            self.maximumRetryBackoff = maximumRetryBackoff
+            self.redialBackoff = redialBackoff
             self.datagramSessionIdleTimeout = datagramSessionIdleTimeout
             self.datagramSessionQueueLimit = max(1, datagramSessionQueueLimit)
             self.maximumDatagramSessionsPerPort = max(1, maximumDatagramSessionsPerPort)

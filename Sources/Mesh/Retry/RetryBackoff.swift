@@ -30,8 +30,11 @@ public struct RetryBackoff: Hashable, Sendable {
         return .nanoseconds(overflow ? cap.nanoseconds : min(scaled, cap.nanoseconds))
     }
 
-    public func delay(attempt: Int, using random: inout some RandomNumberGenerator) -> TimeAmount {
+    /// The wait before attempt `attempt` (0-based), drawn from `host`'s generator (seeded in
+    /// NetSim), the only source of randomness the mesh has.
+    public func delay(attempt: Int, on host: any Host) -> TimeAmount {
         let ceiling = max(ceiling(attempt: attempt).nanoseconds, 0)
+        var random = host.random
         switch jitter {
         case .full: return .nanoseconds(Int64.random(in: 0...ceiling, using: &random))
         case .equal: return .nanoseconds(ceiling / 2 + Int64.random(in: 0...(ceiling / 2), using: &random))

@@ -25,12 +25,12 @@ public final class CookieJar: @unchecked Sendable {
     /// Takes in one `Set-Cookie` header value received at `now`. A value that is not
     /// `name=value` is ignored, as browsers ignore it; `Max-Age` of zero or less deletes.
     public func store(setCookie header: String, at now: NIODeadline) {
-        var attributes = header.split(separator: ";", omittingEmptySubsequences: false).makeIterator()
-        guard let pair = attributes.next(), let equals = pair.firstIndex(of: "=") else { return }
+        let parts = header.split(separator: ";", omittingEmptySubsequences: false)
+        guard let pair = parts.first, let equals = pair.firstIndex(of: "=") else { return }
         let name = pair[..<equals].trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { return }
         var cookie = Cookie(name: name, value: pair[pair.index(after: equals)...].trimmingCharacters(in: .whitespaces))
-        while let attribute = attributes.next() {
+        for attribute in parts.dropFirst() {
             let parts = attribute.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "max-age",
                 let seconds = Int64(parts[1].trimmingCharacters(in: .whitespaces))

@@ -148,8 +148,7 @@ final class RelayLink: @unchecked Sendable {
         keepalive?.cancel()
         session?.close()
         session = nil
-        var random = client.host.random
-        let delay = client.configuration.reconnectBackoff.delay(attempt: failedAttempts, using: &random)
+        let delay = client.configuration.reconnectBackoff.delay(attempt: failedAttempts, on: client.host)
         failedAttempts += 1
         state = .backingOff(lastError: reason)
         client.host.logger.info("relay \(name): \(reason); retrying in \(delay.nanoseconds / 1_000_000) ms")
