@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "edgemesh", targets: ["edgemesh"]),
         .library(name: "Mesh", targets: ["Mesh"]),
         .library(name: "NetSim", targets: ["NetSim"]),
+        .library(name: "Scenario", targets: ["Scenario"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -53,13 +54,38 @@ let package = Package(
             ]
         ),
         .target(
+            name: "NetworkTopology",
+            dependencies: ["Mesh"]
+        ),
+        .target(
             name: "NetSim",
             dependencies: [
-                "Mesh",
+                "Mesh", "NetworkTopology",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The trace digest (SHA-256).
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Scenario",
+            dependencies: [
+                "Mesh", "NetworkTopology",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                // HTTPS workloads and the test API server's TLS.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // Scenario files are YAML.
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SimTestbed",
+            dependencies: [
+                "Scenario", "NetSim", "NetworkTopology", "Mesh",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -74,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "edgemesh",
             dependencies: [
-                "Mesh", "NetSim", "LinuxBackend",
+                "Mesh", "NetworkTopology", "NetSim", "Scenario", "SimTestbed", "LinuxBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // edgemesh-agent.yaml (AgentConfigFile).
                 .product(name: "Yams", package: "Yams"),
@@ -85,7 +111,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "NetSimBenchmark",
-            dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Mesh", "NetworkTopology", "NetSim", "Scenario", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/NetSimBenchmark"
         ),
         .target(
@@ -104,7 +130,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TunnelBenchmark",
-            dependencies: ["Mesh", "NetSim", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Mesh", "NetworkTopology", "NetSim", "Scenario", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/TunnelBenchmark"
         ),
         .executableTarget(
@@ -114,32 +140,32 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshTests",
-            dependencies: ["Mesh", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["Mesh", "Scenario", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "NetSimTests",
-            dependencies: ["NetSim", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["NetSim", "Mesh", "NetworkTopology", "Scenario", "SimTestbed", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(
             name: "LinuxBackendTests",
-            dependencies: ["LinuxBackend", "Mesh", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["LinuxBackend", "Mesh", "Scenario", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(
             name: "HostConformanceTests",
-            dependencies: ["Mesh", "NetSim", "LinuxBackend",
+            dependencies: ["Mesh", "NetworkTopology", "NetSim", "Scenario", "LinuxBackend",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "EdgemeshCLITests",
-            dependencies: ["edgemesh", "Mesh", "LinuxBackend", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["edgemesh", "Mesh", "Scenario", "LinuxBackend", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Yams", package: "Yams")]
         ),
     ]

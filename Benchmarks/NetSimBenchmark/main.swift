@@ -8,6 +8,8 @@ import Foundation
 import Mesh
 import NIOCore
 import NetSim
+import NetworkTopology
+import Scenario
 
 /// Bounces every datagram back to its sender: traffic that needs no timers once started.
 final class BounceHandler: ChannelInboundHandler, @unchecked Sendable {

@@ -9,6 +9,8 @@ import Foundation
 import Mesh
 import NIOCore
 import NetSim
+import NetworkTopology
+import Scenario
 
 struct SplitMix: RandomNumberGenerator {
     var state: UInt64

@@ -56,7 +56,7 @@ struct RelayCommand: ParsableCommand {
         let loop = group.next()
         let host = LinuxHost(
             name: name, eventLoop: loop, storeDirectory: NSTemporaryDirectory() + "edgemesh-relay-\(name)",
-            interception: NftablesInterception(eventLoop: loop), logger: Logger(label: "edgemesh.relay"))
+            interception: DisabledInterception(eventLoop: loop), logger: Logger(label: "edgemesh.relay"))
         let configuration = RelayServerConfiguration(
             listenAddress: address.socketAddress(port: target.port), presharedKey: psk, maxReservations: maxReservations,
             maxCircuitsPerNode: maxCircuitsPerNode, maxCircuits: maxCircuits)

@@ -3,6 +3,9 @@ import Foundation
 import Logging
 import Mesh
 import NetSim
+import NetworkTopology
+import Scenario
+import SimTestbed
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 

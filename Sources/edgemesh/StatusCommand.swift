@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import LinuxBackend
-import Logging
 import Mesh
 import NIOCore
+import NIOPosix
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,15 +24,10 @@ struct StatusCommand: ParsableCommand {
         }
         let group = LinuxEventLoops.makeGroup()
         defer { try? group.syncShutdownGracefully() }
-        let loop = group.next()
-        let host = LinuxHost(
-            name: "status", eventLoop: loop, storeDirectory: NSTemporaryDirectory(), interception: DisabledInterception(eventLoop: loop),
-            logger: Logger(label: "edgemesh.status"))
         let body: String
         do {
-            body = try loop.flatSubmit {
-                HTTPExchange.get(on: host, address: address, port: target.port, authority: agent, path: "/status")
-            }.wait()
+            let channel = try ClientBootstrap(group: group).connect(to: address.socketAddress(port: target.port)).wait()
+            body = try AgentStatusClient.fetchStatus(over: channel, authority: agent).wait()
         } catch {
             printError("cannot reach the agent at \(agent): \(error). Is `edgemesh agent` running with --status-address \(agent)?")
             throw ExitCode.failure

@@ -1,5 +1,8 @@
 import ArgumentParser
 import NetSim
+import NetworkTopology
+import Scenario
+import SimTestbed
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,6 +7,7 @@ import Logging
 import Mesh
 import NIOCore
 import NIOPosix
+@testable import Scenario
 
 /// The test API server on 127.0.0.1 (demanding a bearer token), a kubeconfig naming it, and the
 /// real `edgemesh agent --kubeconfig` started against it.

@@ -1,5 +1,6 @@
 import Mesh
 import NIOCore
+@testable import Scenario
 
 // Small handlers the conformance tests build pipelines from. Each is created inside a channel
 // initializer and added with `pipeline.syncOperations`, so it lives on its channel's loop and

@@ -1,5 +1,6 @@
 import Mesh
 import NIOCore
+@testable import Scenario
 import Testing
 
 /// What every `Host` backend must do the same way. Written only against `Host` and NIOCore and

@@ -1,6 +1,7 @@
 import Mesh
 import NIOCore
 import NetSim
+import NetworkTopology
 
 /// Hosts on the simulator: one LAN with a millisecond of latency each way and no loss, so the
 /// conformance suite sees the same guarantees a real loopback gives. `wait` runs the event

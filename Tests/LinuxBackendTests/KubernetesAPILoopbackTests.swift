@@ -4,6 +4,7 @@ import Logging
 import Mesh
 import NIOCore
 import NIOPosix
+@testable import Scenario
 import Testing
 
 /// The test API server and the reflector over real sockets on 127.0.0.1: the same code the

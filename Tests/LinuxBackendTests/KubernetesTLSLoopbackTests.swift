@@ -5,6 +5,7 @@ import Mesh
 import NIOCore
 import NIOPosix
 import NIOSSL
+@testable import Scenario
 import Testing
 
 /// The agent's kubeconfig path to an https API server, over real sockets on 127.0.0.1: the

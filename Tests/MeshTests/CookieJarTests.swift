@@ -1,5 +1,6 @@
 import Mesh
 import NIOCore
+@testable import Scenario
 import Testing
 
 /// The scenario client's cookie jar: what a browser would send back, and when it stops.

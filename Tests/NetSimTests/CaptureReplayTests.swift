@@ -2,6 +2,7 @@ import Foundation
 import Mesh
 import NIOCore
 @testable import NetSim
+@testable import Scenario
 import Testing
 
 /// Field captures turn into flows the simulator can play again: the pcap reader, the frame

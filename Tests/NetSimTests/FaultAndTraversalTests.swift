@@ -1,5 +1,8 @@
 import Mesh
 import NIOCore
+import NetworkTopology
+@testable import Scenario
+@testable import SimTestbed
 import Testing
 
 @testable import NetSim

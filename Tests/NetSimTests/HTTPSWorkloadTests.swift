@@ -1,6 +1,8 @@
 import Foundation
 import Mesh
 @testable import NetSim
+@testable import Scenario
+@testable import SimTestbed
 import Testing
 
 /// HTTPS pods and clients take their certificates from the scenario's Secrets, as pods mount them;

@@ -1,6 +1,9 @@
 import Foundation
 import Mesh
 import NIOCore
+import NetworkTopology
+@testable import Scenario
+@testable import SimTestbed
 import Testing
 
 @testable import NetSim

@@ -1,6 +1,8 @@
 import Foundation
 import Mesh
 import NIOCore
+import NetworkTopology
+@testable import Scenario
 import Testing
 
 @testable import NetSim

@@ -1,5 +1,7 @@
 import Mesh
 import NIOCore
+import NetworkTopology
+@testable import Scenario
 import Testing
 
 @testable import NetSim

@@ -1,4 +1,5 @@
 import Mesh
+import NetworkTopology
 import Testing
 
 @testable import NetSim

@@ -1,6 +1,8 @@
 import Mesh
 import NIOCore
 import NIOSSL
+import NetworkTopology
+@testable import Scenario
 import Testing
 
 @testable import NetSim

@@ -1,5 +1,6 @@
 import Mesh
 @testable import NetSim
+import NetworkTopology
 import Testing
 
 // Addresses from the documentation ranges: one NAT, two inside hosts, public servers.

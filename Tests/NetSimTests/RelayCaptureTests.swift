@@ -1,6 +1,8 @@
 import Mesh
 import NIOCore
 @testable import NetSim
+@testable import Scenario
+@testable import SimTestbed
 import Testing
 
 /// What the relay host sees of a relayed flow is ciphertext: the end-to-end encryption between

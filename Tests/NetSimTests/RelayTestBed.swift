@@ -2,6 +2,7 @@ import Mesh
 import NIOCore
 
 @testable import NetSim
+import NetworkTopology
 
 /// Relays and agents on a simulated topology, with what each agent accepted: every accepted
 /// peer stream echoes what it reads, so a dialer can check a round trip. Used only on the

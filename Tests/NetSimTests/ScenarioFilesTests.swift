@@ -1,5 +1,6 @@
 import Foundation
 @testable import NetSim
+@testable import Scenario
 import Testing
 
 /// Every file CI will run must at least parse, and must judge something.

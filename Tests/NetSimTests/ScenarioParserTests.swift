@@ -1,6 +1,8 @@
 import Foundation
 import Mesh
 @testable import NetSim
+import NetworkTopology
+@testable import Scenario
 import Testing
 
 @Suite struct ScenarioParserTests {

@@ -1,4 +1,7 @@
 import Mesh
+import NetworkTopology
+@testable import Scenario
+@testable import SimTestbed
 import Testing
 
 @testable import NetSim

@@ -1,5 +1,6 @@
 import Mesh
 import NIOCore
+@testable import Scenario
 import Testing
 
 @testable import NetSim

@@ -1,6 +1,7 @@
 import Logging
 import Mesh
 import NIOCore
+import NetworkTopology
 import Testing
 
 @testable import NetSim

@@ -1,5 +1,6 @@
 import Mesh
 import NIOCore
+import NetworkTopology
 import Testing
 
 @testable import NetSim

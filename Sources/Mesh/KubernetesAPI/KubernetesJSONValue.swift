@@ -1,8 +1,8 @@
 import FoundationEssentials
 
-/// A JSON document as a tree, so the test server can store objects it has no Swift type for
-/// and stamp `metadata.resourceVersion` into them the way an API server does.
-enum KubernetesJSONValue: Codable, Hashable, Sendable {
+/// A JSON document as a tree, so code can patch objects it has no Swift type for (a Node's
+/// annotations) and a test server can stamp `metadata.resourceVersion` into them the way an API server does.
+public enum KubernetesJSONValue: Codable, Hashable, Sendable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -11,7 +11,7 @@ enum KubernetesJSONValue: Codable, Hashable, Sendable {
     case array([KubernetesJSONValue])
     case object([String: KubernetesJSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         // Bool before numbers and integers before doubles: the decoder converts liberally otherwise.
         if container.decodeNil() {
@@ -31,7 +31,7 @@ enum KubernetesJSONValue: Codable, Hashable, Sendable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -44,7 +44,7 @@ enum KubernetesJSONValue: Codable, Hashable, Sendable {
         }
     }
 
-    subscript(key: String) -> KubernetesJSONValue? {
+    public subscript(key: String) -> KubernetesJSONValue? {
         get {
             guard case .object(let fields) = self else { return nil }
             return fields[key]
@@ -56,18 +56,18 @@ enum KubernetesJSONValue: Codable, Hashable, Sendable {
         }
     }
 
-    var stringValue: String? {
+    public var stringValue: String? {
         guard case .string(let value) = self else { return nil }
         return value
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> KubernetesJSONValue {
+    public static func parse(_ bytes: [UInt8]) throws -> KubernetesJSONValue {
         try JSONDecoder().decode(KubernetesJSONValue.self, from: Data(bytes))
     }
 
     /// Compact, one line (watch streams are newline-delimited), keys sorted so output never
     /// depends on dictionary order.
-    func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding a tree of plain values cannot fail: no non-finite doubles come out of a parse.

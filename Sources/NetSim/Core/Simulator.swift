@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Mesh
 import NIOCore
+import NetworkTopology
 
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,8 @@ public final class Simulator: @unchecked Sendable {
     var pending = PendingEvents()
     var nodes: [SimNode] = []
     var networks: [SimNetwork] = []
+    /// Whether some network is part of the cloud (what a cloud-unreachable fault cuts off).
+    public var hasCloudNetwork: Bool { networks.contains(where: \.isCloud) }
     var nodesByName: [String: NodeID] = [:]
     var networksByName: [String: Int] = [:]
     var partitions: [Partition] = []

@@ -1,5 +1,6 @@
 import Crypto
 import Mesh
+import NetworkTopology
 
 /// The ordered record of everything the network did in a run: each packet delivered or
 /// dropped (with the reason) and each fault. Its SHA-256 is the run's fingerprint: the same

@@ -1,4 +1,5 @@
 import Mesh
+import NetworkTopology
 
 /// Faults the simulator can inject, by name, at the current virtual time. Each one is
 /// recorded in the trace.
@@ -56,7 +57,7 @@ extension Simulator {
     }
 
     /// Takes a node's link (a router's WAN link) down or up in `direction`.
-    public func setLink(of name: String, direction: FaultSpec.Direction, up: Bool) throws {
+    public func setLink(of name: String, direction: LinkDirection, up: Bool) throws {
         guard let node = node(named: name) else { throw TopologyError("unknown node or router \"\(name)\"") }
         let interface = node.interfaces[node.role == .router ? node.upstreamInterface : 0]
         if direction != .down { interface.up.isUp = up }

@@ -1,4 +1,5 @@
 import Logging
+import NetworkTopology
 
 /// Log records of simulated hosts, stamped with virtual time and the node's name:
 /// `12.345678s edge-1 warning: upstream unreachable [attempt=3]`.

@@ -1,4 +1,5 @@
 import Mesh
+import NetworkTopology
 
 /// Why a NAT refused a packet; recorded in the trace.
 public enum NATDropReason: String, Error, Hashable, Sendable {

@@ -1,4 +1,5 @@
 import Mesh
+import NetworkTopology
 
 /// The translation table of one simulated NAT router: RFC 4787 (UDP) and RFC 5382 (TCP) mapping,
 /// filtering, port allocation, hairpinning and expiry, with virtual time passed in.

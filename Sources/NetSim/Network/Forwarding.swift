@@ -56,7 +56,7 @@ extension Simulator {
 
     /// The receiving side's link: schedules the arrival (twice if the link duplicates).
     @inline(__always)
-    private func cross(_ downlink: LinkDirection, _ packet: Packet, departure: UInt64, to receiver: SimNode, interface: Int) {
+    private func cross(_ downlink: OneWayLink, _ packet: Packet, departure: UInt64, to receiver: SimNode, interface: Int) {
         switch downlink.transmit(bytes: packet.wireLength, now: departure) {
         case .lost(let reason):
             drop(packet, at: receiver, reason: reason.description)

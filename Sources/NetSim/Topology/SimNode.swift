@@ -36,6 +36,9 @@ public final class SimNode {
 
     public var addresses: [IPv4Address] { interfaces.map(\.address) }
 
+    /// Whether this is a router that translates addresses (a `nat` fault can reboot it).
+    public var isNATRouter: Bool { nat != nil }
+
     func owns(_ address: IPv4Address) -> Bool {
         address.isLoopback || interfaces.contains { $0.address == address }
     }
@@ -48,11 +51,11 @@ final class SimInterface {
     let address: IPv4Address
     let prefixLength: Int
     /// Node to network.
-    let up: LinkDirection
+    let up: OneWayLink
     /// Network to node.
-    let down: LinkDirection
+    let down: OneWayLink
 
-    init(name: String, network: Int, address: IPv4Address, prefixLength: Int, up: LinkDirection, down: LinkDirection) {
+    init(name: String, network: Int, address: IPv4Address, prefixLength: Int, up: OneWayLink, down: OneWayLink) {
         self.name = name
         self.network = network
         self.address = address

@@ -1,4 +1,5 @@
 import Mesh
+import NetworkTopology
 
 /// Turns a `TopologySpec` into the simulator's networks, routers and hosts, assigning
 /// addresses that were left out and computing each network's routes.
@@ -120,8 +121,8 @@ struct TopologyBuilder {
         let label = "link:\(node.name)/\(name)"
         let interface = SimInterface(
             name: name, network: networkIndex, address: address, prefixLength: network.subnet.length,
-            up: LinkDirection(profile: link.up, random: SimRandom(seed: simulator.seed, label: label + ":up")),
-            down: LinkDirection(profile: link.down, random: SimRandom(seed: simulator.seed, label: label + ":down")))
+            up: OneWayLink(profile: link.up, random: SimRandom(seed: simulator.seed, label: label + ":up")),
+            down: OneWayLink(profile: link.down, random: SimRandom(seed: simulator.seed, label: label + ":down")))
         node.interfaces.append(interface)
         let index = node.interfaces.count - 1
         network.attachments[address.value] = SimNetwork.Attachment(node: node.id, interface: index)

@@ -1,3 +1,5 @@
+import NetworkTopology
+
 /// Tunables of the simulated TCP, one set per simulation.
 public struct TCPOptions: Hashable, Sendable {
     /// Payload bytes per segment.

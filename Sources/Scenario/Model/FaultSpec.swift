@@ -1,0 +1,36 @@
+import Mesh
+import NetworkTopology
+
+/// Something that goes wrong at a point of the timeline, for a while or for good.
+public struct FaultSpec: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        /// Packets from group `a` to group `b` (and back, unless `oneWay`) are dropped. Groups name
+        /// nodes, routers or networks (a network stands for every node under it).
+        case partition(a: [String], b: [String], oneWay: Bool)
+        /// The node's link to its network goes down; its processes keep running.
+        case isolate(node: String)
+        /// One node's or router's (WAN) link goes down in `direction`.
+        case linkDown(node: String, direction: LinkDirection)
+        /// The link goes down for `down`, up for `up`, over and over while the fault lasts.
+        case flap(node: String, down: UInt64, up: UInt64)
+        /// The node loses power: volatile state and connections are gone; the durable store stays.
+        /// With a `duration`, it boots again after it.
+        case crash(node: String)
+        /// The NAT router forgets every mapping.
+        case natReboot(router: String)
+        /// Everything on networks marked `cloud` is cut off from everything else.
+        case cloudUnreachable
+    }
+
+    /// When the fault starts, nanoseconds of virtual time.
+    public var at: UInt64
+    /// How long it lasts; `nil` is for the rest of the run.
+    public var duration: UInt64?
+    public var kind: Kind
+
+    public init(at: UInt64, duration: UInt64? = nil, kind: Kind) {
+        self.at = at
+        self.duration = duration
+        self.kind = kind
+    }
+}

@@ -1,0 +1,51 @@
+import Mesh
+
+/// Where the mesh runs in a scenario: which nodes run an agent and where their objects come from.
+public struct MeshSpec: Hashable, Sendable {
+    /// Nodes that run an `edgemesh` agent (DNS on their loopback, the service table, the snapshot).
+    public var agents: [String]
+    /// The node serving the scenario's objects as a Kubernetes API (list-watch), as the cloud's
+    /// API server does; nil hands every agent the manifests directly, as `--manifests` does.
+    public var apiServer: String?
+    public var apiPort: UInt16
+    public var clusterDomain: String
+    public var dnsPort: UInt16
+    /// Whether agents carry cross-node traffic through the tunnel (else they dial backends'
+    /// addresses, which works only where those are reachable).
+    public var tunnel: Bool
+    /// Nodes running a relay (`edgemesh relay`): every agent keeps a reservation on each.
+    public var relays: [String]
+    /// Agent nodes that are also the ingress gateway (`edgemesh agent --gateway`, EdgeMesh's
+    /// default gateway labels).
+    public var gateways: [String] = []
+
+    public init(
+        agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",
+        dnsPort: UInt16 = 53, tunnel: Bool = true, relays: [String] = []
+    ) {
+        self.tunnel = tunnel
+        self.relays = relays
+        self.agents = agents
+        self.apiServer = apiServer
+        self.apiPort = apiPort
+        self.clusterDomain = clusterDomain
+        self.dnsPort = dnsPort
+    }
+}
+
+/// A change to the cluster's objects at a point of the run (`kubectl apply` / `kubectl delete`).
+public struct ObjectChangeSpec: Hashable, Sendable {
+    public enum Action: Hashable, Sendable {
+        case apply(KubernetesManifest)
+        case delete(kind: String, namespace: String?, name: String)
+    }
+
+    /// Simulated time of the change, nanoseconds.
+    public var at: UInt64
+    public var action: Action
+
+    public init(at: UInt64, action: Action) {
+        self.at = at
+        self.action = action
+    }
+}

@@ -1,0 +1,65 @@
+import Mesh
+import NetworkTopology
+
+/// A scenario file, parsed and validated: a topology, the Kubernetes objects, simulated
+/// workloads, faults on a timeline and the expectations the run is judged by.
+public struct Scenario: Hashable, Sendable {
+    public var name: String
+    public var description: String
+    /// Where it was read from ("Scenarios/nat-matrix.yaml"), for messages.
+    public var source: String
+    /// Simulated time the run lasts, nanoseconds.
+    public var duration: UInt64
+    /// The seed used when the command line gives none.
+    public var defaultSeed: UInt64
+    public var topology: TopologySpec
+    public var manifests: [KubernetesManifest]
+    /// The agents and their object source; nil runs the workloads on a bare network.
+    public var mesh: MeshSpec?
+    /// Changes to the objects on the run's timeline.
+    public var changes: [ObjectChangeSpec]
+    public var workloads: [WorkloadSpec]
+    public var faults: [FaultSpec]
+    public var expectations: [ExpectationSpec]
+    /// A table of client workloads printed with the summary (the NAT matrix).
+    public var matrix: MatrixSpec?
+
+    public init(
+        name: String, description: String = "", source: String, duration: UInt64, defaultSeed: UInt64 = 1,
+        topology: TopologySpec, manifests: [KubernetesManifest] = [], mesh: MeshSpec? = nil, changes: [ObjectChangeSpec] = [],
+        workloads: [WorkloadSpec] = [],
+        faults: [FaultSpec] = [], expectations: [ExpectationSpec] = [], matrix: MatrixSpec? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.source = source
+        self.duration = duration
+        self.defaultSeed = defaultSeed
+        self.topology = topology
+        self.manifests = manifests
+        self.mesh = mesh
+        self.changes = changes
+        self.workloads = workloads
+        self.faults = faults
+        self.expectations = expectations
+        self.matrix = matrix
+    }
+}
+
+/// One Kubernetes object as `kubectl apply` takes it; decoded by the control plane.
+public struct KubernetesManifest: Hashable, Sendable {
+    public var apiVersion: String
+    public var kind: String
+    public var name: String
+    public var namespace: String?
+    /// The object as YAML text, exactly one document.
+    public var yaml: String
+
+    public init(apiVersion: String, kind: String, name: String, namespace: String?, yaml: String) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+        self.yaml = yaml
+    }
+}

@@ -1,0 +1,58 @@
+import Mesh
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// A pod that answers every HTTP/1.1 request with its own name, like the "hostname" images
+/// EdgeMesh's examples use: the body tells the client which backend it reached. Given a TLS
+/// context it serves HTTPS instead.
+public enum HTTPServerWorkload {
+    @discardableResult
+    public static func start(
+        on host: any Host, port: UInt16, podName: String, tls: NIOSSLContext? = nil
+    ) -> EventLoopFuture<Channel> {
+        host.listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: port))) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                try channel.pipeline.syncOperations.addHandler(PodNameResponder(podName: podName))
+            }
+        }
+    }
+}
+
+/// Answers each request with the pod name, keeping the connection alive when the client does.
+final class PodNameResponder: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let podName: String
+    private var keepAlive = true
+
+    init(podName: String) {
+        self.podName = podName
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            keepAlive = request.isKeepAlive
+        case .body:
+            break
+        case .end:
+            var body = context.channel.allocator.buffer(capacity: podName.utf8.count)
+            body.writeString(podName)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain")
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if !keepAlive {
+                let channel = context.channel
+                done.whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+    }
+}

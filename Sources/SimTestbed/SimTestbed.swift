@@ -1,0 +1,76 @@
+import Mesh
+import NIOCore
+import NetSim
+import NetworkTopology
+import Scenario
+
+/// The scenario layer's testbed on NetSim: nodes are simulated hosts, time is virtual, faults
+/// are the simulator's own, and the mesh is `EdgeAgent` and `RelayServer` running in-process on
+/// each node (`SimMeshDeployment`).
+final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
+    let simulator: Simulator
+    let mesh: SimMeshDeployment?
+
+    init(simulator: Simulator, mesh: SimMeshDeployment?) {
+        self.simulator = simulator
+        self.mesh = mesh
+    }
+
+    // MARK: Nodes and time
+
+    func address(of name: String) -> IPv4Address? { simulator.resolve(name) }
+
+    func onBoot(of node: String, _ start: @escaping (any Host) -> Void) throws {
+        try simulator.onBoot(of: node) { start($0) }
+    }
+
+    func schedule(at time: UInt64, _ action: @escaping () -> Void) { simulator.schedule(at: time, action) }
+
+    // MARK: Faults
+
+    func checkTargets(of fault: FaultSpec.Kind) throws {
+        switch fault {
+        case .partition(let a, let b, _):
+            _ = try simulator.nodes(named: a + b)
+        case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _), .crash(let node):
+            _ = try simulator.nodes(named: [node])
+        case .natReboot(let router):
+            guard simulator.node(named: router)?.isNATRouter == true else { throw TopologyError("\"\(router)\" is not a NAT router") }
+        case .cloudUnreachable:
+            guard simulator.hasCloudNetwork else { throw TopologyError("no network is marked cloud") }
+        }
+    }
+
+    func partition(_ a: [String], from b: [String], oneWay: Bool) throws -> Int {
+        try simulator.partition(a, from: b, oneWay: oneWay)
+    }
+
+    func makeCloudUnreachable() throws -> Int { try simulator.makeCloudUnreachable() }
+
+    func heal(partition id: Int) { simulator.heal(partition: id) }
+
+    func setLink(of node: String, direction: LinkDirection, up: Bool) throws {
+        try simulator.setLink(of: node, direction: direction, up: up)
+    }
+
+    func crash(_ node: String) throws { try simulator.crash(node) }
+
+    func boot(_ node: String) throws { try simulator.boot(node) }
+
+    func rebootNAT(_ router: String) throws { try simulator.rebootNAT(router) }
+
+    // MARK: The mesh
+
+    func nameServer(forNode node: String) -> SocketAddress? { mesh?.nameServer(forNode: node) }
+
+    var searchDomains: [String] { mesh?.searchDomains ?? [] }
+
+    func tunnelPath(from node: String, to peer: String) -> String? {
+        guard let tunnel = mesh?.agent(on: node)?.tunnel else { return nil }
+        return tunnel.peerStatuses().first { $0.node == peer }?.path?.rawValue ?? "none"
+    }
+
+    func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
+        mesh?.tableMatchesSource(on: node) ?? (false, "the scenario runs no agents")
+    }
+}
