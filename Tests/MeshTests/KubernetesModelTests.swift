@@ -330,7 +330,7 @@ import Testing
     // MARK: Istio
 
     /// Every load-balancer variant, each in JSON and in YAML.
-    static let loadBalancerCases: [(json: String, yaml: String, expected: DestinationRule.LoadBalancer)] = [
+    static let loadBalancerCases: [(json: String, yaml: String, expected: DestinationRule.LoadBalancerSettings)] = [
         (#"{"simple":"ROUND_ROBIN"}"#, "simple: ROUND_ROBIN", .simple(.roundRobin)),
         (#"{"simple":"RANDOM"}"#, "simple: RANDOM", .simple(.random)),
         (#"{"simple":"LEAST_REQUEST"}"#, "simple: LEAST_REQUEST", .simple(.leastRequest)),

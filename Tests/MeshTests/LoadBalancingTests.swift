@@ -41,7 +41,7 @@ final class SeededEntropy: EntropySource, @unchecked Sendable {
             clientAddress: client, httpRequest: HTTPRequestSummary(method: "GET", target: target, headers: headers))
     }
 
-    static func pick(_ balancer: any LoadBalancer, _ request: RequestAttributes, load: BackendLoad = BackendLoad(),
+    static func pick(_ balancer: any BalancingAlgorithm, _ request: RequestAttributes, load: BackendLoad = BackendLoad(),
                      among candidates: [ServiceBackend] = backends, random: inout MeshRandom) -> ServiceBackend {
         balancer.pick(from: candidates, for: request, load: load, random: &random)
     }

@@ -250,7 +250,7 @@ extension DNSServerTests {
         let host = try #require(sim.host(named: "dns"))
         let forwarder = DNSForwarder(
             host: host, upstreams: [try #require(sim.resolve("upstream")).socketAddress(port: 53)],
-            attemptTimeout: .seconds(1), cache: DNSResponseCache(maximumTTL: cacheTTL))
+            attemptTimeout: .seconds(1), cache: ForwardedAnswerCache(maximumTTL: cacheTTL))
         let table = ServiceTable(eventLoop: host.eventLoop)
         let server = DNSServer(host: host, resolver: ClusterDNSResolver(table: table), forwarder: forwarder)
         let started = Box<Result<Void, Error>>()

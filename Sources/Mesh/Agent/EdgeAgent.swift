@@ -60,12 +60,15 @@ public final class EdgeAgent: @unchecked Sendable {
     public let proxy: ServiceProxy
     /// Present when the configuration gives the node the gateway role.
     public let gateway: IngressGateway?
-    /// Present when the configuration asks for a tunnel; peers' keys and addresses come from
-    /// the Node objects in `table`.
-    public let tunnel: MeshTunnel?
+    /// Present when the configuration asks for a tunnel: the tunnel with its relays and hole
+    /// punching.
+    public let agentTunnel: AgentTunnel?
+    /// The tunnel to other nodes' agents; peers' keys and addresses come from the Node objects
+    /// in `table`.
+    public var tunnel: MeshTunnel? { agentTunnel?.tunnel }
     /// The relay reservations and hole punching, once the tunnel has its identity.
-    public private(set) var relayClient: RelayClient?
-    public private(set) var holePunching: HolePunchService?
+    public var relayClient: RelayClient? { agentTunnel?.relayClient }
+    public var holePunching: HolePunchService? { agentTunnel?.holePunching }
     /// Serves `/metrics` and `/status` when the configuration asks for it.
     public private(set) var httpEndpoint: AgentHTTPEndpoint?
     /// The API server the table follows, once `follow` was called.
@@ -89,28 +92,19 @@ public final class EdgeAgent: @unchecked Sendable {
         self.table = table
         self.snapshotter = ServiceTableSnapshotter(table: table, store: host.store, logger: host.logger)
         let forwarder = configuration.upstreamDNS.isEmpty
-            ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: DNSResponseCache(maximumTTL: configuration.dnsCacheTTL))
+            ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: ForwardedAnswerCache(maximumTTL: configuration.dnsCacheTTL))
         self.dnsServer = DNSServer(
             host: host,
             resolver: ClusterDNSResolver(table: table, configuration: ClusterDNSConfiguration(domain: domain)),
             forwarder: forwarder,
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
-        let meshTunnel = configuration.tunnel.map { Self.makeTunnel(host: host, table: table, configuration: $0) }
-        self.tunnel = meshTunnel
-        let proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? meshTunnel, configuration: configuration.proxy)
+        let agentTunnel = configuration.tunnel.map {
+            AgentTunnel(host: host, table: table, configuration: $0, relays: configuration.relays, relayLocalPort: configuration.relayLocalPort)
+        }
+        self.agentTunnel = agentTunnel
+        let proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? agentTunnel?.tunnel, configuration: configuration.proxy)
         self.proxy = proxy
         self.gateway = configuration.gateway.map { IngressGateway(proxy: proxy, configuration: $0) }
-    }
-
-    private static func makeTunnel(host: any Host, table: ServiceTable, configuration: TunnelConfiguration) -> MeshTunnel {
-        let directory = ServiceTablePeerDirectory(table: table)
-        let tunnel = MeshTunnel(host: host, configuration: configuration, keys: directory, dialers: [])
-        // Neighbours heard on the LAN first (works offline), then the Node object's addresses.
-        tunnel.addDialer(DirectPathDialer(host: host, port: configuration.port) { [weak tunnel] node in
-            let heard = tunnel?.lanAddresses(ofNode: node) ?? []
-            return heard + directory.addresses(ofNode: node).filter { !heard.contains($0) }
-        })
-        return tunnel
     }
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
@@ -130,26 +124,7 @@ public final class EdgeAgent: @unchecked Sendable {
     }
 
     private func startTunnel() -> EventLoopFuture<Void> {
-        guard let tunnel else { return host.eventLoop.makeSucceededVoidFuture() }
-        return tunnel.start().flatMap {
-            self.startKeyPublisherIfReady()
-            guard !self.configuration.relays.isEmpty, let identity = tunnel.identity else {
-                return self.host.eventLoop.makeSucceededVoidFuture()
-            }
-            let client = RelayClient(
-                host: self.host,
-                configuration: RelayClientConfiguration(
-                    relays: self.configuration.relays, presharedKey: tunnel.configuration.presharedKey.bytes,
-                    localPort: self.configuration.relayLocalPort),
-                staticKey: identity.keyPair, acceptor: tunnel.peerStreamAcceptor)
-            let punching = HolePunchService(host: self.host, client: client, acceptor: tunnel.peerStreamAcceptor)
-            self.relayClient = client
-            self.holePunching = punching
-            tunnel.addDialer(punching.dialer)
-            tunnel.addDialer(client.relayedDialer)
-            // Punching owns the shared port's listener, so it starts before the relay client dials from that port.
-            return punching.start().map { client.start() }
-        }
+        agentTunnel?.start { self.startKeyPublisherIfReady() } ?? host.eventLoop.makeSucceededVoidFuture()
     }
 
     /// Makes the table hold exactly what these manifest files declare; returns what was skipped.
@@ -210,10 +185,8 @@ public final class EdgeAgent: @unchecked Sendable {
         apiSource?.stop()
         keyPublisher?.stop()
         snapshotter.stop()
-        relayClient?.stop()
-        holePunching?.stop()
+        let tunnelStopped = agentTunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
-        let tunnelStopped = tunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let gatewayStopped = gateway?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         return snapshotter.flush().flatMap {
             self.proxy.stop().flatMapError { error in

@@ -11,7 +11,7 @@ public final class BackendSelector {
     public private(set) var affinity: ClientIPAffinity?
     public private(set) var outliers: OutlierDetector
     public private(set) var load = BackendLoad()
-    private let balancer: any LoadBalancer
+    private let balancer: any BalancingAlgorithm
 
     public init(
         policy: LoadBalancingPolicy, affinityTimeout: TimeAmount? = nil,

@@ -5,7 +5,7 @@
 ///
 /// A connection without the key (no such header, cookie or parameter) goes to a random
 /// backend, as in Envoy.
-public final class ConsistentHashBalancer: LoadBalancer {
+public final class ConsistentHashBalancer: BalancingAlgorithm {
     public let key: DestinationRule.HashKey
     public let minimumRingSize: Int
     /// How far above the mean a backend may go before keys spill (Envoy's default is 1.25).

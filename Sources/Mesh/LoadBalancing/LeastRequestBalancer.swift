@@ -3,7 +3,7 @@
 ///
 /// A full scan rather than Envoy's power of two choices: a service has tens of backends at
 /// most, and the scan always finds the least loaded one.
-public final class LeastRequestBalancer: LoadBalancer {
+public final class LeastRequestBalancer: BalancingAlgorithm {
     public init() {}
 
     public func pick(

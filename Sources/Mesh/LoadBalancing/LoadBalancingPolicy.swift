@@ -14,7 +14,7 @@ public enum LoadBalancingPolicy: Hashable, Sendable, CustomStringConvertible {
     /// The policy a DestinationRule's `trafficPolicy.loadBalancer` names; round robin when it
     /// names none. `PASSTHROUGH` (send to the address the client dialled) means nothing for a
     /// cluster IP, which no process listens on, so it is balanced round robin as well.
-    public init(_ loadBalancer: DestinationRule.LoadBalancer?) {
+    public init(_ loadBalancer: DestinationRule.LoadBalancerSettings?) {
         switch loadBalancer {
         case nil, .simple(.unspecified), .simple(.roundRobin), .simple(.passthrough):
             self = .roundRobin

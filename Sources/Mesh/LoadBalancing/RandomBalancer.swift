@@ -1,5 +1,5 @@
 /// A candidate drawn uniformly from the host's generator.
-public final class RandomBalancer: LoadBalancer {
+public final class RandomBalancer: BalancingAlgorithm {
     public init() {}
 
     public func pick(

@@ -1,6 +1,6 @@
 /// Each candidate in turn. The turn survives changes of the candidate list (a backend ejected
 /// or added), so a change does not send a burst to the first backend.
-public final class RoundRobinBalancer: LoadBalancer {
+public final class RoundRobinBalancer: BalancingAlgorithm {
     private var turn = 0
 
     public init() {}

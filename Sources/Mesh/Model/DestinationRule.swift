@@ -37,7 +37,7 @@ public struct DestinationRule: Decodable, Hashable, Sendable {
         }
 
         /// The policy for traffic to `subset`: the subset's own, else the rule's.
-        public func loadBalancer(forSubset subset: String?) -> LoadBalancer? {
+        public func loadBalancer(forSubset subset: String?) -> LoadBalancerSettings? {
             if let subset, let own = subsets.first(where: { $0.name == subset })?.trafficPolicy?.loadBalancer {
                 return own
             }
@@ -68,9 +68,9 @@ public struct DestinationRule: Decodable, Hashable, Sendable {
 
     public struct TrafficPolicy: Decodable, Hashable, Sendable {
         /// Nil when the policy sets only things this model ignores (e.g. locality settings).
-        public var loadBalancer: LoadBalancer?
+        public var loadBalancer: LoadBalancerSettings?
 
-        public init(loadBalancer: LoadBalancer?) {
+        public init(loadBalancer: LoadBalancerSettings?) {
             self.loadBalancer = loadBalancer
         }
 
@@ -78,13 +78,13 @@ public struct DestinationRule: Decodable, Hashable, Sendable {
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            let settings = try container.decodeIfPresent(LoadBalancerSettings.self, forKey: .loadBalancer)
+            let settings = try container.decodeIfPresent(WireLoadBalancerSettings.self, forKey: .loadBalancer)
             loadBalancer = settings?.policy
         }
     }
 
     /// `trafficPolicy.loadBalancer`: Istio's one-of between a simple algorithm and consistent hashing.
-    public enum LoadBalancer: Hashable, Sendable {
+    public enum LoadBalancerSettings: Hashable, Sendable {
         case simple(SimpleAlgorithm)
         case consistentHash(ConsistentHash)
     }
@@ -136,10 +136,10 @@ public struct DestinationRule: Decodable, Hashable, Sendable {
     }
 }
 
-/// The wire shape of `loadBalancer`, turned into `DestinationRule.LoadBalancer` with Istio's rules
+/// The wire shape of `loadBalancer`, turned into `DestinationRule.LoadBalancerSettings` with Istio's rules
 /// checked: at most one of `simple`/`consistentHash`, and exactly one hash key.
-private struct LoadBalancerSettings: Decodable {
-    var policy: DestinationRule.LoadBalancer?
+private struct WireLoadBalancerSettings: Decodable {
+    var policy: DestinationRule.LoadBalancerSettings?
 
     enum CodingKeys: String, CodingKey { case simple, consistentHash }
     enum HashCodingKeys: String, CodingKey {

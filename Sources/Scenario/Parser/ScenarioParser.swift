@@ -36,10 +36,10 @@ public enum ScenarioParser {
         guard let root, !root.isNull else {
             throw ScenarioError(
                 source: source, field: "",
-                message: "the file is empty; a scenario needs at least \(Reader.requiredTopLevelKeys.joined(separator: ", "))")
+                message: "the file is empty; a scenario needs at least \(ScenarioReader.requiredTopLevelKeys.joined(separator: ", "))")
         }
-        let reader = Reader(source: source, baseDirectory: baseDirectory)
-        return try reader.scenario(Value(node: root, path: ""))
+        let reader = ScenarioReader(source: source, baseDirectory: baseDirectory)
+        return try reader.scenario(LocatedNode(node: root, path: ""))
     }
 
     private static func directory(of path: String) -> String {

@@ -4,13 +4,13 @@ import Yams
 
 // MARK: - Expectations
 
-extension Reader {
+extension ScenarioReader {
     private static let percentiles: [(key: String, value: Double)] = [
         ("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9),
     ]
 
     /// One `expect` entry; each bound in it becomes its own `ExpectationSpec`, in document order.
-    func expectation(_ item: Value, workloads: WorkloadIndex, agents: [String]) throws(ScenarioError) -> [ExpectationSpec] {
+    func expectation(_ item: LocatedNode, workloads: WorkloadIndex, agents: [String]) throws(ScenarioError) -> [ExpectationSpec] {
         if case .mapping(let mapping) = item.node, mapping["agent"] != nil {
             return [try agentExpectation(item, agents: agents)]
         }
@@ -67,7 +67,7 @@ extension Reader {
         return expectations
     }
 
-    private func spread(_ value: Value, client: WorkloadSpec, workloads: WorkloadIndex) throws(ScenarioError) -> ExpectationSpec.Kind {
+    private func spread(_ value: LocatedNode, client: WorkloadSpec, workloads: WorkloadIndex) throws(ScenarioError) -> ExpectationSpec.Kind {
         guard case .client(let spec) = client.kind, [.http, .https, .httpKeepAlive].contains(spec.protocol) else {
             throw fail(value, "spread needs an http, https or http-keepalive client: only HTTP answers name the backend (pod) that served them")
         }
@@ -88,7 +88,7 @@ extension Reader {
 
     /// A `{min, max}` mapping (either or both), in document order; min above max is refused.
     private func minMax<Bound: Comparable>(
-        _ value: Value, parse: (Value) throws(ScenarioError) -> Bound
+        _ value: LocatedNode, parse: (LocatedNode) throws(ScenarioError) -> Bound
     ) throws(ScenarioError) -> [(isMin: Bool, value: Bound)] {
         let fields = try self.fields(value, allowed: ["min", "max"])
         guard !fields.entries.isEmpty else { throw fail(value, "give min, max or both") }
@@ -104,7 +104,7 @@ extension Reader {
     }
 
     /// `{agent: NODE, tableMatchesSource: true}`.
-    private func agentExpectation(_ item: Value, agents: [String]) throws(ScenarioError) -> ExpectationSpec {
+    private func agentExpectation(_ item: LocatedNode, agents: [String]) throws(ScenarioError) -> ExpectationSpec {
         let fields = try self.fields(item, allowed: ["agent", "tableMatchesSource"])
         let agentValue = try required(fields, "agent")
         let node = try name(agentValue)

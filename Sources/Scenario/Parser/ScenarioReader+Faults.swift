@@ -5,10 +5,10 @@ import Yams
 
 // MARK: - Faults
 
-extension Reader {
+extension ScenarioReader {
     static let faultKinds = ["partition", "isolate", "linkDown", "flap", "crash", "natReboot", "cloudUnreachable"]
 
-    func fault(_ item: Value, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> FaultSpec {
+    func fault(_ item: LocatedNode, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> FaultSpec {
         let fields = try self.fields(item, allowed: ["at", "for"] + Self.faultKinds)
         let atValue = try required(fields, "at")
         let at = try self.duration(atValue)
@@ -77,8 +77,8 @@ extension Reader {
     }
 
     /// A partition group: a list of node, router or network names (or a single name).
-    private func group(_ value: Value, names: TopologyNames) throws(ScenarioError) -> [String] {
-        let items: [Value]
+    private func group(_ value: LocatedNode, names: TopologyNames) throws(ScenarioError) -> [String] {
+        let items: [LocatedNode]
         if case .scalar = value.node, !value.node.isNull { items = [value] } else { items = try list(value, of: "names") }
         guard !items.isEmpty else { throw fail(value, "needs at least one node, router or network") }
         var group: [String] = []

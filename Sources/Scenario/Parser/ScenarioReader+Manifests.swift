@@ -7,13 +7,13 @@ import Yams
 /// Where a manifest came from, which decides how its errors are reported.
 enum ManifestOrigin {
     /// Under `kubernetes:` in the scenario itself: errors point at the field.
-    case inline(Value)
+    case inline(LocatedNode)
     /// A document of a file listed under `manifests:`: errors point at the list entry and quote the
     /// file, its line and the document's number.
-    case file(entry: Value, file: String, document: Int)
+    case file(entry: LocatedNode, file: String, document: Int)
 }
 
-extension Reader {
+extension ScenarioReader {
     private func manifestError(
         _ origin: ManifestOrigin, node: Yams.Node, subpath: String, _ message: String
     ) -> ScenarioError {
@@ -74,7 +74,7 @@ extension Reader {
     }
 
     /// Every document of a (multi-document) manifest file; empty documents are skipped as kubectl does.
-    func manifestFile(_ entry: Value) throws(ScenarioError) -> [KubernetesManifest] {
+    func manifestFile(_ entry: LocatedNode) throws(ScenarioError) -> [KubernetesManifest] {
         let file = try scalar(entry, "a manifest file path")
         let path = file.hasPrefix("/") ? file : baseDirectory == "." ? file : "\(baseDirectory)/\(file)"
         let text: String

@@ -2,10 +2,10 @@ import Mesh
 
 // MARK: - The matrix
 
-extension Reader {
+extension ScenarioReader {
     /// `{title, rows: [labels], columns: [labels], cells: [{row, column, workload}]}`; every cell
     /// names a client workload, a known row and column, and a pair no other cell took.
-    func matrix(_ value: Value, workloads: [WorkloadSpec]) throws(ScenarioError) -> MatrixSpec {
+    func matrix(_ value: LocatedNode, workloads: [WorkloadSpec]) throws(ScenarioError) -> MatrixSpec {
         let fields = try self.fields(value, allowed: ["title", "rows", "columns", "cells"])
         let title = try fields["title"].map { value throws(ScenarioError) in try string(value) } ?? "matrix"
         let rows = try labels(required(fields, "rows"), of: "row labels")
@@ -32,7 +32,7 @@ extension Reader {
         return MatrixSpec(title: title, rows: rows, columns: columns, cells: cells)
     }
 
-    private func labels(_ value: Value, of what: String) throws(ScenarioError) -> [String] {
+    private func labels(_ value: LocatedNode, of what: String) throws(ScenarioError) -> [String] {
         var labels: [String] = []
         for item in try list(value, of: what) {
             let label = try scalar(item, "a label")

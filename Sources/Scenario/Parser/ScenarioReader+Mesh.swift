@@ -4,8 +4,8 @@ import Yams
 
 // MARK: - The mesh and object changes
 
-extension Reader {
-    func mesh(_ value: Value, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
+extension ScenarioReader {
+    func mesh(_ value: LocatedNode, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
         let fields = try self.fields(
             value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways"])
         let agentsValue = try required(fields, "agents")
@@ -20,7 +20,7 @@ extension Reader {
         if let value = fields["relays"] {
             spec.relays = try nodeList(value)
         }
-        func nodeList(_ value: Value) throws(ScenarioError) -> [String] {
+        func nodeList(_ value: LocatedNode) throws(ScenarioError) -> [String] {
             var nodes: [String] = []
             for item in try list(value, of: "node names") {
                 let node = try reference(item, to: [.node], in: names)
@@ -53,7 +53,7 @@ extension Reader {
     }
 
     /// One `changes` entry: `{at: 10m, apply: OBJECT}` or `{at: 10m, delete: {kind, namespace, name}}`.
-    func change(_ item: Value, duration: UInt64) throws(ScenarioError) -> ObjectChangeSpec {
+    func change(_ item: LocatedNode, duration: UInt64) throws(ScenarioError) -> ObjectChangeSpec {
         let fields = try self.fields(item, allowed: ["at", "apply", "delete"])
         let atValue = try required(fields, "at")
         let at = try self.duration(atValue)

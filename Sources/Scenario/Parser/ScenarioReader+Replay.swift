@@ -4,10 +4,10 @@ import NetworkTopology
 
 // MARK: - Replaying a field capture
 
-extension Reader {
+extension ScenarioReader {
     /// A `replay` workload: the capture is read and cut into flows now, so a missing or broken
     /// file, or one with nothing to replay, fails validation with the field that names it.
-    func replay(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.ReplaySpec {
+    func replay(_ fields: MappingEntries, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.ReplaySpec {
         let pcapValue = try required(fields, "pcap")
         let file = try scalar(pcapValue, "a capture file path")
         let path = file.hasPrefix("/") || baseDirectory == "." ? file : "\(baseDirectory)/\(file)"

@@ -4,8 +4,8 @@ import Yams
 
 // MARK: - The scenario
 
-extension Reader {
-    func scenario(_ root: Value) throws(ScenarioError) -> Scenario {
+extension ScenarioReader {
+    func scenario(_ root: LocatedNode) throws(ScenarioError) -> Scenario {
         let top = try fields(root, allowed: Self.topLevelKeys)
         let name = try self.name(required(top, "name"))
         var description = ""

@@ -5,12 +5,12 @@ import Yams
 
 // MARK: - Topology
 
-extension Reader {
-    func topology(_ value: Value) throws(ScenarioError) -> (TopologySpec, TopologyNames) {
+extension ScenarioReader {
+    func topology(_ value: LocatedNode) throws(ScenarioError) -> (TopologySpec, TopologyNames) {
         let section = try fields(value, allowed: ["networks", "routers", "nodes"])
-        var networks: [(spec: TopologySpec.Network, fields: Fields)] = []
-        var routers: [(spec: TopologySpec.Router, fields: Fields)] = []
-        var nodes: [(spec: TopologySpec.Node, fields: Fields)] = []
+        var networks: [(spec: TopologySpec.Network, fields: MappingEntries)] = []
+        var routers: [(spec: TopologySpec.Router, fields: MappingEntries)] = []
+        var nodes: [(spec: TopologySpec.Node, fields: MappingEntries)] = []
         let networksValue = try required(section, "networks")
         for item in try list(networksValue, of: "networks") {
             networks.append(try network(item))
@@ -25,7 +25,7 @@ extension Reader {
         // Names are unique across all three kinds: they are also host names in "host:port".
         var names = TopologyNames()
         var firstUse: [String: String] = [:]
-        let named: [(String, Entity, Fields)] =
+        let named: [(String, TopologyNameKind, MappingEntries)] =
             networks.map { ($0.spec.name, .network, $0.fields) } + routers.map { ($0.spec.name, .router, $0.fields) }
             + nodes.map { ($0.spec.name, .node, $0.fields) }
         for (name, kind, fields) in named {
@@ -51,7 +51,7 @@ extension Reader {
         return (topology, names)
     }
 
-    private func network(_ item: Value) throws(ScenarioError) -> (TopologySpec.Network, Fields) {
+    private func network(_ item: LocatedNode) throws(ScenarioError) -> (TopologySpec.Network, MappingEntries) {
         let fields = try self.fields(item, allowed: ["name", "subnet", "router", "cloud"])
         var network = TopologySpec.Network(
             name: try name(required(fields, "name")), subnet: try prefix(required(fields, "subnet")))
@@ -60,7 +60,7 @@ extension Reader {
         return (network, fields)
     }
 
-    private func router(_ item: Value) throws(ScenarioError) -> (TopologySpec.Router, Fields) {
+    private func router(_ item: LocatedNode) throws(ScenarioError) -> (TopologySpec.Router, MappingEntries) {
         let fields = try self.fields(item, allowed: ["name", "upstream", "address", "insideAddress", "nat", "link"])
         var router = TopologySpec.Router(
             name: try name(required(fields, "name")), upstream: try name(required(fields, "upstream")))
@@ -71,7 +71,7 @@ extension Reader {
         return (router, fields)
     }
 
-    private func node(_ item: Value) throws(ScenarioError) -> (TopologySpec.Node, Fields) {
+    private func node(_ item: LocatedNode) throws(ScenarioError) -> (TopologySpec.Node, MappingEntries) {
         let fields = try self.fields(item, allowed: ["name", "network", "address", "link"])
         var node = TopologySpec.Node(
             name: try name(required(fields, "name")), network: try name(required(fields, "network")))
@@ -80,7 +80,7 @@ extension Reader {
         return (node, fields)
     }
 
-    private func unknownNetwork(_ value: Value, _ name: String, names: TopologyNames) -> ScenarioError {
+    private func unknownNetwork(_ value: LocatedNode, _ name: String, names: TopologyNames) -> ScenarioError {
         if let kind = names.kinds[name] {
             return fail(
                 value,
@@ -91,7 +91,7 @@ extension Reader {
 
     /// The networks and routers must form one tree below a single root network.
     private func checkTree(
-        _ networksValue: Value, networks: [(spec: TopologySpec.Network, fields: Fields)], routers: [(spec: TopologySpec.Router, fields: Fields)],
+        _ networksValue: LocatedNode, networks: [(spec: TopologySpec.Network, fields: MappingEntries)], routers: [(spec: TopologySpec.Router, fields: MappingEntries)],
         names: TopologyNames
     ) throws(ScenarioError) {
         var root: (name: String, path: String)?
@@ -167,14 +167,14 @@ extension Reader {
     /// Given addresses lie inside their subnet, are usable host addresses and are not given twice on
     /// one network. (Different NATed LANs may reuse the same private subnet.)
     private func checkAddresses(
-        networks: [(spec: TopologySpec.Network, fields: Fields)], routers: [(spec: TopologySpec.Router, fields: Fields)],
-        nodes: [(spec: TopologySpec.Node, fields: Fields)]
+        networks: [(spec: TopologySpec.Network, fields: MappingEntries)], routers: [(spec: TopologySpec.Router, fields: MappingEntries)],
+        nodes: [(spec: TopologySpec.Node, fields: MappingEntries)]
     ) throws(ScenarioError) {
         let subnets = Dictionary(networks.map { ($0.spec.name, $0.spec.subnet) }, uniquingKeysWith: { first, _ in first })
         let insideOf = Dictionary(
             networks.compactMap { network in network.spec.router.map { ($0, network.spec.name) } },
             uniquingKeysWith: { first, _ in first })
-        var assignments: [(address: IPv4Address?, network: String, value: Value?)] = []
+        var assignments: [(address: IPv4Address?, network: String, value: LocatedNode?)] = []
         for router in routers {
             assignments.append((router.spec.address, router.spec.upstream, router.fields["address"]))
             if let inside = insideOf[router.spec.name] {
@@ -205,7 +205,7 @@ extension Reader {
         }
     }
 
-    private func nat(_ value: Value) throws(ScenarioError) -> NATConfiguration {
+    private func nat(_ value: LocatedNode) throws(ScenarioError) -> NATConfiguration {
         let fields = try self.fields(
             value,
             allowed: [
@@ -236,7 +236,7 @@ extension Reader {
     }
 
     /// A profile for both directions, or `{up: profile, down: profile}`.
-    private func link(_ value: Value) throws(ScenarioError) -> LinkSpec {
+    private func link(_ value: LocatedNode) throws(ScenarioError) -> LinkSpec {
         let fields = try rawFields(value, expecting: "a link profile or {up: profile, down: profile}")
         guard fields.keys.contains("up") || fields.keys.contains("down") else {
             return LinkSpec(both: try profile(value))
@@ -248,7 +248,7 @@ extension Reader {
         return link
     }
 
-    private func profile(_ value: Value) throws(ScenarioError) -> LinkProfile {
+    private func profile(_ value: LocatedNode) throws(ScenarioError) -> LinkProfile {
         let fields = try self.fields(
             value, allowed: ["latency", "jitter", "loss", "burstLoss", "duplicate", "bandwidth", "queue", "reorder"])
         var profile = LinkProfile()

@@ -5,7 +5,7 @@ import Yams
 
 // MARK: - Workloads
 
-extension Reader {
+extension ScenarioReader {
     static let workloadKinds = [
         "http-server", "tcp-echo", "udp-echo", "websocket-echo", "client", "rendezvous", "punch-peer", "replay",
     ]
@@ -28,10 +28,10 @@ extension Reader {
     /// `agents` are the nodes that run an agent: only their clients can look names up. HTTPS
     /// workloads take their certificates from the Secrets among `manifests`.
     func workloads(
-        _ value: Value, names: TopologyNames, duration: UInt64, agents: [String], manifests: [KubernetesManifest]
+        _ value: LocatedNode, names: TopologyNames, duration: UInt64, agents: [String], manifests: [KubernetesManifest]
     ) throws(ScenarioError) -> [WorkloadSpec] {
         let secrets = ScenarioSecrets(manifests)
-        var parsed: [(spec: WorkloadSpec, fields: Fields)] = []
+        var parsed: [(spec: WorkloadSpec, fields: MappingEntries)] = []
         for item in try list(value, of: "workloads") {
             let (spec, fields) = try workload(item, names: names, duration: duration, secrets: secrets)
             if case .client(let client) = spec.kind, client.protocol == .dns, !agents.contains(spec.node) {
@@ -103,8 +103,8 @@ extension Reader {
     }
 
     private func workload(
-        _ item: Value, names: TopologyNames, duration: UInt64, secrets: ScenarioSecrets
-    ) throws(ScenarioError) -> (WorkloadSpec, Fields) {
+        _ item: LocatedNode, names: TopologyNames, duration: UInt64, secrets: ScenarioSecrets
+    ) throws(ScenarioError) -> (WorkloadSpec, MappingEntries) {
         let fields = try rawFields(item, expecting: "a workload mapping")
         let kind = try keyword(required(fields, "kind"), "a workload kind", allowed: Self.workloadKinds)
         try check(fields, allowed: Self.workloadKeys(kind), context: "kind \(kind)")
@@ -129,7 +129,7 @@ extension Reader {
         return (WorkloadSpec(name: name, node: node, kind: spec), fields)
     }
 
-    private func client(_ fields: Fields, duration: UInt64, secrets: ScenarioSecrets) throws(ScenarioError) -> WorkloadSpec.ClientSpec {
+    private func client(_ fields: MappingEntries, duration: UInt64, secrets: ScenarioSecrets) throws(ScenarioError) -> WorkloadSpec.ClientSpec {
         let clientProtocol: WorkloadSpec.ClientSpec.ClientProtocol = try choice(required(fields, "protocol"), "a client protocol")
         var trustedPEM: [UInt8]?
         switch (clientProtocol, fields["caSecret"]) {
@@ -139,7 +139,7 @@ extension Reader {
         case (_, nil): break
         }
         // A dns client looks names up: its targets have no port.
-        func target(_ value: Value) throws(ScenarioError) -> String {
+        func target(_ value: LocatedNode) throws(ScenarioError) -> String {
             clientProtocol == .dns ? try scalar(value, "a name to look up") : try hostPort(value)
         }
         let speaksHTTP: Set<WorkloadSpec.ClientSpec.ClientProtocol> = [.http, .https, .httpKeepAlive]
@@ -211,7 +211,7 @@ extension Reader {
             payloadSize: payload, trustedPEM: trustedPEM, hostHeader: hostHeader, path: path, keepsCookies: keepsCookies)
     }
 
-    private func punchPeer(_ fields: Fields, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.PunchSpec {
+    private func punchPeer(_ fields: MappingEntries, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.PunchSpec {
         var transport = WorkloadSpec.TransportKind.udp
         if let value = fields["transport"] { transport = try choice(value, "a punch transport") }
         var start: UInt64 = 0
@@ -231,7 +231,7 @@ extension Reader {
             timeout: timeout)
     }
 
-    private func checkStart(_ start: UInt64, fields: Fields, duration: UInt64) throws(ScenarioError) {
+    private func checkStart(_ start: UInt64, fields: MappingEntries, duration: UInt64) throws(ScenarioError) {
         if start >= duration, let value = fields["start"] {
             throw fail(
                 value,

@@ -2,116 +2,8 @@ import Foundation
 import Mesh
 import Yams
 
-// MARK: - Reading YAML nodes
-
-/// A YAML node and the field path it was found at ("network.nodes[2].network").
-struct Value {
-    let node: Yams.Node
-    let path: String
-
-    var line: Int? { node.mark?.line }
-
-    func child(_ key: String, _ node: Yams.Node) -> Value {
-        Value(node: node, path: path.isEmpty ? key : "\(path).\(key)")
-    }
-
-    func element(_ index: Int, _ node: Yams.Node) -> Value {
-        Value(node: node, path: "\(path)[\(index)]")
-    }
-}
-
-/// The entries of one YAML mapping in document order, merge keys (`<<: *anchor`) expanded.
-struct Fields {
-    let value: Value
-    /// `keyLine` is where the key is written, for errors about the key rather than its value.
-    let entries: [(key: String, keyLine: Int?, node: Yams.Node)]
-
-    var keys: [String] { entries.map(\.key) }
-
-    subscript(key: String) -> Value? {
-        entries.first { $0.key == key }.map { value.child(key, $0.node) }
-    }
-}
-
-extension Yams.Node {
-    var isNull: Bool {
-        if case .scalar = self { return tag == Tag(.null) }
-        return false
-    }
-
-    /// How the node looks, for "expected X, found Y".
-    var summary: String {
-        switch self {
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        case .scalar(let scalar): return isNull ? "no value" : "\"\(scalar.string)\""
-        }
-    }
-}
-
-/// What a name in the topology stands for.
-enum Entity: String {
-    case network, router, node
-}
-
-/// The topology's names by kind, for checking references from workloads and faults.
-struct TopologyNames {
-    var kinds: [String: Entity] = [:]
-    var natRouters: Set<String> = []
-    var cloudNetworks: [String] = []
-
-    func known(_ kinds: Set<Entity>) -> [String] {
-        self.kinds.filter { kinds.contains($0.value) }.map(\.key).sorted()
-    }
-}
-
-/// The workloads by name, for checking references from expectations.
-struct WorkloadIndex {
-    var byName: [String: WorkloadSpec] = [:]
-
-    var clientsAndPeers: [String] {
-        byName.values.filter { $0.isClient || $0.isPunchPeer }.map(\.name).sorted()
-    }
-
-    var podNames: [String] {
-        byName.values.compactMap { workload -> String? in
-            if case .httpServer(_, let podName, _) = workload.kind { return podName }
-            return nil
-        }.sorted()
-    }
-}
-
-extension WorkloadSpec {
-    /// Sends requests and logs their outcomes (a client, or a replay of captured clients).
-    var isClient: Bool {
-        switch kind {
-        case .client, .replay: return true
-        default: return false
-        }
-    }
-
-    var isPunchPeer: Bool {
-        if case .punchPeer = kind { return true }
-        return false
-    }
-
-    /// The kind as scenario files spell it.
-    var kindName: String {
-        switch kind {
-        case .httpServer: return "http-server"
-        case .tcpEcho: return "tcp-echo"
-        case .udpEcho: return "udp-echo"
-        case .webSocketEcho: return "websocket-echo"
-        case .client: return "client"
-        case .rendezvous: return "rendezvous"
-        case .punchPeer: return "punch-peer"
-        case .replay: return "replay"
-        }
-    }
-}
-
 /// Walks the document. Every method names the field it failed on.
-struct Reader {
+struct ScenarioReader {
     static let requiredTopLevelKeys = ["name", "duration", "network"]
     static let topLevelKeys = requiredTopLevelKeys + [
         "description", "seed", "kubernetes", "manifests", "mesh", "changes", "workloads", "faults", "expect", "matrix",
@@ -120,12 +12,12 @@ struct Reader {
     let source: String
     let baseDirectory: String
 
-    func fail(_ value: Value, _ message: String) -> ScenarioError {
+    func fail(_ value: LocatedNode, _ message: String) -> ScenarioError {
         ScenarioError(source: source, field: value.path, line: value.line, message: message)
     }
 
     /// The mapping's entries, without checking which keys are allowed.
-    func rawFields(_ value: Value, expecting: String) throws(ScenarioError) -> Fields {
+    func rawFields(_ value: LocatedNode, expecting: String) throws(ScenarioError) -> MappingEntries {
         guard case .mapping(let mapping) = value.node else {
             throw fail(value, "expected \(expecting), found \(value.node.summary)")
         }
@@ -157,10 +49,10 @@ struct Reader {
             explicit.append((key.string, keyNode.mark?.line, node))
         }
         let inherited = merged.filter { entry in !explicit.contains { $0.key == entry.key } }
-        return Fields(value: value, entries: explicit + inherited)
+        return MappingEntries(value: value, entries: explicit + inherited)
     }
 
-    func check(_ fields: Fields, allowed: [String], context: String? = nil) throws(ScenarioError) {
+    func check(_ fields: MappingEntries, allowed: [String], context: String? = nil) throws(ScenarioError) {
         for (key, keyLine, node) in fields.entries where !allowed.contains(key) {
             let context = context.map { " for \($0)" } ?? ""
             throw ScenarioError(
@@ -169,13 +61,13 @@ struct Reader {
         }
     }
 
-    func fields(_ value: Value, allowed: [String], context: String? = nil) throws(ScenarioError) -> Fields {
+    func fields(_ value: LocatedNode, allowed: [String], context: String? = nil) throws(ScenarioError) -> MappingEntries {
         let fields = try rawFields(value, expecting: "a mapping with keys \(allowed.joined(separator: ", "))")
         try check(fields, allowed: allowed, context: context)
         return fields
     }
 
-    func required(_ fields: Fields, _ key: String) throws(ScenarioError) -> Value {
+    func required(_ fields: MappingEntries, _ key: String) throws(ScenarioError) -> LocatedNode {
         guard let value = fields[key] else {
             throw fail(fields.value, "missing required key \"\(key)\"")
         }
@@ -184,7 +76,7 @@ struct Reader {
 
     /// A list's elements; an empty value counts as an empty list, so a section can be emptied by
     /// commenting out its entries.
-    func list(_ value: Value, of what: String) throws(ScenarioError) -> [Value] {
+    func list(_ value: LocatedNode, of what: String) throws(ScenarioError) -> [LocatedNode] {
         if value.node.isNull { return [] }
         guard case .sequence(let sequence) = value.node else {
             throw fail(value, "expected a list of \(what), found \(value.node.summary)")
@@ -192,18 +84,18 @@ struct Reader {
         return sequence.enumerated().map { value.element($0.offset, $0.element) }
     }
 
-    func scalar(_ value: Value, _ what: String) throws(ScenarioError) -> String {
+    func scalar(_ value: LocatedNode, _ what: String) throws(ScenarioError) -> String {
         guard case .scalar(let scalar) = value.node, !value.node.isNull else {
             throw fail(value, "expected \(what), found \(value.node.summary)")
         }
         return scalar.string
     }
 
-    func string(_ value: Value) throws(ScenarioError) -> String {
+    func string(_ value: LocatedNode) throws(ScenarioError) -> String {
         try scalar(value, "text")
     }
 
-    func name(_ value: Value) throws(ScenarioError) -> String {
+    func name(_ value: LocatedNode) throws(ScenarioError) -> String {
         let text = try scalar(value, "a name")
         guard ScenarioValues.isValidName(text) else {
             throw fail(value, "\"\(text)\" is not a valid name (\(ScenarioValues.nameHint))")
@@ -211,7 +103,7 @@ struct Reader {
         return text
     }
 
-    func bool(_ value: Value) throws(ScenarioError) -> Bool {
+    func bool(_ value: LocatedNode) throws(ScenarioError) -> Bool {
         let text = try scalar(value, "true or false")
         guard let bool = value.node.bool else {
             throw fail(value, "\"\(text)\" is not true or false")
@@ -219,7 +111,7 @@ struct Reader {
         return bool
     }
 
-    func duration(_ value: Value, positive: Bool = false) throws(ScenarioError) -> UInt64 {
+    func duration(_ value: LocatedNode, positive: Bool = false) throws(ScenarioError) -> UInt64 {
         let text = try scalar(value, "a duration (\(ScenarioValues.durationHint))")
         guard let duration = ScenarioValues.duration(text) else {
             throw fail(value, "\"\(text)\" is not a duration (\(ScenarioValues.durationHint))")
@@ -230,7 +122,7 @@ struct Reader {
         return duration
     }
 
-    func probability(_ value: Value) throws(ScenarioError) -> Double {
+    func probability(_ value: LocatedNode) throws(ScenarioError) -> Double {
         let text = try scalar(value, ScenarioValues.probabilityHint)
         guard let probability = ScenarioValues.probability(text) else {
             throw fail(value, "\"\(text)\" is not a probability (\(ScenarioValues.probabilityHint))")
@@ -238,7 +130,7 @@ struct Reader {
         return probability
     }
 
-    func byteCount(_ value: Value, positive: Bool) throws(ScenarioError) -> Int {
+    func byteCount(_ value: LocatedNode, positive: Bool) throws(ScenarioError) -> Int {
         let text = try scalar(value, ScenarioValues.byteCountHint)
         guard let count = ScenarioValues.byteCount(text), count > 0 || !positive else {
             throw fail(value, "\"\(text)\" is not a\(positive ? " positive" : "") size (\(ScenarioValues.byteCountHint))")
@@ -248,25 +140,25 @@ struct Reader {
 
     /// A scalar that `parse` accepts; otherwise an error saying it is not `what`, with `hint`.
     private func parsedScalar<T>(
-        _ value: Value, _ what: String, hint: String, expected: String? = nil, _ parse: (String) -> T?
+        _ value: LocatedNode, _ what: String, hint: String, expected: String? = nil, _ parse: (String) -> T?
     ) throws(ScenarioError) -> T {
         let text = try scalar(value, expected ?? hint)
         guard let parsed = parse(text) else { throw fail(value, "\"\(text)\" is not \(what) (\(hint))") }
         return parsed
     }
 
-    func bandwidth(_ value: Value) throws(ScenarioError) -> UInt64 {
+    func bandwidth(_ value: LocatedNode) throws(ScenarioError) -> UInt64 {
         try parsedScalar(
             value, "a positive bandwidth", hint: ScenarioValues.bandwidthHint,
             expected: "a bandwidth (\(ScenarioValues.bandwidthHint))"
         ) { ScenarioValues.bandwidth($0).flatMap { $0 > 0 ? $0 : nil } }
     }
 
-    func address(_ value: Value) throws(ScenarioError) -> IPv4Address {
+    func address(_ value: LocatedNode) throws(ScenarioError) -> IPv4Address {
         try parsedScalar(value, "an IPv4 address", hint: ScenarioValues.addressHint, ScenarioValues.address)
     }
 
-    func prefix(_ value: Value) throws(ScenarioError) -> IPv4Prefix {
+    func prefix(_ value: LocatedNode) throws(ScenarioError) -> IPv4Prefix {
         let text = try scalar(value, ScenarioValues.prefixHint)
         guard let prefix = ScenarioValues.prefix(text) else {
             if let loose = IPv4Prefix(text) {
@@ -277,15 +169,15 @@ struct Reader {
         return prefix
     }
 
-    func port(_ value: Value) throws(ScenarioError) -> UInt16 {
+    func port(_ value: LocatedNode) throws(ScenarioError) -> UInt16 {
         try parsedScalar(value, "a port", hint: ScenarioValues.portHint, ScenarioValues.port)
     }
 
-    func hostPort(_ value: Value) throws(ScenarioError) -> String {
+    func hostPort(_ value: LocatedNode) throws(ScenarioError) -> String {
         try parsedScalar(value, "host:port", hint: ScenarioValues.hostPortHint) { ScenarioValues.hostPort($0) != nil ? $0 : nil }
     }
 
-    func integer(_ value: Value, atLeast minimum: Int) throws(ScenarioError) -> Int {
+    func integer(_ value: LocatedNode, atLeast minimum: Int) throws(ScenarioError) -> Int {
         let text = try scalar(value, "a whole number")
         guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(text), number >= minimum else {
             throw fail(value, "\"\(text)\" is not a whole number of at least \(minimum)")
@@ -294,7 +186,7 @@ struct Reader {
     }
 
     /// One of an enumeration's spellings, listing them all when the text is none of them.
-    func choice<Choice: RawRepresentable & CaseIterable>(_ value: Value, _ what: String) throws(ScenarioError) -> Choice
+    func choice<Choice: RawRepresentable & CaseIterable>(_ value: LocatedNode, _ what: String) throws(ScenarioError) -> Choice
     where Choice.RawValue == String {
         let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
         let text = try scalar(value, "\(what) (\(allowed))")
@@ -305,7 +197,7 @@ struct Reader {
     }
 
     /// One of `allowed`, for choices that have no enumeration of their own in the model.
-    func keyword(_ value: Value, _ what: String, allowed: [String]) throws(ScenarioError) -> String {
+    func keyword(_ value: LocatedNode, _ what: String, allowed: [String]) throws(ScenarioError) -> String {
         let list = allowed.joined(separator: ", ")
         let text = try scalar(value, "\(what) (\(list))")
         guard allowed.contains(text) else {
@@ -314,12 +206,12 @@ struct Reader {
         return text
     }
 
-    func unknown(_ value: Value, _ what: String, _ name: String, known: [String]) -> ScenarioError {
+    func unknown(_ value: LocatedNode, _ what: String, _ name: String, known: [String]) -> ScenarioError {
         fail(value, "unknown \(what) \"\(name)\" (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
     }
 
     /// A name that must stand for one of `kinds` of topology entity.
-    func reference(_ value: Value, to kinds: Set<Entity>, in names: TopologyNames) throws(ScenarioError) -> String {
+    func reference(_ value: LocatedNode, to kinds: Set<TopologyNameKind>, in names: TopologyNames) throws(ScenarioError) -> String {
         let name = try self.name(value)
         let what = kinds.map(\.rawValue).sorted().joined(separator: " or ")
         guard let kind = names.kinds[name] else {

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Resolves names outside the cluster through upstream servers over UDP, with a
-/// `DNSResponseCache` in front.
+/// `ForwardedAnswerCache` in front.
 ///
 /// Per query: a fresh cached answer if there is one; else the upstreams in order, each given
 /// `attemptTimeout`, from a new socket (ephemeral port) with a new random ID, accepting only a
@@ -14,7 +14,7 @@ public final class DNSForwarder: @unchecked Sendable {
     public let host: any Host
     public let upstreams: [SocketAddress]
     public let attemptTimeout: TimeAmount
-    private var cache: DNSResponseCache
+    private var cache: ForwardedAnswerCache
     /// Upstream exchanges begun, and how many ended with no reply at all.
     public private(set) var upstreamQueries: UInt64 = 0
     public private(set) var upstreamTimeouts: UInt64 = 0
@@ -22,7 +22,7 @@ public final class DNSForwarder: @unchecked Sendable {
 
     public init(
         host: any Host, upstreams: [SocketAddress], attemptTimeout: TimeAmount = .seconds(2),
-        cache: DNSResponseCache = DNSResponseCache()
+        cache: ForwardedAnswerCache = ForwardedAnswerCache()
     ) {
         self.host = host
         self.upstreams = upstreams

@@ -9,7 +9,7 @@ import NIOCore
 /// the client's EDNS size capped at `maximumUDPPayloadSize`; one that does not fit goes out with
 /// TC set and the client retries over TCP, which gets it whole. Bad input only moves counters.
 /// A message the server has answered from the cluster zone before, at the same table revision,
-/// gets that answer again from a `DNSAnswerCache` with its own ID, skipping all of the above.
+/// gets that answer again from a `ClusterAnswerCache` with its own ID, skipping all of the above.
 ///
 /// Confined to the host's event loop: `start`, `stop`, `statistics` and the channel handlers
 /// all run there (it is `@unchecked Sendable` only so the channel initializers may capture it).
@@ -39,7 +39,7 @@ public final class DNSServer: @unchecked Sendable {
     private let resolver: ClusterDNSResolver
     public let forwarder: DNSForwarder?
     private var counters = DNSServerStatistics()
-    private var answers = DNSAnswerCache()
+    private var answers = ClusterAnswerCache()
     private var channels: [Channel] = []
 
     public init(
@@ -161,7 +161,7 @@ public final class DNSServer: @unchecked Sendable {
         return .immediate(entry.response)
     }
 
-    private func encode(_ response: DNSMessage, limit: Int?) -> DNSAnswerCache.Entry {
+    private func encode(_ response: DNSMessage, limit: Int?) -> ClusterAnswerCache.Entry {
         var response = response
         // Advertise our own limit, whatever the client offered (RFC 6891 §6.2.3).
         if response.edns != nil {
@@ -170,7 +170,7 @@ public final class DNSServer: @unchecked Sendable {
         var buffer = ByteBufferAllocator().buffer(capacity: min(limit ?? 512, 4096))
         let truncated = response.encode(into: &buffer, maximumSize: limit) && limit != nil
         count(response.header.responseCode, truncated: truncated)
-        return DNSAnswerCache.Entry(response: buffer, responseCode: response.header.responseCode, isTruncated: truncated)
+        return ClusterAnswerCache.Entry(response: buffer, responseCode: response.header.responseCode, isTruncated: truncated)
     }
 
     private func count(_ responseCode: DNSResponseCode, truncated: Bool) {

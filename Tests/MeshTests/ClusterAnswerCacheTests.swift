@@ -3,7 +3,7 @@ import Testing
 
 @testable import Mesh
 
-/// `DNSAnswerCache`: answers found by the query's bytes whatever its ID, forgotten when the
+/// `ClusterAnswerCache`: answers found by the query's bytes whatever its ID, forgotten when the
 /// table moves on, and never more than the byte budget.
 @Suite struct DNSAnswerCacheTests {
     static func query(_ name: String, id: UInt16) -> ByteBuffer {
@@ -13,12 +13,12 @@ import Testing
         return buffer
     }
 
-    static func entry(size: Int) -> DNSAnswerCache.Entry {
-        DNSAnswerCache.Entry(response: ByteBuffer(repeating: 7, count: size), responseCode: .noError, isTruncated: false)
+    static func entry(size: Int) -> ClusterAnswerCache.Entry {
+        ClusterAnswerCache.Entry(response: ByteBuffer(repeating: 7, count: size), responseCode: .noError, isTruncated: false)
     }
 
     @Test func anAnswerIsFoundByEverythingButTheIDAndOnlyAtItsRevisionAndTransport() {
-        var cache = DNSAnswerCache()
+        var cache = ClusterAnswerCache()
         cache.store(Self.entry(size: 40), for: Self.query("web.default.svc.cluster.local", id: 1), overUDP: true, revision: 3)
         #expect(cache.answer(to: Self.query("web.default.svc.cluster.local", id: 99), overUDP: true, revision: 3) != nil)
         #expect(cache.answer(to: Self.query("Web.default.svc.cluster.local", id: 1), overUDP: true, revision: 3) == nil)
@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func itNeverHoldsMoreThanItsBudget() {
-        var cache = DNSAnswerCache(byteBudget: 1_000)
+        var cache = ClusterAnswerCache(byteBudget: 1_000)
         for index in 0..<100 {
             cache.store(Self.entry(size: 60), for: Self.query("svc-\(index).default.svc.cluster.local", id: 1), overUDP: true, revision: 1)
             // Each entry is 60 octets of answer and 47 or 48 of key: at most 9 fit.

@@ -2,7 +2,7 @@ import Mesh
 import NIOCore
 import Testing
 
-/// TTL, negative caching and stale serving in `DNSResponseCache`, on explicit times.
+/// TTL, negative caching and stale serving in `ForwardedAnswerCache`, on explicit times.
 @Suite struct DNSResponseCacheTests {
     static let question = DNSQuestion(name: try! DNSName("www.example.com"), type: .a)
     static let soa = DNSResourceRecord(
@@ -19,7 +19,7 @@ import Testing
     static func at(_ seconds: Int64) -> NIODeadline { .uptimeNanoseconds(UInt64(seconds) * 1_000_000_000) }
 
     @Test func positiveAnswersLiveForTheirSmallestTTLAndCountDown() throws {
-        var cache = DNSResponseCache()
+        var cache = ForwardedAnswerCache()
         let records = [DNSResourceRecord(name: Self.question.name, ttl: 100, data: .a(IPv4Address(1, 2, 3, 4))),
                        DNSResourceRecord(name: Self.question.name, ttl: 40, data: .a(IPv4Address(1, 2, 3, 5)))]
         cache.store(Self.response(.noError, answers: records), for: Self.question, now: Self.at(10))
@@ -34,18 +34,18 @@ import Testing
     }
 
     @Test func negativeAnswersLiveForTheSOAMinimumAndNeedAnSOA() {
-        var cache = DNSResponseCache()
+        var cache = ForwardedAnswerCache()
         cache.store(Self.response(.nameError, authorities: [Self.soa]), for: Self.question, now: Self.at(0))
         #expect(cache.fresh(Self.question, now: Self.at(59))?.header.responseCode == .nameError)
         #expect(cache.fresh(Self.question, now: Self.at(60)) == nil)
-        var bare = DNSResponseCache()
+        var bare = ForwardedAnswerCache()
         bare.store(Self.response(.nameError), for: Self.question, now: Self.at(0))
         bare.store(Self.response(.serverFailure, authorities: [Self.soa]), for: Self.question, now: Self.at(0))
         #expect(bare.count == 0)
     }
 
     @Test func withAMaximumTTLAnswersExpireByThenAndAreServedWithNoMoreTTL() throws {
-        var cache = DNSResponseCache(maximumTTL: 20)
+        var cache = ForwardedAnswerCache(maximumTTL: 20)
         let records = [DNSResourceRecord(name: Self.question.name, ttl: 100, data: .a(IPv4Address(1, 2, 3, 4))),
                        DNSResourceRecord(name: Self.question.name, ttl: 5, data: .a(IPv4Address(1, 2, 3, 5)))]
         let other = DNSQuestion(name: try DNSName("other.example.com"), type: .a)
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func aFullCacheEvictsTheEntryExpiringFirst() {
-        var cache = DNSResponseCache(capacity: 2)
+        var cache = ForwardedAnswerCache(capacity: 2)
         for (index, ttl) in [(1, 50), (2, 10), (3, 90)] as [(UInt8, UInt32)] {
             let question = DNSQuestion(name: try! DNSName("h\(index).example.com"), type: .a)
             let record = DNSResourceRecord(name: question.name, ttl: ttl, data: .a(IPv4Address(10, 0, 0, index)))

@@ -5,7 +5,7 @@ import NIOCore
 /// kept past expiry for `staleLimit` so they can be served when no upstream answers (RFC 8767).
 ///
 /// Times come from the caller (the host's clock). Keys compare names case-insensitively.
-public struct DNSResponseCache {
+public struct ForwardedAnswerCache {
     /// One cached response: its sections, and when it was stored and for how long it is good.
     struct Entry {
         var responseCode: DNSResponseCode

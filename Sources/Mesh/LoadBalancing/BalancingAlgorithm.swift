@@ -2,7 +2,7 @@
 ///
 /// Balancers are confined to the host's event loop and draw every random number from the
 /// generator handed in (the host's), so a simulated run picks the same backends every time.
-public protocol LoadBalancer: AnyObject {
+public protocol BalancingAlgorithm: AnyObject {
     /// Picks one of `candidates` (never empty, sorted) for a connection described by `request`.
     func pick(
         from candidates: [ServiceBackend], for request: RequestAttributes, load: BackendLoad,
@@ -12,7 +12,7 @@ public protocol LoadBalancer: AnyObject {
 
 extension LoadBalancingPolicy {
     /// A fresh balancer running this policy.
-    public func makeBalancer() -> any LoadBalancer {
+    public func makeBalancer() -> any BalancingAlgorithm {
         switch self {
         case .roundRobin: RoundRobinBalancer()
         case .random: RandomBalancer()

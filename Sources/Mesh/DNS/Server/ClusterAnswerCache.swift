@@ -11,8 +11,8 @@ import NIOCore
 /// is dropped when the table's revision moves, and when its byte budget would be exceeded, so
 /// its memory stays bounded and its behaviour never depends on hash order.
 ///
-/// Not for forwarded answers: their TTLs count down, `DNSResponseCache` keeps those.
-struct DNSAnswerCache {
+/// Not for forwarded answers: their TTLs count down, `ForwardedAnswerCache` keeps those.
+struct ClusterAnswerCache {
     /// One stored answer and what the server's counters need to know about it.
     struct Entry {
         /// The encoded response; its first two octets (the ID) are overwritten per query.
