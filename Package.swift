@@ -138,16 +138,29 @@ let package = Package(
             dependencies: ["BenchmarkLab"],
             path: "Benchmarks/DNSBenchmark"
         ),
+        // Tests by subject: a module's tests live in its test target, in the folder of the
+        // capability they test, whatever harness drives them (EmbeddedChannel, NetSim, a scenario).
         .testTarget(
             name: "MeshTests",
-            dependencies: ["Mesh", "Scenario", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["Mesh", "NetSim", "NetworkTopology", "Scenario", "SimTestbed",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(
             name: "NetSimTests",
-            dependencies: ["NetSim", "Mesh", "NetworkTopology", "Scenario", "SimTestbed", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOHTTP1", package: "swift-nio"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
+            dependencies: ["NetSim", "NetworkTopology", "Mesh", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "ScenarioTests",
+            dependencies: ["Scenario", "SimTestbed", "NetSim", "NetworkTopology", "Mesh",
+                           .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "SimTestbedTests",
+            dependencies: ["SimTestbed", "Scenario", "NetSim", "NetworkTopology", "Mesh",
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "LinuxBackendTests",

@@ -69,18 +69,6 @@ final class ByteCollector: ChannelInboundHandler {
     }
 }
 
-/// Sends every datagram back to where it came from.
-final class DatagramEchoHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let reply = AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: envelope.data)
-        context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
-    }
-}
-
 /// Succeeds with the first `count` datagrams received.
 final class DatagramCollector: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>

@@ -5,11 +5,7 @@ import Testing
 
 /// Every file CI will run must at least parse, and must judge something.
 @Suite struct ScenarioFilesTests {
-    /// `Scenarios/` at the package root, found from this file's path so the test does not depend on
-    /// the working directory.
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Scenarios").path
+    static let directory = RepositoryFiles.scenarios
 
     static var files: [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

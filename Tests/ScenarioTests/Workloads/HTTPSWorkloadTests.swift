@@ -8,7 +8,7 @@ import Testing
 /// HTTPS pods and clients take their certificates from the scenario's Secrets, as pods mount them;
 /// the mesh carries TLS without touching it, so a client's certificate checks decide the outcome.
 @Suite struct HTTPSWorkloadTests {
-    static let path = "\(ScenarioFilesTests.directory)/https-passthrough.yaml"
+    static let path = "\(RepositoryFiles.scenarios)/https-passthrough.yaml"
 
     static func scenarioText() throws -> String {
         try String(contentsOfFile: path, encoding: .utf8)

@@ -178,7 +178,7 @@ final class TamperingDialer: PeerPathDialer, @unchecked Sendable {
         // attacker would).
         var answered: [Int] = []
         for _ in 0..<2 {
-            let recorder = CollectHandler()
+            let recorder = StreamRecorder()
             var connected = false
             bed.sim.host(named: "c")!.connectStream(StreamConnectOptions(remote: bed.addresses["b"]!.socketAddress(port: Self.port))) {
                 $0.pipeline.addHandler(recorder)
@@ -188,7 +188,7 @@ final class TamperingDialer: PeerPathDialer, @unchecked Sendable {
             }
             bed.run(for: 3 * Self.s) { true }
             #expect(connected)
-            answered.append(recorder.received.readableBytes)
+            answered.append(recorder.byteCount)
         }
         #expect(answered[0] > 0)
         #expect(answered[1] == 0)

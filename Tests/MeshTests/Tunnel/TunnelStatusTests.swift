@@ -26,14 +26,14 @@ import Testing
         #expect(recorder.byteCount == 1)
 
         // Asked over HTTP (from b; the simulated agent listens on every address here).
-        let response = CollectHandler()
+        let response = StreamRecorder()
         bed.sim.host(named: "b")!.connectStream(
             StreamConnectOptions(remote: bed.addresses["a"]!.socketAddress(port: 10551))
         ) { $0.pipeline.addHandler(response) }.whenSuccess { channel in
             channel.writeAndFlush(ByteBuffer(string: "GET /tunnel/status HTTP/1.1\r\nHost: a\r\n\r\n"), promise: nil)
         }
         bed.run(for: 5 * Self.s) { !response.closed }
-        let text = String(buffer: response.received)
+        let text = String(buffer: response.bytes)
         #expect(text.hasPrefix("HTTP/1.1 200 OK"))
         let body = try #require(text.range(of: "\r\n\r\n").map { Data(text[$0.upperBound...].utf8) })
         let report = try TunnelStatusReport.decode(body)

@@ -129,7 +129,7 @@ final class ServiceProxyTestBench {
         _ address: String, port: UInt16, _ chunks: [ByteBuffer], halfClose: Bool = true, limit: UInt64 = 10 * s,
         keepOpen: Bool = false, allowHalfClosure: Bool = true
     ) throws -> (received: ByteBuffer, closed: Bool, channel: Channel, error: Error?) {
-        let collector = CollectHandler()
+        let collector = StreamRecorder()
         let connected = ProxyTestBox<Result<Channel, Error>>()
         edge.connectStream(StreamConnectOptions(
             remote: try SocketAddress(ipAddress: address, port: Int(port)), allowRemoteHalfClosure: allowHalfClosure)
@@ -139,8 +139,8 @@ final class ServiceProxyTestBench {
         for chunk in chunks { channel.writeAndFlush(chunk, promise: nil) }
         if halfClose { channel.close(mode: .output, promise: nil) }
         let expected = chunks.reduce(0) { $0 + $1.readableBytes }
-        sim.run(until: sim.now + limit) { keepOpen ? collector.received.readableBytes < expected : !collector.closed }
-        return (collector.received, collector.closed, channel, collector.error)
+        sim.run(until: sim.now + limit) { keepOpen ? collector.byteCount < expected : !collector.closed }
+        return (collector.bytes, collector.closed, channel, collector.errors.first)
     }
 
     /// One HTTP/1.1 request with `headers`; returns the raw response text. The client closes

@@ -9,7 +9,7 @@ import Testing
 /// decoder and the flow assembly, on a real capture (tshark on a pod's veth) and on captures
 /// written here with the cases real ones hold (retransmissions, reordering, a flow joined late).
 @Suite struct CaptureReplayTests {
-    static let fieldCapture = "\(ScenarioFilesTests.directory)/captures/field-edge-a1.pcap"
+    static let fieldCapture = "\(RepositoryFiles.scenarios)/captures/field-edge-a1.pcap"
 
     static func flows(ofFile path: String) throws -> CapturedFlows {
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -130,7 +130,7 @@ import Testing
                   - \(workload)
                 """
             let error = #expect(throws: ScenarioError.self) {
-                try ScenarioParser.parse(yaml: yaml, source: "\(ScenarioFilesTests.directory)/replay.yaml")
+                try ScenarioParser.parse(yaml: yaml, source: "\(RepositoryFiles.scenarios)/replay.yaml")
             }
             return error?.description ?? ""
         }

@@ -1,4 +1,5 @@
 import Mesh
+@testable import Scenario
 import NIOCore
 import NetworkTopology
 import Testing
@@ -52,9 +53,7 @@ import Testing
         }
         let b = sim.host(named: "edge-2")!
         let recorder = StreamRecorder()
-        _ = b.listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: 8080))) {
-            $0.pipeline.addHandler(EchoBytesHandler())
-        }
+        TCPEchoServerWorkload.start(on: b, port: 8080)
         let tunnel = try #require(agents["edge-1"]?.tunnel)
         var opened: Channel?
         tunnel.openStream(to: TunnelTarget(node: "edge-2", address: b.address, port: 8080, transport: .tcp), on: tunnel.host.eventLoop)

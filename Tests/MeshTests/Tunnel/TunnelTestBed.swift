@@ -12,15 +12,6 @@ final class TunnelTestKeys: PeerKeyDirectory, @unchecked Sendable {
     func publicKey(ofNode node: String) -> [UInt8]? { keys[node] }
 }
 
-/// Answers every datagram with the same bytes (a UDP echo workload).
-final class DatagramEchoHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.writeAndFlush(data, promise: nil)
-    }
-}
-
 /// Records what a tunnel stream delivers: each buffer (a datagram, for UDP streams), the end of
 /// input, errors and the close.
 final class StreamRecorder: ChannelInboundHandler, @unchecked Sendable {
@@ -114,12 +105,8 @@ final class TunnelTestBed: @unchecked Sendable {
             if self.keys.keys[host.name] == nil { self.keys.keys[host.name] = tunnel.identity!.keyPair.publicKey }
         }
         // The echo closes when its input ends, as most servers do.
-        _ = host.listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: Self.echoPort))) {
-            $0.pipeline.addHandler(EchoBytesHandler())
-        }
-        _ = host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: Self.echoPort))) {
-            $0.pipeline.addHandler(DatagramEchoHandler())
-        }
+        TCPEchoServerWorkload.start(on: host, port: Self.echoPort)
+        UDPEchoServerWorkload.start(on: host, port: Self.echoPort)
     }
 
     func tunnel(_ node: String) -> MeshTunnel { tunnels[node]! }

@@ -12,7 +12,7 @@ import Testing
 /// (over HTTP, and HTTPS ended at the gateway with the certificate its SNI names) through the
 /// gateway node, across the tunnel to pods behind home NATs.
 @Suite struct IngressGatewayScenarioTests {
-    static let path = "\(ScenarioFilesTests.directory)/ingress-gateway.yaml"
+    static let path = "\(RepositoryFiles.scenarios)/ingress-gateway.yaml"
     static let second = Nanoseconds.second
 
     static func scenario(replacing original: String? = nil, with replacement: String = "", appending extra: String = "") throws -> Scenario {
