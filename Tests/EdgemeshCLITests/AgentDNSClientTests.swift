@@ -7,7 +7,7 @@ import Testing
 /// The real agent in a network namespace of its own, with its default listen address
 /// (169.254.96.16 on the bridge it creates), asked by real DNS clients: dig, kdig and Python's
 /// dnspython. Then SIGTERM: it exits 0 and leaves no device, address or nftables table behind.
-/// Needs root (namespaces, the device); the clients are skipped one by one when not installed.
+/// Needs root (namespaces, the device) and the three clients; without them it is skipped, and says so.
 @Suite(.serialized) struct AgentDNSClientTests {
     static let isRoot = geteuid() == 0
     static let agentAddress = "169.254.96.16"
@@ -59,8 +59,15 @@ import Testing
         inNamespace(namespace, "/usr/bin/dig", ["@\(agentAddress)", "+time=2", "+tries=2"] + arguments)
     }
 
-    @Test(.enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/dig"),
-                   "needs root (network namespace, bridge device) and dig (apt-get install dnsutils); skipped"))
+    /// Root, dig, kdig and Python's dnspython.
+    static var clientsAvailable: Bool {
+        isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/dig")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/kdig")
+            && run("/usr/bin/python3", ["-c", "import dns.message"]).status == 0
+    }
+
+    @Test(.enabled(if: clientsAvailable,
+                   "needs root (network namespace, bridge device), dig, kdig and python3-dnspython (scripts/install-deps)"))
     func realClientsGetEveryRecordKindThenTheAgentStopsCleanly() throws {
         let namespace = "emdns-\(getpid())"
         _ = Self.run("/usr/sbin/ip", ["netns", "add", namespace])
@@ -133,68 +140,60 @@ import Testing
         let fallback = Self.dig(namespace, ["+noedns", "big.default.svc.cluster.local", "A"])
         #expect(fallback.contains("ANSWER: 60"), "dig retries over TCP after TC: \(fallback)")
 
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/kdig") {
-            let kdig = Self.inNamespace(namespace, "/usr/bin/kdig", ["@\(Self.agentAddress)", "+tcp", "+short", "web.default.svc.cluster.local", "A"])
-            #expect(kdig.trimmingCharacters(in: .whitespacesAndNewlines) == "10.96.0.50", "kdig over TCP: \(kdig)")
-            let kdigSRV = Self.inNamespace(namespace, "/usr/bin/kdig", ["@\(Self.agentAddress)", "+short", "_http._tcp.big.default.svc.cluster.local", "SRV"])
-            // kdig is told the UDP answer was truncated and retries over TCP on its own.
-            let records = kdigSRV.split(separator: "\n").filter { $0.contains(" 8080 ") && $0.contains(".big.default.svc.cluster.local.") }
-            #expect(records.count == 60, "kdig: one SRV per headless endpoint: \(kdigSRV)")
-        } else {
-            print("AgentDNSClientTests: kdig not installed (apt-get install knot-dnsutils); its checks skipped")
-        }
+        let kdig = Self.inNamespace(namespace, "/usr/bin/kdig", ["@\(Self.agentAddress)", "+tcp", "+short", "web.default.svc.cluster.local", "A"])
+        #expect(kdig.trimmingCharacters(in: .whitespacesAndNewlines) == "10.96.0.50", "kdig over TCP: \(kdig)")
+        let kdigSRV = Self.inNamespace(namespace, "/usr/bin/kdig", ["@\(Self.agentAddress)", "+short", "_http._tcp.big.default.svc.cluster.local", "SRV"])
+        // kdig is told the UDP answer was truncated and retries over TCP on its own.
+        let records = kdigSRV.split(separator: "\n").filter { $0.contains(" 8080 ") && $0.contains(".big.default.svc.cluster.local.") }
+        #expect(records.count == 60, "kdig: one SRV per headless endpoint: \(kdigSRV)")
 
-        if Self.run("/usr/bin/python3", ["-c", "import dns.message"]).status == 0 {
-            let script = """
-                import dns.message, dns.query, dns.rdatatype, dns.rcode
-                s = "\(Self.agentAddress)"
-                a = dns.query.udp(dns.message.make_query("web.default.svc.cluster.local", "A"), s, timeout=2)
-                print("A", sorted(r.address for rr in a.answer for r in rr))
-                srv = dns.query.tcp(dns.message.make_query("_http._tcp.web.default.svc.cluster.local", "SRV"), s, timeout=2)
-                print("SRV", sorted((r.port, r.target.to_text()) for rr in srv.answer for r in rr))
-                nx = dns.query.udp(dns.message.make_query("nope.default.svc.cluster.local", "A", use_edns=0, payload=1232), s, timeout=2)
-                print("NX", dns.rcode.to_text(nx.rcode()), nx.edns, [rr.rdtype == dns.rdatatype.SOA for rr in nx.authority])
-                # A 3,000-byte query (an EDNS option pads it) is read whole and answered.
-                import dns.edns, socket
-                padded = dns.message.make_query("web.default.svc.cluster.local", "A", use_edns=0, payload=4096,
-                                                options=[dns.edns.GenericOption(65001, b"x" * 3000)])
-                big = dns.query.udp(padded, s, timeout=2)
-                print("PADDED", len(padded.to_wire()) > 3000, dns.rcode.to_text(big.rcode()), sorted(r.address for rr in big.answer for r in rr))
-                # 40 queries sent at once (several land in one batched read): each answer carries
-                # its own query's ID and question, cached answers included.
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sock.settimeout(2)
-                sent = {}
-                for i in range(40):
-                    q = dns.message.make_query("web.default.svc.cluster.local" if i % 2 else "nope.default.svc.cluster.local", "A")
-                    q.id = 1000 + i
-                    sent[q.id] = q
-                    sock.sendto(q.to_wire(), (s, 53))
-                matched = 0
-                for _ in range(40):
-                    reply = dns.message.from_wire(sock.recv(65535))
-                    if reply.id in sent and sent.pop(reply.id).is_response(reply):
-                        matched += 1
-                print("BURST", matched)
-                # A query longer than the server's 4 KiB read room is cut short, so it cannot be
-                # decoded: the client hears FORMERR for its own ID instead of waiting for a timeout.
-                oversized = dns.message.make_query("web.default.svc.cluster.local", "A", use_edns=0, payload=4096,
-                                                   options=[dns.edns.GenericOption(65001, b"x" * 5000)])
-                oversized.id = 4242
-                sock.sendto(oversized.to_wire(max_size=65535), (s, 53))
-                reply = dns.message.from_wire(sock.recv(65535), ignore_trailing=True)
-                print("OVERSIZED", reply.id, dns.rcode.to_text(reply.rcode()))
-                """
-            let python = Self.inNamespace(namespace, "/usr/bin/python3", ["-c", script])
-            #expect(python.contains("A ['10.96.0.50']"), "dnspython: \(python)")
-            #expect(python.contains("SRV [(80, 'web.default.svc.cluster.local.')]"), "dnspython: \(python)")
-            #expect(python.contains("NX NXDOMAIN 0 [True]"), "dnspython: \(python)")
-            #expect(python.contains("PADDED True NOERROR ['10.96.0.50']"), "dnspython, a 3,000-byte query: \(python)")
-            #expect(python.contains("BURST 40"), "dnspython, 40 queries at once: \(python)")
-            #expect(python.contains("OVERSIZED 4242 FORMERR"), "dnspython, a 5,000-byte query: \(python)")
-        } else {
-            print("AgentDNSClientTests: python3 dnspython not installed (apt-get install python3-dnspython); its checks skipped")
-        }
+        let script = """
+            import dns.message, dns.query, dns.rdatatype, dns.rcode
+            s = "\(Self.agentAddress)"
+            a = dns.query.udp(dns.message.make_query("web.default.svc.cluster.local", "A"), s, timeout=2)
+            print("A", sorted(r.address for rr in a.answer for r in rr))
+            srv = dns.query.tcp(dns.message.make_query("_http._tcp.web.default.svc.cluster.local", "SRV"), s, timeout=2)
+            print("SRV", sorted((r.port, r.target.to_text()) for rr in srv.answer for r in rr))
+            nx = dns.query.udp(dns.message.make_query("nope.default.svc.cluster.local", "A", use_edns=0, payload=1232), s, timeout=2)
+            print("NX", dns.rcode.to_text(nx.rcode()), nx.edns, [rr.rdtype == dns.rdatatype.SOA for rr in nx.authority])
+            # A 3,000-byte query (an EDNS option pads it) is read whole and answered.
+            import dns.edns, socket
+            padded = dns.message.make_query("web.default.svc.cluster.local", "A", use_edns=0, payload=4096,
+                                            options=[dns.edns.GenericOption(65001, b"x" * 3000)])
+            big = dns.query.udp(padded, s, timeout=2)
+            print("PADDED", len(padded.to_wire()) > 3000, dns.rcode.to_text(big.rcode()), sorted(r.address for rr in big.answer for r in rr))
+            # 40 queries sent at once (several land in one batched read): each answer carries
+            # its own query's ID and question, cached answers included.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.settimeout(2)
+            sent = {}
+            for i in range(40):
+                q = dns.message.make_query("web.default.svc.cluster.local" if i % 2 else "nope.default.svc.cluster.local", "A")
+                q.id = 1000 + i
+                sent[q.id] = q
+                sock.sendto(q.to_wire(), (s, 53))
+            matched = 0
+            for _ in range(40):
+                reply = dns.message.from_wire(sock.recv(65535))
+                if reply.id in sent and sent.pop(reply.id).is_response(reply):
+                    matched += 1
+            print("BURST", matched)
+            # A query longer than the server's 4 KiB read room is cut short, so it cannot be
+            # decoded: the client hears FORMERR for its own ID instead of waiting for a timeout.
+            oversized = dns.message.make_query("web.default.svc.cluster.local", "A", use_edns=0, payload=4096,
+                                               options=[dns.edns.GenericOption(65001, b"x" * 5000)])
+            oversized.id = 4242
+            sock.sendto(oversized.to_wire(max_size=65535), (s, 53))
+            reply = dns.message.from_wire(sock.recv(65535), ignore_trailing=True)
+            print("OVERSIZED", reply.id, dns.rcode.to_text(reply.rcode()))
+            """
+        let python = Self.inNamespace(namespace, "/usr/bin/python3", ["-c", script])
+        #expect(python.contains("A ['10.96.0.50']"), "dnspython: \(python)")
+        #expect(python.contains("SRV [(80, 'web.default.svc.cluster.local.')]"), "dnspython: \(python)")
+        #expect(python.contains("NX NXDOMAIN 0 [True]"), "dnspython: \(python)")
+        #expect(python.contains("PADDED True NOERROR ['10.96.0.50']"), "dnspython, a 3,000-byte query: \(python)")
+        #expect(python.contains("BURST 40"), "dnspython, 40 queries at once: \(python)")
+        #expect(python.contains("OVERSIZED 4242 FORMERR"), "dnspython, a 5,000-byte query: \(python)")
 
         // SIGTERM: a clean stop, exit status 0, nothing of the agent's left in the namespace.
         #expect(agent.isRunning)

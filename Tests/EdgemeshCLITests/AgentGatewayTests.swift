@@ -128,11 +128,8 @@ import Testing
         #expect(orphan.status != 0 && orphan.errors.contains("--gateway-label needs --gateway"), "\(orphan.errors)")
     }
 
-    @Test func routesByHostAndPathAndFollowsChanges() throws {
-        if let reason = Namespace.unavailableReason {
-            print("AgentGatewayTests skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: Namespace.isAvailable(), "needs root, iproute2, python3, curl and nft (scripts/install-deps)"))
+    func routesByHostAndPathAndFollowsChanges() throws {
         try Self.withGateway(
             pages: [
                 "cart/cart/index.html": "the cart pod\n", "catalog/catalog/index.html": "the catalog pod\n",
@@ -227,12 +224,9 @@ import Testing
           tcp: [{match: [{port: 8090}], route: [{destination: {host: cart}}]}]
         """
 
-    @Test func terminatesTLSByNameAndSplicesTCP() throws {
-        if let reason = Namespace.unavailableReason ?? (FileManager.default.isExecutableFile(atPath: AgentTLSPassthroughTests.openssl)
-            ? nil : "\(AgentTLSPassthroughTests.openssl) is missing (run scripts/install-deps)") {
-            print("AgentGatewayTests (TLS) skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: Namespace.isAvailable(tools: [AgentTLSPassthroughTests.openssl]),
+                   "needs root, iproute2, python3, curl, nft and openssl (scripts/install-deps)"))
+    func terminatesTLSByNameAndSplicesTCP() throws {
         try Self.withGateway(
             pages: ["cart/cart/index.html": "the cart pod\n", "catalog/index.html": "the catalog home\n"],
             manifests: { directory in

@@ -15,13 +15,17 @@ final class AgentProxyNamespace {
     static let python = "/usr/bin/python3"
     private var processes: [Process] = []
 
-    /// Why these tests cannot run here, or nil when they can.
-    static var unavailableReason: String? {
-        if geteuid() != 0 { return "needs root to create network namespaces" }
-        for tool in [ip, python, "/usr/bin/curl", "/usr/sbin/nft"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            return "\(tool) is missing (run scripts/install-deps)"
+    /// Whether these tests can run here: as root, with iproute2, python3, curl and nft, and
+    /// whatever `tools` (paths) and `pythonModules` a test adds. Tests say so in their
+    /// `.enabled(if:)` trait, so a missing tool shows as a skipped test, not a pass.
+    static func isAvailable(tools: [String] = [], pythonModules: [String] = []) -> Bool {
+        guard geteuid() == 0 else { return false }
+        for tool in [ip, python, "/usr/bin/curl", "/usr/sbin/nft"] + tools where !FileManager.default.isExecutableFile(atPath: tool) {
+            return false
         }
-        return nil
+        return pythonModules.allSatisfy { module in
+            (try? EdgemeshProcess.run(executable: URL(fileURLWithPath: python), ["-c", "import \(module)"]).status) == 0
+        }
     }
 
     init() throws {

@@ -77,11 +77,9 @@ import Testing
         return result.output
     }
 
-    @Test func interceptsProxiesAndRecoversFromAKill() throws {
-        if let reason = Namespace.unavailableReason {
-            print("AgentProxyTests skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: Namespace.isAvailable(pythonModules: ["websockets"]),
+                   "needs root, iproute2, curl, nft and python3 with websockets (scripts/install-deps)"))
+    func interceptsProxiesAndRecoversFromAKill() throws {
         let namespace = try Namespace()
         defer { namespace.tearDown() }
         let directory = try EdgemeshProcess.temporaryDirectory()
@@ -113,14 +111,10 @@ import Testing
         #expect(try namespace.run([Namespace.python, "-c", Self.udpClient]).output == "1,1000,3,1400\n",
                 "each datagram comes back whole, from the service address")
 
-        if (try? namespace.run([Namespace.python, "-c", "import websockets"]).status) == 0 {
-            try namespace.start([Namespace.python, "-c", Self.webSocketServer])
-            #expect(Namespace.eventually(within: 10) {
-                (try? namespace.run([Namespace.python, "-c", Self.webSocketClient]).output) == "through the mesh\n"
-            }, "a WebSocket echoes through the proxy")
-        } else {
-            print("AgentProxyTests: WebSocket check skipped: python3-websockets is missing (run scripts/install-deps)")
-        }
+        try namespace.start([Namespace.python, "-c", Self.webSocketServer])
+        #expect(Namespace.eventually(within: 10) {
+            (try? namespace.run([Namespace.python, "-c", Self.webSocketClient]).output) == "through the mesh\n"
+        }, "a WebSocket echoes through the proxy")
 
         // Nothing listens behind `dead`: curl must fail on a reset, not report "Empty reply from
         // server" (52) as it does after a graceful close. The reset can come so soon that curl

@@ -79,11 +79,8 @@ import Testing
         }
     }
 
-    @Test func curlWithSeveralURLsOnOneConnectionReachesEachHeadersBackend() throws {
-        if let reason = Namespace.unavailableReason {
-            print("AgentRequestBalancingTests skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: Namespace.isAvailable(), "needs root, iproute2, python3, curl and nft (scripts/install-deps)"))
+    func curlWithSeveralURLsOnOneConnectionReachesEachHeadersBackend() throws {
         let namespace = try Namespace()
         defer { namespace.tearDown() }
         let directory = try EdgemeshProcess.temporaryDirectory()

@@ -63,12 +63,9 @@ import Testing
         try? namespace.run(["/usr/bin/curl", "-s", "--max-time", "3", "--cacert", ca.path, url])
     }
 
-    @Test func httpsIsVerifiedEndToEndThroughTheProxy() throws {
-        if let reason = Namespace.unavailableReason ?? (FileManager.default.isExecutableFile(atPath: Self.openssl)
-            ? nil : "\(Self.openssl) is missing (run scripts/install-deps)") {
-            print("AgentTLSPassthroughTests skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: Namespace.isAvailable(tools: [AgentTLSPassthroughTests.openssl]),
+                   "needs root, iproute2, python3, curl, nft and openssl (scripts/install-deps)"))
+    func httpsIsVerifiedEndToEndThroughTheProxy() throws {
         let namespace = try Namespace()
         defer { namespace.tearDown() }
         let directory = try EdgemeshProcess.temporaryDirectory()

@@ -120,11 +120,8 @@ import Yams
 
     /// The agent and the relay as the kubelet would start them, in a namespace of their own:
     /// the agent serves its status (the liveness probe) and DNS, the relay listens.
-    @Test func theAgentAndTheRelayStartFromTheirManifests() throws {
-        if let reason = AgentProxyNamespace.unavailableReason {
-            print("DeployManifestTests: start check skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: AgentProxyNamespace.isAvailable(), "needs root, iproute2, python3, curl and nft (scripts/install-deps)"))
+    func theAgentAndTheRelayStartFromTheirManifests() throws {
         let root = try EdgemeshProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let namespace = try AgentProxyNamespace()

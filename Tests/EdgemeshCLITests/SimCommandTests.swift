@@ -90,11 +90,9 @@ import Testing
         #expect(Self.isTraceLine(result.lastLine))
     }
 
-    @Test func pcapFilesDissectCleanlyWithTshark() throws {
-        guard let tshark = EdgemeshProcess.which("tshark") else {
-            print("skipped: tshark is not installed (scripts/install-deps installs it)")
-            return
-        }
+    @Test(.enabled(if: EdgemeshProcess.which("tshark") != nil, "needs tshark (scripts/install-deps installs it)"))
+    func pcapFilesDissectCleanlyWithTshark() throws {
+        let tshark = try #require(EdgemeshProcess.which("tshark"))
         let directory = try EdgemeshProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try EdgemeshProcess.run(["sim", "Scenarios/nat-hole-punching.yaml", "--pcap", directory.path])

@@ -10,12 +10,9 @@ import Testing
 @Suite(.serialized) struct TunnelNamespaceTests {
     static let lab = EdgemeshProcess.packageRoot.appendingPathComponent("Tests/lab/tunnel-nat-lab.sh")
 
-    static var unavailableReason: String? {
-        if geteuid() != 0 { return "needs root to create network namespaces" }
-        for tool in ["ip", "nft", "curl", "python3"] where EdgemeshProcess.which(tool) == nil {
-            return "\(tool) is missing (run scripts/install-deps)"
-        }
-        return nil
+    /// Root, to build the namespaces, and the tools the lab script drives.
+    static var isAvailable: Bool {
+        geteuid() == 0 && ["ip", "nft", "curl", "python3"].allSatisfy { EdgemeshProcess.which($0) != nil }
     }
 
     static func runLab(_ mapping: String) throws -> (status: Int32, body: String?, path: String?, reason: String?, log: String) {
@@ -28,22 +25,16 @@ import Testing
 
     /// Two home routers that map endpoint-independently and drop unsolicited WAN packets: the
     /// synchronised connects cross, and the tunnel moves from the relay to the punched path.
-    @Test func coneNATsArePunchedThrough() throws {
-        if let reason = Self.unavailableReason {
-            print("skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: TunnelNamespaceTests.isAvailable, "needs root, iproute2, nft, curl and python3 (scripts/install-deps)"))
+    func coneNATsArePunchedThrough() throws {
         let run = try Self.runLab("cone")
         #expect(run.status == 0, "\(run.log)")
         #expect(run.body == "hello from node-b")
         #expect(run.path == "hole-punched", "\(run.log)")
     }
 
-    @Test func aSymmetricNATIsRelayedAndStillWorks() throws {
-        if let reason = Self.unavailableReason {
-            print("skipped: \(reason)")
-            return
-        }
+    @Test(.enabled(if: TunnelNamespaceTests.isAvailable, "needs root, iproute2, nft, curl and python3 (scripts/install-deps)"))
+    func aSymmetricNATIsRelayedAndStillWorks() throws {
         let run = try Self.runLab("symmetric")
         #expect(run.status == 0, "\(run.log)")
         #expect(run.body == "hello from node-b")

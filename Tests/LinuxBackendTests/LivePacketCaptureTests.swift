@@ -9,7 +9,7 @@ private let isRoot = geteuid() == 0
 @Suite struct LivePacketCaptureTests {
     /// Captures on the host's `lo` with a filter for a port only this test uses, so traffic
     /// from anything else on the machine (or parallel tests) cannot enter the file.
-    @Test(.enabled(if: isRoot, "capturing needs root (CAP_NET_RAW); run the tests as root to include it"))
+    @Test(.enabled(if: isRoot && tsharkPath != nil, "capturing needs root (CAP_NET_RAW) and tshark checks the file (scripts/install-deps)"))
     func capturesLoopbackDatagramsIntoAPcapFile() throws {
         let receiver = try UDPSocket()
         defer { receiver.close() }
@@ -60,15 +60,12 @@ private let isRoot = geteuid() == 0
             previous = frame.timestampNanoseconds
         }
 
-        if let tshark = tsharkPath {
-            let output = try run(tshark, ["-n", "-r", path, "-T", "fields", "-e", "udp.dstport", "-e", "data.data"])
-            let expected = payloads.map { "\(port)\t" + $0.map { String(format: "%02x", $0) }.joined() }
-            #expect(output.split(separator: "\n").map(String.init) == expected)
-            let malformed = try run(tshark, ["-n", "-r", path, "-Y", "_ws.malformed"])
-            #expect(malformed.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(malformed)")
-        } else {
-            print("LivePacketCaptureTests: tshark is not on PATH; checked the file with libpcap only")
-        }
+        let tshark = try #require(tsharkPath)
+        let output = try run(tshark, ["-n", "-r", path, "-T", "fields", "-e", "udp.dstport", "-e", "data.data"])
+        let expected = payloads.map { "\(port)\t" + $0.map { String(format: "%02x", $0) }.joined() }
+        #expect(output.split(separator: "\n").map(String.init) == expected)
+        let malformed = try run(tshark, ["-n", "-r", path, "-Y", "_ws.malformed"])
+        #expect(malformed.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(malformed)")
     }
 
     @Test(.enabled(if: isRoot, "opening an interface needs root (CAP_NET_RAW)"))

@@ -8,3 +8,9 @@ enum RepositoryFiles {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Scenarios").path
 }
+
+extension RepositoryFiles {
+    /// A ServiceList as a KubeEdge metaServer returns it (`Fixtures/metaserver-services.json`).
+    static let metaServerServiceList = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().appendingPathComponent("metaserver-services.json")
+}

@@ -246,13 +246,7 @@ final class ReflectorMirror: @unchecked Sendable {
     }
 
     @Test func theMetaServerFixtureDecodesWhenServed() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let fixture = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/metaserver-services.json")
-        guard FileManager.default.fileExists(atPath: fixture.path) else {
-            // shared/ sits beside the repository in development and CI; a bare clone has none.
-            print("skipped: \(fixture.path) is absent (shared/ is not beside this checkout)")
-            return
-        }
+        let fixture = RepositoryFiles.metaServerServiceList
         let bytes = Array(try Data(contentsOf: fixture))
         let sim = try Self.cloudAndEdge(loss: 0)
         let h = Self.harness(sim: sim)

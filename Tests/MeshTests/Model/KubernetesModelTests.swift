@@ -8,19 +8,9 @@ import Testing
 @Suite struct KubernetesModelTests {
     // MARK: The real metaServer ServiceList
 
-    /// `/work/<worktree>/Tests/MeshTests/<this file>` → `/work/shared/fixtures/...`.
-    static let fixtureURL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/fixtures/metaserver-services.json").standardizedFileURL
+    static let fixtureURL = RepositoryFiles.metaServerServiceList
 
-    static var fixturePresent: Bool {
-        let present = FileManager.default.fileExists(atPath: fixtureURL.path)
-        if !present { print("skipping metaServer fixture test: \(fixtureURL.path) is absent") }
-        return present
-    }
-
-    @Test(.enabled(if: KubernetesModelTests.fixturePresent, "the shared metaServer fixture is absent"))
-    func decodesTheMetaServerServiceList() throws {
+    @Test func decodesTheMetaServerServiceList() throws {
         let bytes = try [UInt8](Data(contentsOf: Self.fixtureURL))
         let list = try KubernetesDecoder.decodeList(Service.self, json: bytes)
         #expect(list.apiVersion == "v1")
