@@ -9,7 +9,7 @@ import Testing
 /// just its first: a client that keeps its connection open still reaches the replica each
 /// request's header, cookie or query parameter hashes to.
 @Suite struct HTTPRequestBalancingTests {
-    typealias Bench = ServiceProxyTestBench
+    typealias Bench = ProxyTestBed
 
     static func headerHashBench(_ configuration: ServiceProxy.Configuration = .init()) throws -> Bench {
         try Bench(

@@ -12,18 +12,18 @@ import Testing
 final class KeepAliveHTTPClient {
     typealias Response = KeepAliveHTTPSession.Response
 
-    private let bench: ServiceProxyTestBench
+    private let bench: ProxyTestBed
     private let session: KeepAliveHTTPSession
     private let address: IPv4Address
 
     /// Connects from the bench's edge node to `address`:80.
-    init(bench: ServiceProxyTestBench, address: String = "10.96.0.10") throws {
+    init(bench: ProxyTestBed, address: String = "10.96.0.10") throws {
         self.bench = bench
         self.session = KeepAliveHTTPSession(host: bench.edge)
         self.address = try #require(IPv4Address(address))
         let opened = ProxyTestBox<Result<Void, Error>>()
         session.open(to: self.address, port: 80).whenComplete { opened.value = $0 }
-        bench.sim.run(until: bench.sim.now + 5 * ServiceProxyTestBench.s) { opened.value == nil }
+        bench.sim.run(until: bench.sim.now + 5 * ProxyTestBed.s) { opened.value == nil }
         try #require(opened.value).get()
     }
 
@@ -39,18 +39,18 @@ final class KeepAliveHTTPClient {
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: HTTPHeaders([("Host", "web")] + headers))
         let answered = ProxyTestBox<Result<Response, Error>>()
         session.send(head, body: body, address: address, port: 80).whenComplete { answered.value = $0 }
-        bench.sim.run(until: bench.sim.now + 10 * ServiceProxyTestBench.s) { answered.value == nil }
+        bench.sim.run(until: bench.sim.now + 10 * ProxyTestBed.s) { answered.value == nil }
         guard let result = answered.value else { throw ProxyTestFailure("no response to \(target); closed: \(closed)") }
         return try result.get()
     }
 
     func close() {
         session.close()
-        bench.sim.run(for: ServiceProxyTestBench.s)
+        bench.sim.run(for: ProxyTestBed.s)
     }
 }
 
 extension KeepAliveHTTPSession.Response {
     /// The pod that answered (the hostname server's body).
-    var pod: String? { ServiceProxyTestBench.pods.contains(body) ? body : nil }
+    var pod: String? { ProxyTestBed.pods.contains(body) ? body : nil }
 }

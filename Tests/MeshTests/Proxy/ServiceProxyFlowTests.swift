@@ -8,7 +8,7 @@ import Testing
 /// How the proxy moves bytes: back-pressure from a slow backend, and which backends the
 /// tunnel carries.
 @Suite struct ServiceProxyFlowTests {
-    typealias Bench = ServiceProxyTestBench
+    typealias Bench = ProxyTestBed
     static let s = Bench.s
 
     @Test func aStalledBackendStopsTheClientInsteadOfFillingTheProxy() throws {

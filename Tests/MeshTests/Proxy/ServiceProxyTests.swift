@@ -8,7 +8,7 @@ import Testing
 /// The service proxy on a simulated node: a client dials a cluster IP, the node's interception
 /// hands the connection to the proxy, and the proxy carries it to one of three replicas.
 @Suite struct ServiceProxyTests {
-    typealias Bench = ServiceProxyTestBench
+    typealias Bench = ProxyTestBed
     static let s = Bench.s
     static let ms = Bench.ms
 

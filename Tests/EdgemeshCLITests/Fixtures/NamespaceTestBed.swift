@@ -7,7 +7,7 @@ import Glibc
 /// loopback up, a route for the cluster CIDR (so redirected replies find their way back), and
 /// a bridge `edgemesh0` carrying the agent's link-local address and a "pod" address.
 /// Deleted, with everything started in it, by `tearDown()`.
-final class AgentProxyNamespace {
+final class NamespaceTestBed {
     let name: String
     static let podAddress = "10.244.0.1"
     static let agentAddress = "169.254.96.16"

@@ -12,7 +12,7 @@ import Testing
 // Serialized: both agents install the nftables table `edgemesh` in this namespace.
 @Suite(.serialized) struct AgentConfigKubeconfigTests {
     @Test func theAgentFollowsTheAPIServerNamedByAKubeconfig() throws {
-        let bed = try KubeconfigAPIBed()
+        let bed = try KubeconfigTestBed()
         defer { bed.tearDown() }
         try bed.withServer {
             try $0.create(.services, json: Array(#"{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"name":"http","port":80}]}}"#.utf8))
@@ -33,7 +33,7 @@ import Testing
         }
         #expect(AgentCommandTests.waitForAnswer("db.data.svc.cluster.local", ["10.96.0.6"], port: dnsPort),
             "a service created afterwards arrives through the watch")
-        let authorized = try bed.withServer { $0.requests.allSatisfy { $0.headers["Authorization"] == ["Bearer \(KubeconfigAPIBed.token)"] } }
+        let authorized = try bed.withServer { $0.requests.allSatisfy { $0.headers["Authorization"] == ["Bearer \(KubeconfigTestBed.token)"] } }
         #expect(authorized, "every request carries the kubeconfig user's token")
 
         kill(agent.processIdentifier, SIGTERM)
@@ -50,7 +50,7 @@ import Testing
     /// With a PSK the tunnel runs, and the agent patches its own Node (the kubelet registered
     /// it) with its key; when someone strips the annotation, the agent puts it back.
     @Test func theAgentPublishesItsTunnelKeyOnItsOwnNode() throws {
-        let bed = try KubeconfigAPIBed()
+        let bed = try KubeconfigTestBed()
         defer { bed.tearDown() }
         try bed.withServer {
             try $0.create(.nodes, json: Array(#"{"metadata":{"name":"edge-1","annotations":{"team":"edge"}},"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}]}}"#.utf8))
@@ -76,7 +76,7 @@ import Testing
         let patches = try bed.withServer { $0.requests.filter { $0.method == .PATCH } }
         #expect(patches.first?.uri == "/api/v1/nodes/edge-1")
         #expect(patches.first?.headers.first(name: "Content-Type") == "application/merge-patch+json")
-        #expect(patches.allSatisfy { $0.headers["Authorization"] == ["Bearer \(KubeconfigAPIBed.token)"] })
+        #expect(patches.allSatisfy { $0.headers["Authorization"] == ["Bearer \(KubeconfigTestBed.token)"] })
 
         #expect(try bed.wait {
             try EdgemeshProcess.run(["status", "--agent", "127.0.0.1:\(statusPort)"]).output.contains("tunnel key: published")

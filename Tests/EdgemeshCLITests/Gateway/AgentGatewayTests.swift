@@ -6,7 +6,7 @@ import Testing
 /// follows Gateway and VirtualService changes in the manifest directory, terminates TLS with the
 /// certificate of the name the client asks for (curl, openssl s_client) and splices TCP ports.
 @Suite(.serialized) struct AgentGatewayTests {
-    typealias Namespace = AgentProxyNamespace
+    typealias Namespace = NamespaceTestBed
 
     static let services = [
         AgentProxyTests.service("cart", "10.96.0.70", port: 80, targetPort: 8080),

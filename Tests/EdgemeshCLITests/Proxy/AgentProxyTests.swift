@@ -8,7 +8,7 @@ import Testing
 /// traffic: the real binary in a network namespace, real nftables, curl and Python clients,
 /// Python backends.
 @Suite(.serialized) struct AgentProxyTests {
-    typealias Namespace = AgentProxyNamespace
+    typealias Namespace = NamespaceTestBed
 
     static func service(_ name: String, _ clusterIP: String, port: Int, targetPort: Int, udp: Bool = false) -> String {
         """

@@ -15,7 +15,7 @@ struct EdgemeshProcess {
 
     /// The package root, found from this file's path.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The binary next to the test bundle (SwiftPM builds it for this test target).
     static let binary: URL = {

@@ -5,7 +5,7 @@ import Testing
 /// connection: one curl that fetches several URLs over one connection (`--next`), each with its
 /// own header value, reaches the backend that value reaches on a connection of its own.
 @Suite(.serialized) struct AgentRequestBalancingTests {
-    typealias Namespace = AgentProxyNamespace
+    typealias Namespace = NamespaceTestBed
 
     static let pods = ["10.244.0.1", "10.244.0.2", "10.244.0.3"]
     static let users = (0..<8).map { "user-\($0)" }

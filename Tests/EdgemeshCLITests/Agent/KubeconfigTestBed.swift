@@ -11,7 +11,7 @@ import NIOPosix
 
 /// The test API server on 127.0.0.1 (demanding a bearer token), a kubeconfig naming it, and the
 /// real `edgemesh agent --kubeconfig` started against it.
-final class KubeconfigAPIBed {
+final class KubeconfigTestBed {
     static let token = "node-token"
 
     let directory: URL

@@ -17,7 +17,7 @@ final class ProxyTestBox<Value>: @unchecked Sendable {
 ///
 /// Services: `web` 10.96.0.10:80 → 8080, `echo` 10.96.0.11:2701, `udp-echo` 10.96.0.12:5000/UDP,
 /// `ws` 10.96.0.13:80 → 8081, `secure` 10.96.0.14:443 → 8443, each with every pod as endpoint.
-final class ServiceProxyTestBench {
+final class ProxyTestBed {
     static let s = Nanoseconds.second
     static let ms = Nanoseconds.millisecond
     static let pods = ["pod-1", "pod-2", "pod-3", "pod-4"]

@@ -5,7 +5,7 @@ import Testing
 /// certificate made by `openssl` for the service's name and cluster IP, reached through the
 /// real agent by curl and `openssl s_client`, each verifying the chain and the name.
 @Suite(.serialized) struct AgentTLSPassthroughTests {
-    typealias Namespace = AgentProxyNamespace
+    typealias Namespace = NamespaceTestBed
     static let openssl = "/usr/bin/openssl"
     static let clusterIP = "10.96.0.64"
     static let serviceName = "secure.default.svc.cluster.local"

@@ -120,11 +120,11 @@ import Yams
 
     /// The agent and the relay as the kubelet would start them, in a namespace of their own:
     /// the agent serves its status (the liveness probe) and DNS, the relay listens.
-    @Test(.enabled(if: AgentProxyNamespace.isAvailable(), "needs root, iproute2, python3, curl and nft (scripts/install-deps)"))
+    @Test(.enabled(if: NamespaceTestBed.isAvailable(), "needs root, iproute2, python3, curl and nft (scripts/install-deps)"))
     func theAgentAndTheRelayStartFromTheirManifests() throws {
         let root = try EdgemeshProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let namespace = try AgentProxyNamespace()
+        let namespace = try NamespaceTestBed()
         defer { namespace.tearDown() }
         let (agentArguments, agentMounts) = try Self.container(of: try Self.object("DaemonSet", in: "edgemesh-agent.yaml"), under: root.appendingPathComponent("agent"))
         let config = try #require(try Self.object("ConfigMap", in: "edgemesh-agent.yaml")["data"]?["edgemesh-agent.yaml"]?.string)
@@ -136,10 +136,10 @@ import Yams
 
         try namespace.start(["/usr/bin/env", "NODE_NAME=edge-7", EdgemeshProcess.binary.path] + agentArguments, log: root.appendingPathComponent("agent.log"))
         try namespace.start([EdgemeshProcess.binary.path] + relayArguments, log: root.appendingPathComponent("relay.log"))
-        #expect(AgentProxyNamespace.eventually {
+        #expect(NamespaceTestBed.eventually {
             (try? namespace.run(["/usr/bin/curl", "-sf", "--max-time", "2", "http://127.0.0.1:10551/status"]))?.status == 0
         }, "the liveness probe's URL answers")
-        #expect(AgentProxyNamespace.eventually(within: 10) {
+        #expect(NamespaceTestBed.eventually(within: 10) {
             let listening = (try? namespace.run(["/usr/bin/ss", "-Hltn"]))?.output ?? ""
             return listening.contains("0.0.0.0:20008") && listening.contains("169.254.96.16:53")
         }, "the relay listens on 20008 and the agent's DNS on 169.254.96.16:53")
