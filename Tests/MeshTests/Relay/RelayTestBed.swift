@@ -1,4 +1,5 @@
 import Mesh
+@testable import Scenario
 import NIOCore
 
 @testable import NetSim
@@ -77,7 +78,7 @@ final class RelayTestBed: @unchecked Sendable {
         let configuration = clientConfiguration(RelayClientConfiguration(relays: relays ?? relayAddresses, presharedKey: psk))
         let acceptor: PeerStreamAcceptor = { [self] channel, kind in
             accepted[name, default: []].append(kind)
-            _ = channel.pipeline.addHandler(EchoHandler())
+            _ = channel.pipeline.addHandler(StreamEchoHandler())
         }
         let client = RelayClient(host: host, configuration: configuration, staticKey: key, acceptor: acceptor)
         let puncher = HolePunchService(host: host, client: client, acceptor: acceptor)
@@ -106,13 +107,13 @@ final class RelayTestBed: @unchecked Sendable {
             if case .failure(let error) = outcome { return (.failure(error), dialedAt - started) }
             return (.failure(DialDidNotFinish()), dialedAt - started)
         }
-        let collector = ByteCollector()
+        let collector = StreamRecorder()
         _ = channel.pipeline.addHandler(collector)
         channel.writeAndFlush(payload, promise: nil)
-        _ = sim.run(until: sim.now + limit) { collector.received.readableBytes < payload.readableBytes }
+        _ = sim.run(until: sim.now + limit) { collector.byteCount < payload.readableBytes }
         channel.close(promise: nil)
         sim.run(for: 100 * Self.ms)
-        return (.success(collector.received), dialedAt - started)
+        return (.success(collector.bytes), dialedAt - started)
     }
 
     private func require(_ name: String) throws -> SimHost {
@@ -123,25 +124,4 @@ final class RelayTestBed: @unchecked Sendable {
 
 struct DialDidNotFinish: Error, CustomStringConvertible {
     var description: String { "the dial neither succeeded nor failed in time" }
-}
-
-/// Writes back whatever it reads.
-final class EchoHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.writeAndFlush(data, promise: nil)
-    }
-}
-
-/// Keeps every byte it reads.
-final class ByteCollector: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    var received = ByteBuffer()
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        received.writeBuffer(&buffer)
-    }
 }
