@@ -4,12 +4,19 @@ import PackageDescription
 // Dependencies, and why each is worth its build time on two cores:
 // - swift-nio: NIOCore is the backend-neutral Channel/EventLoop layer the mesh is written
 //   against; NIOPosix is the Linux backend; NIOHTTP1/NIOWebSocket run unchanged on both.
-// - swift-crypto: SHA-256 for the simulator's trace hash; later the tunnel's Noise handshake.
+// - swift-crypto: the tunnel's Noise handshake (X25519, ChaChaPoly, HKDF) and the simulator's
+//   SHA-256 trace hash.
 // - Yams: scenario files and Kubernetes manifests are YAML.
 // - swift-argument-parser: the `edgemesh` command line.
 // - swift-log: the logging API every server-side Swift library speaks.
 // - swift-nio-ssl: TLS to an https Kubernetes API server (CA, bearer token, client certificate);
 //   its handlers run on NetSim channels unchanged, so TLS is tested in simulation too.
+//
+// Targets, dependencies one way (README "Architecture"):
+//   edgemesh -> SimTestbed -> {Scenario, NetSim} -> NetworkTopology -> Mesh
+//   edgemesh -> LinuxBackend -> Mesh
+// Mesh is production logic only; NetSim is the simulator only (no YAML, no agent); Scenario is
+// the backend-neutral scenario layer (model, parser, workloads, test API server, judging).
 let package = Package(
     name: "edgemesh",
     platforms: [.macOS(.v14)],
@@ -43,7 +50,6 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 // The tunnel's Noise handshake (Tunnel/Noise/).
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -2,7 +2,7 @@ import Foundation
 import Mesh
 import Yams
 
-/// Reads scenario files (YAML, see DESIGN.md "Scenario files") into a validated `Scenario`.
+/// Reads scenario files (YAML, see the README's "Scenario files") into a validated `Scenario`.
 ///
 /// Strict on purpose: an unknown key, a value of the wrong syntax or a reference to something
 /// that does not exist is an error naming the file, the line, the field and what is allowed, because
