@@ -80,6 +80,27 @@ import Testing
         }
     }
 
+    /// A timestamp is the peer's to choose: one at the far end of Int64 is refused as stale, by
+    /// how far it is, instead of overflowing the subtraction and killing the agent.
+    @Test(arguments: [Int64.min, Int64.max, Int64.min + 1, -1])
+    func theReplayFilterRefusesExtremeTimestampsWithoutTrapping(_ timestamp: Int64) throws {
+        let second: Int64 = 1_000_000_000
+        var filter = HandshakeReplayFilter(window: 120 * second, capacity: 16)
+        let now = 1_800_000_000 * second
+        #expect(throws: TunnelHandshakeRejection.self) { try filter.admit(timestamp: timestamp, mac: [9], now: now) }
+        // And the filter still works afterwards.
+        try filter.admit(timestamp: now, mac: [1], now: now)
+    }
+
+    @Test func clockSkewIsMeasuredWithoutOverflow() {
+        #expect(ClockSkew.isWithin(5, of: 10, 14))
+        #expect(!ClockSkew.isWithin(5, of: 10, 16))
+        #expect(!ClockSkew.isWithin(Int64.max, of: Int64.min, Int64.max))
+        #expect(ClockSkew.isWithin(0, of: Int64.min, Int64.min))
+        #expect(ClockSkew.seconds(from: Int64.max, to: Int64.min) == Int64.min / 1_000_000_000)
+        #expect(ClockSkew.seconds(from: 0, to: 3_000_000_000) == 3)
+    }
+
     @Test func theReplayFilterStaysWithinItsCapacity() throws {
         var filter = HandshakeReplayFilter(window: 1_000_000, capacity: 8)
         for index in 0..<1000 { try filter.admit(timestamp: 10, mac: [UInt8(index % 256), UInt8(index / 256)], now: 10) }

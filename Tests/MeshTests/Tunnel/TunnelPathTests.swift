@@ -1,4 +1,4 @@
-import Mesh
+@testable import Mesh
 import NIOCore
 import Testing
 
@@ -97,6 +97,27 @@ final class StandInRelayDialer: PeerPathDialer, @unchecked Sendable {
         bed.run(for: 11 * Self.s) { true }
         #expect(bed.tunnel("a").lanAddresses(ofNode: "b") == [bed.addresses["b"]!])
         #expect(bed.tunnel("a").lanAddresses(ofNode: "c").isEmpty)
+    }
+
+    /// A PSK holder's beacon may carry any time: one at either end of Int64 is ignored, and
+    /// the agent that heard it goes on (the subtraction used to trap and kill it).
+    @Test(arguments: [Int64.min, Int64.max])
+    func aBeaconWithAnExtremeTimeIsIgnoredWithoutACrash(_ time: Int64) throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b"])
+        let b = try #require(bed.sim.host(named: "b"))
+        let forged = LANBeacon.announcement(
+            name: Array("mallory".utf8), key: [UInt8](repeating: 7, count: 32), time: time,
+            macKey: LANBeacon.macKey(presharedKey: try TunnelPresharedKey(secret: "cluster secret")))
+        var sender: Channel?
+        b.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 4000))) { _ in
+            b.eventLoop.makeSucceededVoidFuture()
+        }.whenSuccess { sender = $0 }
+        bed.run(for: Self.s) { sender == nil }
+        let socket = try #require(sender)
+        socket.writeAndFlush(AddressedEnvelope(remoteAddress: bed.addresses["a"]!.socketAddress(port: 20006), data: ByteBuffer(bytes: forged)), promise: nil)
+        bed.run(for: 11 * Self.s) { true }
+        #expect(bed.tunnel("a").lanAddresses(ofNode: "mallory").isEmpty)
+        #expect(bed.tunnel("a").lanAddresses(ofNode: "b") == [bed.addresses["b"]!], "a still hears its real neighbour")
     }
 
     @Test func aDirectDialIntoABlackHoleDoesNotDelayAWorkingRelay() throws {

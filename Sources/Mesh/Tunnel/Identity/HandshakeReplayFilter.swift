@@ -21,8 +21,8 @@ public struct HandshakeReplayFilter: Sendable {
 
     /// Accepts an initiation with `timestamp` and `mac` at wall-clock time `now`, or throws why not.
     public mutating func admit(timestamp: Int64, mac: [UInt8], now: Int64) throws(TunnelHandshakeRejection) {
-        guard abs(now - timestamp) <= window else {
-            throw .stale(skewSeconds: (now - timestamp) / 1_000_000_000)
+        guard ClockSkew.isWithin(window, of: now, timestamp) else {
+            throw .stale(skewSeconds: ClockSkew.seconds(from: timestamp, to: now))
         }
         expire(before: now - window)
         guard !seen.contains(mac) else { throw .replayed }

@@ -31,8 +31,24 @@ public final class LANBeacon: @unchecked Sendable {
         self.port = port
         self.interval = interval
         self.clockWindow = clockWindow.nanoseconds
-        self.macKey = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(
+        self.macKey = Self.macKey(presharedKey: presharedKey)
+    }
+
+    /// The key announcements are authenticated with, derived from the cluster PSK.
+    static func macKey(presharedKey: TunnelPresharedKey) -> SymmetricKey {
+        SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(
             for: Array("edgemesh lan beacon".utf8), using: SymmetricKey(data: presharedKey.bytes))))
+    }
+
+    /// One announcement: magic, name length and name, tunnel key, wall-clock time (big-endian
+    /// nanoseconds since the epoch), then a 16-byte MAC over all of that.
+    static func announcement(name: [UInt8], key: [UInt8], time: Int64, macKey: SymmetricKey) -> [UInt8] {
+        var message = magic
+        message.append(UInt8(name.count))
+        message += name
+        message += key
+        message += (0..<8).map { UInt8(truncatingIfNeeded: time >> Int64(56 - 8 * $0)) }
+        return message + mac(message, key: macKey)
     }
 
     /// Addresses `node` announced recently (within three intervals), for the direct dialer.
@@ -66,13 +82,7 @@ public final class LANBeacon: @unchecked Sendable {
 
     private func announce(key: [UInt8]) {
         guard let socket else { return }
-        var message = Self.magic
-        message.append(UInt8(announcement.count))
-        message += announcement
-        message += key
-        let time = host.wallClock.nanosecondsSinceEpoch
-        message += (0..<8).map { UInt8(truncatingIfNeeded: time >> Int64(56 - 8 * $0)) }
-        message += mac(message)
+        let message = Self.announcement(name: announcement, key: key, time: host.wallClock.nanosecondsSinceEpoch, macKey: macKey)
         for interface in host.interfaces where !interface.isLoopback {
             for address in interface.ipv4Addresses {
                 let prefix = IPv4Prefix(network: address, length: interface.prefixLength)
@@ -83,8 +93,8 @@ public final class LANBeacon: @unchecked Sendable {
         }
     }
 
-    private func mac(_ data: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: data, using: macKey).prefix(16))
+    private static func mac(_ data: [UInt8], key: SymmetricKey) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: data, using: key).prefix(16))
     }
 
     /// Records a genuine announcement from a neighbour; anything else is ignored.
@@ -94,14 +104,14 @@ public final class LANBeacon: @unchecked Sendable {
         let nameLength = Int(bytes[4])
         guard bytes.count == fixed + nameLength else { return }
         let signed = Array(bytes[..<(bytes.count - 16)])
-        let expected = mac(signed)
+        let expected = Self.mac(signed, key: macKey)
         var difference: UInt8 = 0
         for (index, byte) in bytes[(bytes.count - 16)...].enumerated() { difference |= byte ^ expected[index] }
         guard difference == 0 else { return }
         let name = String(decoding: bytes[5..<(5 + nameLength)], as: UTF8.self)
         var time: Int64 = 0
         for byte in bytes[(5 + nameLength + 32)..<(5 + nameLength + 40)] { time = time << 8 | Int64(byte) }
-        guard name != host.name, abs(host.wallClock.nanosecondsSinceEpoch - time) <= clockWindow,
+        guard name != host.name, ClockSkew.isWithin(clockWindow, of: host.wallClock.nanosecondsSinceEpoch, time),
             let text = source.ipAddress, let address = IPv4Address(text)
         else { return }
         if heard[name]?.address != address {
