@@ -12,7 +12,7 @@ import Testing
         var preamble: [UInt8]?
         let collector = PreambleTestCollector()
         try channel.pipeline.syncOperations.addHandler(
-            PreambleReader(length: 4) { context, bytes in
+            PreambleReader(length: 4, timeout: .seconds(10)) { context, bytes in
                 preamble = bytes
                 try! context.pipeline.syncOperations.addHandler(collector)
             })
@@ -29,9 +29,32 @@ import Testing
     @Test func aShortStreamNeverCallsBack() throws {
         let channel = EmbeddedChannel()
         var called = false
-        try channel.pipeline.syncOperations.addHandler(PreambleReader(length: 16) { _, _ in called = true })
+        try channel.pipeline.syncOperations.addHandler(PreambleReader(length: 16, timeout: .seconds(10)) { _, _ in called = true })
         try channel.writeInbound(ByteBuffer(bytes: Array(0..<15)))
         #expect(!called)
+        _ = try channel.finish()
+    }
+
+    @Test func aPeerThatStopsShortIsClosedAtTheDeadline() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 20008)).wait()
+        try channel.pipeline.syncOperations.addHandler(PreambleReader(length: 4, timeout: .seconds(10)) { _, _ in })
+        try channel.writeInbound(ByteBuffer(bytes: Array("EM".utf8)))
+        loop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "closed once the preamble is 10 s late")
+    }
+
+    @Test func aCompletePreambleCancelsTheDeadline() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 20008)).wait()
+        try channel.pipeline.syncOperations.addHandler(PreambleReader(length: 4, timeout: .seconds(10)) { _, _ in })
+        try channel.writeInbound(ByteBuffer(bytes: Array("EMRC".utf8)))
+        loop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive)
         _ = try channel.finish()
     }
 }

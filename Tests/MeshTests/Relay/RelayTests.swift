@@ -2,6 +2,7 @@
 import NIOCore
 import NetworkTopology
 import Testing
+@testable import Scenario
 
 @testable import NetSim
 
@@ -143,6 +144,31 @@ import Testing
             return bed.sim.trace.digest
         }
         #expect(try digest() == digest())
+    }
+
+    /// Anyone on the internet can connect to a relay, and to an agent's punch port: a
+    /// connection that stops before its first bytes are complete is closed after the handshake
+    /// timeout instead of holding a descriptor for ever.
+    @Test(arguments: [0, 2])
+    func aConnectionThatNeverCompletesItsPreambleIsClosed(sending count: Int) throws {
+        let bed = try RelayTestBed(topology: RelayTestBed.topology(agents: [("a", nil, nil), ("b", nil, nil)]))
+        try bed.startRelay("relay-1")
+        try bed.startAgent("b")
+        bed.sim.run(until: 2 * Self.s)
+        let host = try #require(bed.sim.host(named: "a"))
+        let punchPort = bed.client("b").configuration.localPort
+        let targets = [bed.relayAddresses[0], bed.sim.host(named: "b")!.address.socketAddress(port: punchPort)]
+        for target in targets {
+            let recorder = StreamRecorder()
+            var connected: Channel?
+            host.connectStream(StreamConnectOptions(remote: target)) { $0.pipeline.addHandler(recorder) }
+                .whenSuccess { connected = $0 }
+            bed.sim.run(until: bed.sim.now + Self.s) { connected == nil }
+            let channel = try #require(connected, "\(target) accepts the connection")
+            channel.writeAndFlush(ByteBuffer(bytes: Array("EMRC".utf8.prefix(count))), promise: nil)
+            bed.sim.run(until: bed.sim.now + 60 * Self.s) { !recorder.closed }
+            #expect(recorder.closed, "\(target) closes a connection that never finished its preamble")
+        }
     }
 
     @Test func aWrongPSKGetsNoAnswerAtAll() throws {

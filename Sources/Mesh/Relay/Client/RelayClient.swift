@@ -178,7 +178,7 @@ public final class RelayClient: @unchecked Sendable {
         host.connectStream(options) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
-                    PreambleReader(length: 1) { context, signal in
+                    PreambleReader(length: 1, timeout: self.configuration.circuitTimeout) { context, signal in
                         guard settled.settle() else { return }
                         if signal == [RelayConnectionKind.splicedSignal] {
                             promise.succeed(context.channel)

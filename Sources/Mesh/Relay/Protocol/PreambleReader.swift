@@ -4,19 +4,44 @@ import NIOCore
 /// steps out of the pipeline. Bytes that arrived in the same read beyond the preamble are passed
 /// on to whatever `onPreamble` installed after this handler, so nothing is lost or reordered.
 ///
-/// `onPreamble` runs on the channel's loop and may add handlers or close the channel.
+/// `onPreamble` runs on the channel's loop and may add handlers or close the channel. A peer that
+/// has not sent the whole preamble within `timeout` of this handler's arrival is closed: anyone
+/// can connect to a relay or a punch port, and a connection that never speaks must not hold a
+/// descriptor for ever.
 final class PreambleReader: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let length: Int
     private let onPreamble: (ChannelHandlerContext, [UInt8]) -> Void
+    private let timeout: TimeAmount
     private var collected: ByteBuffer?
     private var done = false
+    private var deadline: Scheduled<Void>?
 
-    init(length: Int, onPreamble: @escaping (ChannelHandlerContext, [UInt8]) -> Void) {
+    init(length: Int, timeout: TimeAmount, onPreamble: @escaping (ChannelHandlerContext, [UInt8]) -> Void) {
         self.length = length
+        self.timeout = timeout
         self.onPreamble = onPreamble
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+            guard let self, !self.done else { return }
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -32,6 +57,8 @@ final class PreambleReader: ChannelInboundHandler, RemovableChannelHandler, @unc
         }
         guard var buffer = collected, buffer.readableBytes >= length else { return }
         done = true
+        deadline?.cancel()
+        deadline = nil
         collected = nil
         let preamble = buffer.readBytes(length: length)!
         onPreamble(context, preamble)

@@ -54,7 +54,7 @@ public final class RelayServer: @unchecked Sendable {
         return host.listenStream(options) { [self] channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
-                    PreambleReader(length: RelayConnectionKind.magicLength) { [self] context, magic in
+                    PreambleReader(length: RelayConnectionKind.magicLength, timeout: configuration.handshakeTimeout) { [self] context, magic in
                         classify(context.channel, magic: magic)
                     })
             }
@@ -104,7 +104,7 @@ public final class RelayServer: @unchecked Sendable {
                 }
             }
             try? channel.pipeline.syncOperations.addHandler(
-                PreambleReader(length: RelayToken.length) { [self] context, bytes in
+                PreambleReader(length: RelayToken.length, timeout: configuration.circuitSetupTimeout) { [self] context, bytes in
                     dataConnection(context.channel, presented: RelayToken(bytes: bytes)!)
                 })
         case nil:

@@ -59,7 +59,7 @@ final class HolePunchAttempt: @unchecked Sendable {
         host.connectStream(connectOptions) { [self] channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
-                    PreambleReader(length: PunchHello.length) { [self] context, bytes in
+                    PreambleReader(length: PunchHello.length, timeout: options.attemptLifetime) { [self] context, bytes in
                         guard let hello = PunchHello.decode(bytes), hello.token == self.token, hello.role == self.role.peer else {
                             context.close(promise: nil)
                             return
@@ -104,7 +104,7 @@ final class HolePunchAttempt: @unchecked Sendable {
             guard chosen == nil else { return }
             chosen = channel
             try? channel.pipeline.syncOperations.addHandler(
-                PreambleReader(length: 1) { [self] context, bytes in
+                PreambleReader(length: 1, timeout: options.attemptLifetime) { [self] context, bytes in
                     guard bytes == [PunchHello.ack] else {
                         context.close(promise: nil)
                         return
@@ -114,7 +114,7 @@ final class HolePunchAttempt: @unchecked Sendable {
             channel.writeAndFlush(ByteBuffer(bytes: [PunchHello.select]), promise: nil)
         case .responder:
             try? channel.pipeline.syncOperations.addHandler(
-                PreambleReader(length: 1) { [self] context, bytes in
+                PreambleReader(length: 1, timeout: options.attemptLifetime) { [self] context, bytes in
                     guard bytes == [PunchHello.select], !isFinished else {
                         context.close(promise: nil)
                         return

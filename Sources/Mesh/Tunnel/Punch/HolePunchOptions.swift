@@ -9,6 +9,10 @@ public struct HolePunchOptions: Sendable {
     /// How long the peer has to answer a punch request through the relay.
     public var answerTimeout: TimeAmount
 
+    /// The most an attempt can take: the answer, every round, and the select handshake. Also
+    /// how long a punch connection may take to send its first bytes.
+    public var attemptLifetime: TimeAmount { answerTimeout + attemptTimeout * Int64(attempts + 1) }
+
     public init(attempts: Int = 3, attemptTimeout: TimeAmount = .seconds(3), answerTimeout: TimeAmount = .seconds(10)) {
         self.attempts = attempts
         self.attemptTimeout = attemptTimeout

@@ -37,7 +37,7 @@ public final class HolePunchService: @unchecked Sendable {
         return host.listenStream(listen) { [weak self] channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
-                    PreambleReader(length: PunchHello.length) { context, bytes in
+                    PreambleReader(length: PunchHello.length, timeout: self?.options.attemptLifetime ?? .zero) { context, bytes in
                         guard let self, let hello = PunchHello.decode(bytes), let attempt = self.attempts[hello.token],
                             hello.role == attempt.role.peer
                         else {
@@ -167,8 +167,7 @@ public final class HolePunchService: @unchecked Sendable {
     private func register(_ attempt: HolePunchAttempt) {
         attempts[attempt.token] = attempt
         // Whatever happens, an attempt ends: answer, every round, and the select handshake.
-        let limit = options.answerTimeout + options.attemptTimeout * Int64(options.attempts + 1)
-        host.eventLoop.scheduleTask(in: limit) {
+        host.eventLoop.scheduleTask(in: options.attemptLifetime) {
             attempt.finish(.failure(.noConnectionGotThrough(
                 node: attempt.peer, attempts: self.options.attempts, local: attempt.localMapping, peer: attempt.peerMapping)))
         }
