@@ -110,7 +110,9 @@ func simulatedTransfer() throws {
     for name in ["a", "b"] {
         let host = sim.host(named: name)!
         let address = b.address
-        let tunnel = MeshTunnel(host: host, configuration: TunnelConfiguration(presharedKey: psk), keys: keys,
+        // The benchmark's sink on b is its only target (the agent would allow service endpoints).
+        let policy = TunnelTargetPolicy { target, _ in target.port == 9 ? nil : "only the benchmark sink" }
+        let tunnel = MeshTunnel(host: host, configuration: TunnelConfiguration(presharedKey: psk, targetPolicy: policy), keys: keys,
                                 dialers: [DirectPathDialer(host: host, port: 20006) { _ in [address] }])
         tunnels[name] = tunnel
         tunnel.start().whenSuccess { keys.keys[name] = tunnel.identity!.keyPair.publicKey }

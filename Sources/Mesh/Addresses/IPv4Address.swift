@@ -32,6 +32,10 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public var isLoopback: Bool { value >> 24 == 127 }
     public var isUnspecified: Bool { value == 0 }
+    /// 169.254.0.0/16 (RFC 3927): the agent's own listen address lives here.
+    public var isLinkLocal: Bool { value >> 16 == 0xA9FE }
+    /// 224.0.0.0/4 (multicast) and 240.0.0.0/4 (reserved, and the limited broadcast).
+    public var isMulticastOrReserved: Bool { value >> 28 >= 0xE }
 
     public var octets: (UInt8, UInt8, UInt8, UInt8) {
         (UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),

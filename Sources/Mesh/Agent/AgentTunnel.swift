@@ -17,12 +17,20 @@ public final class AgentTunnel {
     public private(set) var holePunching: HolePunchService?
     private let host: any Host
 
-    /// Peers' keys and addresses come from the Node objects in `table`.
-    public init(host: any Host, table: ServiceTable, configuration: TunnelConfiguration, relays: [SocketAddress], relayLocalPort: UInt16) {
+    /// Peers' keys and addresses come from the Node objects in `table`; peers may reach only
+    /// endpoints of services on this node (`LocalEndpointTargets`), never `agentPorts` (the
+    /// agent's DNS and status ports; the tunnel's and relay's own ports are added here).
+    public init(
+        host: any Host, table: ServiceTable, configuration: TunnelConfiguration, relays: [SocketAddress],
+        relayLocalPort: UInt16, agentPorts: Set<UInt16> = []
+    ) {
         self.host = host
         self.relays = relays
         self.relayLocalPort = relayLocalPort
         let directory = ServiceTablePeerDirectory(table: table)
+        var configuration = configuration
+        configuration.targetPolicy = LocalEndpointTargets(
+            table: table, host: host, reservedPorts: agentPorts.union([configuration.port, relayLocalPort])).policy
         let tunnel = MeshTunnel(host: host, configuration: configuration, keys: directory, dialers: [])
         // Neighbours heard on the LAN first (works offline), then the Node object's addresses.
         tunnel.addDialer(DirectPathDialer(host: host, port: configuration.port) { [weak tunnel] node in

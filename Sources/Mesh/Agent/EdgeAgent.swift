@@ -50,6 +50,14 @@ public final class EdgeAgent: @unchecked Sendable {
             self.relays = relays
             self.relayLocalPort = relayLocalPort
         }
+
+        /// The ports the agent itself listens on besides the tunnel's (DNS, status): no peer may
+        /// have them dialled through the tunnel.
+        var ownPorts: Set<UInt16> {
+            var ports: Set<UInt16> = [dnsPort]
+            if let port = statusAddress?.port { ports.insert(UInt16(truncatingIfNeeded: port)) }
+            return ports
+        }
     }
 
     public let host: any Host
@@ -99,7 +107,9 @@ public final class EdgeAgent: @unchecked Sendable {
             forwarder: forwarder,
             configuration: DNSServer.Configuration(address: configuration.listenAddress, port: configuration.dnsPort))
         let agentTunnel = configuration.tunnel.map {
-            AgentTunnel(host: host, table: table, configuration: $0, relays: configuration.relays, relayLocalPort: configuration.relayLocalPort)
+            AgentTunnel(
+                host: host, table: table, configuration: $0, relays: configuration.relays,
+                relayLocalPort: configuration.relayLocalPort, agentPorts: configuration.ownPorts)
         }
         self.agentTunnel = agentTunnel
         let proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? agentTunnel?.tunnel, configuration: configuration.proxy)

@@ -25,9 +25,10 @@ public struct TunnelConfiguration: Sendable {
     public var upgradeInterval: TimeAmount
     /// How far a handshake's timestamp may be from this node's wall clock (clock skew allowed).
     public var handshakeClockWindow: TimeAmount
-    /// Whether the far agent may dial `target` for a peer. The default allows only targets on
-    /// this node, so the tunnel cannot be used as an open proxy into the node's network.
-    public var allowsTarget: @Sendable (_ target: TunnelTarget, _ localNode: String) -> Bool
+    /// Which targets this node dials when a peer opens a stream. The default refuses all; the
+    /// agent allows only endpoints of services on this node (`LocalEndpointTargets`), so the
+    /// tunnel is never a proxy into the node's network.
+    public var targetPolicy: TunnelTargetPolicy
     /// Announce this node on its LANs and listen for neighbours (`LANBeacon`), so nodes on one
     /// LAN find each other without the cloud.
     public var lanDiscovery: Bool
@@ -43,7 +44,7 @@ public struct TunnelConfiguration: Sendable {
         pathHeadStart: TimeAmount = .milliseconds(300),
         upgradeInterval: TimeAmount = .seconds(30),
         handshakeClockWindow: TimeAmount = .seconds(120),
-        allowsTarget: @escaping @Sendable (_ target: TunnelTarget, _ localNode: String) -> Bool = { $0.node == $1 },
+        targetPolicy: TunnelTargetPolicy = .refuseAll,
         lanDiscovery: Bool = true
     ) {
         self.port = port
@@ -56,7 +57,7 @@ public struct TunnelConfiguration: Sendable {
         self.pathHeadStart = pathHeadStart
         self.upgradeInterval = upgradeInterval
         self.handshakeClockWindow = handshakeClockWindow
-        self.allowsTarget = allowsTarget
+        self.targetPolicy = targetPolicy
         self.lanDiscovery = lanDiscovery
     }
 }

@@ -48,10 +48,22 @@ import Testing
             let key = try #require(agents[name]?.tunnel?.identity?.publicKeyText)
             manifests["\(name).yaml"] = Self.nodeManifest(name, address: sim.host(named: name)!.address, key: key)
         }
+        let b = sim.host(named: "edge-2")!
+        // The far agent dials only endpoints of services it knows on its node.
+        manifests["echo.yaml"] = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: echo, namespace: default}
+            spec: {clusterIP: 10.96.0.21, ports: [{port: 80, targetPort: 8080}]}
+            ---
+            apiVersion: v1
+            kind: Endpoints
+            metadata: {name: echo, namespace: default}
+            subsets: [{addresses: [{ip: \(b.address), nodeName: edge-2}], ports: [{port: 8080}]}]
+            """
         for agent in agents.values.sorted(by: { $0.host.name < $1.host.name }) {
             #expect(agent.applyManifests(manifests).isEmpty)
         }
-        let b = sim.host(named: "edge-2")!
         let recorder = StreamRecorder()
         TCPEchoServerWorkload.start(on: b, port: 8080)
         let tunnel = try #require(agents["edge-1"]?.tunnel)

@@ -85,7 +85,11 @@ import Testing
 
     @Test func theFarAgentRefusesTargetsItsPolicyDoesNotAllow() throws {
         // Only the echo port on the node itself may be dialed through this tunnel.
-        let bed = try TunnelTestBed { $0.allowsTarget = { target, node in target.node == node && target.port == 7 } }
+        let bed = try TunnelTestBed {
+            $0.targetPolicy = TunnelTargetPolicy { target, node in
+                target.node == node && target.port == 7 ? nil : "this node's policy does not allow \(target.address):\(target.port)"
+            }
+        }
         let (outcome, _) = bed.open(from: "a", to: bed.target("b", port: 22))
         guard case .failure(TunnelError.targetUnreachable(_, let failure)) = outcome else {
             Issue.record("expected targetUnreachable, got \(String(describing: outcome))")

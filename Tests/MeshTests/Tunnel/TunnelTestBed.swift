@@ -84,6 +84,8 @@ final class TunnelTestBed: @unchecked Sendable {
         directReachable = Set(nodes)
         for node in nodes {
             var configuration = TunnelConfiguration(presharedKey: try TunnelPresharedKey(secret: secrets[node] ?? "cluster secret"))
+            // The bed's servers are its targets: anything on the node itself (tests narrow it).
+            configuration.targetPolicy = TunnelTargetPolicy { target, node in target.node == node ? nil : "not this node" }
             configure(&configuration)
             let fixed = configuration
             try sim.onBoot(of: node) { host in self.boot(host, configuration: fixed) }

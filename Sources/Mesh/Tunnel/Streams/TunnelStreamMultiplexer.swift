@@ -79,12 +79,10 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
             throw TunnelProtocolError.streamViolation("the peer opened stream \(id) twice")
         }
         let localNode = connection.endpoint.nodeName
-        guard connection.endpoint.configuration.allowsTarget(target, localNode) else {
-            let detail = target.node == localNode
-                ? "this node's policy does not allow \(target.address):\(target.port)"
-                : "the stream asked for node \"\(target.node)\" but reached node \"\(localNode)\""
-            connection.logger.warning("tunnel: refused a stream", metadata: ["target": "\(target)", "from": "\(connection.peerNode ?? "?")"])
-            connection.send(.refused(stream: id, TunnelStreamFailure(.notAllowed, detail)))
+        if let reason = connection.endpoint.configuration.targetPolicy.refusal(target, localNode) {
+            connection.logger.warning("tunnel: refused a stream", metadata: [
+                "target": "\(target)", "from": "\(connection.peerNode ?? "?")", "reason": "\(reason)"])
+            connection.send(.refused(stream: id, TunnelStreamFailure(.notAllowed, reason)))
             connection.flush()
             return
         }
