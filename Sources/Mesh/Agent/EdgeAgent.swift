@@ -86,6 +86,8 @@ public final class EdgeAgent: @unchecked Sendable {
     public private(set) var keyPublisher: TunnelKeyPublisher?
     /// When `start` was called (host clock), for the status's uptime.
     public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
+    /// The manifests applied last, whose objects stand in for files that stop parsing.
+    private var lastManifests: ManifestSet?
     /// Where the table's objects come from, in words for the status.
     public private(set) var sourceDescription = "snapshot only"
 
@@ -138,11 +140,23 @@ public final class EdgeAgent: @unchecked Sendable {
     }
 
     /// Makes the table hold exactly what these manifest files declare; returns what was skipped.
+    /// A file that does not parse keeps what it declared last time; one never seen parsing
+    /// (the first read after a restart) removes nothing, so the snapshot's objects stay until
+    /// every file parses.
     @discardableResult
     public func applyManifests(_ files: [String: String]) -> [ManifestProblem] {
         sourceDescription = "manifests"
-        let set = ManifestSet(files: files)
-        for change in set.changes { table.apply(change) }
+        let set = ManifestSet(files: files, previous: lastManifests)
+        lastManifests = set
+        for var change in set.changes {
+            if !set.unparsedFiles.isEmpty, case .replaceAll(let kind, let declared) = change {
+                let keys = Set(declared.compactMap(\.tableKey))
+                change = .replaceAll(kind: kind, objects: declared + table.objects(of: kind).filter { object in
+                    object.tableKey.map { !keys.contains($0) } ?? false
+                })
+            }
+            table.apply(change)
+        }
         for problem in set.problems { host.logger.warning("manifest skipped: \(problem)") }
         return set.problems
     }
