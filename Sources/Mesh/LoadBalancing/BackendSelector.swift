@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Everything that decides where one service port's new connections go: session affinity,
-/// then the DestinationRule's policy, over the backends outlier detection has not ejected, with
+/// then the DestinationRule's policy, over the backends outlier detection (where the rule asks
+/// for it) has not ejected, with
 /// the load each backend carries.
 ///
 /// One per proxied service port, kept across endpoint changes so round-robin turns, affinity
@@ -9,19 +10,24 @@ import NIOCore
 public final class BackendSelector {
     public let policy: LoadBalancingPolicy
     public private(set) var affinity: ClientIPAffinity?
-    public private(set) var outliers: OutlierDetector
+    /// Nil when no DestinationRule asks for outlier detection: then nothing is ejected.
+    public private(set) var outliers: OutlierDetector?
     public private(set) var load = BackendLoad()
     private let balancer: any BalancingAlgorithm
+    /// How many backends the service had at the last choice, for the ejection cap.
+    private var backendCount = 0
 
     public init(
         policy: LoadBalancingPolicy, affinityTimeout: TimeAmount? = nil,
-        outlierDetection: OutlierDetector.Configuration = .init()
+        outlierDetection: OutlierDetector.Configuration? = nil
     ) {
         self.policy = policy
         self.affinity = affinityTimeout.map(ClientIPAffinity.init(timeout:))
-        self.outliers = OutlierDetector(configuration: outlierDetection)
+        self.outliers = outlierDetection.map(OutlierDetector.init(configuration:))
         self.balancer = policy.makeBalancer()
     }
+
+    public var outlierDetection: OutlierDetector.Configuration? { outliers?.configuration }
 
     /// The backend for the next attempt of a connection, or nil when every candidate has been
     /// `tried` already. `cookieValue` is the value to generate when the policy hashes on a cookie
@@ -32,7 +38,8 @@ public final class BackendSelector {
     ) -> BackendChoice? {
         let untried = tried.isEmpty ? backends : backends.filter { !tried.contains($0) }
         guard !untried.isEmpty else { return nil }
-        let candidates = outliers.usable(untried, at: now)
+        backendCount = backends.count
+        let candidates = outliers?.usable(untried, outOf: backends, at: now) ?? untried
         if let affinity, let client = request.clientAddress, let bound = affinity.backend(for: client, at: now),
             candidates.contains(bound)
         {
@@ -54,7 +61,7 @@ public final class BackendSelector {
     /// A connection to `backend` was established at `now` and is now in progress. Under a
     /// policy that weighs load, `connectionClosed` must follow when it ends.
     public func connectionOpened(to backend: ServiceBackend, for request: RequestAttributes, at now: NIODeadline) {
-        outliers.recordSuccess(backend)
+        outliers?.recordSuccess(backend)
         if policy.weighsLoad { load.increment(backend) }
         if let client = request.clientAddress { affinity?.record(backend, for: client, at: now) }
     }
@@ -67,12 +74,12 @@ public final class BackendSelector {
     /// A dial to `backend` failed at `now`; returns true when that ejected it.
     @discardableResult
     public func dialFailed(to backend: ServiceBackend, at now: NIODeadline) -> Bool {
-        outliers.recordFailure(backend, at: now)
+        outliers?.recordFailure(backend, outOf: backendCount, at: now) ?? false
     }
 
     /// Drops outlier records of backends the service no longer has.
     public func retain(only backends: [ServiceBackend]) {
-        outliers.retain(only: Set(backends))
+        outliers?.retain(only: Set(backends))
     }
 
     /// `name=value; Path=p; Max-Age=n; HttpOnly`, as Envoy writes a generated cookie; a zero

@@ -35,7 +35,7 @@ extension DestinationRule.Subset: Encodable {
 extension DestinationRule.SimpleAlgorithm: Encodable {}
 
 extension DestinationRule.TrafficPolicy: Encodable {
-    private enum WireKeys: String, CodingKey { case loadBalancer }
+    private enum WireKeys: String, CodingKey { case loadBalancer, outlierDetection }
     private enum BalancerKeys: String, CodingKey { case simple, consistentHash }
     private enum HashKeys: String, CodingKey {
         case httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName, minimumRingSize
@@ -44,6 +44,7 @@ extension DestinationRule.TrafficPolicy: Encodable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: WireKeys.self)
+        try container.encodeIfPresent(outlierDetection, forKey: .outlierDetection)
         guard let loadBalancer else { return }
         var balancer = container.nestedContainer(keyedBy: BalancerKeys.self, forKey: .loadBalancer)
         switch loadBalancer {

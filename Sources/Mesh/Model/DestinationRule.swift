@@ -3,7 +3,7 @@ import NIOCore
 /// An Istio `DestinationRule` (networking.istio.io v1alpha3, v1beta1 or v1): how traffic to
 /// one host is balanced, and the named subsets VirtualService routes may target.
 ///
-/// Only load balancing and subsets are modelled; connection pools, outlier detection and TLS
+/// Load balancing, outlier detection and subsets are modelled; connection pools and TLS
 /// settings are ignored like any unknown field.
 public struct DestinationRule: Decodable, Hashable, Sendable {
     public var metadata: ObjectMeta
@@ -69,17 +69,21 @@ public struct DestinationRule: Decodable, Hashable, Sendable {
     public struct TrafficPolicy: Decodable, Hashable, Sendable {
         /// Nil when the policy sets only things this model ignores (e.g. locality settings).
         public var loadBalancer: LoadBalancerSettings?
+        /// Nil when the rule does not ask for outlier detection: then no host is ejected.
+        public var outlierDetection: OutlierDetection?
 
-        public init(loadBalancer: LoadBalancerSettings?) {
+        public init(loadBalancer: LoadBalancerSettings?, outlierDetection: OutlierDetection? = nil) {
             self.loadBalancer = loadBalancer
+            self.outlierDetection = outlierDetection
         }
 
-        enum CodingKeys: String, CodingKey { case loadBalancer }
+        enum CodingKeys: String, CodingKey { case loadBalancer, outlierDetection }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             let settings = try container.decodeIfPresent(WireLoadBalancerSettings.self, forKey: .loadBalancer)
             loadBalancer = settings?.policy
+            outlierDetection = try container.decodeIfPresent(OutlierDetection.self, forKey: .outlierDetection)
         }
     }
 

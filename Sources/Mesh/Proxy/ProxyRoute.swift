@@ -33,6 +33,8 @@ public struct ProxyRoute: Hashable, Sendable, CustomStringConvertible {
     public var policy: LoadBalancingPolicy
     /// `sessionAffinity: ClientIP` and its timeout; nil without affinity.
     public var affinityTimeout: TimeAmount?
+    /// The DestinationRule's outlier detection; nil when it asks for none.
+    public var outlierDetection: OutlierDetector.Configuration?
 
     public var description: String { "\(address) (service \(service) port \(portName.isEmpty ? "-" : portName))" }
 
@@ -42,7 +44,9 @@ public struct ProxyRoute: Hashable, Sendable, CustomStringConvertible {
     static func routes(in table: ServiceTable) -> [ProxyRoute] {
         var routes: [ProxiedAddress: ProxyRoute] = [:]
         for service in table.services where !service.spec.isHeadless && service.spec.type != .externalName {
-            let policy = LoadBalancingPolicy(table.destinationRule(forService: service.key)?.spec.trafficPolicy?.loadBalancer)
+            let trafficPolicy = table.destinationRule(forService: service.key)?.spec.trafficPolicy
+            let policy = LoadBalancingPolicy(trafficPolicy?.loadBalancer)
+            let outlierDetection = trafficPolicy?.outlierDetection.flatMap(OutlierDetector.Configuration.init)
             let affinity: TimeAmount? = service.spec.sessionAffinity == .clientIP
                 ? .seconds(Int64(max(1, min(service.spec.clientIPTimeoutSeconds, 86400)))) : nil
             for ip in service.spec.allocatedClusterIPs {
@@ -54,7 +58,7 @@ public struct ProxyRoute: Hashable, Sendable, CustomStringConvertible {
                     routes[key] = ProxyRoute(
                         address: key, service: service.key, portName: port.name ?? "", targetPort: port.targetPort,
                         localOnly: service.spec.internalTrafficPolicy == .local, policy: policy,
-                        affinityTimeout: affinity)
+                        affinityTimeout: affinity, outlierDetection: outlierDetection)
                 }
             }
         }

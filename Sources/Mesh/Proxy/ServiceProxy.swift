@@ -41,7 +41,9 @@ public final class ServiceProxy: @unchecked Sendable {
         /// How long the proxy waits for the first request head when the policy needs one.
         public var requestHeadTimeout: TimeAmount
         public var maximumRequestHeadLength: Int
-        public var outlierDetection: OutlierDetector.Configuration
+        /// Outlier detection for services whose DestinationRule asks for none; nil (the
+        /// default, as in Istio) ejects nothing there.
+        public var outlierDetection: OutlierDetector.Configuration?
         /// How long after a failed `interception.apply` the proxy tries again.
         public var interceptionRetryDelay: TimeAmount
 
@@ -51,7 +53,7 @@ public final class ServiceProxy: @unchecked Sendable {
             redialBackoff: RetryBackoff = RetryBackoff(base: .milliseconds(25), cap: .milliseconds(250), jitter: .equal),
             datagramSessionIdleTimeout: TimeAmount = .seconds(60),
             datagramSessionQueueLimit: Int = 64, maximumDatagramSessionsPerPort: Int = 10_000, requestHeadTimeout: TimeAmount = .seconds(5),
-            maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration = .init(),
+            maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration? = nil,
             interceptionRetryDelay: TimeAmount = .seconds(5)
         ) {
             self.listenAddress = listenAddress
@@ -189,7 +191,8 @@ public final class ServiceProxy: @unchecked Sendable {
         for route in desired { next[route.address] = route }
         for (address, selector) in selectors {
             guard let route = next[address], route.policy == selector.policy,
-                route.affinityTimeout == selector.affinity?.timeout
+                route.affinityTimeout == selector.affinity?.timeout,
+                (route.outlierDetection ?? configuration.outlierDetection) == selector.outlierDetection
             else {
                 selectors[address] = nil
                 continue
@@ -247,7 +250,7 @@ public final class ServiceProxy: @unchecked Sendable {
         if let selector = selectors[route.address] { return selector }
         let selector = BackendSelector(
             policy: route.policy, affinityTimeout: route.affinityTimeout,
-            outlierDetection: configuration.outlierDetection)
+            outlierDetection: route.outlierDetection ?? configuration.outlierDetection)
         selectors[route.address] = selector
         return selector
     }

@@ -256,25 +256,52 @@ final class SeededEntropy: EntropySource, @unchecked Sendable {
     }
 
     @Test func failingBackendsAreEjectedForAWhileButNeverAll() {
-        var detector = OutlierDetector(configuration: .init(consecutiveFailures: 3, baseEjectionTime: .seconds(30)))
-        let bad = Self.backends[1]
-        let ejections = (0..<3).map { _ in detector.recordFailure(bad, at: Self.start) }
+        var detector = OutlierDetector(configuration: .init(consecutiveFailures: 3, baseEjectionTime: .seconds(30), maxEjectionPercent: 100))
+        let all = Self.backends
+        let bad = all[1]
+        let ejections = (0..<3).map { _ in detector.recordFailure(bad, outOf: all.count, at: Self.start) }
         #expect(ejections == [false, false, true])
-        #expect(detector.usable(Self.backends, at: Self.start + .seconds(29)) == [Self.backends[0], Self.backends[2]])
-        #expect(detector.usable(Self.backends, at: Self.start + .seconds(30)) == Self.backends)
+        #expect(detector.usable(all, outOf: all, at: Self.start + .seconds(29)) == [all[0], all[2]])
+        #expect(detector.usable(all, outOf: all, at: Self.start + .seconds(30)) == all)
         // Ejected again: twice as long.
-        for _ in 0..<3 { detector.recordFailure(bad, at: Self.start + .seconds(31)) }
+        for _ in 0..<3 { detector.recordFailure(bad, outOf: all.count, at: Self.start + .seconds(31)) }
         #expect(detector.isEjected(bad, at: Self.start + .seconds(31 + 59)))
         #expect(!detector.isEjected(bad, at: Self.start + .seconds(31 + 60)))
         // A success clears the streak.
-        detector.recordFailure(Self.backends[0], at: Self.start)
-        detector.recordFailure(Self.backends[0], at: Self.start)
-        detector.recordSuccess(Self.backends[0])
-        let ejectedAfterSuccess = detector.recordFailure(Self.backends[0], at: Self.start)
+        detector.recordFailure(all[0], outOf: all.count, at: Self.start)
+        detector.recordFailure(all[0], outOf: all.count, at: Self.start)
+        detector.recordSuccess(all[0])
+        let ejectedAfterSuccess = detector.recordFailure(all[0], outOf: all.count, at: Self.start)
         #expect(!ejectedAfterSuccess)
         // Everything ejected: everything is used again rather than nothing.
-        for backend in Self.backends { for _ in 0..<3 { detector.recordFailure(backend, at: Self.start + .seconds(200)) } }
-        #expect(detector.usable(Self.backends, at: Self.start + .seconds(201)) == Self.backends)
+        for backend in all { for _ in 0..<3 { detector.recordFailure(backend, outOf: all.count, at: Self.start + .seconds(200)) } }
+        #expect(detector.usable(all, outOf: all, at: Self.start + .seconds(201)) == all)
+    }
+
+    /// Istio's `maxEjectionPercent` (default 10 %, but always one host) caps how many backends
+    /// are out at once; `minHealthPercent` balances over all while too few are healthy.
+    @Test func ejectionIsCappedAndAPanicThresholdUsesEveryBackend() {
+        let all = Self.backends
+        var capped = OutlierDetector(configuration: .init(consecutiveFailures: 1))
+        let first = capped.recordFailure(all[0], outOf: all.count, at: Self.start)
+        let second = capped.recordFailure(all[1], outOf: all.count, at: Self.start)
+        #expect(first)
+        #expect(!second, "10 % of three is still one host")
+        #expect(capped.usable(all, outOf: all, at: Self.start) == [all[1], all[2]])
+
+        var panicking = OutlierDetector(configuration: .init(consecutiveFailures: 1, maxEjectionPercent: 100, minHealthPercent: 50))
+        panicking.recordFailure(all[0], outOf: all.count, at: Self.start)
+        #expect(panicking.usable(all, outOf: all, at: Self.start) == [all[1], all[2]], "two of three healthy: above 50 %")
+        panicking.recordFailure(all[1], outOf: all.count, at: Self.start)
+        #expect(panicking.usable(all, outOf: all, at: Self.start) == all, "one of three healthy: below 50 %, all are used")
+    }
+
+    @Test func aDestinationRuleTurnsOutlierDetectionOn() throws {
+        #expect(BackendSelector(policy: .roundRobin).outlierDetection == nil, "off unless a rule asks, as in Istio")
+        let rule = try #require(OutlierDetector.Configuration(DestinationRule.OutlierDetection(consecutiveErrors: 7, baseEjectionTime: .seconds(10))))
+        #expect(rule.consecutiveFailures == 7)
+        #expect(rule.maxEjectionPercent == 10)
+        #expect(OutlierDetector.Configuration(DestinationRule.OutlierDetection(consecutiveErrors: 0)) == nil)
     }
 
     @Test func theSelectorSkipsBackendsAlreadyTried() {

@@ -375,6 +375,27 @@ import Testing
         }
     }
 
+    @Test func outlierDetectionIsReadWithIstiosDefaultsAndSurvivesTheSnapshot() throws {
+        let rule = try KubernetesDecoder.decode(DestinationRule.self, yaml: """
+            metadata: {name: dr}
+            spec:
+              host: web
+              trafficPolicy:
+                outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 3, baseEjectionTime: 1m, minHealthPercent: 50}
+            """)
+        let detection = try #require(rule.spec.trafficPolicy?.outlierDetection)
+        #expect(detection == DestinationRule.OutlierDetection(
+            consecutiveErrors: 3, baseEjectionTime: .seconds(60), maxEjectionPercent: 10, minHealthPercent: 50))
+        let bytes = try JSONEncoder().encode(rule)
+        #expect(try KubernetesDecoder.decode(DestinationRule.self, json: Array(bytes)) == rule)
+        // Istio's defaults when only the section is there.
+        let bare = try KubernetesDecoder.decode(DestinationRule.self, yaml: "metadata: {name: dr}\nspec: {host: web, trafficPolicy: {outlierDetection: {}}}")
+        #expect(bare.spec.trafficPolicy?.outlierDetection == DestinationRule.OutlierDetection())
+        #expect(throws: (any Error).self) {
+            try KubernetesDecoder.decode(DestinationRule.self, yaml: "metadata: {name: dr}\nspec: {host: web, trafficPolicy: {outlierDetection: {maxEjectionPercent: 150}}}")
+        }
+    }
+
     @Test func destinationRuleDefaultsSubsetsAndInvalidPolicies() throws {
         let rule = try KubernetesDecoder.decode(DestinationRule.self, yaml: """
             metadata: {name: dr}

@@ -79,6 +79,11 @@ final class ProxyTestBed {
     }
 
     static func destinationRule(for service: String, _ yaml: String) throws -> KubernetesObject {
+        try destinationRule(for: service, trafficPolicy: "loadBalancer:\n" + yaml.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+    }
+
+    /// A DestinationRule for `service` whose `trafficPolicy` is the YAML given.
+    static func destinationRule(for service: String, trafficPolicy yaml: String) throws -> KubernetesObject {
         let text = """
             apiVersion: networking.istio.io/v1beta1
             kind: DestinationRule
@@ -86,8 +91,7 @@ final class ProxyTestBed {
             spec:
               host: \(service)
               trafficPolicy:
-                loadBalancer:
-            \(yaml.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"))
+            \(yaml.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
             """
         let set = ManifestSet(files: ["dr.yaml": text])
         #expect(set.problems.isEmpty, "\(set.problems)")

@@ -232,16 +232,57 @@ import Testing
         #expect(late.contains { $0.backend == "pod-4" })
     }
 
-    @Test func aBackendThatDiesInPlaceIsRetriedAroundAndEjected() throws {
+    @Test func aBackendThatDiesInPlaceIsRetriedAroundAndEjectedWhereTheRuleAsks() throws {
         var configuration = ServiceProxy.Configuration()
         configuration.connectTimeout = .milliseconds(500)
-        let bench = try Bench(configuration: configuration)
+        let rule = try Bench.destinationRule(for: "web", trafficPolicy: "outlierDetection: {consecutive5xxErrors: 3, baseEjectionTime: 30s, maxEjectionPercent: 100}")
+        let bench = try Bench(configuration: configuration, extraObjects: [rule])
         try bench.sim.crash("pod-2")
         let log = bench.runClient(.http, "10.96.0.10:80", count: 30, interval: 200 * Self.ms)
         #expect(log.succeeded == 30, "\(log.failureReasons)")
         #expect(Self.counts(log)["pod-2"] == nil)
         // Three timeouts eject it, after which no request waits for it again.
         #expect(bench.proxy.statistics.dialFailures == 3)
+    }
+
+    /// Istio ejects only where a DestinationRule asks for outlier detection. Three replicas that
+    /// came up a moment after the agent refused its first requests; once they serve, new
+    /// connections spread over all three again (with ejection on by default, all three were
+    /// ejected and the first to answer took every connection for 30 s).
+    @Test func afterAShortOutageEveryReplicaTakesTrafficAgain() throws {
+        var configuration = ServiceProxy.Configuration()
+        configuration.connectTimeout = .milliseconds(500)
+        let bench = try Bench(configuration: configuration)
+        let pods = ["pod-1", "pod-2", "pod-3"]
+        for pod in pods { try bench.sim.crash(pod) }
+        let outage = bench.runClient(.http, "10.96.0.10:80", count: 4, interval: 500 * Self.ms)
+        #expect(outage.succeeded == 0)
+        for pod in pods {
+            try bench.sim.boot(pod)
+            HTTPServerWorkload.start(on: try #require(bench.sim.host(named: pod)), port: 8080, podName: pod)
+        }
+        let log = bench.runClient(.http, "10.96.0.10:80", count: 12, interval: 200 * Self.ms)
+        #expect(log.succeeded == 12, "\(log.failureReasons)")
+        #expect(Self.counts(log).keys.sorted() == pods, "\(Self.counts(log))")
+    }
+
+    /// With outlier detection and `minHealthPercent: 50` (Envoy's panic threshold): while fewer
+    /// than half the replicas are healthy, all of them are balanced over.
+    @Test func withOutlierDetectionFewerThanHalfHealthyMeansBalanceOverAll() throws {
+        var configuration = ServiceProxy.Configuration()
+        configuration.connectTimeout = .milliseconds(500)
+        let rule = try Bench.destinationRule(for: "web", trafficPolicy: "outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 60s, maxEjectionPercent: 100, minHealthPercent: 50}")
+        let bench = try Bench(configuration: configuration, extraObjects: [rule])
+        let pods = ["pod-1", "pod-2", "pod-3"]
+        for pod in pods { try bench.sim.crash(pod) }
+        _ = bench.runClient(.http, "10.96.0.10:80", count: 4, interval: 500 * Self.ms)
+        for pod in pods {
+            try bench.sim.boot(pod)
+            HTTPServerWorkload.start(on: try #require(bench.sim.host(named: pod)), port: 8080, podName: pod)
+        }
+        let log = bench.runClient(.http, "10.96.0.10:80", count: 12, interval: 200 * Self.ms)
+        #expect(log.succeeded == 12, "\(log.failureReasons)")
+        #expect(Self.counts(log).count >= 2, "one healthy replica of three is below the panic threshold: \(Self.counts(log))")
     }
 
     @Test func aConnectionThatReachesTheListenerDirectlyIsRefused() throws {
