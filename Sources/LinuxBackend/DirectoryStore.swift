@@ -107,7 +107,8 @@ public final class DirectoryStore: DurableStore {
         try check(close(fd), "close", path)
     }
 
-    /// `mkdir -p`.
+    /// `mkdir -p`; the store's own directory is made (or, when it exists, set) 0700: the
+    /// snapshot can hold a gateway's certificates.
     private static func makeDirectories(_ directory: String) throws {
         var path = directory.hasPrefix("/") ? "" : "."
         for component in directory.split(separator: "/") {
@@ -117,6 +118,7 @@ public final class DirectoryStore: DurableStore {
                 if code != EEXIST { throw FileIOError(operation: "mkdir", path: path, code: code) }
             }
         }
+        try check(chmod(directory, 0o700), "chmod", directory)
     }
 
     private static func syncDirectory(_ directory: String) throws {

@@ -84,6 +84,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "A gateway label (key=value) Gateways' selectors match; repeatable. Default: kubeedge=edgemesh-gateway.")
     var gatewayLabel: [String] = []
 
+    @Flag(help: "With --gateway: keep the Gateways' certificates (their credentialName Secrets) in the offline snapshot, so HTTPS is served after a restart without the cloud. Off: no secret is written to disk.")
+    var snapshotSecrets = false
+
     @Option(help: "The address the gateway's ports are opened on.")
     var gatewayAddress: String = "0.0.0.0"
 

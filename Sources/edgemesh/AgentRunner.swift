@@ -41,7 +41,7 @@ final class AgentRunner: @unchecked Sendable {
         let configuration = EdgeAgent.Configuration(
             nodeName: name, listenAddress: settings.listenAddress, dnsPort: settings.dnsPort,
             clusterDomain: settings.clusterDomain, upstreamDNS: upstreams, dnsCacheTTL: settings.dnsCacheTTL, statusAddress: settings.statusAddress,
-            tunnel: settings.tunnel, relays: settings.relays, gateway: settings.gateway)
+            tunnel: settings.tunnel, relays: settings.relays, gateway: settings.gateway, snapshotsSecrets: settings.snapshotsSecrets)
         let host = self.host
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         self.agent = agent

@@ -33,6 +33,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     var relays: [SocketAddress]
     /// The gateway role, when --gateway is given.
     var gateway: IngressGateway.Configuration?
+    /// --snapshot-secrets: the gateway's certificates go into the offline snapshot.
+    var snapshotsSecrets = false
 
     init(_ command: AgentCommand, environment: [String: String]) throws {
         var file: AgentConfigFile?
@@ -91,6 +93,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         relays = try command.relay.compactMap { try Self.socketAddress($0, flag: "--relay", allowOff: false) }
         if !relays.isEmpty && tunnel == nil { throw AgentSettingsError("--relay needs --psk-file: relays carry the tunnel") }
         gateway = try Self.gateway(command)
+        snapshotsSecrets = command.gateway && command.snapshotSecrets
 
         if !command.upstreamDNS.isEmpty {
             upstreams = try command.upstreamDNS.map { text in

@@ -119,6 +119,26 @@ struct LinuxHostTests {
         }
     }
 
+    /// The snapshot can hold a gateway's certificates: only the agent's user reads it, even
+    /// in a directory that existed with looser permissions (a hostPath the kubelet made 0755).
+    @Test func directoryStoreKeepsItsDirectoryAndFilesPrivate() throws {
+        try withHost { _, loop in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("edgemesh-private-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let store = DirectoryStore(directory: directory.path + "/state", eventLoop: loop)
+            try wait(store.save("offline-snapshot", ByteBuffer(string: "secret bytes")))
+            func mode(_ path: String) throws -> Int {
+                try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+            }
+            #expect(try mode(directory.path + "/state") == 0o700)
+            #expect(try mode(directory.path + "/state/offline-snapshot") == 0o600)
+            let existing = DirectoryStore(directory: directory.path, eventLoop: loop)
+            try wait(existing.save("key", ByteBuffer(string: "x")))
+            #expect(try mode(directory.path) == 0o700, "an existing store directory is made private")
+        }
+    }
+
     @Test func directoryStoreReportsAnUnwritableDirectoryAsStoreFailure() throws {
         try withHost { _, loop in
             // A path under a regular file cannot be a directory, even for root.

@@ -30,14 +30,19 @@ public final class EdgeAgent: @unchecked Sendable {
         public var relayLocalPort: UInt16
         /// The gateway role (Istio Gateways selecting its labels); nil for a node without it.
         public var gateway: IngressGateway.Configuration?
+        /// Whether the offline snapshot keeps the gateway's certificates (its Gateways'
+        /// `credentialName` Secrets), so it serves HTTPS after a restart without the cloud. Off
+        /// by default: no secret reaches the node's disk unless its operator asks.
+        public var snapshotsSecrets: Bool
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
             upstreamDNS: [SocketAddress] = [], dnsCacheTTL: UInt32 = 30, statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
             tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007,
-            gateway: IngressGateway.Configuration? = nil
+            gateway: IngressGateway.Configuration? = nil, snapshotsSecrets: Bool = false
         ) {
             self.gateway = gateway
+            self.snapshotsSecrets = snapshotsSecrets
             self.nodeName = nodeName
             self.listenAddress = listenAddress
             self.dnsPort = dnsPort
@@ -100,7 +105,8 @@ public final class EdgeAgent: @unchecked Sendable {
         self.configuration = configuration
         let table = ServiceTable(eventLoop: host.eventLoop, clusterDomain: configuration.clusterDomain)
         self.table = table
-        self.snapshotter = ServiceTableSnapshotter(table: table, store: host.store, logger: host.logger)
+        self.snapshotter = ServiceTableSnapshotter(
+            table: table, store: host.store, includingSecrets: configuration.snapshotsSecrets, logger: host.logger)
         let forwarder = configuration.upstreamDNS.isEmpty
             ? nil : DNSForwarder(host: host, upstreams: configuration.upstreamDNS, cache: ForwardedAnswerCache(maximumTTL: configuration.dnsCacheTTL))
         self.dnsServer = DNSServer(

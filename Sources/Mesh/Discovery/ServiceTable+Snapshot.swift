@@ -4,9 +4,11 @@ extension ServiceTable {
     /// The durable-store key of the offline snapshot.
     public static let snapshotKey = "service-table-snapshot"
 
-    /// The table's content as a snapshot.
-    public func snapshot() -> ServiceTableSnapshot {
-        ServiceTableSnapshot(of: self)
+    /// The table's content as a snapshot. Secrets are left out unless `includingSecrets`, and
+    /// then only those a Gateway names as its `credentialName` (in the Gateway's namespace):
+    /// the snapshot lies on the node's disk.
+    public func snapshot(includingSecrets: Bool = false) -> ServiceTableSnapshot {
+        ServiceTableSnapshot(of: self, includingSecrets: includingSecrets)
     }
 
     /// Loads the offline snapshot from `store` into the table, so an agent restarted while the

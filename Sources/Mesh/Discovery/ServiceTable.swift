@@ -66,10 +66,15 @@ public final class ServiceTable {
         return summary
     }
 
-    /// A service the filter rejects is stored as nothing, so it disappears if it was there.
+    /// A service the filter rejects is stored as nothing, so it disappears if it was there. So
+    /// is a Secret of any type but `kubernetes.io/tls`: the gateway's certificates are the only
+    /// secrets the mesh uses, and it holds no others.
     private func admitted(_ object: KubernetesObject) -> KubernetesObject? {
-        if case .service(let service) = object, !filter.admits(service) { return nil }
-        return object
+        switch object {
+        case .service(let service) where !filter.admits(service): return nil
+        case .secret(let secret) where secret.type != Secret.tlsType: return nil
+        default: return object
+        }
     }
 
     /// Stores `new` (nil removes) under `kind`/`key`, keeping the indexes in step. Returns what

@@ -22,15 +22,19 @@ public struct ServiceTableSnapshot: Hashable, Sendable {
     public var virtualServices: [VirtualService]
     public var gateways: [Gateway]
 
-    /// The table's current content.
-    public init(of table: ServiceTable) {
+    /// The table's current content; secrets only with `includingSecrets`, and then only the
+    /// ones a Gateway's servers name as `credentialName`.
+    public init(of table: ServiceTable, includingSecrets: Bool = false) {
         revision = table.revision
         services = table.services
         endpoints = table.objects(of: .endpoints).compactMap(\.endpointsValue)
         endpointSlices = table.objects(of: .endpointSlice).compactMap(\.endpointSliceValue)
         pods = table.pods
         nodes = table.nodes
-        secrets = table.objects(of: .secret).compactMap(\.secretValue)
+        let credentials = Set(table.gateways.flatMap { gateway in
+            gateway.spec.servers.compactMap { $0.tls?.credentialName.map { ObjectKey(namespace: gateway.metadata.namespace, name: $0) } }
+        })
+        secrets = includingSecrets ? table.objects(of: .secret).compactMap(\.secretValue).filter { credentials.contains($0.key) } : []
         destinationRules = table.destinationRules
         virtualServices = table.virtualServices
         gateways = table.gateways

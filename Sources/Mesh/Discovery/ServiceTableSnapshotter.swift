@@ -18,16 +18,20 @@ public final class ServiceTableSnapshotter {
     /// The timer that will save, if one is armed. Timers are disarmed by forgetting their id,
     /// never by `Scheduled.cancel()`: NetSim's loop leaves a cancelled task's promise
     /// unfulfilled, which NIO's debug checks treat as a leak.
+    private let includingSecrets: Bool
     private var armedTimer: UInt64?
     private var lastTimerID: UInt64 = 0
     private var saving = false
     /// The table changed since the state last handed to the store.
     private var dirty = false
 
+    /// `includingSecrets` writes the gateway's own certificates into the snapshot too (see
+    /// `ServiceTable.snapshot(includingSecrets:)`), so it serves HTTPS after an offline restart.
     public init(
         table: ServiceTable, store: DurableStore, key: String = ServiceTable.snapshotKey,
-        interval: TimeAmount = .seconds(1), logger: Logger
+        interval: TimeAmount = .seconds(1), includingSecrets: Bool = false, logger: Logger
     ) {
+        self.includingSecrets = includingSecrets
         self.table = table
         self.store = store
         self.key = key
@@ -78,7 +82,7 @@ public final class ServiceTableSnapshotter {
         guard !saving else { return loop.makeSucceededVoidFuture() }
         let bytes: ByteBuffer
         do {
-            bytes = try table.snapshot().encoded()
+            bytes = try table.snapshot(includingSecrets: includingSecrets).encoded()
         } catch {
             // Only a model value JSON cannot express gets here; retrying would fail the same way.
             logger.error("cannot encode the service-table snapshot: \(error)")
