@@ -28,15 +28,35 @@ public final class IngressGateway: @unchecked Sendable {
         public var listenAddress: IPv4Address
         /// The waits before trying again to open a port that could not be opened.
         public var portRetryBackoff: RetryBackoff
+        /// The most connections open at once over every port; more are refused at once. The
+        /// ports face the internet: a client must not hold a small device's descriptors.
+        public var maximumConnections: Int
+        /// The most connections one client address holds at once.
+        public var maximumConnectionsPerClient: Int
+        /// A TCP port's connection with no byte either way for this long is closed (Envoy's
+        /// TCP proxy default). HTTP connections are bounded by the proxy's request-head and
+        /// keep-alive timeouts instead.
+        public var tcpIdleTimeout: TimeAmount
 
         public init(
             labels: [String: String] = Configuration.defaultLabels, listenAddress: IPv4Address = .any,
-            portRetryBackoff: RetryBackoff = RetryBackoff(base: .seconds(1), cap: .seconds(30), jitter: .equal)
+            portRetryBackoff: RetryBackoff = RetryBackoff(base: .seconds(1), cap: .seconds(30), jitter: .equal),
+            maximumConnections: Int = 1024, maximumConnectionsPerClient: Int = 128, tcpIdleTimeout: TimeAmount = .hours(1)
         ) {
             self.labels = labels
             self.listenAddress = listenAddress
             self.portRetryBackoff = portRetryBackoff
+            self.maximumConnections = max(1, maximumConnections)
+            self.maximumConnectionsPerClient = max(1, maximumConnectionsPerClient)
+            self.tcpIdleTimeout = tcpIdleTimeout
         }
+    }
+
+    /// What the gateway refused or closed, for `/metrics` and `edgemesh status`.
+    public struct Statistics: Hashable, Sendable {
+        public var refusedAtTotalLimit = 0
+        public var refusedAtClientLimit = 0
+        public var idleCloses = 0
     }
 
     public let proxy: ServiceProxy
@@ -48,10 +68,17 @@ public final class IngressGateway: @unchecked Sendable {
         host: proxy.host, address: configuration.listenAddress, backoff: configuration.portRetryBackoff
     ) { [weak self] channel, port in
         guard let self else { return channel.eventLoop.makeFailedFuture(GatewayProblem("the gateway has stopped")) }
+        guard self.admit(channel) else {
+            return channel.eventLoop.makeFailedFuture(GatewayProblem("gateway connection limit reached"))
+        }
         return channel.setOption(ChannelOptions.autoRead, value: false).flatMapThrowing {
             try self.serve(channel, onPort: port)
         }
     }
+    /// Connections open now, and per client address.
+    public private(set) var openConnections = 0
+    private var connectionsByClient: [IPv4Address: Int] = [:]
+    public private(set) var statistics = Statistics()
     private var subscription: ServiceTable.Subscription?
     private var stopped = false
     private var host: any Host { proxy.host }
@@ -70,7 +97,13 @@ public final class IngressGateway: @unchecked Sendable {
     public var statusLines: [String] {
         let ports = listeningPorts.map { "\($0) (\(routes.listeners[$0]?.protocol.rawValue ?? "closing"))" }
         let labels = configuration.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return ["gateway \(labels): listening on \(ports.isEmpty ? "no port (no selected Gateway declares one)" : ports.joined(separator: ", "))"]
+        var limits = "\(openConnections) of \(configuration.maximumConnections) connections open"
+        if statistics.refusedAtTotalLimit + statistics.refusedAtClientLimit > 0 {
+            limits += "; refused \(statistics.refusedAtTotalLimit) at the limit, \(statistics.refusedAtClientLimit) at the "
+                + "per-client limit of \(configuration.maximumConnectionsPerClient)"
+        }
+        return ["gateway \(labels): listening on \(ports.isEmpty ? "no port (no selected Gateway declares one)" : ports.joined(separator: ", "))",
+                "gateway: \(limits)"]
             + (routes.problems + tls.problems + listeners.problems).map { "gateway: \($0)" }
     }
 
@@ -117,6 +150,30 @@ public final class IngressGateway: @unchecked Sendable {
 
     // MARK: Serving connections
 
+    /// Counts a new connection in, or refuses it at a limit; counted out when it closes.
+    private func admit(_ channel: Channel) -> Bool {
+        let client = channel.remoteAddress?.ipv4Address
+        if openConnections >= configuration.maximumConnections {
+            statistics.refusedAtTotalLimit += 1
+            return false
+        }
+        if let client, connectionsByClient[client, default: 0] >= configuration.maximumConnectionsPerClient {
+            statistics.refusedAtClientLimit += 1
+            return false
+        }
+        openConnections += 1
+        if let client { connectionsByClient[client, default: 0] += 1 }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            self.openConnections -= 1
+            if let client {
+                let left = (self.connectionsByClient[client] ?? 1) - 1
+                self.connectionsByClient[client] = left > 0 ? left : nil
+            }
+        }
+        return true
+    }
+
     /// Sets up an accepted connection by what its port serves now.
     private func serve(_ channel: Channel, onPort port: UInt16) throws {
         guard let listener = routes.listeners[port] else {
@@ -124,6 +181,8 @@ public final class IngressGateway: @unchecked Sendable {
             throw GatewayProblem("gateway port \(port) is no longer served")
         }
         if listener.protocol == .tcp {
+            try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser(
+                timeout: configuration.tcpIdleTimeout, now: { [host] in host.now }, closed: { [weak self] in self?.statistics.idleCloses += 1 }))
             try channel.pipeline.syncOperations.addHandler(GatewayStreamHandler(gateway: self, port: port))
             return
         }

@@ -54,7 +54,9 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     /// Set while a client read is delivered: a read asked for then would let the end of input
     /// overtake requests still in the decoder, so reads wait for `channelReadComplete`.
     private var deliveringClientRead = false
-    private var firstHeadTimeout: Scheduled<Void>?
+    /// Closes the connection when the awaited request head is late: the first within
+    /// `requestHeadTimeout`, each next one on a kept-alive connection within `keepAliveTimeout`.
+    private var headTimeout: Scheduled<Void>?
 
     private init(proxy: ServiceProxy, routing: HTTPRequestRouting) {
         self.proxy = proxy
@@ -84,9 +86,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        firstHeadTimeout = context.eventLoop.scheduleTask(in: proxy.configuration.requestHeadTimeout) { [weak self] in
-            self?.firstHeadTimedOut()
-        }
+        awaitHead(within: proxy.configuration.requestHeadTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -110,7 +110,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         switch part {
         case .head(var request):
             sawRequest = true
-            firstHeadTimeout?.cancel()
+            headTimeout?.cancel()
             switch routing.target(for: &request, client: context.channel.remoteAddress) {
             case .route(let route):
                 exchange = Exchange(request: request, route: route)
@@ -154,7 +154,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
-        firstHeadTimeout?.cancel()
+        headTimeout?.cancel()
         for backend in connections.keys.sorted() { connections[backend]?.close() }
         connections = [:]
         endExchange()?.backend?.close()
@@ -178,11 +178,18 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         context.read()
     }
 
-    /// Closes a connection whose first request head did not arrive in time (as nginx does: no
+    private func awaitHead(within limit: TimeAmount) {
+        guard let context else { return }
+        headTimeout?.cancel()
+        headTimeout = context.eventLoop.scheduleTask(in: limit) { [weak self] in self?.headTimedOut(limit) }
+    }
+
+    /// Closes a connection whose awaited request head did not arrive in time (as nginx does: no
     /// request, so no response to frame), so an idle or trickling client holds no memory.
-    private func firstHeadTimedOut() {
-        guard !sawRequest, !closing else { return }
-        proxy.logger.debug("no request head on a connection to \(routing) within \(proxy.configuration.requestHeadTimeout)")
+    private func headTimedOut(_ limit: TimeAmount) {
+        guard exchange == nil, !closing, !switchingProtocols else { return }
+        proxy.statistics.requestHeadTimeouts += 1
+        proxy.logger.debug("no\(sawRequest ? " further" : "") request head on a connection to \(routing) within \(limit)")
         closeClient()
     }
 
@@ -315,6 +322,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             return
         }
         // Writing the end lets NIO's pipelining handler hand over the next queued request.
+        awaitHead(within: proxy.configuration.keepAliveTimeout)
         context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         readClientIfWanted()
     }

@@ -40,6 +40,9 @@ public final class ServiceProxy: @unchecked Sendable {
         public var maximumDatagramSessionsPerPort: Int
         /// How long the proxy waits for the first request head when the policy needs one.
         public var requestHeadTimeout: TimeAmount
+        /// How long a kept-alive HTTP connection may wait for its next complete request head
+        /// (as nginx's keepalive_timeout): an idle or trickling client is closed after it.
+        public var keepAliveTimeout: TimeAmount
         public var maximumRequestHeadLength: Int
         /// Outlier detection for services whose DestinationRule asks for none; nil (the
         /// default, as in Istio) ejects nothing there.
@@ -53,7 +56,7 @@ public final class ServiceProxy: @unchecked Sendable {
             redialBackoff: RetryBackoff = RetryBackoff(base: .milliseconds(25), cap: .milliseconds(250), jitter: .equal),
             datagramSessionIdleTimeout: TimeAmount = .seconds(60),
             datagramSessionQueueLimit: Int = 64, maximumDatagramSessionsPerPort: Int = 10_000, requestHeadTimeout: TimeAmount = .seconds(5),
-            maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration? = nil,
+            keepAliveTimeout: TimeAmount = .seconds(60), maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration? = nil,
             interceptionRetryDelay: TimeAmount = .seconds(5)
         ) {
             self.listenAddress = listenAddress
@@ -65,6 +68,7 @@ public final class ServiceProxy: @unchecked Sendable {
             self.datagramSessionQueueLimit = max(1, datagramSessionQueueLimit)
             self.maximumDatagramSessionsPerPort = max(1, maximumDatagramSessionsPerPort)
             self.requestHeadTimeout = requestHeadTimeout
+            self.keepAliveTimeout = keepAliveTimeout
             self.maximumRequestHeadLength = maximumRequestHeadLength
             self.outlierDetection = outlierDetection
             self.interceptionRetryDelay = interceptionRetryDelay
@@ -79,6 +83,8 @@ public final class ServiceProxy: @unchecked Sendable {
         public var dialFailures = 0
         public var datagramSessionsOpened = 0
         public var datagramsDropped = 0
+        /// HTTP connections closed because a request head was late (first or next).
+        public var requestHeadTimeouts = 0
     }
 
     public let host: any Host

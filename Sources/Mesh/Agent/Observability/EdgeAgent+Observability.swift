@@ -85,6 +85,13 @@ extension EdgeAgent {
         out.add("edgemesh_proxy_dial_failures_total", .counter, help: "Failed dials to backends (retried elsewhere).", value: proxy.dialFailures)
         out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
         out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
+        out.add("edgemesh_proxy_request_head_timeouts_total", .counter, help: "HTTP connections closed waiting for a request head.", value: proxy.requestHeadTimeouts)
+        if let gateway {
+            out.add("edgemesh_gateway_connections", .gauge, help: "Open gateway connections.", value: gateway.openConnections)
+            out.add("edgemesh_gateway_connections_refused_total", .counter, help: "Gateway connections refused at a connection limit.", labels: [("limit", "total")], value: gateway.statistics.refusedAtTotalLimit)
+            out.add("edgemesh_gateway_connections_refused_total", .counter, help: "Gateway connections refused at a connection limit.", labels: [("limit", "per-client")], value: gateway.statistics.refusedAtClientLimit)
+            out.add("edgemesh_gateway_idle_closes_total", .counter, help: "Gateway TCP connections closed idle.", value: gateway.statistics.idleCloses)
+        }
         for peer in tunnel?.peerStatuses() ?? [] {
             let labels = [("peer", peer.node), ("path", peer.path?.rawValue ?? "down")]
             out.add("edgemesh_tunnel_peer_up", .gauge, help: "1 while a tunnel connection to the peer is up.", labels: labels, value: peer.path == nil ? 0 : 1)
