@@ -75,6 +75,11 @@ extension EdgeAgent {
         out.add("edgemesh_dns_queries_total", .counter, help: "DNS messages received (UDP and TCP).", value: dns.queries)
         out.add("edgemesh_dns_malformed_total", .counter, help: "DNS messages that did not decode.", value: dns.malformed)
         out.add("edgemesh_dns_truncated_total", .counter, help: "UDP answers sent truncated (TC).", value: dns.truncated)
+        out.add("edgemesh_dns_tcp_idle_closes_total", .counter, help: "DNS TCP clients closed idle.", value: dns.tcpIdleCloses)
+        out.add("edgemesh_dns_tcp_connections_refused_total", .counter, help: "DNS TCP clients refused at the connection limit.", value: dns.tcpConnectionsRefused)
+        if let forwarder = dnsServer.forwarder {
+            out.add("edgemesh_dns_forward_refused_in_flight_total", .counter, help: "Forwarded queries answered at once at the in-flight limit.", value: forwarder.queriesRefusedInFlight)
+        }
         for (code, count) in dns.sortedResponseCounts {
             out.add("edgemesh_dns_responses_total", .counter, help: "DNS responses by code.", labels: [("rcode", "\(code)")], value: count)
         }

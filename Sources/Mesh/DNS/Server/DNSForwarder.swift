@@ -5,9 +5,15 @@ import NIOCore
 ///
 /// Per query: a fresh cached answer if there is one; else the upstreams in order, each given
 /// `attemptTimeout`, from a new socket (ephemeral port) with a new random ID, accepting only a
-/// reply with that ID and the same question (RFC 5452); else a stale cached answer (RFC 8767);
-/// else SERVFAIL. Truncated upstream replies are passed on, uncached, so the client retries
-/// over TCP to us; TCP to the upstreams is not implemented.
+/// reply from the upstream's own address and port with that ID and the same question (RFC
+/// 5452); else a stale cached answer (RFC 8767); else SERVFAIL. Truncated upstream replies are
+/// passed on, uncached, so the client retries over TCP to us; TCP to the upstreams is not
+/// implemented.
+///
+/// Identical questions in flight share one upstream exchange, and at most
+/// `maximumQueriesInFlight` exchanges (each a socket) are in flight: a query beyond that gets
+/// its stale answer or SERVFAIL at once, so a flood of distinct names cannot open sockets
+/// without bound.
 ///
 /// Confined to the host's event loop.
 public final class DNSForwarder: @unchecked Sendable {
@@ -19,15 +25,26 @@ public final class DNSForwarder: @unchecked Sendable {
     public private(set) var upstreamQueries: UInt64 = 0
     public private(set) var upstreamTimeouts: UInt64 = 0
     public private(set) var staleAnswers: UInt64 = 0
+    /// Queries answered at once (stale or SERVFAIL) because `maximumQueriesInFlight` were.
+    public private(set) var queriesRefusedInFlight: UInt64 = 0
+    public let maximumQueriesInFlight: Int
+    /// The exchange under way for each (question, RD) asked and not yet answered.
+    private var inFlight: [InFlightKey: EventLoopFuture<DNSMessage>] = [:]
+
+    private struct InFlightKey: Hashable {
+        var question: DNSQuestion
+        var recursionDesired: Bool
+    }
 
     public init(
         host: any Host, upstreams: [SocketAddress], attemptTimeout: TimeAmount = .seconds(2),
-        cache: ForwardedAnswerCache = ForwardedAnswerCache()
+        cache: ForwardedAnswerCache = ForwardedAnswerCache(), maximumQueriesInFlight: Int = 256
     ) {
         self.host = host
         self.upstreams = upstreams
         self.attemptTimeout = attemptTimeout
         self.cache = cache
+        self.maximumQueriesInFlight = max(1, maximumQueriesInFlight)
     }
 
     public var cachedEntries: Int { cache.count }
@@ -39,7 +56,18 @@ public final class DNSForwarder: @unchecked Sendable {
         if let cached = cache.fresh(question, now: host.now) {
             return host.eventLoop.makeSucceededFuture(addressed(cached, to: query))
         }
-        return attempt(question, query: query, upstreamIndex: 0)
+        let key = InFlightKey(question: question, recursionDesired: query.header.isRecursionDesired)
+        if let pending = inFlight[key] {
+            return pending.map { self.addressed($0, to: query) }
+        }
+        guard inFlight.count < maximumQueriesInFlight else {
+            queriesRefusedInFlight += 1
+            return attempt(question, query: query, upstreamIndex: upstreams.count)
+        }
+        let exchange = attempt(question, query: query, upstreamIndex: 0)
+        inFlight[key] = exchange
+        exchange.whenComplete { _ in self.inFlight[key] = nil }
+        return exchange
     }
 
     private func attempt(_ question: DNSQuestion, query: DNSMessage, upstreamIndex: Int) -> EventLoopFuture<DNSMessage> {
@@ -80,7 +108,7 @@ public final class DNSForwarder: @unchecked Sendable {
         let payload = bytes
 
         let promise = host.eventLoop.makePromise(of: DNSMessage?.self)
-        let receiver = DNSUpstreamReplyHandler(id: id, question: question, promise: promise)
+        let receiver = DNSUpstreamReplyHandler(id: id, question: question, upstream: upstream, promise: promise)
         let bound = host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
             channel.pipeline.addHandler(receiver)
         }

@@ -22,15 +22,23 @@ public final class DNSServer: @unchecked Sendable {
         public var maximumUDPPayloadSize: Int
         /// Serve TCP as well; off only for tests and setups where another process holds the port.
         public var servesTCP: Bool
+        /// A TCP client that sends and receives nothing for this long is closed (RFC 7766 §6.2.3
+        /// asks servers to time idle connections out; CoreDNS reads for 10 s).
+        public var tcpIdleTimeout: TimeAmount
+        /// The most TCP clients at once; more are closed as they connect.
+        public var maximumTCPConnections: Int
 
         public init(
             address: IPv4Address = .any, port: UInt16 = 53,
-            maximumUDPPayloadSize: Int = Int(DNSEDNS.defaultPayloadSize), servesTCP: Bool = true
+            maximumUDPPayloadSize: Int = Int(DNSEDNS.defaultPayloadSize), servesTCP: Bool = true,
+            tcpIdleTimeout: TimeAmount = .seconds(10), maximumTCPConnections: Int = 256
         ) {
             self.address = address
             self.port = port
             self.maximumUDPPayloadSize = maximumUDPPayloadSize
             self.servesTCP = servesTCP
+            self.tcpIdleTimeout = tcpIdleTimeout
+            self.maximumTCPConnections = max(1, maximumTCPConnections)
         }
     }
 
@@ -41,6 +49,7 @@ public final class DNSServer: @unchecked Sendable {
     private var counters = DNSServerStatistics()
     private var answers = ClusterAnswerCache()
     private var channels: [Channel] = []
+    private var tcpConnections = 0
 
     public init(
         host: any Host, resolver: ClusterDNSResolver, forwarder: DNSForwarder? = nil,
@@ -74,7 +83,7 @@ public final class DNSServer: @unchecked Sendable {
         }
         let tcp: EventLoopFuture<Channel?> = configuration.servesTCP
             ? host.listenStream(StreamListenOptions(address: address)) { channel in
-                channel.pipeline.addHandler(DNSStreamHandler(server: self))
+                channel.eventLoop.makeCompletedFuture { try self.serveTCP(channel) }
             }.map { Optional($0) }
             : host.eventLoop.makeSucceededFuture(nil)
         let both = udp.and(tcp)
@@ -85,6 +94,20 @@ public final class DNSServer: @unchecked Sendable {
         return both.map { udpChannel, tcpChannel in
             self.channels = [udpChannel] + (tcpChannel.map { [$0] } ?? [])
         }
+    }
+
+    /// Counts a TCP client in (or refuses it over the limit) and frames its messages; an idle
+    /// one is closed after `tcpIdleTimeout`.
+    private func serveTCP(_ channel: Channel) throws {
+        guard tcpConnections < configuration.maximumTCPConnections else {
+            counters.tcpConnectionsRefused += 1
+            throw DNSServerLimitReached()
+        }
+        tcpConnections += 1
+        channel.closeFuture.whenComplete { _ in self.tcpConnections -= 1 }
+        try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser(
+            timeout: configuration.tcpIdleTimeout, now: { [host] in host.now }, closed: { self.counters.tcpIdleCloses += 1 }))
+        try channel.pipeline.syncOperations.addHandler(DNSStreamHandler(server: self))
     }
 
     /// Datagrams taken from the socket per system call, where the backend can (recvmmsg on Linux).

@@ -8,6 +8,10 @@ public struct DNSServerStatistics: Hashable, Sendable {
     public var dropped: UInt64 = 0
     /// UDP responses sent with TC set because they did not fit.
     public var truncated: UInt64 = 0
+    /// TCP connections closed because the client sent nothing for `tcpIdleTimeout`.
+    public var tcpIdleCloses: UInt64 = 0
+    /// TCP connections refused because `maximumTCPConnections` were open.
+    public var tcpConnectionsRefused: UInt64 = 0
     /// Responses sent, by response code.
     public private(set) var responsesByCode: [UInt16: UInt64] = [:]
 
