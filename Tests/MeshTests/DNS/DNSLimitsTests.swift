@@ -73,6 +73,39 @@ import Testing
         #expect(replies.allSatisfy { $0.header.responseCode == .serverFailure })
     }
 
+    /// A client that pipelines thousands of queries and never reads: the server answers what
+    /// its socket buffers hold, then stops taking queries until the client reads, instead of
+    /// queueing every answer in memory.
+    @Test func aTCPClientThatNeverReadsIsNotAnsweredWithoutBound() throws {
+        let bench = try Tests.bench(objects: Tests.objects)
+        var connected: Channel?
+        bench.client.connectStream(StreamConnectOptions(remote: bench.target)) { channel in
+            channel.setOption(ChannelOptions.autoRead, value: false)
+        }.whenSuccess { connected = $0 }
+        bench.sim.run(until: bench.sim.now + Self.s) { connected == nil }
+        let channel = try #require(connected)
+        let count = 20_000
+        var stream = ByteBuffer()
+        for id in 0..<count {
+            let query = Tests.query("web.default.svc.cluster.local", .a, id: UInt16(id))
+            stream.writeInteger(UInt16(query.readableBytes))
+            stream.writeImmutableBuffer(query)
+        }
+        channel.writeAndFlush(stream, promise: nil)
+        bench.sim.run(for: 5 * Self.s)
+        let taken = bench.server.statistics.queries
+        #expect(taken > 100 && taken < UInt64(count) / 2, "\(taken) of \(count) queries taken while the client reads nothing")
+        // Once the client reads, every query is answered.
+        let replies = StreamCounter()
+        try channel.pipeline.syncOperations.addHandler(replies)
+        _ = channel.setOption(ChannelOptions.autoRead, value: true)
+        channel.read()
+        bench.sim.run(until: bench.sim.now + 30 * Self.s) { bench.server.statistics.queries < UInt64(count) }
+        #expect(bench.server.statistics.queries == UInt64(count))
+        channel.close(promise: nil)
+        bench.sim.run(for: Self.s)
+    }
+
     @Test func aTCPClientThatSaysNothingIsClosed() throws {
         let bench = try Tests.bench(objects: Tests.objects)
         let recorder = StreamClosedRecorder()
@@ -107,4 +140,10 @@ private final class StreamClosedRecorder: ChannelInboundHandler, @unchecked Send
     typealias InboundIn = ByteBuffer
     var closed = false
     func channelInactive(context: ChannelHandlerContext) { closed = true }
+}
+
+private final class StreamCounter: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    var bytes = 0
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { bytes += unwrapInboundIn(data).readableBytes }
 }
