@@ -6,7 +6,8 @@ import NIOCore
 /// material read from the files a connection mode names.
 ///
 /// This is where the agent's files are read (Mesh reads none): the service-account token and
-/// CA in a pod, a kubeconfig and the files it points to. Tokens are read once at start-up.
+/// CA in a pod, a kubeconfig and the files it points to. Token files are read at start-up, then
+/// again as they rotate (`RotatingTokenFile`).
 public struct KubernetesAPIAccess: Sendable {
     public var endpoint: KubernetesAPIEndpoint
     public var options: KubernetesAPIClient.Options
@@ -36,7 +37,10 @@ public struct KubernetesAPIAccess: Sendable {
             let token = try readText(tokenPath, what: "the service-account token")
             let ca = try readBytes(caPath, what: "the service-account CA")
             let tls = try tlsConfiguration { () throws(KubernetesTLSError) in try KubernetesTLSConfiguration(certificateAuthorityPEM: ca) }
-            return KubernetesAPIAccess(endpoint: server, options: .init(bearerToken: token, tls: tls), origin: "in-cluster \(server)")
+            var options = KubernetesAPIClient.Options(bearerToken: token, tls: tls)
+            let rotating = RotatingTokenFile(path: tokenPath, initial: token)
+            options.bearerTokenSource = { rotating.current() }
+            return KubernetesAPIAccess(endpoint: server, options: options, origin: "in-cluster \(server)")
         case .kubeconfig(let path):
             return try loadKubeconfig(path: path)
         }
@@ -59,8 +63,14 @@ public struct KubernetesAPIAccess: Sendable {
             throw .kubeconfig(path: path, error)
         }
         var token = kubeconfig.token
-        if token == nil, let tokenFile = kubeconfig.tokenFile { token = try readText(tokenFile, what: "the kubeconfig user's tokenFile") }
+        var rotating: RotatingTokenFile?
+        if token == nil, let tokenFile = kubeconfig.tokenFile {
+            let text = try readText(tokenFile, what: "the kubeconfig user's tokenFile")
+            token = text
+            rotating = RotatingTokenFile(path: tokenFile, initial: text)
+        }
         var options = KubernetesAPIClient.Options(bearerToken: token)
+        if let rotating { options.bearerTokenSource = { rotating.current() } }
         if kubeconfig.endpoint.scheme == .https {
             let ca = try kubeconfig.certificateAuthority.map { material throws(KubernetesAPIAccessError) in try bytes(of: material, what: "certificate-authority") }
             let certificate = try kubeconfig.clientCertificate.map { material throws(KubernetesAPIAccessError) in try bytes(of: material, what: "client-certificate") }

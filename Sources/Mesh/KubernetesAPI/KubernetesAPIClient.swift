@@ -13,6 +13,10 @@ public final class KubernetesAPIClient: Sendable {
     public struct Options: Sendable {
         /// Sent as `Authorization: Bearer <token>` when set.
         public var bearerToken: String?
+        /// Asked for the token before each request, when set: a token the platform re-reads as
+        /// it rotates (projected service-account tokens expire within hours). Wins over
+        /// `bearerToken`; nil from it falls back to `bearerToken`.
+        public var bearerTokenSource: (@Sendable () -> String?)?
         /// Trust and client identity for an https endpoint; ignored for http.
         public var tls: KubernetesTLSConfiguration?
         public var connectTimeout: TimeAmount
@@ -172,7 +176,9 @@ public final class KubernetesAPIClient: Sendable {
         headers.add(name: "Host", value: "\(endpoint.host):\(endpoint.port)")
         headers.add(name: "Accept", value: "application/json")
         headers.add(name: "User-Agent", value: "edgemesh-swift")
-        if let token = options.bearerToken { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token = options.bearerTokenSource?() ?? options.bearerToken {
+            headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
         if let body = request.body {
             headers.add(name: "Content-Type", value: request.contentType ?? "application/json")
             headers.add(name: "Content-Length", value: String(body.count))

@@ -15,6 +15,8 @@ public enum KubernetesAPIError: Error, Hashable, Sendable, CustomStringConvertib
     case idleTimeout(seconds: Int64)
     /// A watch line grew past the limit without a newline.
     case lineTooLong(bytes: Int)
+    /// A list, patch or error body grew past the limit.
+    case bodyTooLarge(bytes: Int)
     /// The response body was not a list of the expected kind.
     case invalidResponse(String)
 
@@ -33,6 +35,7 @@ public enum KubernetesAPIError: Error, Hashable, Sendable, CustomStringConvertib
         case .connectionClosed: "connection to the API server closed before the response was complete"
         case .idleTimeout(let seconds): "API server sent nothing for \(seconds) s"
         case .lineTooLong(let bytes): "watch event longer than \(bytes) bytes without a newline"
+        case .bodyTooLarge(let bytes): "response body larger than \(bytes) bytes"
         case .invalidResponse(let reason): "unreadable API response: \(reason)"
         }
     }

@@ -10,17 +10,25 @@ final class KubernetesResponseHandler: ChannelInboundHandler, @unchecked Sendabl
 
     /// The longest watch line accepted; a larger one means a broken or hostile server.
     static let maximumLineLength = 16 << 20
+    /// The largest list, patch or error body accepted (a list of every pod of a large cluster
+    /// is tens of MiB); past it the request fails and the connection closes.
+    static let defaultMaximumBodyLength = 128 << 20
 
     let finished: EventLoopPromise<ByteBuffer>
     private let onLine: ((ByteBuffer) -> Void)?
     private let idleTimeout: TimeAmount
+    private let maximumBodyLength: Int
     private var status: HTTPResponseStatus?
     private var body = ByteBuffer()
     private var idleTimer: Scheduled<Void>?
 
-    init(finished: EventLoopPromise<ByteBuffer>, idleTimeout: TimeAmount, onLine: ((ByteBuffer) -> Void)?) {
+    init(
+        finished: EventLoopPromise<ByteBuffer>, idleTimeout: TimeAmount, maximumBodyLength: Int = defaultMaximumBodyLength,
+        onLine: ((ByteBuffer) -> Void)?
+    ) {
         self.finished = finished
         self.idleTimeout = idleTimeout
+        self.maximumBodyLength = maximumBodyLength
         self.onLine = onLine
     }
 
@@ -41,7 +49,13 @@ final class KubernetesResponseHandler: ChannelInboundHandler, @unchecked Sendabl
             status = head.status
         case .body(var buffer):
             body.writeBuffer(&buffer)
-            if status == .ok, onLine != nil { deliverLines(context: context) }
+            if status == .ok, onLine != nil {
+                deliverLines(context: context)
+            } else if body.readableBytes > maximumBodyLength {
+                idleTimer?.cancel()
+                finished.fail(KubernetesAPIError.bodyTooLarge(bytes: maximumBodyLength))
+                context.close(promise: nil)
+            }
         case .end:
             idleTimer?.cancel()
             if status == .ok {
