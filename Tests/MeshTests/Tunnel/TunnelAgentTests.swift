@@ -26,6 +26,21 @@ import Testing
         """
     }
 
+    /// A Service with one endpoint, `endpoint`:8080 on `node`, as the cluster would hand it out.
+    static func serviceManifest(_ name: String, clusterIP: String, endpoint: IPv4Address, node: String) -> String {
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: \(name), namespace: default}
+        spec: {clusterIP: \(clusterIP), ports: [{port: 80, targetPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: \(name), namespace: default}
+        subsets: [{addresses: [{ip: \(endpoint), nodeName: \(node)}], ports: [{port: 8080}]}]
+        """
+    }
+
     @Test func agentsReachEachOtherThroughTheNodeObjectsTheyPublished() throws {
         let sim = try Simulator(
             seed: 3,
@@ -50,17 +65,7 @@ import Testing
         }
         let b = sim.host(named: "edge-2")!
         // The far agent dials only endpoints of services it knows on its node.
-        manifests["echo.yaml"] = """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: echo, namespace: default}
-            spec: {clusterIP: 10.96.0.21, ports: [{port: 80, targetPort: 8080}]}
-            ---
-            apiVersion: v1
-            kind: Endpoints
-            metadata: {name: echo, namespace: default}
-            subsets: [{addresses: [{ip: \(b.address), nodeName: edge-2}], ports: [{port: 8080}]}]
-            """
+        manifests["echo.yaml"] = Self.serviceManifest("echo", clusterIP: "10.96.0.21", endpoint: b.address, node: "edge-2")
         for agent in agents.values.sorted(by: { $0.host.name < $1.host.name }) {
             #expect(agent.applyManifests(manifests).isEmpty)
         }

@@ -42,17 +42,7 @@ import Testing
                 let key = try #require(agents[name]?.tunnel?.identity?.publicKeyText)
                 manifests["\(name).yaml"] = TunnelAgentTests.nodeManifest(name, address: sim.host(named: name)!.address, key: key)
             }
-            manifests["web.yaml"] = """
-                apiVersion: v1
-                kind: Service
-                metadata: {name: web, namespace: default}
-                spec: {clusterIP: 10.96.0.20, ports: [{port: 80, targetPort: 8080}]}
-                ---
-                apiVersion: v1
-                kind: Endpoints
-                metadata: {name: web, namespace: default}
-                subsets: [{addresses: [{ip: \(b.address), nodeName: edge-2}], ports: [{port: 8080}]}]
-                """
+            manifests["web.yaml"] = TunnelAgentTests.serviceManifest("web", clusterIP: "10.96.0.20", endpoint: b.address, node: "edge-2")
             for agent in agents.values.sorted(by: { $0.host.name < $1.host.name }) {
                 #expect(agent.applyManifests(manifests).isEmpty)
             }
