@@ -21,6 +21,24 @@ import Testing
         return bed
     }
 
+    /// A PSK holder can send a node punch requests through the relays as fast as it likes; each
+    /// one would open sockets and timers. A node answers at most `maximumAttemptsPerPeer` at once
+    /// from one peer (and `maximumConcurrentAttempts` in all) and declines the rest.
+    @Test func aFloodOfPunchRequestsFromOnePeerIsDeclinedPastTheCap() throws {
+        let bed = try bed(Self.cone, Self.cone)
+        let b = try #require(bed.punchers["b"])
+        var random = try #require(bed.sim.host(named: "a")).random
+        for _ in 0..<50 {
+            let request = PunchSignal.request(
+                token: .random(using: &random), mapping: .endpointIndependent,
+                endpoint: NodeEndpoint(address: IPv4Address(203, 0, 113, 99), port: 20007))
+            bed.client("a").sendSignal(to: "b", payload: request.encoded) { _ in }
+        }
+        bed.sim.run(until: bed.sim.now + Self.s)
+        #expect(b.attemptsInProgress <= b.options.maximumAttemptsPerPeer, "\(b.attemptsInProgress) attempts in progress for one peer")
+        #expect(b.declinedRequests >= 50 - b.options.maximumAttemptsPerPeer)
+    }
+
     @Test func twoPortRestrictedConesPunchADirectConnectionThatCarriesBytes() throws {
         let bed = try bed(Self.cone, Self.cone)
         let natB = try #require(bed.sim.node(named: "nat-b")?.addresses.first)

@@ -136,6 +136,14 @@ public final class HolePunchService: @unchecked Sendable {
 
     private func respond(to node: String, token: RelayToken, mapping peerMapping: NATMappingBehavior, endpoint: NodeEndpoint) {
         guard attempts[token] == nil else { return }
+        let fromPeer = attempts.values.filter { $0.peer == node && $0.role == .responder }.count
+        guard fromPeer < options.maximumAttemptsPerPeer, attempts.count < options.maximumConcurrentAttempts else {
+            declinedRequests += 1
+            decline(node, token, fromPeer >= options.maximumAttemptsPerPeer
+                ? "\(fromPeer) punches from this node are already under way here"
+                : "\(attempts.count) punches are already under way here")
+            return
+        }
         let observation = natObservation
         guard let ours = observation.publicEndpoint else {
             decline(node, token, "no relay has reported its public endpoint yet")
@@ -172,6 +180,11 @@ public final class HolePunchService: @unchecked Sendable {
                 node: attempt.peer, attempts: self.options.attempts, local: attempt.localMapping, peer: attempt.peerMapping)))
         }
     }
+
+    /// Punch attempts under way (both roles).
+    public var attemptsInProgress: Int { attempts.count }
+    /// Punch requests declined because too many attempts were under way.
+    public private(set) var declinedRequests = 0
 
     func attemptFinished(_ attempt: HolePunchAttempt) {
         attempts[attempt.token] = nil
