@@ -138,6 +138,10 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         beacon?.addresses(ofNode: node) ?? []
     }
 
+    /// Datagrams from UDP targets dropped because their stream back to the peer was full, since
+    /// the tunnel last started.
+    public var datagramsDroppedForFullStreams: Int { endpoint?.targetDialer.datagramDrops.count ?? 0 }
+
     /// Every peer this node has talked to, by node name.
     public func peerStatuses() -> [TunnelPeerStatus] {
         peers.keys.sorted().map { peers[$0]!.status }

@@ -97,6 +97,9 @@ extension EdgeAgent {
             out.add("edgemesh_gateway_connections_refused_total", .counter, help: "Gateway connections refused at a connection limit.", labels: [("limit", "per-client")], value: gateway.statistics.refusedAtClientLimit)
             out.add("edgemesh_gateway_idle_closes_total", .counter, help: "Gateway TCP connections closed idle.", value: gateway.statistics.idleCloses)
         }
+        if let tunnel {
+            out.add("edgemesh_tunnel_datagrams_dropped_total", .counter, help: "Datagrams from UDP targets dropped for a full stream to the peer.", value: tunnel.datagramsDroppedForFullStreams)
+        }
         for peer in tunnel?.peerStatuses() ?? [] {
             let labels = [("peer", peer.node), ("path", peer.path?.rawValue ?? "down")]
             out.add("edgemesh_tunnel_peer_up", .gauge, help: "1 while a tunnel connection to the peer is up.", labels: labels, value: peer.path == nil ? 0 : 1)

@@ -3,18 +3,22 @@ import NIOCore
 /// Joins a UDP tunnel stream to a datagram socket on the far agent: every buffer read from the
 /// stream is sent to the target as one datagram, and every datagram from the target (and only
 /// from it) goes back as one buffer. A flow idle for `idleTimeout` is closed, as NAT tables and
-/// kube-proxy's UDP conntrack entries are, so abandoned flows do not hold sockets for ever.
+/// kube-proxy's UDP conntrack entries are, so abandoned flows do not hold sockets for ever. A
+/// datagram for a stream that cannot take more (its window full, the peer not reading) is
+/// dropped and counted, as a congested network drops it, rather than queued without bound.
 final class TunnelDatagramBridge: @unchecked Sendable {
     static let idleTimeout = TimeAmount.seconds(180)
 
     let target: SocketAddress
+    private let drops: TunnelDatagramDrops
     private var socket: Channel?
     private var stream: Channel?
     private var lastActivity: NIODeadline
     private var idleCheck: RepeatedTask?
 
-    init(target: SocketAddress, eventLoop: EventLoop) {
+    init(target: SocketAddress, eventLoop: EventLoop, drops: TunnelDatagramDrops) {
         self.target = target
+        self.drops = drops
         self.lastActivity = eventLoop.now
     }
 
@@ -52,6 +56,10 @@ final class TunnelDatagramBridge: @unchecked Sendable {
             // Only the target's answers belong to this flow.
             guard envelope.remoteAddress == bridge.target, let stream = bridge.stream else { return }
             bridge.lastActivity = context.eventLoop.now
+            guard stream.isWritable else {
+                bridge.drops.record()
+                return
+            }
             stream.writeAndFlush(envelope.data, promise: nil)
         }
 

@@ -5,6 +5,8 @@ import NIOCore
 final class TunnelTargetDialer: Sendable {
     let host: any Host
     let connectTimeout: TimeAmount
+    /// Datagrams the UDP bridges dropped for full streams.
+    let datagramDrops = TunnelDatagramDrops()
 
     init(host: any Host, configuration: TunnelConfiguration) {
         self.host = host
@@ -35,7 +37,7 @@ final class TunnelTargetDialer: Sendable {
                 }
             }
         case .udp:
-            let bridge = TunnelDatagramBridge(target: remote, eventLoop: host.eventLoop)
+            let bridge = TunnelDatagramBridge(target: remote, eventLoop: host.eventLoop, drops: datagramDrops)
             return host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(bridge.socketHandler) }
             }.flatMapThrowing { socket in
