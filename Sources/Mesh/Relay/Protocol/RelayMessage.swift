@@ -177,6 +177,7 @@ extension ByteBuffer {
             case .peerDidNotAnswer(let node): (5, node, 0)
             case .nameBoundToAnotherKey(let node): (6, node, 0)
             case .targetIsSelf(let node): (7, node, 0)
+            case .keyBoundToAnotherNode(let node): (8, node, 0)
             }
         writeInteger(code)
         writeShortString(node)
@@ -195,6 +196,7 @@ extension ByteBuffer {
         case 5: return .peerDidNotAnswer(node: node)
         case 6: return .nameBoundToAnotherKey(node: node)
         case 7: return .targetIsSelf(node: node)
+        case 8: return .keyBoundToAnotherNode(node: node)
         default: throw .malformed("unknown refusal code \(code)")
         }
     }

@@ -17,6 +17,8 @@ public enum RelayRefusal: Hashable, Sendable, CustomStringConvertible {
     case nameBoundToAnotherKey(node: String)
     /// A node asked for a circuit or a signal to itself.
     case targetIsSelf(node: String)
+    /// This key already holds the reservation of `node`: one key is one node.
+    case keyBoundToAnotherNode(node: String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum RelayRefusal: Hashable, Sendable, CustomStringConvertible {
             "another key already holds the reservation for node \"\(node)\": two agents claim one node name, or the node's key changed (restart the relay to forget it)"
         case .targetIsSelf(let node):
             "node \"\(node)\" asked the relay for a circuit to itself"
+        case .keyBoundToAnotherNode(let node):
+            "this key already holds the reservation of node \"\(node)\": a node's key reserves its own name only"
         }
     }
 }

@@ -120,6 +120,13 @@ public final class RelayServer: @unchecked Sendable {
             refuseReservation(session, .nameBoundToAnotherKey(node: name))
             return
         }
+        // One key is one node: a PSK holder must not take many names (or the relay's every
+        // reservation) with one key. Names the configuration binds are the operator's to give.
+        let heldByKey = pinnedKeys.keys.sorted().first { pinnedKeys[$0] == key && $0 != name && configuration.boundKeys[$0] == nil }
+        if boundKey == nil, let other = heldByKey {
+            refuseReservation(session, .keyBoundToAnotherNode(node: other))
+            return
+        }
         if reservations[name] == nil && reservations.count >= configuration.maxReservations {
             refuseReservation(session, .reservationsFull(limit: configuration.maxReservations))
             return
