@@ -144,17 +144,21 @@ let package = Package(
             dependencies: ["BenchmarkLab"],
             path: "Benchmarks/DNSBenchmark"
         ),
+        // What several test targets read: the repository's scenario files and fixtures.
+        .target(
+            name: "TestFixtures",
+            path: "Tests/Fixtures",
+            exclude: ["metaserver-services.json"]
+        ),
         // Tests by subject: a module's tests live in its test target, in the folder of the
         // capability they test, whatever harness drives them (EmbeddedChannel, NetSim, a scenario).
         .testTarget(
             name: "MeshTests",
-            dependencies: ["Mesh", "NetSim", "NetworkTopology", "Scenario", "SimTestbed",
+            dependencies: ["Mesh", "NetSim", "NetworkTopology", "Scenario", "SimTestbed", "TestFixtures",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
-            // Read from its source path by the tests (RepositoryFiles), not bundled.
-            exclude: ["Fixtures/metaserver-services.json"]
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(
             name: "NetSimTests",
@@ -162,12 +166,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ScenarioTests",
-            dependencies: ["Scenario", "SimTestbed", "NetSim", "NetworkTopology", "Mesh",
+            dependencies: ["Scenario", "SimTestbed", "TestFixtures", "NetSim", "NetworkTopology", "Mesh",
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "SimTestbedTests",
-            dependencies: ["SimTestbed", "Scenario", "NetSim", "NetworkTopology", "Mesh",
+            dependencies: ["SimTestbed", "Scenario", "TestFixtures", "NetSim", "NetworkTopology", "Mesh",
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 @testable import NetSim
 @testable import Scenario
+import TestFixtures
 import Testing
 
 /// Every file CI will run must at least parse, and must judge something.

@@ -35,8 +35,8 @@ final class LocalEndpointTargets: @unchecked Sendable {
         if address.isLoopback { return "\(address) is a loopback address" }
         if address.isLinkLocal { return "\(address) is a link-local address" }
         if address.isUnspecified || address.isMulticastOrReserved { return "\(address) is not a unicast address" }
-        let ownAddresses = host.interfaces.flatMap(\.ipv4Addresses)
-        if ownAddresses.contains(address), reservedPorts.contains(target.port) {
+        // The port first: listing the interfaces is a system call on Linux.
+        if reservedPorts.contains(target.port), host.interfaces.contains(where: { $0.ipv4Addresses.contains(address) }) {
             return "\(address):\(target.port) is one of the agent's own ports"
         }
         guard allowedEndpoints(localNode: localNode).contains(ProxiedAddress(transport: target.transport, address: address, port: target.port))

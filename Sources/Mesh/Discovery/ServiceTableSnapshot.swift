@@ -31,10 +31,14 @@ public struct ServiceTableSnapshot: Hashable, Sendable {
         endpointSlices = table.objects(of: .endpointSlice).compactMap(\.endpointSliceValue)
         pods = table.pods
         nodes = table.nodes
-        let credentials = Set(table.gateways.flatMap { gateway in
-            gateway.spec.servers.compactMap { $0.tls?.credentialName.map { ObjectKey(namespace: gateway.metadata.namespace, name: $0) } }
-        })
-        secrets = includingSecrets ? table.objects(of: .secret).compactMap(\.secretValue).filter { credentials.contains($0.key) } : []
+        if includingSecrets {
+            let credentials = Set(table.gateways.flatMap { gateway in
+                gateway.spec.servers.compactMap { $0.tls?.credentialName.map { ObjectKey(namespace: gateway.metadata.namespace, name: $0) } }
+            })
+            secrets = table.objects(of: .secret).compactMap(\.secretValue).filter { credentials.contains($0.key) }
+        } else {
+            secrets = []
+        }
         destinationRules = table.destinationRules
         virtualServices = table.virtualServices
         gateways = table.gateways

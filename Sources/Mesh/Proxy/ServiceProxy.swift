@@ -198,7 +198,7 @@ public final class ServiceProxy: @unchecked Sendable {
         for (address, selector) in selectors {
             guard let route = next[address], route.policy == selector.policy,
                 route.affinityTimeout == selector.affinity?.timeout,
-                (route.outlierDetection ?? configuration.outlierDetection) == selector.outlierDetection
+                outlierDetection(for: route) == selector.outlierDetection
             else {
                 selectors[address] = nil
                 continue
@@ -256,9 +256,14 @@ public final class ServiceProxy: @unchecked Sendable {
         if let selector = selectors[route.address] { return selector }
         let selector = BackendSelector(
             policy: route.policy, affinityTimeout: route.affinityTimeout,
-            outlierDetection: route.outlierDetection ?? configuration.outlierDetection)
+            outlierDetection: outlierDetection(for: route))
         selectors[route.address] = selector
         return selector
+    }
+
+    /// The route's DestinationRule's outlier detection, else the operator's default (nil: none).
+    private func outlierDetection(for route: ProxyRoute) -> OutlierDetector.Configuration? {
+        route.outlierDetection ?? configuration.outlierDetection
     }
 
     /// The route's backends now.

@@ -55,7 +55,7 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// Where clients on `node` send DNS queries: the node's agent, or nil when it runs none.
     func nameServer(forNode node: String) -> SocketAddress?
 
-    /// The DNS search list of a pod in the `default` namespace.
+    /// The DNS search list of a pod in the `default` namespace; empty without a mesh.
     var searchDomains: [String] { get }
 
     /// The kind of path (`PeerPathKind` raw value) the agent on `node` holds to `peer` now;

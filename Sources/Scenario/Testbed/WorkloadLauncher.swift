@@ -62,7 +62,7 @@ public struct WorkloadLauncher {
                 kind: ClientWorkload.Kind(rawValue: spec.protocol.rawValue)!, targets: targets,
                 firstRequestAt: .uptimeNanoseconds(spec.start), interval: .nanoseconds(Int64(spec.interval)),
                 count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize,
-                nameServer: nameServer, searchDomains: scenario.mesh == nil ? [] : testbed.searchDomains,
+                nameServer: nameServer, searchDomains: testbed.searchDomains,
                 trustedAuthorities: try spec.trustedPEM.map { try WorkloadTLS.clientContext(trustedPEM: $0) },
                 hostHeader: spec.hostHeader, path: spec.path, keepsCookies: spec.keepsCookies)
             return { client.start(on: $0, resolver: resolver, log: log) }

@@ -25,11 +25,12 @@ import Testing
         let forwarder = DNSForwarder(
             host: host, upstreams: [try #require(sim.resolve("upstream")).socketAddress(port: 53)],
             attemptTimeout: .seconds(1), maximumQueriesInFlight: maximumQueriesInFlight)
-        let server = DNSServer(host: host, resolver: ClusterDNSResolver(table: ServiceTable(eventLoop: host.eventLoop)), forwarder: forwarder)
+        let table = ServiceTable(eventLoop: host.eventLoop)
+        let server = DNSServer(host: host, resolver: ClusterDNSResolver(table: table), forwarder: forwarder)
         var started = false
         server.start().whenComplete { _ in started = true }
         sim.run(until: sim.now + Self.s) { !started }
-        let bench = Tests.Bench(sim: sim, server: server, table: ServiceTable(eventLoop: host.eventLoop),
+        let bench = Tests.Bench(sim: sim, server: server, table: table,
                                 client: try #require(sim.host(named: "client")),
                                 target: try #require(sim.resolve("dns")).socketAddress(port: 53))
         return (bench, forwarder)

@@ -4,6 +4,7 @@ import NIOCore
 import NetworkTopology
 @testable import Scenario
 @testable import SimTestbed
+import TestFixtures
 import Testing
 
 @testable import NetSim

@@ -3,6 +3,7 @@ import Mesh
 import NIOCore
 import NetworkTopology
 @testable import Scenario
+import TestFixtures
 import Testing
 
 @testable import NetSim

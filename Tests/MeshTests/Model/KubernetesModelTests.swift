@@ -1,6 +1,7 @@
 import Foundation
 import Mesh
 import NIOCore
+import TestFixtures
 import Testing
 
 /// The Kubernetes object model: what the control plane decodes from the API server, the

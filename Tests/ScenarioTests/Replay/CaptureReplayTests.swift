@@ -3,6 +3,7 @@ import Mesh
 import NIOCore
 @testable import NetSim
 @testable import Scenario
+import TestFixtures
 import Testing
 
 /// Field captures turn into flows the simulator can play again: the pcap reader, the frame

@@ -3,6 +3,7 @@ import Mesh
 @testable import NetSim
 @testable import Scenario
 @testable import SimTestbed
+import TestFixtures
 import Testing
 
 /// HTTPS pods and clients take their certificates from the scenario's Secrets, as pods mount them;

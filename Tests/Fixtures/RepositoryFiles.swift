@@ -1,0 +1,14 @@
+import Foundation
+
+/// Files of this repository the tests read, found from this file's path so that no test
+/// depends on the working directory.
+public enum RepositoryFiles {
+    /// `Scenarios/` at the package root.
+    public static let scenarios = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Scenarios").path
+
+    /// A ServiceList as a KubeEdge metaServer returns it (`metaserver-services.json` beside this file).
+    public static let metaServerServiceList = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().appendingPathComponent("metaserver-services.json")
+}
