@@ -15,6 +15,7 @@ import PackageDescription
 // Targets, dependencies one way (README "Architecture"):
 //   edgemesh -> SimTestbed -> {Scenario, NetSim} -> NetworkTopology -> Mesh
 //   edgemesh -> LinuxBackend -> Mesh
+//   edgemesh -> LabTestbed -> {Scenario, LinuxBackend}   (the scenario layer on network namespaces)
 // Mesh is production logic only; NetSim is the simulator only (no YAML, no agent); Scenario is
 // the backend-neutral scenario layer (model, parser, workloads, test API server, judging).
 let package = Package(
@@ -95,6 +96,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "LabTestbed",
+            dependencies: [
+                "Mesh", "NetworkTopology", "Scenario", "LinuxBackend",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "LinuxBackend",
             dependencies: [
                 "Mesh", "CPcap", "CNftnl",
@@ -106,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "edgemesh",
             dependencies: [
-                "Mesh", "NetworkTopology", "NetSim", "Scenario", "SimTestbed", "LinuxBackend",
+                "Mesh", "NetworkTopology", "NetSim", "Scenario", "SimTestbed", "LinuxBackend", "LabTestbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // edgemesh-agent.yaml (AgentConfigFile).
                 .product(name: "Yams", package: "Yams"),

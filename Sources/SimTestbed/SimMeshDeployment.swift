@@ -14,10 +14,10 @@ import Scenario
 final class SimMeshDeployment {
     let spec: MeshSpec
     let simulator: Simulator
-    /// The objects as they stand now, changes applied.
-    private(set) var manifests: [KubernetesManifest]
+    /// The objects as they stand now, changes applied, and the API server when there is one.
+    let objects: ClusterObjects
     private let changes: [ObjectChangeSpec]
-    private(set) var apiServer: KubernetesTestAPIServer?
+    var apiServer: KubernetesTestAPIServer? { objects.apiServer }
     private var agents: [String: EdgeAgent] = [:]
     private var relays: [String: RelayServer] = [:]
     /// The cluster's pre-shared key: every agent and relay of the scenario shares it.
@@ -28,23 +28,19 @@ final class SimMeshDeployment {
     init(spec: MeshSpec, manifests: [KubernetesManifest], changes: [ObjectChangeSpec], simulator: Simulator) throws {
         self.spec = spec
         self.simulator = simulator
-        self.manifests = manifests
         self.changes = changes
         // A non-empty constant cannot be refused.
         self.presharedKey = try! TunnelPresharedKey(secret: "edgemesh scenario cluster")
+        var server: KubernetesTestAPIServer?
         if let node = spec.apiServer {
             guard let host = simulator.host(named: node) else { throw TopologyError("unknown API server node \"\(node)\"") }
-            let server = KubernetesTestAPIServer(host: host, configuration: .init(port: spec.apiPort))
-            for manifest in manifests { try Self.write(manifest, to: server) }
-            for node in spec.agents where !manifests.contains(where: { $0.kind == "Node" && $0.name == node }) {
-                guard let address = simulator.resolve(node) else { throw TopologyError("unknown agent node \"\(node)\"") }
-                try Self.write(Self.nodeManifest(node, address: address, key: nil), to: server)
-            }
-            apiServer = server
+            server = KubernetesTestAPIServer(host: host, configuration: .init(port: spec.apiPort))
         }
-        for change in changes {
-            if case .apply(let manifest) = change.action, apiServer != nil { _ = try Self.resource(for: manifest.kind) }
+        let agentNodes = try spec.agents.map { node in
+            guard let address = simulator.resolve(node) else { throw TopologyError("unknown agent node \"\(node)\"") }
+            return (name: node, address: address)
         }
+        self.objects = try ClusterObjects(manifests: manifests, changes: changes, agentNodes: agentNodes, apiServer: server)
     }
 
     func start() throws {
@@ -110,83 +106,25 @@ final class SimMeshDeployment {
             } else {
                 if let identity = agent.tunnel?.identity {
                     // Nothing to patch in manifests mode: the runner writes the key the agent would have published.
-                    // The YAML is built here from a node name, an address and base64: it always converts.
-                    try! apply(.apply(Self.nodeManifest(host.name, address: host.address, key: identity.publicKeyText)))
+                    objects.publishKey(of: host.name, address: host.address, key: identity.publicKeyText)
+                    applyManifestsOnEveryAgent()
                 }
-                agent.applyManifests(manifestFiles)
+                agent.applyManifests(objects.manifestFiles)
             }
         }
-    }
-
-    private var manifestFiles: [String: String] {
-        ["scenario.yaml": manifests.map(\.yaml).joined(separator: "\n---\n")]
-    }
-
-    /// The node's Node object with its address (peers dial it) and, when given, its tunnel key
-    /// (peers accept its handshakes by it).
-    private static func nodeManifest(_ node: String, address: IPv4Address, key: String?) -> KubernetesManifest {
-        let annotations = key.map { "\n  annotations: {\(tunnelPublicKeyAnnotation): \"\($0)\"}" } ?? ""
-        let yaml = """
-            apiVersion: v1
-            kind: Node
-            metadata:
-              name: \(node)\(annotations)
-            status:
-              addresses: [{type: InternalIP, address: \(address)}]
-            """
-        return KubernetesManifest(apiVersion: "v1", kind: "Node", name: node, namespace: nil, yaml: yaml)
     }
 
     // MARK: Changes
 
     private func apply(_ action: ObjectChangeSpec.Action) throws {
-        switch action {
-        case .apply(let manifest):
-            let existing = manifests.firstIndex { Self.sameObject($0, kind: manifest.kind, namespace: manifest.namespace, name: manifest.name) }
-            if let existing { manifests[existing] = manifest } else { manifests.append(manifest) }
-            if let apiServer { try Self.write(manifest, to: apiServer) }
-        case .delete(let kind, let namespace, let name):
-            manifests.removeAll { Self.sameObject($0, kind: kind, namespace: namespace, name: name) }
-            if let apiServer {
-                _ = try? apiServer.delete(try Self.resource(for: kind), namespace: namespace, name: name)
-            }
-        }
-        guard apiServer == nil else { return }
+        try objects.apply(action)
+        if apiServer == nil { applyManifestsOnEveryAgent() }
+    }
+
+    private func applyManifestsOnEveryAgent() {
         for node in spec.agents {
-            agent(on: node)?.applyManifests(manifestFiles)
+            agent(on: node)?.applyManifests(objects.manifestFiles)
         }
-    }
-
-    private static func sameObject(_ manifest: KubernetesManifest, kind: String, namespace: String?, name: String) -> Bool {
-        manifest.kind == kind && manifest.name == name && (manifest.namespace ?? "default") == (namespace ?? "default")
-    }
-
-    /// Creates or updates the object on the server.
-    private static func write(_ manifest: KubernetesManifest, to server: KubernetesTestAPIServer) throws {
-        let resource = try resource(for: manifest.kind)
-        let json: [UInt8]
-        do {
-            json = try ManifestJSON.encode(yaml: manifest.yaml)
-        } catch {
-            throw TopologyError("\(manifest.kind) \(manifest.name): \(error)")
-        }
-        do {
-            try server.create(resource, json: json)
-        } catch .alreadyExists {
-            try server.update(resource, json: json)
-        }
-    }
-
-    static let servedResources: [KubernetesResource] = [
-        .services, .endpoints, .endpointSlices, .pods, .nodes, .secrets, .destinationRules, .virtualServices, .gateways,
-    ]
-
-    static func resource(for kind: String) throws -> KubernetesResource {
-        guard let resource = servedResources.first(where: { $0.kind == kind }) else {
-            throw TopologyError(
-                "the simulated API server does not serve kind \(kind) (served: \(servedResources.map(\.kind).joined(separator: ", ")))")
-        }
-        return resource
     }
 
     // MARK: Judging
@@ -203,23 +141,9 @@ final class SimMeshDeployment {
                 held.append("\(kind) \(key)\(version)")
             }
         }
-        var wanted: [String] = []
-        if let apiServer {
-            for kind in kinds {
-                guard let resource = try? Self.resource(for: kind.rawValue) else { continue }
-                for object in apiServer.objects(of: resource) {
-                    wanted.append("\(kind) \(object.key)@\(object.resourceVersion)")
-                }
-            }
-        } else {
-            for manifest in manifests where kinds.contains(where: { $0.rawValue == manifest.kind }) {
-                let namespace = manifest.kind == "Node" ? "" : manifest.namespace ?? "default"
-                wanted.append("\(manifest.kind) \(ObjectKey(namespace: namespace, name: manifest.name))")
-            }
-        }
+        let wanted = objects.wantedTable(of: kinds)
         held.sort()
-        wanted.sort()
-        let source = apiServer == nil ? "the manifests" : "the API server"
+        let source = objects.sourceName
         guard held != wanted else { return (true, "table holds the \(wanted.count) objects of \(source)") }
         let missing = wanted.filter { !held.contains($0) }
         let extra = held.filter { !wanted.contains($0) }

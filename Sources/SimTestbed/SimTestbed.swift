@@ -26,6 +26,8 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func schedule(at time: UInt64, _ action: @escaping () -> Void) { simulator.schedule(at: time, action) }
 
+    func deadline(at time: UInt64) -> NIODeadline { .uptimeNanoseconds(time) }
+
     // MARK: Faults
 
     func checkTargets(of fault: FaultSpec.Kind) throws {

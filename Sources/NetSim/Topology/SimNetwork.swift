@@ -22,7 +22,6 @@ final class SimNetwork {
     var gateway: Attachment?
     /// Prefixes behind plain (non-NAT) routers attached here.
     var routes: [Route] = []
-    private var nextHostIndex: UInt32 = 2
 
     init(index: Int, name: String, subnet: IPv4Prefix, isCloud: Bool) {
         self.index = index
@@ -33,16 +32,6 @@ final class SimNetwork {
 
     /// The subnet's broadcast address (all host bits set).
     var broadcastAddress: IPv4Address { subnet.address(at: UInt32(truncatingIfNeeded: subnet.size - 1)) }
-
-    /// The next address of the subnet nobody holds (`.1` is left for the router).
-    func allocateAddress() -> IPv4Address? {
-        while UInt64(nextHostIndex) < subnet.size - 1 {
-            let candidate = subnet.address(at: nextHostIndex)
-            nextHostIndex += 1
-            if attachments[candidate.value] == nil { return candidate }
-        }
-        return nil
-    }
 
     /// The next hop for `destination` on this network, never `excluding` (the node that handed
     /// the packet over, so packets do not bounce).

@@ -21,7 +21,9 @@ struct TopologyBuilder {
             throw TopologyError(
                 "exactly one network must have no router (the internet); found \(roots.map(\.name))")
         }
-        for router in spec.routers { try addRouter(router, spec: spec) }
+        // Addresses are the shared plan's, so a lab run lays the network out the same way.
+        let spec = try spec.withAddressesAssigned()
+        for router in spec.routers { addRouter(router, spec: spec) }
         for network in spec.networks where network.router != nil {
             let index = simulator.networksByName[network.name]!
             guard simulator.networks[index].gateway != nil else {
@@ -29,25 +31,18 @@ struct TopologyBuilder {
             }
         }
         try rejectRouterLoops(spec)
-        for node in spec.nodes { try addHost(node) }
+        for node in spec.nodes { addHost(node) }
         addRoutesThroughPlainRouters(spec)
     }
 
-    private func addRouter(_ spec: TopologySpec.Router, spec topology: TopologySpec) throws {
-        guard let upstream = simulator.networksByName[spec.upstream] else {
-            throw TopologyError("router \"\(spec.name)\": unknown upstream network \"\(spec.upstream)\"")
-        }
-        let insides = topology.networks.filter { $0.router == spec.name }
-        guard insides.count == 1, let inside = simulator.networksByName[insides[0].name] else {
-            throw TopologyError("router \"\(spec.name)\" must be the router of exactly one network; it is of \(insides.map(\.name))")
-        }
-        guard inside != upstream else {
-            throw TopologyError("router \"\(spec.name)\": its upstream is its own inside network")
-        }
+    private func addRouter(_ spec: TopologySpec.Router, spec topology: TopologySpec) {
+        // `withAddressesAssigned` checked the networks and filled in both addresses.
+        let upstream = simulator.networksByName[spec.upstream]!
+        let inside = simulator.networksByName[topology.networks.first { $0.router == spec.name }!.name]!
         let node = makeNode(name: spec.name, role: .router)
-        let wanAddress = try claim(spec.address, on: upstream, for: spec.name)
+        let wanAddress = spec.address!
         let insideNetwork = simulator.networks[inside]
-        let lanAddress = try claim(spec.insideAddress ?? insideNetwork.subnet.address(at: 1), on: inside, for: spec.name)
+        let lanAddress = spec.insideAddress!
         node.upstreamInterface = attach(node, name: "wan", network: upstream, address: wanAddress, link: spec.link)
         node.insideInterface = attach(node, name: "lan", network: inside, address: lanAddress, link: .ideal)
         insideNetwork.gateway = SimNetwork.Attachment(node: node.id, interface: node.insideInterface)
@@ -74,12 +69,11 @@ struct TopologyBuilder {
         }
     }
 
-    private func addHost(_ spec: TopologySpec.Node) throws {
-        guard let network = simulator.networksByName[spec.network] else {
-            throw TopologyError("node \"\(spec.name)\": unknown network \"\(spec.network)\"")
-        }
+    private func addHost(_ spec: TopologySpec.Node) {
+        // `withAddressesAssigned` checked the network and filled in the address.
+        let network = simulator.networksByName[spec.network]!
         let node = makeNode(name: spec.name, role: .host)
-        let address = try claim(spec.address, on: network, for: spec.name)
+        let address = spec.address!
         _ = attach(node, name: "eth0", network: network, address: address, link: spec.link)
         let kernel = SimKernel(simulator: simulator, node: node)
         node.kernel = kernel
@@ -92,28 +86,6 @@ struct TopologyBuilder {
         simulator.nodes.append(node)
         simulator.nodesByName[name] = id
         return node
-    }
-
-    private func claim(_ requested: IPv4Address?, on networkIndex: Int, for owner: String) throws -> IPv4Address {
-        let network = simulator.networks[networkIndex]
-        let address: IPv4Address
-        if let requested {
-            guard network.subnet.contains(requested) else {
-                throw TopologyError("\"\(owner)\": address \(requested) is outside \(network.name) (\(network.subnet))")
-            }
-            guard network.attachments[requested.value] == nil else {
-                throw TopologyError("\"\(owner)\": address \(requested) on \(network.name) is already taken")
-            }
-            address = requested
-        } else {
-            guard let free = network.allocateAddress() else {
-                throw TopologyError("\"\(owner)\": network \(network.name) (\(network.subnet)) has no free address")
-            }
-            address = free
-        }
-        // Reserve now; `attach` fills in the interface index.
-        network.attachments[address.value] = SimNetwork.Attachment(node: NodeID(-1), interface: -1)
-        return address
     }
 
     private func attach(_ node: SimNode, name: String, network networkIndex: Int, address: IPv4Address, link: LinkSpec) -> Int {

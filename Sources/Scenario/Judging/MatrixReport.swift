@@ -12,6 +12,8 @@ public struct MatrixReport: Sendable {
         public var path: String?
         /// Nanoseconds from the first request's start to the first successful answer.
         public var timeToFirstByte: UInt64?
+        /// False when the testbed cannot build one of the pair (the lab, for a NAT Linux lacks).
+        public var judged: Bool = true
     }
 
     public var title: String
@@ -24,6 +26,7 @@ public struct MatrixReport: Sendable {
         let table = [[""] + columns] + rows.map { row in
             [row] + columns.map { column in
                 guard let cell = cells.first(where: { $0.row == row && $0.column == column }) else { return "" }
+                guard cell.judged else { return "n/a" }
                 guard let path = cell.path, let time = cell.timeToFirstByte else { return "FAIL" }
                 return "\(path) \(time / Nanoseconds.millisecond)ms"
             }

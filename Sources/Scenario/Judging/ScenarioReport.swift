@@ -21,8 +21,26 @@ public struct ScenarioReport: Sendable {
     public struct Verdict: Sendable {
         public var expectation: ExpectationSpec
         public var passed: Bool
-        /// What was measured, in words ("success ratio 0.97 < 0.99").
+        /// What was measured, in words ("success ratio 0.97 < 0.99"); why not, when not judged.
         public var detail: String
+        /// False when the testbed could not give the expectation what it needs (a latency on a
+        /// kernel without netem, a NAT Linux cannot build): it then neither passes nor fails.
+        public var judged: Bool
+
+        public init(expectation: ExpectationSpec, passed: Bool, detail: String, judged: Bool = true) {
+            self.expectation = expectation
+            self.passed = passed
+            self.detail = detail
+            self.judged = judged
+        }
+
+        /// An expectation the testbed cannot judge, and why.
+        public static func notJudged(_ expectation: ExpectationSpec, because reason: String) -> Verdict {
+            Verdict(expectation: expectation, passed: true, detail: "not judged: \(reason)", judged: false)
+        }
+
+        /// PASS, FAIL or SKIP (not judged).
+        public var label: String { judged ? (passed ? "PASS" : "FAIL") : "SKIP" }
     }
 
     public var scenario: String
@@ -36,6 +54,9 @@ public struct ScenarioReport: Sendable {
     public var verdicts: [Verdict]
     /// The scenario's matrix, when it has one.
     public var matrix: MatrixReport?
+    /// Set for a run on real network namespaces (`edgemesh lab`): how long it took on the wall
+    /// clock. Such a run has no trace and counts no packets.
+    public var labWallTime: UInt64?
 
     public init(
         scenario: String, seed: UInt64, traceDigest: String, simulatedTime: UInt64, deliveredPackets: UInt64,
@@ -59,8 +80,12 @@ public struct ScenarioReport: Sendable {
     /// The human summary: a table of workloads, then the expectations.
     public func renderTable() -> String {
         var lines: [String] = []
-        lines.append("scenario \(scenario): \(Nanoseconds.format(simulatedTime)) simulated, "
-            + "\(deliveredPackets) packets delivered, \(droppedPackets) dropped, \(processedEvents) events")
+        if let labWallTime {
+            lines.append("scenario \(scenario): on network namespaces of this kernel, \(Nanoseconds.format(labWallTime)) wall time")
+        } else {
+            lines.append("scenario \(scenario): \(Nanoseconds.format(simulatedTime)) simulated, "
+                + "\(deliveredPackets) packets delivered, \(droppedPackets) dropped, \(processedEvents) events")
+        }
         let header = ["workload", "kind", "node", "ok/sent", "p50", "p99", "answered by / failures"]
         var rows = [header]
         for workload in workloads {
@@ -88,7 +113,7 @@ public struct ScenarioReport: Sendable {
         if !verdicts.isEmpty {
             lines.append("")
             for verdict in verdicts {
-                lines.append("\(verdict.passed ? "PASS" : "FAIL")  \(verdict.expectation.subject): \(verdict.detail)")
+                lines.append("\(verdict.label)  \(verdict.expectation.subject): \(verdict.detail)")
             }
         }
         return lines.joined(separator: "\n")

@@ -23,6 +23,10 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// Calls `action` at `time` on the run's timeline.
     func schedule(at time: UInt64, _ action: @escaping () -> Void)
 
+    /// The instant `time` of the run's timeline on the hosts' clocks, for workloads that
+    /// schedule on their host's loop (uptime `time` in NetSim, the start plus `time` on Linux).
+    func deadline(at time: UInt64) -> NIODeadline
+
     // MARK: Faults
 
     /// Throws, before anything runs, when a fault names a node, router or network the testbed

@@ -60,7 +60,7 @@ public struct WorkloadLauncher {
             }
             let client = ClientWorkload(
                 kind: ClientWorkload.Kind(rawValue: spec.protocol.rawValue)!, targets: targets,
-                firstRequestAt: .uptimeNanoseconds(spec.start), interval: .nanoseconds(Int64(spec.interval)),
+                firstRequestAt: testbed.deadline(at: spec.start), interval: .nanoseconds(Int64(spec.interval)),
                 count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize,
                 nameServer: nameServer, searchDomains: testbed.searchDomains,
                 trustedAuthorities: try spec.trustedPEM.map { try WorkloadTLS.clientContext(trustedPEM: $0) },
@@ -70,7 +70,7 @@ public struct WorkloadLauncher {
             // DNS the capture sent to the node's resolver goes to the node's agent here.
             let nameServer = testbed.nameServer(forNode: workload.node)
             let replay = FlowReplayWorkload(
-                flows: spec.flows, startAt: .uptimeNanoseconds(spec.start), timeout: .nanoseconds(Int64(spec.timeout)),
+                flows: spec.flows, startAt: testbed.deadline(at: spec.start), timeout: .nanoseconds(Int64(spec.timeout)),
                 target: { flow in
                     if flow.port == 53, let nameServer { return nameServer }
                     return flow.destination.socketAddress(port: flow.port)
@@ -82,7 +82,7 @@ public struct WorkloadLauncher {
             }
             let peer = PunchPeerWorkload(
                 transport: spec.transport == .udp ? .udp : .tcp, name: workload.name, peer: spec.peer,
-                rendezvous: rendezvous, localPort: spec.port, startAt: .uptimeNanoseconds(spec.start),
+                rendezvous: rendezvous, localPort: spec.port, startAt: testbed.deadline(at: spec.start),
                 timeout: .nanoseconds(Int64(spec.timeout)))
             return { peer.start(on: $0, resolver: resolver, log: log) }
         }

@@ -1,0 +1,114 @@
+import Mesh
+import NIOCore
+import NetworkTopology
+import Scenario
+
+/// The scenario layer's testbed on this machine's kernel: nodes are network namespaces, time is
+/// the wall clock from the start of the run, faults are nftables rules, links and conntrack,
+/// and the mesh is real agent and relay processes (`LabMeshDeployment`).
+///
+/// Everything the scenario layer runs (workloads, the timeline, the judge's questions) runs on
+/// the run's one event loop, one callback at a time, as in the simulator.
+final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
+    let loop: EventLoop
+    let plan: LabPlan
+    let network: LabNetwork
+    let hosts: [String: LabHost]
+    let mesh: LabMeshDeployment?
+    /// Time 0 of the scenario's timeline.
+    private(set) var start: NIODeadline = .now()
+    private var cloudCuts: Set<Int> = []
+    private var nextPartition = 1
+
+    init(loop: EventLoop, plan: LabPlan, network: LabNetwork, hosts: [String: LabHost], mesh: LabMeshDeployment?) {
+        self.loop = loop
+        self.plan = plan
+        self.network = network
+        self.hosts = hosts
+        self.mesh = mesh
+    }
+
+    /// Sets time 0 to now.
+    func startClock() { start = .now() }
+
+    // MARK: Nodes and time
+
+    func address(of name: String) -> IPv4Address? {
+        if let address = IPv4Address(name) { return address }
+        if let node = plan.topology.nodes.first(where: { $0.name == name }) { return node.address }
+        return plan.topology.routers.first { $0.name == name }?.address
+    }
+
+    func onBoot(of node: String, _ start: @escaping (any Host) -> Void) throws {
+        if plan.excluded.contains(node) { return }
+        guard let host = hosts[node] else { throw LabError("unknown node \"\(node)\"") }
+        loop.execute { start(host) }
+    }
+
+    func schedule(at time: UInt64, _ action: @escaping () -> Void) {
+        loop.scheduleTask(deadline: deadline(at: time)) { action() }
+    }
+
+    func deadline(at time: UInt64) -> NIODeadline { start + .nanoseconds(Int64(time)) }
+
+    // MARK: Faults
+
+    func checkTargets(of fault: FaultSpec.Kind) throws {
+        switch fault {
+        case .partition:
+            throw LabError("partitions are not realised in the lab yet (nftables cannot tell which node behind a NAT a packet came from)")
+        case .crash(let node):
+            throw LabError("crash of \(node): crashing a node is not realised in the lab yet")
+        case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _):
+            guard network.hasLink(node) else { throw LabError("\"\(node)\" has no link in this run") }
+        case .natReboot(let router):
+            guard plan.topology.routers.contains(where: { $0.name == router && $0.nat != nil }), network.namespace(of: router) != nil else {
+                throw LabError("\"\(router)\" is not a NAT router of this run")
+            }
+        case .cloudUnreachable:
+            let clouds = plan.topology.networks.filter(\.isCloud)
+            guard !clouds.isEmpty else { throw LabError("no network is marked cloud") }
+            guard clouds.allSatisfy({ $0.router != nil }) else { throw LabError("a cloud network without a router cannot be cut off in the lab") }
+        }
+    }
+
+    func partition(_ a: [String], from b: [String], oneWay: Bool) throws -> Int {
+        throw LabError("partitions are not realised in the lab yet")
+    }
+
+    func makeCloudUnreachable() throws -> Int {
+        try network.setCloudReachable(false)
+        let id = nextPartition
+        nextPartition += 1
+        cloudCuts.insert(id)
+        return id
+    }
+
+    func heal(partition id: Int) {
+        guard cloudCuts.remove(id) != nil, cloudCuts.isEmpty else { return }
+        // The rules were made by this run; failing to remove them is a broken lab.
+        try! network.setCloudReachable(true)
+    }
+
+    func setLink(of node: String, direction: LinkDirection, up: Bool) throws {
+        try network.setLink(of: node, direction: direction, up: up)
+    }
+
+    func crash(_ node: String) throws { throw LabError("crashing a node is not realised in the lab yet") }
+
+    func boot(_ node: String) throws { throw LabError("crashing a node is not realised in the lab yet") }
+
+    func rebootNAT(_ router: String) throws { try network.rebootNAT(router) }
+
+    // MARK: The mesh
+
+    func nameServer(forNode node: String) -> SocketAddress? { mesh?.nameServer(forNode: node) }
+
+    var searchDomains: [String] { mesh?.searchDomains ?? [] }
+
+    func tunnelPath(from node: String, to peer: String) -> String? { mesh?.tunnelPath(from: node, to: peer) }
+
+    func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
+        mesh?.tableMatchesSource(on: node) ?? (false, "the scenario runs no agents")
+    }
+}
