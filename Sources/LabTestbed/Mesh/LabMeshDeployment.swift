@@ -168,7 +168,7 @@ final class LabMeshDeployment {
     /// Without an API server nothing publishes an agent's key: the runner writes it into the
     /// manifests once the agent has one, as the simulator does.
     private func publishKeyIfNeeded(of node: String, status: AgentStatus) {
-        guard objects.apiServer == nil, !publishedKeys.contains(node), let key = status.tunnelKey ?? status.tunnel?.publicKey,
+        guard objects.apiServer == nil, !publishedKeys.contains(node), let key = status.tunnel?.publicKey,
             let address = address(of: node)
         else { return }
         publishedKeys.insert(node)
