@@ -199,8 +199,13 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
+            name: "LabTestbedTests",
+            // `edgemesh`: the agents and relays of a lab run are the built binary.
+            dependencies: ["LabTestbed", "edgemesh", "SimTestbed", "Scenario", "NetworkTopology", "Mesh", "TestFixtures"]
+        ),
+        .testTarget(
             name: "EdgemeshCLITests",
-            dependencies: ["edgemesh", "Mesh", "Scenario", "LinuxBackend", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["edgemesh", "Mesh", "Scenario", "LinuxBackend", "TestFixtures", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Yams", package: "Yams")]
         ),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import LinuxBackend
 import Logging
 import Mesh
 import NIOCore
@@ -23,14 +24,18 @@ public final class LabRunner: @unchecked Sendable {
         public var maxDuration: UInt64
         /// Keep the run's directory (logs, agents' state, manifests) after the run.
         public var keepFiles: Bool
+        /// Write one pcap file per node and router into this directory, as `edgemesh sim --pcap`
+        /// does: a node's is its `eth0`, a router's all its interfaces (Linux cooked frames).
+        public var pcapDirectory: String?
         /// Called about once a second with (elapsed, duration).
         public var progress: (@Sendable (UInt64, UInt64) -> Void)?
 
         public init(executable: String, maxDuration: UInt64 = 10 * 60 * Nanoseconds.second, keepFiles: Bool = false,
-                    progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) {
+                    pcapDirectory: String? = nil, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) {
             self.executable = executable
             self.maxDuration = maxDuration
             self.keepFiles = keepFiles
+            self.pcapDirectory = pcapDirectory
             self.progress = progress
         }
     }
@@ -44,8 +49,10 @@ public final class LabRunner: @unchecked Sendable {
     private var mesh: LabMeshDeployment?
 
     /// Checks that the run can happen here, before anything is made: root, the tools, the
-    /// duration, the topology. Throws `LabError` saying what is missing.
+    /// duration, the topology. Throws `LabError` saying what is missing. The scenario runs as
+    /// its lab profile has it (`Scenario.applyingLabProfile`).
     public init(scenario: Scenario, options: Options) throws {
+        let scenario = scenario.applyingLabProfile()
         guard getuid() == 0 else { throw LabError("a lab run builds network namespaces: run it as root") }
         for tool in ["ip", "nft", "tc"] where !LabShell.has(tool) {
             throw LabError("\(tool) is not installed (scripts/install-deps installs what the lab needs)")
@@ -81,6 +88,8 @@ public final class LabRunner: @unchecked Sendable {
         let network = LabNetwork(topology: plan.topology, names: names, excluded: plan.excluded)
         try network.build()
         var notes = network.notes
+        let captures = try options.pcapDirectory.map { try startCaptures(into: $0, network: network) } ?? []
+        defer { for capture in captures { _ = try? capture.stop() } }
         if !removed.isEmpty { notes.insert("removed what earlier runs left behind: \(removed.joined(separator: ", "))", at: 0) }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -102,7 +111,8 @@ public final class LabRunner: @unchecked Sendable {
                 hosts: hosts, executable: options.executable, directory: names.directory)
         }
         lock.withLock { self.mesh = mesh }
-        let testbed = LabTestbed(loop: loop, plan: plan, network: network, hosts: hosts, mesh: mesh)
+        let testbed = LabTestbed(
+            loop: loop, plan: plan, network: network, hosts: hosts, mesh: mesh, workloadNodes: Set(scenario.workloads.map(\.node)))
         let paths = TunnelPathTracker(scenario: scenario, testbed: testbed)
 
         testbed.startClock()
@@ -123,13 +133,35 @@ public final class LabRunner: @unchecked Sendable {
             let judge = ScenarioJudge(scenario: scenario, testbed: testbed, logs: logs, paths: paths)
             var report = ScenarioReport(
                 scenario: scenario.name, seed: scenario.defaultSeed, traceDigest: "", simulatedTime: wallTime, deliveredPackets: 0,
-                droppedPackets: 0, processedEvents: 0, workloads: judge.workloadSummaries(),
+                droppedPackets: 0, processedEvents: 0,
+                workloads: judge.workloadSummaries().map { summary in
+                    var summary = summary
+                    if plan.excluded.contains(summary.node) { summary.node += " (left out)" }
+                    return summary
+                },
                 verdicts: judge.verdicts().map { verdict in judged(verdict, latencyApplied: network.hasNetem) },
                 matrix: judge.matrix().map(judged))
             report.labWallTime = wallTime
             return report
         }.wait()
         return (report, notes)
+    }
+
+    /// A capture per node (`eth0`) and router (`any`), each opened inside its namespace.
+    private func startCaptures(into directory: String, network: LabNetwork) throws -> [LivePacketCapture] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let home = try NetworkNamespace.current()
+        var captures: [LivePacketCapture] = []
+        let members = plan.topology.nodes.map { ($0.name, "eth0") } + plan.topology.routers.map { ($0.name, "any") }
+        for (name, interface) in members {
+            guard let namespace = network.namespace(of: name) else { continue }
+            let capture = try NetworkNamespace(named: namespace).perform(returningTo: home) {
+                try LivePacketCapture(interface: interface, path: "\(directory)/\(name).pcap")
+            }
+            try capture.start()
+            captures.append(capture)
+        }
+        return captures
     }
 
     /// The verdict, or "not judged" when the lab cannot give the expectation what it needs.

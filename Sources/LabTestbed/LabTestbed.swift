@@ -15,12 +15,18 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     let network: LabNetwork
     let hosts: [String: LabHost]
     let mesh: LabMeshDeployment?
+    /// Nodes that run a workload.
+    private let workloadNodes: Set<String>
     /// Time 0 of the scenario's timeline.
     private(set) var start: NIODeadline = .now()
     private var cloudCuts: Set<Int> = []
     private var nextPartition = 1
 
-    init(loop: EventLoop, plan: LabPlan, network: LabNetwork, hosts: [String: LabHost], mesh: LabMeshDeployment?) {
+    init(
+        loop: EventLoop, plan: LabPlan, network: LabNetwork, hosts: [String: LabHost], mesh: LabMeshDeployment?,
+        workloadNodes: Set<String>
+    ) {
+        self.workloadNodes = workloadNodes
         self.loop = loop
         self.plan = plan
         self.network = network
@@ -58,7 +64,10 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
         case .partition:
             throw LabError("partitions are not realised in the lab yet (nftables cannot tell which node behind a NAT a packet came from)")
         case .crash(let node):
-            throw LabError("crash of \(node): crashing a node is not realised in the lab yet")
+            // The workloads share the run's loop and cannot be powered off with their node yet.
+            guard mesh?.runsProcess(on: node) == true, !workloadNodes.contains(node), node != mesh?.spec.apiServer else {
+                throw LabError("crash of \(node): only a node that runs nothing but an agent or a relay can crash in the lab yet")
+            }
         case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _):
             guard network.hasLink(node) else { throw LabError("\"\(node)\" has no link in this run") }
         case .natReboot(let router):
@@ -94,9 +103,9 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
         try network.setLink(of: node, direction: direction, up: up)
     }
 
-    func crash(_ node: String) throws { throw LabError("crashing a node is not realised in the lab yet") }
+    func crash(_ node: String) throws { mesh?.crash(node) }
 
-    func boot(_ node: String) throws { throw LabError("crashing a node is not realised in the lab yet") }
+    func boot(_ node: String) throws { try mesh?.boot(node) }
 
     func rebootNAT(_ router: String) throws { try network.rebootNAT(router) }
 

@@ -29,6 +29,9 @@ struct LabCommand: ParsableCommand {
     @Option(help: "The longest scenario the lab runs (scenario time is real time here).")
     var maxDuration: String = "10m"
 
+    @Option(help: "Write one pcap file per node and router into this directory (as `edgemesh sim --pcap`).")
+    var pcap: String?
+
     @Flag(help: "Keep the run's directory under /run/edgemesh-lab (agents' logs and state, manifests).")
     var keep = false
 
@@ -53,7 +56,7 @@ struct LabCommand: ParsableCommand {
             runner = try LabRunner(
                 scenario: parsed,
                 options: LabRunner.Options(
-                    executable: executable, maxDuration: limit, keepFiles: keep,
+                    executable: executable, maxDuration: limit, keepFiles: keep, pcapDirectory: pcap,
                     progress: { elapsed, total in
                         let seconds = elapsed / Nanoseconds.second
                         if seconds % 15 == 0 { printError("[lab] \(seconds) s of \(Nanoseconds.format(total))") }
@@ -62,12 +65,16 @@ struct LabCommand: ParsableCommand {
             printError("edgemesh lab: \(error)")
             throw ExitCode(2)
         }
+        if let profile = parsed.labProfile {
+            print("note: the lab profile runs \(Nanoseconds.format(profile.duration)) of \(Nanoseconds.format(parsed.duration))"
+                + (profile.why.map { ": \($0)" } ?? ""))
+        }
         for note in runner.notes { print("note: \(note)") }
 
         var simulated: ScenarioReport?
         if compare {
             do {
-                simulated = try ScenarioRunner(scenario: parsed, seed: seed).run()
+                simulated = try ScenarioRunner(scenario: parsed.applyingLabProfile(), seed: seed).run()
             } catch {
                 printError("invalid scenario \(scenario): \(error)")
                 throw ExitCode(2)
@@ -85,6 +92,7 @@ struct LabCommand: ParsableCommand {
         }
         for note in outcome.notes { print("note: \(note)") }
         print(outcome.report.renderTable())
+        if let pcap { print("pcap files in \(pcap)/") }
         if let simulated {
             let agreement = AgreementReport(simulated: simulated, real: outcome.report)
             print("")

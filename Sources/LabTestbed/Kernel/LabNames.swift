@@ -10,8 +10,9 @@ import Glibc
 /// the next run, and nothing it did not make.
 final class LabNames {
     static let rootDirectory = "/run/edgemesh-lab"
+    private static let runsStarted = LabRunCounter()
 
-    /// `emlab<pid>`: the prefix of every namespace of the run.
+    /// `emlab<pid>-<n>`: the prefix of every namespace of the run (n counts runs of one process).
     let runID: String
     /// The run's own files: state directories, manifests, logs, captures.
     let directory: String
@@ -19,7 +20,7 @@ final class LabNames {
     private var namespaceList: FileHandle
 
     init() throws {
-        runID = "emlab\(getpid())"
+        runID = "emlab\(getpid())-\(Self.runsStarted.add(1))"
         directory = "\(Self.rootDirectory)/\(runID)"
         let files = FileManager.default
         try? files.removeItem(atPath: directory)
@@ -82,6 +83,19 @@ final class LabNames {
         }
         for namespace in namespaces {
             _ = try? LabShell.run(["ip", "netns", "del", namespace])
+        }
+    }
+}
+
+/// Counts the lab runs one process has started, so that runs side by side get names of their own.
+private final class LabRunCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func add(_ amount: Int) -> Int {
+        lock.withLock {
+            value += amount
+            return value
         }
     }
 }

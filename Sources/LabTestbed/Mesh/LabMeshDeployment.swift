@@ -64,7 +64,6 @@ final class LabMeshDeployment {
     /// process cannot be started.
     func start(on loop: EventLoop, schedule: (UInt64, @escaping () -> Void) -> Void) throws {
         let files = FileManager.default
-        let pskPath = "\(directory)/psk"
         var secret = [UInt8](repeating: 0, count: 32)
         for index in secret.indices { secret[index] = UInt8.random(in: 0...255) }
         try Data(Data(secret).base64EncodedString().utf8).write(to: URL(fileURLWithPath: pskPath))
@@ -77,14 +76,10 @@ final class LabMeshDeployment {
             try writeManifests()
         }
         for relay in spec.relays {
-            guard let namespace = network.namespace(of: relay), let address = address(of: relay) else { continue }
-            processes[relay] = try LabProcess(
-                name: "relay-\(relay)", namespace: namespace, executable: executable,
-                arguments: ["relay", "--listen", "\(address):\(Self.relayPort)", "--psk-file", pskPath, "--name", relay],
-                logDirectory: directory)
+            try startRelay(on: relay)
         }
         for node in agentNodes {
-            try startAgent(on: node, pskPath: pskPath)
+            try startAgent(on: node)
         }
         for change in changes {
             schedule(change.at) { [self] in
@@ -96,7 +91,17 @@ final class LabMeshDeployment {
         polling = loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(500)) { [self] _ in pollStatuses() }
     }
 
-    private func startAgent(on node: String, pskPath: String) throws {
+    private var pskPath: String { "\(directory)/psk" }
+
+    private func startRelay(on relay: String) throws {
+        guard let namespace = network.namespace(of: relay), let address = address(of: relay) else { return }
+        processes[relay] = try LabProcess(
+            name: "relay-\(relay)", namespace: namespace, executable: executable,
+            arguments: ["relay", "--listen", "\(address):\(Self.relayPort)", "--psk-file", pskPath, "--name", relay],
+            logDirectory: directory)
+    }
+
+    private func startAgent(on node: String) throws {
         guard let namespace = network.namespace(of: node) else { return }
         // Redirected cluster IPs are answered on loopback; a node without a default route (on
         // the internet) needs a route for them, or connect() fails before interception.
@@ -119,6 +124,22 @@ final class LabMeshDeployment {
         }
         if spec.gateways.contains(node) { arguments.append("--gateway") }
         processes[node] = try LabProcess(name: "agent-\(node)", namespace: namespace, executable: executable, arguments: arguments, logDirectory: directory)
+    }
+
+    /// Whether `node` runs an agent or a relay of the run.
+    func runsProcess(on node: String) -> Bool { processes[node] != nil }
+
+    /// A power cut as the mesh sees it: the node's agent or relay is killed (SIGKILL); its
+    /// state directory stays for `boot`.
+    func crash(_ node: String) {
+        processes[node]?.kill()
+        statuses[node] = nil
+    }
+
+    /// Starts the node's agent or relay again, with the state it kept.
+    func boot(_ node: String) throws {
+        if spec.relays.contains(node) { try startRelay(on: node) }
+        if agentNodes.contains(node) { try startAgent(on: node) }
     }
 
     /// Stops every process: SIGTERM, then SIGKILL for what is still there after two seconds.

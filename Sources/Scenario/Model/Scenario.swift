@@ -23,12 +23,15 @@ public struct Scenario: Hashable, Sendable {
     public var expectations: [ExpectationSpec]
     /// A table of client workloads printed with the summary (the NAT matrix).
     public var matrix: MatrixSpec?
+    /// A shorter timeline for runs on real namespaces, where scenario time is real time.
+    public var labProfile: LabProfile?
 
     public init(
         name: String, description: String = "", source: String, duration: UInt64, defaultSeed: UInt64 = 1,
         topology: TopologySpec, manifests: [KubernetesManifest] = [], mesh: MeshSpec? = nil, changes: [ObjectChangeSpec] = [],
         workloads: [WorkloadSpec] = [],
-        faults: [FaultSpec] = [], expectations: [ExpectationSpec] = [], matrix: MatrixSpec? = nil
+        faults: [FaultSpec] = [], expectations: [ExpectationSpec] = [], matrix: MatrixSpec? = nil,
+        labProfile: LabProfile? = nil
     ) {
         self.name = name
         self.description = description
@@ -43,6 +46,34 @@ public struct Scenario: Hashable, Sendable {
         self.faults = faults
         self.expectations = expectations
         self.matrix = matrix
+        self.labProfile = labProfile
+    }
+
+    /// The scenario as its lab profile runs it (its duration, and its faults when it has its
+    /// own); the scenario itself without one. Requests a client would send after the end are
+    /// not sent, so they count neither way.
+    public func applyingLabProfile() -> Scenario {
+        guard let labProfile else { return self }
+        var scenario = self
+        scenario.duration = labProfile.duration
+        if let faults = labProfile.faults { scenario.faults = faults }
+        scenario.labProfile = nil
+        return scenario
+    }
+}
+
+/// `lab:` in a scenario file: the shorter run `edgemesh lab` plays (and `--compare` simulates).
+public struct LabProfile: Hashable, Sendable {
+    public var duration: UInt64
+    /// Replaces the file's faults when given (their times must fit the shorter run).
+    public var faults: [FaultSpec]?
+    /// Why the profile differs from the file, printed with the run.
+    public var why: String?
+
+    public init(duration: UInt64, faults: [FaultSpec]? = nil, why: String? = nil) {
+        self.duration = duration
+        self.faults = faults
+        self.why = why
     }
 }
 

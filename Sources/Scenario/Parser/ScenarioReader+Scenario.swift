@@ -60,9 +60,30 @@ extension ScenarioReader {
             }
         }
         let matrix = try top["matrix"].map { value throws(ScenarioError) in try self.matrix(value, workloads: workloads) }
+        let lab = try top["lab"].map { value throws(ScenarioError) in try labProfile(value, names: names, duration: duration) }
         return Scenario(
             name: name, description: description, source: source, duration: duration, defaultSeed: seed,
             topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
-            expectations: expectations, matrix: matrix)
+            expectations: expectations, matrix: matrix, labProfile: lab)
+    }
+
+    /// `lab: {duration, faults, why}`: a shorter run for real namespaces, where scenario time is
+    /// real time. Its faults replace the file's (named nodes checked the same way).
+    private func labProfile(_ value: LocatedNode, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> LabProfile {
+        let fields = try self.fields(value, allowed: ["duration", "faults", "why"])
+        let labDuration = try self.duration(required(fields, "duration"), positive: true)
+        guard labDuration <= duration else {
+            throw fail(value, "the lab profile's duration is longer than the scenario's own")
+        }
+        var faults: [FaultSpec]?
+        if let value = fields["faults"] {
+            var list: [FaultSpec] = []
+            for item in try self.list(value, of: "faults") {
+                list.append(try fault(item, names: names, duration: labDuration))
+            }
+            faults = list
+        }
+        let why = try fields["why"].map { value throws(ScenarioError) in try string(value) }
+        return LabProfile(duration: labDuration, faults: faults, why: why)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestFixtures
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,16 +14,9 @@ struct EdgemeshProcess {
         var lastLine: String { output.split(separator: "\n").last.map(String.init) ?? "" }
     }
 
-    /// The package root, found from this file's path.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = RepositoryFiles.packageRoot
 
-    /// The binary next to the test bundle (SwiftPM builds it for this test target).
-    static let binary: URL = {
-        let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("edgemesh")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return packageRoot.appendingPathComponent(".build/debug/edgemesh")
-    }()
+    static let binary = RepositoryFiles.edgemeshBinary
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         try run(executable: binary, arguments, environment: environment)

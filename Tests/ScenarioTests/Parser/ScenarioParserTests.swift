@@ -441,7 +441,7 @@ import Testing
             message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
-            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix)"#),
+            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab)"#),
         .init(
             label: "bad duration", replace: "at: 30s", with: "at: 5 minutes", lineOf: "5 minutes",
             message: #"faults[0].at: "5 minutes" is not a duration (examples: 250ms, 30s, 5m, 2h, 1h30m)"#),
@@ -567,6 +567,13 @@ import Testing
             lineOf: "{workload: probe, row: a",
             message: #"matrix.cells[1]: row "a", column "b" already shows probe; give each pair one cell"#),
         .init(
+            label: "lab profile longer than the scenario", replace: "expect:\n", with: "lab: {duration: 11m}\nexpect:\n",
+            lineOf: "lab:", message: "lab: the lab profile's duration is longer than the scenario's own"),
+        .init(
+            label: "lab profile fault after its end", replace: "expect:\n",
+            with: "lab:\n  duration: 1m\n  faults: [{at: 2m, natReboot: nat-a}]\nexpect:\n", lineOf: "{at: 2m",
+            message: "lab.faults[0]"),
+        .init(
             label: "malformed YAML", replace: "faults:\n", with: "faults: [\n", lineOf: "- {at: 30s",
             message: "malformed YAML: "),
     ]
@@ -592,6 +599,21 @@ import Testing
         let scenario = try ScenarioParser.parse(yaml: Self.base, source: "Scenarios/base.yaml")
         #expect(scenario.workloads.count == 4)
         #expect(scenario.expectations == [.init(subject: "probe", kind: .minSuccessRatio(0.99))])
+    }
+
+    @Test func labProfileShortensTheRunAndReplacesTheFaults() throws {
+        let yaml = Self.base.replacingOccurrences(
+            of: "expect:\n", with: "lab:\n  duration: 2m\n  why: real time\n  faults: [{at: 1m, natReboot: nat-a}]\nexpect:\n")
+        let scenario = try ScenarioParser.parse(yaml: yaml, source: "Scenarios/base.yaml")
+        #expect(scenario.labProfile?.why == "real time")
+        let lab = scenario.applyingLabProfile()
+        #expect(lab.duration == 120 * Nanoseconds.second)
+        #expect(lab.faults == [FaultSpec(at: 60 * Nanoseconds.second, duration: nil, kind: .natReboot(router: "nat-a"))])
+        #expect(lab.labProfile == nil)
+        #expect(lab.workloads == scenario.workloads)
+        // Without a profile the lab runs the file as it is.
+        let plain = try ScenarioParser.parse(yaml: Self.base, source: "Scenarios/base.yaml")
+        #expect(plain.applyingLabProfile() == plain)
     }
 
     @Test func manifestFileErrorsNameTheFileTheLineAndTheDocument() throws {
