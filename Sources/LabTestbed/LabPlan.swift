@@ -58,10 +58,19 @@ public struct LabPlan: Sendable {
                 notJudged[workload.name] = reason(for: workload.node)
                 continue
             }
-            guard case .client(let spec) = workload.kind else { continue }
-            let servers = spec.targets.map { servingNodes.nodes(forTarget: $0) }
-            if !servers.isEmpty, servers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(excluded.contains) }) {
-                notJudged[workload.name] = "its targets are served only from " + reason(for: servers[0][0])
+            switch workload.kind {
+            case .client(let spec):
+                let servers = spec.targets.map { servingNodes.nodes(forTarget: $0) }
+                if !servers.isEmpty, servers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(excluded.contains) }) {
+                    notJudged[workload.name] = "its targets are served only from " + reason(for: servers[0][0])
+                }
+            case .punchPeer(let spec):
+                // A punch needs its peer: one left out leaves nobody to meet.
+                if let peer = scenario.workloads.first(where: { $0.name == spec.peer }), excluded.contains(peer.node) {
+                    notJudged[workload.name] = "its peer \(peer.name) is on " + reason(for: peer.node)
+                }
+            default:
+                break
             }
         }
         return notJudged

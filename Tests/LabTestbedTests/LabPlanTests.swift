@@ -29,6 +29,15 @@ struct LabPlanTests {
         #expect(plan.exclusionNotes.contains { $0.hasPrefix("nat-adm-x: address-dependent mapping cannot be realised") && $0.hasSuffix("left out with adm-x") })
     }
 
+    @Test("a punch whose peer is left out is not judged; one between two built NATs is")
+    func punchPeers() throws {
+        let plan = try plan("nat-hole-punching.yaml")
+        #expect(plan.notJudged["cone-b-udp"]?.contains("its peer cone-a-udp") == true)
+        #expect(plan.notJudged["cone-b-tcp"] != nil)
+        #expect(plan.notJudged["sym-udp"] == nil)
+        #expect(plan.notJudged["restricted-tcp"] == nil)
+    }
+
     @Test("a double NAT behind a lost carrier NAT goes with it")
     func nestedExclusion() throws {
         let yaml = """

@@ -40,6 +40,9 @@ final class LabNames {
         namespaces.append(name)
         try LabShell.run(["ip", "netns", "add", name])
         try LabShell.run(["ip", "-n", name, "link", "set", "lo", "up"])
+        // IPv4 only, as the simulator: no IPv6 router solicitations and neighbour discovery in
+        // the captures, no IPv6 paths the simulator could not have taken.
+        try LabShell.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"], in: name)
         return name
     }
 
