@@ -128,6 +128,7 @@ public final class LabRunner: @unchecked Sendable {
             usleep(UInt32(min(1_000_000, (scenario.duration - elapsed) / 1000)))
         }
         let wallTime = DispatchTime.now().uptimeNanoseconds - wallStart
+        if let mesh { try loop.flatSubmit { mesh.fetchTables(on: loop) }.wait() }
         // The judge reads the logs and the agents' statuses, which live on the loop.
         let report = try loop.submit { [self] in
             let judge = ScenarioJudge(scenario: scenario, testbed: testbed, logs: logs, paths: paths)

@@ -103,9 +103,20 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
         try network.setLink(of: node, direction: direction, up: up)
     }
 
-    func crash(_ node: String) throws { mesh?.crash(node) }
+    /// A power cut, not a process crash: the link goes down first, so the kernel's resets of
+    /// the killed process's connections never leave the node, and peers notice only by silence,
+    /// as they would (and as they do in the simulator).
+    func crash(_ node: String) throws {
+        try network.setLink(of: node, direction: .both, up: false)
+        mesh?.crash(node)
+    }
 
-    func boot(_ node: String) throws { try mesh?.boot(node) }
+    /// Power back on: a fresh process with the state it kept, then the link; peers' packets for
+    /// connections from before the cut meet a kernel that knows none of them.
+    func boot(_ node: String) throws {
+        try mesh?.boot(node)
+        try network.setLink(of: node, direction: .both, up: true)
+    }
 
     func rebootNAT(_ router: String) throws { try network.rebootNAT(router) }
 

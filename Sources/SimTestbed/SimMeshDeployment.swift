@@ -141,16 +141,6 @@ final class SimMeshDeployment {
                 held.append("\(kind) \(key)\(version)")
             }
         }
-        let wanted = objects.wantedTable(of: kinds)
-        held.sort()
-        let source = objects.sourceName
-        guard held != wanted else { return (true, "table holds the \(wanted.count) objects of \(source)") }
-        let missing = wanted.filter { !held.contains($0) }
-        let extra = held.filter { !wanted.contains($0) }
-        func list(_ items: [String]) -> String { items.prefix(3).joined(separator: ", ") + (items.count > 3 ? ", …" : "") }
-        return (
-            false,
-            "table differs from \(source): \(missing.count) missing or stale (\(list(missing))), \(extra.count) extra (\(list(extra)))"
-        )
+        return TableComparison(held: held, wanted: objects.wantedTable(of: kinds), source: objects.sourceName).verdict
     }
 }

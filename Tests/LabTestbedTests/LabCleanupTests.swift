@@ -28,6 +28,16 @@ struct LabCleanupTests {
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 
+    @Test("a run of this very process is not a leftover: runs side by side keep their namespaces")
+    func concurrentRunIsNotALeftover() throws {
+        let names = try LabNames()
+        defer { names.removeAll(keepFiles: false) }
+        let namespace = try names.makeNamespace("\(names.runID)-busy")
+        let removed = LabNames.removeLeftovers()
+        #expect(!removed.contains(names.runID))
+        #expect(try LabShell.run(["ip", "netns", "list"]).contains(namespace))
+    }
+
     @Test("a run's namespaces and directory are gone when it is cleaned up")
     func runRemovesItsOwn() throws {
         let names = try LabNames()

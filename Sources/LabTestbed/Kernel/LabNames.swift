@@ -68,7 +68,8 @@ final class LabNames {
             let directory = "\(rootDirectory)/\(run)"
             let owner = (try? String(contentsOfFile: "\(directory)/owner", encoding: .utf8))
                 .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if let owner, owner != getpid(), kill(owner, 0) == 0 { continue }
+            // A live owner (this process included: runs side by side) is still using its run.
+            if let owner, kill(owner, 0) == 0 { continue }
             guard let list = try? String(contentsOfFile: "\(directory)/namespaces", encoding: .utf8) else { continue }
             let namespaces = list.split(separator: "\n").map(String.init).filter { $0.hasPrefix(run + "-") }
             remove(namespaces: namespaces)

@@ -24,6 +24,8 @@ final class LabMeshDeployment {
     private var processes: [String: LabProcess] = [:]
     /// The last status each agent answered with.
     private(set) var statuses: [String: AgentStatus] = [:]
+    /// Each agent's table as its `/table` listed it at the end of the run.
+    private var tables: [String: ManifestSet] = [:]
     private var publishedKeys: Set<String> = []
     private var polling: RepeatedTask?
     static let relayPort: UInt16 = 20008
@@ -212,21 +214,39 @@ final class LabMeshDeployment {
         return tunnel.peers.first { $0.node == peer }?.path ?? "none"
     }
 
-    /// Whether the agent's last status reports a synced table with as many objects of each kind
-    /// as its source holds (the status carries counts, not versions).
+    /// Fetches every agent's table (`GET /table`) for `tableMatchesSource`; completes when all
+    /// have answered or failed.
+    func fetchTables(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let fetches = agentNodes.compactMap { node -> EventLoopFuture<Void>? in
+            guard let host = hosts[node] else { return nil }
+            return host.connectStream(StreamConnectOptions(remote: IPv4Address.loopback.socketAddress(port: Self.statusPort), connectTimeout: .seconds(1))) { _ in
+                host.eventLoop.makeSucceededVoidFuture()
+            }.flatMap { channel in
+                AgentStatusClient.fetchPage("/table", over: channel, authority: "127.0.0.1:\(Self.statusPort)", timeout: .seconds(5))
+            }.map { [self] body in
+                tables[node] = ManifestSet(files: ["table.json": body])
+            }.recover { _ in }
+        }
+        return EventLoopFuture.andAllComplete(fetches, on: loop)
+    }
+
+    /// Whether the agent on `node` holds what its source holds, object for object (and version
+    /// for version with an API server), as its `/table` lists it; Secrets, which the listing
+    /// never shows, are left out of both sides.
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
-        guard let status = statuses[node] else { return (false, "the agent on \(node) never answered its status") }
-        var held: [String: Int] = [:]
-        for count in status.objects { held[count.kind] = count.count }
-        var wanted: [String: Int] = [:]
-        for entry in objects.wantedTable(of: TableObjectKind.allCases) {
-            wanted[String(entry.prefix { $0 != " " }), default: 0] += 1
+        guard let table = tables[node] else { return (false, "the agent on \(node) did not list its table") }
+        let followed = statuses[node].map { status in
+            status.sources.compactMap { source in ClusterObjects.servedResources.first { $0.plural == source.resource }?.kind }
+        } ?? []
+        let kinds = TableObjectKind.allCases.filter { $0 != .secret && (followed.isEmpty || followed.contains($0.rawValue)) }
+        var held: [String] = []
+        for kind in kinds {
+            for object in table.objects[kind] ?? [] {
+                guard let key = object.tableKey else { continue }
+                let version = objects.apiServer == nil ? "" : "@\(object.metadata?.resourceVersion ?? "?")"
+                held.append("\(kind) \(key)\(version)")
+            }
         }
-        let differing = Set(held.keys).union(wanted.keys).sorted().filter { (held[$0] ?? 0) != (wanted[$0] ?? 0) }
-        guard status.synced, differing.isEmpty else {
-            let counts = differing.map { "\($0) \(held[$0] ?? 0) of \(wanted[$0] ?? 0)" }.joined(separator: ", ")
-            return (false, "table differs from \(objects.sourceName)\(status.synced ? "" : " (not synced)"): \(counts)")
-        }
-        return (true, "table holds as many objects of each kind as \(objects.sourceName) (\(wanted.values.reduce(0, +)))")
+        return TableComparison(held: held, wanted: objects.wantedTable(of: kinds), source: objects.sourceName).verdict
     }
 }

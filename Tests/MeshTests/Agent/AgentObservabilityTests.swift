@@ -58,4 +58,67 @@ import Testing
         #expect(status.dns.listening == ["127.0.0.1:53"])
         #expect("\(missing.map { "\($0)" } ?? "")" == "HTTP status 404")
     }
+
+    /// `GET /table` lists what the agent holds as a Kubernetes List an agent can read back as
+    /// manifests, object for object, and never a Secret (a gateway's key stays on the node).
+    @Test func tableListsTheObjectsAsManifestsAndNoSecret() throws {
+        let sim = try KubernetesAPITests.cloudAndEdge(loss: 0)
+        let edge = try #require(sim.host(named: "edge-1"))
+        let agent = try EdgeAgent(
+            host: edge,
+            configuration: .init(
+                nodeName: "edge-1", listenAddress: .loopback, statusAddress: IPv4Address.loopback.socketAddress(port: 10551),
+                gateway: IngressGateway.Configuration()))
+        _ = agent.start()
+        let manifests = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: shop, resourceVersion: "7"}
+            spec: {clusterIP: 10.96.0.10, ports: [{name: http, port: 80, targetPort: 8080}]}
+            ---
+            apiVersion: v1
+            kind: Endpoints
+            metadata: {name: web, namespace: shop}
+            subsets: [{addresses: [{ip: 192.168.1.10, nodeName: edge-1}], ports: [{name: http, port: 8080}]}]
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: DestinationRule
+            metadata: {name: web, namespace: shop}
+            spec: {host: web.shop.svc.cluster.local, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata: {name: edge, namespace: shop}
+            spec:
+              selector: {kubeedge: edgemesh-gateway}
+              servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: web-tls}}]
+            ---
+            apiVersion: v1
+            kind: Secret
+            type: kubernetes.io/tls
+            metadata: {name: web-tls, namespace: shop}
+            data: {tls.crt: Y2VydA==, tls.key: c2VjcmV0LWtleQ==}
+            """
+        sim.run(until: Nanoseconds.second)
+        _ = agent.applyManifests(["shop.yaml": manifests])
+        #expect(agent.table.objects(of: .secret).count == 1)
+        var listing = ""
+        HTTPExchange.get(on: edge, address: .loopback, port: 10551, authority: "127.0.0.1:10551", path: "/table")
+            .whenSuccess { listing = $0 }
+        sim.run(until: 2 * Nanoseconds.second)
+
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(listing.utf8)) as? [String: Any])
+        #expect(list["kind"] as? String == "List")
+        let items = try #require(list["items"] as? [[String: Any]])
+        #expect(items.map { "\($0["apiVersion"] ?? "") \($0["kind"] ?? "")" } == [
+            "v1 Service", "v1 Endpoints", "networking.istio.io/v1beta1 DestinationRule", "networking.istio.io/v1beta1 Gateway",
+        ])
+        #expect(!listing.contains("c2VjcmV0LWtleQ=="))
+        // Read back as a manifest file, the listing is the table without its Secret.
+        let readBack = ManifestSet(files: ["table.json": listing])
+        #expect(readBack.problems.isEmpty, "\(readBack.problems)")
+        #expect(readBack.objects[.service]?.first?.metadata?.resourceVersion == "7")
+        let kinds = readBack.objects.filter { !$0.value.isEmpty }.keys.map(\.rawValue).sorted()
+        #expect(kinds == ["DestinationRule", "Endpoints", "Gateway", "Service"])
+    }
 }

@@ -16,6 +16,13 @@ public enum AgentStatusClient {
     public static func fetchStatus(
         over channel: Channel, authority: String, timeout: TimeAmount = .seconds(10)
     ) -> EventLoopFuture<String> {
+        fetchPage("/status", over: channel, authority: authority, timeout: timeout)
+    }
+
+    /// Sends `GET path` (another page of the agent's endpoint: `/table`) the same way.
+    public static func fetchPage(
+        _ path: String, over channel: Channel, authority: String, timeout: TimeAmount = .seconds(10)
+    ) -> EventLoopFuture<String> {
         let response = channel.eventLoop.makePromise(of: String.self)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
             response.fail(AgentStatusError("no answer within \(timeout.nanoseconds / 1_000_000) ms"))
@@ -31,7 +38,7 @@ public enum AgentStatusClient {
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: authority)
             headers.add(name: "Connection", value: "close")
-            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/status", headers: headers)), promise: nil)
+            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), promise: nil)
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         }
         response.futureResult.whenComplete { _ in

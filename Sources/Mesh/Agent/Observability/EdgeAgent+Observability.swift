@@ -48,6 +48,13 @@ extension EdgeAgent {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
+    /// The service table as a Kubernetes `List` (no Secrets): what `GET /table` serves.
+    public func tableJSON() -> String {
+        host.eventLoop.preconditionInEventLoop()
+        guard let bytes = try? ServiceTableListing(of: table).json() else { return "{}\n" }
+        return String(decoding: bytes, as: UTF8.self) + "\n"
+    }
+
     /// Every counter and gauge the agent keeps, in Prometheus text format.
     public func metricsText() -> String {
         host.eventLoop.preconditionInEventLoop()
@@ -120,6 +127,7 @@ extension EdgeAgent {
             pages: [
                 "/metrics": .init(contentType: "text/plain; version=0.0.4") { [self] in metricsText() },
                 "/status": .init(contentType: "application/json") { [self] in statusJSON() },
+                "/table": .init(contentType: "application/json") { [self] in tableJSON() },
                 "/tunnel/status": .init(contentType: "application/json") { [self] in
                     (try? tunnel?.statusReport.json()).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? "null\n"
                 },
