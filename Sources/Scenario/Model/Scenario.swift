@@ -49,14 +49,15 @@ public struct Scenario: Hashable, Sendable {
         self.labProfile = labProfile
     }
 
-    /// The scenario as its lab profile runs it (its duration, and its faults when it has its
-    /// own); the scenario itself without one. Requests a client would send after the end are
+    /// The scenario as its lab profile runs it (its duration, and its faults and expectations
+    /// when it has its own); the scenario itself without one. Requests a client would send after the end are
     /// not sent, so they count neither way.
     public func applyingLabProfile() -> Scenario {
         guard let labProfile else { return self }
         var scenario = self
         scenario.duration = labProfile.duration
         if let faults = labProfile.faults { scenario.faults = faults }
+        if let expectations = labProfile.expectations { scenario.expectations = expectations }
         scenario.labProfile = nil
         return scenario
     }
@@ -67,12 +68,15 @@ public struct LabProfile: Hashable, Sendable {
     public var duration: UInt64
     /// Replaces the file's faults when given (their times must fit the shorter run).
     public var faults: [FaultSpec]?
+    /// Replaces the file's expectations when given (a shorter run has fewer requests to lose).
+    public var expectations: [ExpectationSpec]?
     /// Why the profile differs from the file, printed with the run.
     public var why: String?
 
-    public init(duration: UInt64, faults: [FaultSpec]? = nil, why: String? = nil) {
+    public init(duration: UInt64, faults: [FaultSpec]? = nil, expectations: [ExpectationSpec]? = nil, why: String? = nil) {
         self.duration = duration
         self.faults = faults
+        self.expectations = expectations
         self.why = why
     }
 }

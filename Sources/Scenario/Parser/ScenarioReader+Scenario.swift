@@ -60,17 +60,21 @@ extension ScenarioReader {
             }
         }
         let matrix = try top["matrix"].map { value throws(ScenarioError) in try self.matrix(value, workloads: workloads) }
-        let lab = try top["lab"].map { value throws(ScenarioError) in try labProfile(value, names: names, duration: duration) }
+        let lab = try top["lab"].map { value throws(ScenarioError) in
+            try labProfile(value, names: names, duration: duration, workloads: workloads, agents: mesh?.agents ?? [])
+        }
         return Scenario(
             name: name, description: description, source: source, duration: duration, defaultSeed: seed,
             topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
             expectations: expectations, matrix: matrix, labProfile: lab)
     }
 
-    /// `lab: {duration, faults, why}`: a shorter run for real namespaces, where scenario time is
-    /// real time. Its faults replace the file's (named nodes checked the same way).
-    private func labProfile(_ value: LocatedNode, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> LabProfile {
-        let fields = try self.fields(value, allowed: ["duration", "faults", "why"])
+    /// `lab: {duration, faults, expect, why}`: a shorter run for real namespaces, where scenario
+    /// time is real time. Its faults and expectations replace the file's (checked the same way).
+    private func labProfile(
+        _ value: LocatedNode, names: TopologyNames, duration: UInt64, workloads: [WorkloadSpec], agents: [String]
+    ) throws(ScenarioError) -> LabProfile {
+        let fields = try self.fields(value, allowed: ["duration", "faults", "expect", "why"])
         let labDuration = try self.duration(required(fields, "duration"), positive: true)
         guard labDuration <= duration else {
             throw fail(value, "the lab profile's duration is longer than the scenario's own")
@@ -83,7 +87,17 @@ extension ScenarioReader {
             }
             faults = list
         }
+        var expectations: [ExpectationSpec]?
+        if let value = fields["expect"] {
+            var index = WorkloadIndex()
+            for workload in workloads { index.byName[workload.name] = workload }
+            var list: [ExpectationSpec] = []
+            for item in try self.list(value, of: "expectations") {
+                list += try expectation(item, workloads: index, agents: agents)
+            }
+            expectations = list
+        }
         let why = try fields["why"].map { value throws(ScenarioError) in try string(value) }
-        return LabProfile(duration: labDuration, faults: faults, why: why)
+        return LabProfile(duration: labDuration, faults: faults, expectations: expectations, why: why)
     }
 }

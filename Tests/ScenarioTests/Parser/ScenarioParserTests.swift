@@ -603,12 +603,16 @@ import Testing
 
     @Test func labProfileShortensTheRunAndReplacesTheFaults() throws {
         let yaml = Self.base.replacingOccurrences(
-            of: "expect:\n", with: "lab:\n  duration: 2m\n  why: real time\n  faults: [{at: 1m, natReboot: nat-a}]\nexpect:\n")
+            of: "expect:\n",
+            with: "lab:\n  duration: 2m\n  why: real time\n  faults: [{at: 1m, natReboot: nat-a}]\n"
+                + "  expect: [{workload: probe, successRatio: {min: 0.9}}]\nexpect:\n")
         let scenario = try ScenarioParser.parse(yaml: yaml, source: "Scenarios/base.yaml")
         #expect(scenario.labProfile?.why == "real time")
         let lab = scenario.applyingLabProfile()
         #expect(lab.duration == 120 * Nanoseconds.second)
         #expect(lab.faults == [FaultSpec(at: 60 * Nanoseconds.second, duration: nil, kind: .natReboot(router: "nat-a"))])
+        #expect(lab.expectations == [ExpectationSpec(subject: "probe", kind: .minSuccessRatio(0.9))])
+        #expect(scenario.expectations == [ExpectationSpec(subject: "probe", kind: .minSuccessRatio(0.99))])
         #expect(lab.labProfile == nil)
         #expect(lab.workloads == scenario.workloads)
         // Without a profile the lab runs the file as it is.
