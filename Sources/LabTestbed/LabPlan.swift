@@ -86,6 +86,28 @@ public struct LabPlan: Sendable {
         return nil
     }
 
+    /// The faults of `faults` the run can play: one aimed at a router or node left out goes with
+    /// it (and is named in `leftOut`).
+    public func playableFaults(_ faults: [FaultSpec]) -> (kept: [FaultSpec], leftOut: [String]) {
+        var kept: [FaultSpec] = []
+        var leftOut: [String] = []
+        for fault in faults {
+            let targets: [String]
+            switch fault.kind {
+            case .partition(let a, let b, _): targets = a + b
+            case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _), .crash(let node): targets = [node]
+            case .natReboot(let router): targets = [router]
+            case .cloudUnreachable: targets = []
+            }
+            if let lost = targets.first(where: excluded.contains) {
+                leftOut.append("the fault at \(Nanoseconds.format(fault.at)) on \(lost) is left out with it")
+            } else {
+                kept.append(fault)
+            }
+        }
+        return (kept, leftOut)
+    }
+
     /// The run's notes on what it leaves out, one line each.
     public var exclusionNotes: [String] {
         refusals.keys.sorted().map { router in

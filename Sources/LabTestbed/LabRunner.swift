@@ -65,17 +65,22 @@ public final class LabRunner: @unchecked Sendable {
                 "the scenario lasts \(Nanoseconds.format(scenario.duration)), longer than --max-duration "
                     + "\(Nanoseconds.format(options.maxDuration)): scenario time runs in real time in the lab")
         }
-        self.scenario = scenario
         self.options = options
         do {
             plan = try LabPlan(scenario: scenario)
         } catch {
             throw LabError("invalid topology: \(error)")
         }
+        var playable = scenario
+        (playable.faults, faultsLeftOut) = plan.playableFaults(scenario.faults)
+        self.scenario = playable
     }
 
+    /// Faults aimed at what the plan leaves out, in words.
+    private let faultsLeftOut: [String]
+
     /// What the run leaves out or cannot apply, one line each, known before it starts.
-    public var notes: [String] { plan.exclusionNotes }
+    public var notes: [String] { plan.exclusionNotes + faultsLeftOut }
 
     /// Builds, runs and judges the scenario; always removes what it made. The report's
     /// `labWallTime` is set; expectations the lab cannot judge are marked so (`judged`).

@@ -38,6 +38,17 @@ struct LabPlanTests {
         #expect(plan.notJudged["restricted-tcp"] == nil)
     }
 
+    @Test("a fault aimed at a router left out goes with it; the others are played")
+    func faultsOfLeftOutRouters() throws {
+        let scenario = try ScenarioParser.load(path: "\(RepositoryFiles.scenarios)/hostile-wan.yaml")
+        let plan = try LabPlan(scenario: scenario)
+        #expect(plan.excluded.contains("home-a"))
+        let (kept, leftOut) = plan.playableFaults(scenario.faults)
+        #expect(kept.count == scenario.faults.count - 1)
+        #expect(!kept.contains { $0.kind == .natReboot(router: "home-a") })
+        #expect(leftOut == ["the fault at 100.000s on home-a is left out with it"])
+    }
+
     @Test("a double NAT behind a lost carrier NAT goes with it")
     func nestedExclusion() throws {
         let yaml = """
