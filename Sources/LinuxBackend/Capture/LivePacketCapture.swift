@@ -268,6 +268,8 @@ private final class LoopContext: @unchecked Sendable {
         while true {
             let result = dispatch()
             if result == PCAP_ERROR_BREAK { return }
+            // An nflog device reports its read timeout as an error with EAGAIN: nothing yet.
+            if result < 0 && errno == EAGAIN { continue }
             if result < 0 {
                 failure = String(cString: pcap_geterr(handle))
                 return
@@ -285,6 +287,8 @@ private final class LoopContext: @unchecked Sendable {
         while true {
             let result = dispatch()
             if result == 0 || result == PCAP_ERROR_BREAK { return }
+            // An empty nflog device answers a non-blocking read with EAGAIN rather than 0.
+            if result < 0 && errno == EAGAIN { return }
             if result < 0 {
                 failure = String(cString: pcap_geterr(handle))
                 return

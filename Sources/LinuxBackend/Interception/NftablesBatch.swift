@@ -58,16 +58,35 @@ struct NftablesBatch {
 
     /// Adds a base chain of type nat at `hook` with `priority`.
     mutating func addNATChain(table: String, name: String, hook: UInt32, priority: Int32) {
+        addBaseChain(type: "nat", table: table, name: name, hook: hook, priority: priority)
+    }
+
+    /// Adds a base chain of type filter at `hook` with `priority` (policy accept).
+    mutating func addFilterChain(table: String, name: String, hook: UInt32, priority: Int32) {
+        addBaseChain(type: "filter", table: table, name: name, hook: hook, priority: priority)
+    }
+
+    private mutating func addBaseChain(type: String, table: String, name: String, hook: UInt32, priority: Int32) {
         guard let chain = nftnl_chain_alloc() else { fatalError("nftnl_chain_alloc: out of memory") }
         defer { nftnl_chain_free(chain) }
         nftnl_chain_set_u32(chain, UInt16(NFTNL_CHAIN_FAMILY.rawValue), family)
         nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
         nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue), name)
-        nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TYPE.rawValue), "nat")
+        nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TYPE.rawValue), type)
         nftnl_chain_set_u32(chain, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue), hook)
         nftnl_chain_set_s32(chain, UInt16(NFTNL_CHAIN_PRIO.rawValue), priority)
         appendObject("chain \(table)/\(name)", type: NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE) { header in
             nftnl_chain_nlmsg_build_payload(header, chain)
+        }
+    }
+
+    /// Appends `log group <group>` to `chain`: every packet reaching it is copied to that nflog
+    /// group whole, and goes on.
+    mutating func addLogRule(group: UInt16, table: String, chain: String) {
+        NftablesRuleBuilder.withLogRule(group: group, table: table, chain: chain, family: family) { nftRule in
+            appendObject("the log rule in chain \(table)/\(chain)", type: NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND) { header in
+                nftnl_rule_nlmsg_build_payload(header, nftRule)
+            }
         }
     }
 

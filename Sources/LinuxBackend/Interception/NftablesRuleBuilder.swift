@@ -47,6 +47,22 @@ enum NftablesRuleBuilder {
         return body(nftRule)
     }
 
+    /// Calls `body` with a rule of one expression, `[ log group <group> ]`, as `nft` builds
+    /// `log group <group>`; freed afterwards.
+    static func withLogRule<Result>(
+        group: UInt16, table: String, chain: String, family: UInt32, _ body: (OpaquePointer) -> Result
+    ) -> Result {
+        guard let nftRule = nftnl_rule_alloc() else { fatalError("nftnl_rule_alloc: out of memory") }
+        defer { nftnl_rule_free(nftRule) }
+        nftnl_rule_set_u32(nftRule, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
+        nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+        nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+        let expression = makeExpression("log")
+        nftnl_expr_set_u16(expression, UInt16(NFTNL_EXPR_LOG_GROUP), group)
+        nftnl_rule_add_expr(nftRule, expression)
+        return body(nftRule)
+    }
+
     private static func makeExpression(_ name: String) -> OpaquePointer {
         guard let expression = nftnl_expr_alloc(name) else {
             fatalError("nftnl_expr_alloc(\(name)): out of memory")
