@@ -27,6 +27,7 @@ struct PacketLogTapTests {
                 let capture = try LivePacketCapture(interface: "nflog:42", path: path)
                 try capture.start()
                 let sent = Self.sendDatagram(to: "10.96.0.53", port: 53, payload: Array("field".utf8))
+                // The kernel hands nflog packets over in batches at least once a second.
                 usleep(1_500_000)
                 try capture.stop()
                 try tap.remove()
@@ -35,11 +36,15 @@ struct PacketLogTapTests {
             }
 
             let packets = frames.compactMap(PacketLogTap.packet(fromNFLOGFrame:))
-            // Logged once on the way out (output) and once on the way in over lo (prerouting),
-            // both times still addressed to the cluster IP.
-            let toService = packets.filter { $0.count >= 28 && Array($0[16..<20]) == [10, 96, 0, 53] }
-            #expect(toService.count == 2, "\(frames.count) frames: \(frames.map { $0.prefix(24) }), packets \(packets.map { $0.prefix(20) })")
-            #expect(toService.allSatisfy { $0[9] == 17 && $0[22] == 0 && $0[23] == 53 && Array($0[28...]) == Array("field".utf8) })
+            // Logged once, on the way out, still addressed to the cluster IP; not again on lo,
+            // where it arrives redirected to the local port. The answer (the ICMP port
+            // unreachable of the closed local port) is logged going out, from the cluster IP.
+            #expect(packets.count == 2, "\(packets.map { $0.prefix(20) })")
+            let datagram = try #require(packets.first)
+            #expect(Array(datagram[16..<20]) == [10, 96, 0, 53])
+            #expect(datagram[9] == 17 && datagram[22] == 0 && datagram[23] == 53 && Array(datagram[28...]) == Array("field".utf8))
+            #expect(packets.allSatisfy { !($0[9] == 17 && Array($0[16..<20]) == [127, 0, 0, 1]) })
+            // Removed with its table; the agent's own is untouched.
             #expect(try namespace.listRuleset().tables == ["ip edgemesh"])
         }
     }

@@ -1,5 +1,6 @@
 import CPcap
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -115,7 +116,7 @@ public final class LivePacketCapture: @unchecked Sendable {
             try Self.configure(handle, interface: interface, setting: "buffer size") {
                 pcap_set_buffer_size($0, bufferSize)
             }
-            // pcap_breakloop wakes a blocked read on Linux; the timeout bounds the wait anyway.
+            // The capture thread polls with its own timeout; this bounds a read libpcap makes.
             try Self.configure(handle, interface: interface, setting: "read timeout") { pcap_set_timeout($0, 100) }
             try Self.configure(handle, interface: interface, setting: "immediate mode") {
                 pcap_set_immediate_mode($0, 1)
@@ -182,7 +183,7 @@ public final class LivePacketCapture: @unchecked Sendable {
         case .stopped:
             throw .alreadyStopped(interface: interface)
         case .running(let thread):
-            pcap_breakloop(context.handle)
+            context.stopRequested.store(true, ordering: .releasing)
             pthread_join(thread, nil)
         case .armed:
             break
@@ -263,12 +264,25 @@ private final class LoopContext: @unchecked Sendable {
         self.dumper = dumper
     }
 
-    /// Dispatches until `pcap_breakloop` or an error.
+    /// Set by `stop()`; the loop sees it within one poll interval.
+    let stopRequested = Atomic<Bool>(false)
+
+    /// Waits for frames with poll(2) on the handle's descriptor and writes them out until
+    /// `stopRequested` or an error. Not `pcap_loop`: `pcap_breakloop` cannot wake every kind of
+    /// device (an nflog group blocks in recv), a poll with a timeout can.
     func run() {
-        while true {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard pcap_setnonblock(handle, 1, &errorBuffer) == 0 else {
+            failure = errorText(errorBuffer)
+            return
+        }
+        var descriptor = pollfd(fd: pcap_get_selectable_fd(handle), events: Int16(POLLIN), revents: 0)
+        while !stopRequested.load(ordering: .acquiring) {
+            descriptor.revents = 0
+            guard poll(&descriptor, 1, 100) > 0 else { continue }
             let result = dispatch()
             if result == PCAP_ERROR_BREAK { return }
-            // An nflog device reports its read timeout as an error with EAGAIN: nothing yet.
+            // An nflog device answers a read with nothing queued with EAGAIN rather than 0.
             if result < 0 && errno == EAGAIN { continue }
             if result < 0 {
                 failure = String(cString: pcap_geterr(handle))

@@ -8,6 +8,10 @@ import Glibc
 /// ahead of every NAT, so each packet keeps the destination its sender chose, and packets
 /// from pods on bridges and from peers are seen the same way.
 ///
+/// Packets the node sends to itself are logged once, on the way out (`lo` is skipped on the
+/// way in). The kernel hands the group's packets over at least once a second: a capture that
+/// stops should wait that long after the last packet it wants.
+///
 /// The rules live in a table of their own (`edgemesh_capture`, family `ip`), made and removed
 /// whole in one batch each; libpcap reads the group as the device `nflog:<group>`.
 public final class PacketLogTap {
@@ -25,10 +29,11 @@ public final class PacketLogTap {
         batch.addTable(Self.tableName)
         batch.deleteTable(Self.tableName)
         batch.addTable(Self.tableName)
-        for (name, hook) in [("output", NF_INET_LOCAL_OUT.rawValue), ("prerouting", NF_INET_PRE_ROUTING.rawValue)] {
-            batch.addFilterChain(table: Self.tableName, name: name, hook: hook, priority: Self.priority)
-            batch.addLogRule(group: group, table: Self.tableName, chain: name)
-        }
+        batch.addFilterChain(table: Self.tableName, name: "output", hook: NF_INET_LOCAL_OUT.rawValue, priority: Self.priority)
+        batch.addLogRule(group: group, table: Self.tableName, chain: "output")
+        // What arrives on lo was sent here and logged on its way out, already translated.
+        batch.addFilterChain(table: Self.tableName, name: "prerouting", hook: NF_INET_PRE_ROUTING.rawValue, priority: Self.priority)
+        batch.addLogRule(group: group, skippingLoopback: true, table: Self.tableName, chain: "prerouting")
         batch.finish()
         socket.nextSequence = batch.nextSequence
         try socket.commit(batch)

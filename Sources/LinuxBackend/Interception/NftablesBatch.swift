@@ -80,10 +80,12 @@ struct NftablesBatch {
         }
     }
 
-    /// Appends `log group <group>` to `chain`: every packet reaching it is copied to that nflog
-    /// group whole, and goes on.
-    mutating func addLogRule(group: UInt16, table: String, chain: String) {
-        NftablesRuleBuilder.withLogRule(group: group, table: table, chain: chain, family: family) { nftRule in
+    /// Appends `log group <group>` to `chain`: every packet reaching it (but those arriving on
+    /// `lo`, with `skippingLoopback`) is copied to that nflog group whole, and goes on.
+    mutating func addLogRule(group: UInt16, skippingLoopback: Bool = false, table: String, chain: String) {
+        NftablesRuleBuilder.withLogRule(
+            group: group, skippingLoopback: skippingLoopback, table: table, chain: chain, family: family
+        ) { nftRule in
             appendObject("the log rule in chain \(table)/\(chain)", type: NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND) { header in
                 nftnl_rule_nlmsg_build_payload(header, nftRule)
             }

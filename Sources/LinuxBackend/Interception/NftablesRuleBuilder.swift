@@ -47,16 +47,26 @@ enum NftablesRuleBuilder {
         return body(nftRule)
     }
 
-    /// Calls `body` with a rule of one expression, `[ log group <group> ]`, as `nft` builds
-    /// `log group <group>`; freed afterwards.
+    /// Calls `body` with the rule `nft` builds for `log group <group>` (with `skippingLoopback`,
+    /// `meta iif != lo log group <group>`: `[ meta load iif => reg 1 ] [ cmp neq reg 1 1 ]`,
+    /// the loopback device being index 1 in every namespace); freed afterwards.
     static func withLogRule<Result>(
-        group: UInt16, table: String, chain: String, family: UInt32, _ body: (OpaquePointer) -> Result
+        group: UInt16, skippingLoopback: Bool, table: String, chain: String, family: UInt32, _ body: (OpaquePointer) -> Result
     ) -> Result {
         guard let nftRule = nftnl_rule_alloc() else { fatalError("nftnl_rule_alloc: out of memory") }
         defer { nftnl_rule_free(nftRule) }
         nftnl_rule_set_u32(nftRule, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
         nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
         nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+        if skippingLoopback {
+            addMetaLoad(nftRule, key: NFT_META_IIF, into: register)
+            let compare = makeExpression("cmp")
+            nftnl_expr_set_u32(compare, UInt16(NFTNL_EXPR_CMP_SREG), register)
+            nftnl_expr_set_u32(compare, UInt16(NFTNL_EXPR_CMP_OP), NFT_CMP_NEQ.rawValue)
+            var loopbackIndex: UInt32 = 1
+            _ = nftnl_expr_set(compare, UInt16(NFTNL_EXPR_CMP_DATA), &loopbackIndex, 4)
+            nftnl_rule_add_expr(nftRule, compare)
+        }
         let expression = makeExpression("log")
         nftnl_expr_set_u16(expression, UInt16(NFTNL_EXPR_LOG_GROUP), group)
         nftnl_rule_add_expr(nftRule, expression)
