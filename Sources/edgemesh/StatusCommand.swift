@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import LinuxBackend
 import Mesh
-import NIOCore
-import NIOPosix
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,15 +16,11 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let target = HostPort(agent), let address = IPv4Address(target.host) else {
-            throw ValidationError("--agent \"\(agent)\" is not ip:port")
-        }
-        let group = LinuxEventLoops.makeGroup()
-        defer { try? group.syncShutdownGracefully() }
         let body: String
         do {
-            let channel = try ClientBootstrap(group: group).connect(to: address.socketAddress(port: target.port)).wait()
-            body = try AgentStatusClient.fetchStatus(over: channel, authority: agent).wait()
+            body = try AgentPage.fetch("/status", from: agent)
+        } catch let error as ValidationError {
+            throw error
         } catch {
             printError("cannot reach the agent at \(agent): \(error). Is `edgemesh agent` running with --status-address \(agent)?")
             throw ExitCode.failure

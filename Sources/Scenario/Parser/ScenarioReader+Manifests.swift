@@ -77,11 +77,18 @@ extension ScenarioReader {
     func manifestFile(_ entry: LocatedNode) throws(ScenarioError) -> [KubernetesManifest] {
         let file = try scalar(entry, "a manifest file path")
         let path = file.hasPrefix("/") ? file : baseDirectory == "." ? file : "\(baseDirectory)/\(file)"
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw fail(entry, "cannot read manifest file \(path): \(error.localizedDescription)")
+        }
+        // A field bundle stands for the table its agent held.
+        let text: String
+        do {
+            text = String(decoding: try FieldBundle.contents(of: bytes, member: FieldBundle.tableMember), as: UTF8.self)
+        } catch {
+            throw fail(entry, "\(file): \(error.description)")
         }
         var manifests: [KubernetesManifest] = []
         do {

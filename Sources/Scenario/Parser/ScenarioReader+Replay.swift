@@ -15,8 +15,12 @@ extension ScenarioReader {
         do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
             throw fail(pcapValue, "cannot read capture file \(path): \(error.localizedDescription)")
         }
+        let pcap: [UInt8]
+        do { pcap = try FieldBundle.contents(of: bytes, member: FieldBundle.captureMember) } catch {
+            throw fail(pcapValue, "\(file): \(error.description)")
+        }
         let capture: PcapFile
-        do { capture = try PcapFile(bytes: bytes, path: file) } catch { throw fail(pcapValue, error.description) }
+        do { capture = try PcapFile(bytes: pcap, path: file) } catch { throw fail(pcapValue, error.description) }
         let captured = CapturedFlows(capture)
 
         var prefixes: [IPv4Prefix] = []

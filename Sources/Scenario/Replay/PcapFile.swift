@@ -62,3 +62,28 @@ public struct PcapFile: Sendable {
         }
     }
 }
+
+extension PcapFile {
+    /// A pcap file (nanosecond timestamps, little-endian) of `records`, as tcpdump and this
+    /// reader read it: what `edgemesh capture` writes into a field bundle.
+    public static func encode(linkType: UInt32, records: [(timestamp: UInt64, bytes: [UInt8])]) -> [UInt8] {
+        var out: [UInt8] = []
+        func word(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { out += $0 } }
+        func half(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { out += $0 } }
+        word(0xA1B2_3C4D)
+        half(2)
+        half(4)
+        word(0)
+        word(0)
+        word(262_144)
+        word(linkType)
+        for record in records {
+            word(UInt32(truncatingIfNeeded: record.timestamp / 1_000_000_000))
+            word(UInt32(record.timestamp % 1_000_000_000))
+            word(UInt32(record.bytes.count))
+            word(UInt32(record.bytes.count))
+            out += record.bytes
+        }
+        return out
+    }
+}
