@@ -62,8 +62,9 @@ final class LabMeshDeployment {
     var agentNodes: [String] { spec.agents.filter { hosts[$0] != nil } }
 
     /// Starts the API server, the relays and the agents; schedules the object changes with
-    /// `schedule` and polls the agents' status every half second on `loop`. Throws when a
-    /// process cannot be started.
+    /// `schedule` and polls the agents' status four times a second on `loop` (a request that
+    /// succeeds through a tunnel the last status did not show yet counts as path "none").
+    /// Throws when a process cannot be started.
     func start(on loop: EventLoop, schedule: (UInt64, @escaping () -> Void) -> Void) throws {
         let files = FileManager.default
         var secret = [UInt8](repeating: 0, count: 32)
@@ -90,7 +91,7 @@ final class LabMeshDeployment {
                 if objects.apiServer == nil { try? writeManifests() }
             }
         }
-        polling = loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(500)) { [self] _ in pollStatuses() }
+        polling = loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(250)) { [self] _ in pollStatuses() }
     }
 
     private var pskPath: String { "\(directory)/psk" }
