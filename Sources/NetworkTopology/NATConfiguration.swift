@@ -43,6 +43,14 @@ public struct NATConfiguration: Hashable, Sendable {
     public var inboundRefresh: Bool
     /// Drop all UDP, as some corporate and mobile networks do.
     public var blocksUDP: Bool
+    /// Whether the router drops, before its own stack sees it, what reaches its WAN address
+    /// without answering anything it sent (home routers' input firewall; the default). Without
+    /// it, such a packet to a port the router has mapped for someone else is taken by the
+    /// router itself, and the connection-tracking entry that leaves behind makes the router
+    /// pick another port for the inside host's own flow to that sender, as Linux does: a punch
+    /// that reaches this router before its side has sent breaks the punch
+    /// (`strayEntryLifetime`).
+    public var filtersInput: Bool
 
     public init(
         mapping: Behavior = .endpointIndependent,
@@ -55,7 +63,8 @@ public struct NATConfiguration: Hashable, Sendable {
         tcpEstablishedTimeout: UInt64 = 7440 * Nanoseconds.second,
         tcpTransitoryTimeout: UInt64 = 240 * Nanoseconds.second,
         inboundRefresh: Bool = true,
-        blocksUDP: Bool = false
+        blocksUDP: Bool = false,
+        filtersInput: Bool = true
     ) {
         self.mapping = mapping
         self.filtering = filtering
@@ -68,5 +77,6 @@ public struct NATConfiguration: Hashable, Sendable {
         self.tcpTransitoryTimeout = tcpTransitoryTimeout
         self.inboundRefresh = inboundRefresh
         self.blocksUDP = blocksUDP
+        self.filtersInput = filtersInput
     }
 }

@@ -19,6 +19,18 @@ struct NATRealisationTests {
         #expect(realisation.notes == ["hairpinning is not realised (its own nodes reach each other on the LAN, not through its public address)"])
     }
 
+    @Test("without an input filter the router's own stack sees unsolicited packets; forwarding is still filtered")
+    func withoutInputFilter() throws {
+        let realisation = try #require(NATRealisation(NATConfiguration(filtersInput: false), wan: "wan"))
+        #expect(!realisation.ruleset.contains("chain input"))
+        #expect(realisation.ruleset.contains("chain forward"))
+        if LabMachine.canRun {
+            // nft itself accepts both rulesets (checked, not applied).
+            try LabShell.run(["nft", "-c", "-f", "-"], input: realisation.ruleset)
+            try LabShell.run(["nft", "-c", "-f", "-"], input: try #require(NATRealisation(NATConfiguration(), wan: "wan")).ruleset)
+        }
+    }
+
     @Test("a symmetric NAT picks a random port per destination")
     func symmetricNAT() throws {
         let realisation = try #require(NATRealisation(NATConfiguration(mapping: .addressAndPortDependent, hairpinning: false), wan: "wan"))

@@ -502,3 +502,46 @@ private let punchTable: [NATPunchCase] = [
         #expect(holePunchSucceeds(blocked, ClassicNAT.fullCone.configuration, transport: .tcp))
     }
 }
+
+// MARK: - Without an input filter: the conntrack collision of a punch that arrives first
+
+@Suite("NAT without an input filter")
+struct NATInputFilterTests {
+    /// Alice's agent keeps a mapping open to the relay (`server`); Bob punches to Alice's public
+    /// port before Alice has sent to him.
+    private func punchArrivesFirst(filtersInput: Bool, transport: TransportProtocol) -> (port: UInt16?, admitted: Bool) {
+        let nat = makeNAT(NATConfiguration(filtersInput: filtersInput))
+        let flags: TCPFlags? = transport == .tcp ? .syn : nil
+        guard case .success(let mapped) = nat.send(transport, from: alice, to: server, flags: flags) else { return (nil, false) }
+        let bob = Endpoint(IPv4Address(198, 51, 100, 20), 61000)
+        #expect(nat.receive(transport, from: bob, to: mapped, flags: flags, at: second) == .failure(.filtered))
+        guard case .success(let toBob) = nat.send(transport, from: alice, to: bob, flags: flags, at: 2 * second) else { return (nil, false) }
+        let answer = nat.receive(transport, from: bob, to: toBob, flags: flags, at: 3 * second)
+        return (toBob.port, answer == .success(alice))
+    }
+
+    @Test("with the filter, the punch leaves no trace: Alice reaches Bob from the port Bob punched", arguments: TransportProtocol.allCases)
+    func filtered(transport: TransportProtocol) {
+        let outcome = punchArrivesFirst(filtersInput: true, transport: transport)
+        #expect(outcome.port == alice.port)
+        #expect(outcome.admitted)
+    }
+
+    @Test("without it, the router's own entry for Bob takes the port: Alice's flow to Bob leaves from another", arguments: TransportProtocol.allCases)
+    func collision(transport: TransportProtocol) {
+        let outcome = punchArrivesFirst(filtersInput: false, transport: transport)
+        #expect(outcome.port != nil && outcome.port != alice.port)
+        // Bob's answers to the new port reach Alice; but Bob punched the old one, so a punch
+        // between two such routers misses.
+        #expect(outcome.admitted)
+    }
+
+    @Test("the entry expires: after 30 s (UDP) Alice's flow to Bob keeps her port again")
+    func strayExpires() {
+        let nat = makeNAT(NATConfiguration(filtersInput: false))
+        guard case .success(let mapped) = nat.send(from: alice, to: server) else { Issue.record("no mapping"); return }
+        let bob = Endpoint(IPv4Address(198, 51, 100, 20), 61000)
+        _ = nat.receive(from: bob, to: mapped, at: second)
+        #expect(nat.send(from: alice, to: bob, at: 32 * second) == .success(mapped))
+    }
+}

@@ -12,6 +12,7 @@ import NetworkTopology
 /// | mapping address-dependent                          | cannot be realised                                |
 /// | filtering endpoint-independent or address-dependent| cannot be realised                                |
 /// | `udp: blocked`                                     | UDP through the WAN port dropped both ways        |
+/// | `inputFilter: false`                               | the same without the input chain                  |
 /// | UDP / TCP mapping timeouts                         | the namespace's conntrack timeouts                |
 /// | hairpinning                                        | not realised (a note; LAN peers meet on the LAN)  |
 /// | port preservation off, random allocation, ranges   | not realised (a note)                             |
@@ -41,7 +42,16 @@ struct NATRealisation {
         let blockUDP = nat.blocksUDP ? "        meta l4proto udp iifname \"\(wan)\" drop\n        meta l4proto udp oifname \"\(wan)\" drop\n" : ""
         // The input chain matters as much as forward: without it a punch that reaches this
         // router before its own side has sent is answered by the router's kernel (a RST, or a
-        // conntrack entry of its own) and the far side's mapping collides (TOOLCHAIN.md).
+        // conntrack entry of its own) and the far side's mapping collides (TOOLCHAIN.md). A
+        // scenario asks for exactly that with `inputFilter: false`.
+        let inputChain = nat.filtersInput ? """
+                chain input {
+                    type filter hook input priority filter; policy accept;
+                    iifname "\(wan)" ct state established,related accept
+                    iifname "\(wan)" drop
+                }
+
+            """ : ""
         ruleset = """
             table ip lab_nat {
                 chain postrouting {
@@ -53,12 +63,7 @@ struct NATRealisation {
             \(blockUDP)        iifname "\(wan)" ct state established,related accept
                     iifname "\(wan)" drop
                 }
-                chain input {
-                    type filter hook input priority filter; policy accept;
-                    iifname "\(wan)" ct state established,related accept
-                    iifname "\(wan)" drop
-                }
-            }
+            \(inputChain)}
 
             """
         let defaults = NATConfiguration()

@@ -21,6 +21,17 @@ public final class NATTable: NATDevice {
     private var sweepHead = 0
     /// Where sequential allocation continues, per transport (ports are per transport).
     private var lastAllocatedPort: [TransportProtocol: UInt16] = [:]
+    /// Without an input filter: the connection-tracking entries unsolicited packets left on the
+    /// router itself, by (port, sender), with when each expires.
+    private var strayEntries: [StrayKey: UInt64] = [:]
+    /// Linux keeps an unreplied UDP entry 30 s (nf_conntrack_udp_timeout) and one closed by the
+    /// RST it answered a SYN with 10 s (nf_conntrack_tcp_timeout_close).
+    static func strayEntryLifetime(_ transport: TransportProtocol) -> UInt64 {
+        transport == .udp ? 30 * Nanoseconds.second : 10 * Nanoseconds.second
+    }
+    /// The most stray entries kept, as a real table's size is bounded; beyond it, new ones are
+    /// not recorded.
+    static let maximumStrayEntries = 4096
 
     /// Mappings examined by the incremental sweep per translation: enough to keep up with one new
     /// mapping per packet, small enough to stay O(1).
@@ -44,19 +55,22 @@ public final class NATTable: NATDevice {
         sweepStep(now: now)
 
         let key = flowKey(transport: transport, source: source, destination: destination)
-        let mapping: Mapping
+        let found: Mapping
         if let existing = byFlow[key], !removeIfExpired(existing, now: now) {
-            mapping = existing
+            found = existing
         } else {
             guard let port = allocatePort(transport: transport, preferred: source.port, now: now) else {
                 return .failure(.portsExhausted)
             }
-            mapping = Mapping(flow: key, externalPort: port, now: now)
-            byFlow[key] = mapping
-            byPort[PortKey(transport: transport, port: port)] = mapping
-            sweepQueue.append(mapping)
+            found = Mapping(flow: key, externalPort: port, now: now)
+            byFlow[key] = found
+            byPort[PortKey(transport: transport, port: port)] = found
+            sweepQueue.append(found)
         }
 
+        let mapping = configuration.filtersInput
+            ? found
+            : avoidingStrayEntry(found, transport: transport, source: source, destination: destination, now: now)
         // Only what the filter will ask about is recorded, to keep the per-packet cost down.
         switch configuration.filtering {
         case .endpointIndependent: break
@@ -78,7 +92,10 @@ public final class NATTable: NATDevice {
         guard destination.address == externalAddress,
             let mapping = byPort[PortKey(transport: transport, port: destination.port)],
             !removeIfExpired(mapping, now: now)
-        else { return .failure(.noMapping) }
+        else {
+            noteStrayEntry(transport: transport, source: source, destination: destination, now: now)
+            return .failure(.noMapping)
+        }
 
         let admitted: Bool
         switch configuration.filtering {
@@ -86,15 +103,56 @@ public final class NATTable: NATDevice {
         case .addressDependent: admitted = mapping.contactedAddresses.contains(source.address)
         case .addressAndPortDependent: admitted = mapping.contactedEndpoints.contains(source)
         }
-        // A filtered packet leaves no trace: it neither refreshes nor advances TCP state.
-        guard admitted else { return .failure(.filtered) }
+        // A filtered packet leaves no trace in the mapping: it neither refreshes nor advances
+        // TCP state (without an input filter, the router's own stack keeps an entry of it).
+        guard admitted else {
+            noteStrayEntry(transport: transport, source: source, destination: destination, now: now)
+            return .failure(.filtered)
+        }
 
         if transport == .tcp { mapping.observeTCP(flags: tcpFlags ?? [], outbound: false) }
         if configuration.inboundRefresh { mapping.lastActivity = now }
         return .success(mapping.flow.internal)
     }
 
+    // MARK: - Without an input filter
+
+    /// An unsolicited packet taken by the router's own stack leaves an entry for its sender on
+    /// that port (only without an input filter).
+    private func noteStrayEntry(transport: TransportProtocol, source: Endpoint, destination: Endpoint, now: UInt64) {
+        guard !configuration.filtersInput, destination.address == externalAddress else { return }
+        if strayEntries.count >= Self.maximumStrayEntries {
+            strayEntries = strayEntries.filter { $0.value > now }
+            guard strayEntries.count < Self.maximumStrayEntries else { return }
+        }
+        strayEntries[StrayKey(transport: transport, port: destination.port, remote: source)] = now + Self.strayEntryLifetime(transport)
+    }
+
+    /// The mapping a flow to `destination` leaves through: `mapping`, unless a stray entry holds
+    /// its port for that very sender, in which case the flow gets a port of its own (as Linux
+    /// masquerade picks another source port when the tuple is taken), kept for later packets.
+    private func avoidingStrayEntry(
+        _ mapping: Mapping, transport: TransportProtocol, source: Endpoint, destination: Endpoint, now: UInt64
+    ) -> Mapping {
+        guard configuration.mapping != .addressAndPortDependent else { return mapping }
+        let ownKey = FlowKey(transport: transport, internal: source, remote: destination)
+        if let own = byFlow[ownKey], !removeIfExpired(own, now: now) { return own }
+        let stray = StrayKey(transport: transport, port: mapping.externalPort, remote: destination)
+        guard let expiry = strayEntries[stray] else { return mapping }
+        guard expiry > now else {
+            strayEntries.removeValue(forKey: stray)
+            return mapping
+        }
+        guard let port = allocatePort(transport: transport, preferred: 0, now: now) else { return mapping }
+        let own = Mapping(flow: ownKey, externalPort: port, now: now)
+        byFlow[ownKey] = own
+        byPort[PortKey(transport: transport, port: port)] = own
+        sweepQueue.append(own)
+        return own
+    }
+
     public func reboot() {
+        strayEntries.removeAll()
         byFlow.removeAll()
         byPort.removeAll()
         sweepQueue.removeAll()
@@ -257,6 +315,13 @@ public final class NATTable: NATDevice {
     private struct PortKey: Hashable {
         var transport: TransportProtocol
         var port: UInt16
+    }
+
+    /// A connection-tracking entry of the router's own: `remote` sent to `port` unasked.
+    private struct StrayKey: Hashable {
+        var transport: TransportProtocol
+        var port: UInt16
+        var remote: Endpoint
     }
 
     /// Where a TCP mapping is in its life (RFC 5382 section 5): transitory while opening or

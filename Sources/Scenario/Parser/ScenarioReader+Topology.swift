@@ -210,7 +210,7 @@ extension ScenarioReader {
             value,
             allowed: [
                 "mapping", "filtering", "hairpinning", "portPreservation", "portAllocation", "portRange", "udpTimeout",
-                "tcpEstablishedTimeout", "tcpTransitoryTimeout", "inboundRefresh", "udp",
+                "tcpEstablishedTimeout", "tcpTransitoryTimeout", "inboundRefresh", "udp", "inputFilter",
             ])
         var nat = NATConfiguration()
         if let value = fields["mapping"] { nat.mapping = try choice(value, "a NAT mapping behavior") }
@@ -232,6 +232,7 @@ extension ScenarioReader {
         if let value = fields["udp"] {
             nat.blocksUDP = try keyword(value, "a UDP policy", allowed: ["allowed", "blocked"]) == "blocked"
         }
+        if let value = fields["inputFilter"] { nat.filtersInput = try bool(value) }
         return nat
     }
 
