@@ -39,13 +39,7 @@ struct LabCommand: ParsableCommand {
     var compare = false
 
     func run() throws {
-        let parsed: Scenario
-        do {
-            parsed = try ScenarioParser.load(path: scenario)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(2)
-        }
+        let parsed = try ScenarioFile.load(scenario)
         guard let limit = ScenarioValues.duration(maxDuration) else {
             printError("--max-duration \"\(maxDuration)\" is not a duration (e.g. 10m, 90s)")
             throw ExitCode(2)

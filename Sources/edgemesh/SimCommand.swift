@@ -36,13 +36,7 @@ struct SimCommand: ParsableCommand {
     var logLevel: Logger.Level = .notice
 
     func run() throws {
-        let parsed: Scenario
-        do {
-            parsed = try ScenarioParser.load(path: scenario)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(2)
-        }
+        let parsed = try ScenarioFile.load(scenario)
         let runner: ScenarioRunner
         do {
             runner = try ScenarioRunner(scenario: parsed, seed: seed)

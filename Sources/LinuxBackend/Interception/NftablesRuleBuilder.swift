@@ -29,22 +29,18 @@ enum NftablesRuleBuilder {
         for transport: TransportProtocol, table: String, chain: String, family: UInt32,
         _ body: (OpaquePointer) -> Result
     ) -> Result {
-        guard let nftRule = nftnl_rule_alloc() else { fatalError("nftnl_rule_alloc: out of memory") }
-        defer { nftnl_rule_free(nftRule) }
-        nftnl_rule_set_u32(nftRule, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
-        nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-        nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
-
-        addMetaLoad(nftRule, key: NFT_META_L4PROTO, into: register)
-        addCompareEqual(nftRule, [InterceptionMapLayout.protocolNumber(transport)])
-        addPayloadLoad(nftRule, base: NFT_PAYLOAD_NETWORK_HEADER, offset: ipv4DestinationOffset, length: 4,
-                       into: InterceptionMapLayout.keyRegister)
-        addMetaLoad(nftRule, key: NFT_META_L4PROTO, into: InterceptionMapLayout.protocolRegister)
-        addPayloadLoad(nftRule, base: NFT_PAYLOAD_TRANSPORT_HEADER, offset: destinationPortOffset, length: 2,
-                       into: InterceptionMapLayout.portRegister)
-        addMapLookup(nftRule)
-        addRedirect(nftRule)
-        return body(nftRule)
+        withRule(table: table, chain: chain, family: family) { nftRule in
+            addMetaLoad(nftRule, key: NFT_META_L4PROTO, into: register)
+            addCompareEqual(nftRule, [InterceptionMapLayout.protocolNumber(transport)])
+            addPayloadLoad(nftRule, base: NFT_PAYLOAD_NETWORK_HEADER, offset: ipv4DestinationOffset, length: 4,
+                           into: InterceptionMapLayout.keyRegister)
+            addMetaLoad(nftRule, key: NFT_META_L4PROTO, into: InterceptionMapLayout.protocolRegister)
+            addPayloadLoad(nftRule, base: NFT_PAYLOAD_TRANSPORT_HEADER, offset: destinationPortOffset, length: 2,
+                           into: InterceptionMapLayout.portRegister)
+            addMapLookup(nftRule)
+            addRedirect(nftRule)
+            return body(nftRule)
+        }
     }
 
     /// Calls `body` with the rule `nft` builds for `log group <group>` (with `skippingLoopback`,
@@ -53,24 +49,33 @@ enum NftablesRuleBuilder {
     static func withLogRule<Result>(
         group: UInt16, skippingLoopback: Bool, table: String, chain: String, family: UInt32, _ body: (OpaquePointer) -> Result
     ) -> Result {
+        withRule(table: table, chain: chain, family: family) { nftRule in
+            if skippingLoopback {
+                addMetaLoad(nftRule, key: NFT_META_IIF, into: register)
+                let compare = makeExpression("cmp")
+                nftnl_expr_set_u32(compare, UInt16(NFTNL_EXPR_CMP_SREG), register)
+                nftnl_expr_set_u32(compare, UInt16(NFTNL_EXPR_CMP_OP), NFT_CMP_NEQ.rawValue)
+                var loopbackIndex: UInt32 = 1
+                _ = nftnl_expr_set(compare, UInt16(NFTNL_EXPR_CMP_DATA), &loopbackIndex, 4)
+                nftnl_rule_add_expr(nftRule, compare)
+            }
+            let expression = makeExpression("log")
+            nftnl_expr_set_u16(expression, UInt16(NFTNL_EXPR_LOG_GROUP), group)
+            nftnl_rule_add_expr(nftRule, expression)
+            return body(nftRule)
+        }
+    }
+
+    /// A fresh `struct nftnl_rule *` for `chain` of `table`, freed once `build` returns.
+    private static func withRule<Result>(
+        table: String, chain: String, family: UInt32, _ build: (OpaquePointer) -> Result
+    ) -> Result {
         guard let nftRule = nftnl_rule_alloc() else { fatalError("nftnl_rule_alloc: out of memory") }
         defer { nftnl_rule_free(nftRule) }
         nftnl_rule_set_u32(nftRule, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
         nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
         nftnl_rule_set_str(nftRule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
-        if skippingLoopback {
-            addMetaLoad(nftRule, key: NFT_META_IIF, into: register)
-            let compare = makeExpression("cmp")
-            nftnl_expr_set_u32(compare, UInt16(NFTNL_EXPR_CMP_SREG), register)
-            nftnl_expr_set_u32(compare, UInt16(NFTNL_EXPR_CMP_OP), NFT_CMP_NEQ.rawValue)
-            var loopbackIndex: UInt32 = 1
-            _ = nftnl_expr_set(compare, UInt16(NFTNL_EXPR_CMP_DATA), &loopbackIndex, 4)
-            nftnl_rule_add_expr(nftRule, compare)
-        }
-        let expression = makeExpression("log")
-        nftnl_expr_set_u16(expression, UInt16(NFTNL_EXPR_LOG_GROUP), group)
-        nftnl_rule_add_expr(nftRule, expression)
-        return body(nftRule)
+        return build(nftRule)
     }
 
     private static func makeExpression(_ name: String) -> OpaquePointer {
