@@ -1,4 +1,3 @@
-import Foundation
 import Mesh
 import NetworkTopology
 import Scenario
@@ -124,13 +123,12 @@ private struct ServiceEndpointNodes {
     private var nodesByService: [String: [String]] = [:]
 
     init(manifests: [KubernetesManifest]) {
-        for manifest in manifests where manifest.kind == "Endpoints" {
-            guard let json = try? ManifestJSON.encode(yaml: manifest.yaml),
-                let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
-                let subsets = object["subsets"] as? [[String: Any]]
-            else { continue }
-            let nodes = subsets.flatMap { ($0["addresses"] as? [[String: Any]]) ?? [] }.compactMap { $0["nodeName"] as? String }
-            nodesByService["\(manifest.name).\(manifest.namespace ?? "default")"] = nodes
+        // Read as an agent reads manifests, so the plan and the mesh agree on what they say.
+        let set = ManifestSet(files: ["scenario.yaml": manifests.map(\.yaml).joined(separator: "\n---\n")])
+        for object in set.objects[.endpoints] ?? [] {
+            guard case .endpoints(let endpoints) = object else { continue }
+            let key = endpoints.key
+            nodesByService["\(key.name).\(key.namespace)"] = endpoints.subsets.flatMap(\.addresses).compactMap(\.nodeName)
         }
     }
 

@@ -14,7 +14,7 @@ import Glibc
 /// Runs a scenario file on this machine's kernel (`edgemesh lab`): builds its network from
 /// namespaces, starts the real mesh processes and the workloads in their nodes, plays the
 /// timeline in real time, judges the same expectations as the simulator on what the run
-/// observed, and removes everything it made, also after Ctrl-C (`abort`) and, on the next
+/// observed, and removes everything it made, also after Ctrl-C (`cleanUp`) and, on the next
 /// run, after a crash of the runner itself.
 public final class LabRunner: @unchecked Sendable {
     public struct Options: Sendable {
@@ -145,7 +145,7 @@ public final class LabRunner: @unchecked Sendable {
                     if plan.excluded.contains(summary.node) { summary.node += " (left out)" }
                     return summary
                 },
-                verdicts: judge.verdicts().map { verdict in judged(verdict, latencyApplied: network.hasNetem) },
+                verdicts: judge.verdicts().map { verdict in judged(verdict, latencyDropped: network.dropsLatency) },
                 matrix: judge.matrix().map(judged))
             report.labWallTime = wallTime
             return report
@@ -171,17 +171,12 @@ public final class LabRunner: @unchecked Sendable {
     }
 
     /// The verdict, or "not judged" when the lab cannot give the expectation what it needs.
-    private func judged(_ verdict: ScenarioReport.Verdict, latencyApplied: Bool) -> ScenarioReport.Verdict {
+    private func judged(_ verdict: ScenarioReport.Verdict, latencyDropped: Bool) -> ScenarioReport.Verdict {
         if let reason = plan.notJudged[verdict.expectation.subject] { return .notJudged(verdict.expectation, because: reason) }
-        if case .latency = verdict.expectation.kind, !latencyApplied, hasLinkLatency {
+        if case .latency = verdict.expectation.kind, latencyDropped {
             return .notJudged(verdict.expectation, because: "link latency is not applied on this kernel (no netem)")
         }
         return verdict
-    }
-
-    private var hasLinkLatency: Bool {
-        let links = plan.topology.nodes.map(\.link) + plan.topology.routers.map(\.link)
-        return links.contains { $0.up.latency > 0 || $0.down.latency > 0 || $0.up.jitter > 0 || $0.down.jitter > 0 }
     }
 
     private func judged(_ matrix: MatrixReport) -> MatrixReport {

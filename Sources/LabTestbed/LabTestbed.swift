@@ -19,8 +19,9 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     private let workloadNodes: Set<String>
     /// Time 0 of the scenario's timeline.
     private(set) var start: NIODeadline = .now()
+    /// Cloud cuts in force, by the id `makeCloudUnreachable` returned.
     private var cloudCuts: Set<Int> = []
-    private var nextPartition = 1
+    private var nextCutID = 1
 
     init(
         loop: EventLoop, plan: LabPlan, network: LabNetwork, hosts: [String: LabHost], mesh: LabMeshDeployment?,
@@ -87,8 +88,8 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func makeCloudUnreachable() throws -> Int {
         try network.setCloudReachable(false)
-        let id = nextPartition
-        nextPartition += 1
+        let id = nextCutID
+        nextCutID += 1
         cloudCuts.insert(id)
         return id
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,8 @@ import Glibc
 /// the next run, and nothing it did not make.
 final class LabNames {
     static let rootDirectory = "/run/edgemesh-lab"
-    private static let runsStarted = LabRunCounter()
+    /// Runs this process has started, so that runs side by side get names of their own.
+    private static let runsStarted = Atomic<Int>(0)
 
     /// `emlab<pid>-<n>`: the prefix of every namespace of the run (n counts runs of one process).
     let runID: String
@@ -20,7 +22,7 @@ final class LabNames {
     private var namespaceList: FileHandle
 
     init() throws {
-        runID = "emlab\(getpid())-\(Self.runsStarted.add(1))"
+        runID = "emlab\(getpid())-\(Self.runsStarted.add(1, ordering: .relaxed).newValue)"
         directory = "\(Self.rootDirectory)/\(runID)"
         let files = FileManager.default
         try? files.removeItem(atPath: directory)
@@ -91,15 +93,3 @@ final class LabNames {
     }
 }
 
-/// Counts the lab runs one process has started, so that runs side by side get names of their own.
-private final class LabRunCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func add(_ amount: Int) -> Int {
-        lock.withLock {
-            value += amount
-            return value
-        }
-    }
-}

@@ -21,6 +21,7 @@ final class LabMeshDeployment {
     private let hosts: [String: LabHost]
     private let executable: String
     private let directory: String
+    /// The mesh processes by name (`agent-<node>`, `relay-<node>`).
     private var processes: [String: LabProcess] = [:]
     /// The last status each agent answered with.
     private(set) var statuses: [String: AgentStatus] = [:]
@@ -82,6 +83,11 @@ final class LabMeshDeployment {
             try startRelay(on: relay)
         }
         for node in agentNodes {
+            // Redirected cluster IPs are answered on loopback; a node without a default route
+            // (on the internet) needs a route for them, or connect() fails before interception.
+            if let namespace = network.namespace(of: node) {
+                try LabShell.run(["ip", "route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"], in: namespace)
+            }
             try startAgent(on: node)
         }
         for change in changes {
@@ -98,7 +104,7 @@ final class LabMeshDeployment {
 
     private func startRelay(on relay: String) throws {
         guard let namespace = network.namespace(of: relay), let address = address(of: relay) else { return }
-        processes[relay] = try LabProcess(
+        processes["relay-\(relay)"] = try LabProcess(
             name: "relay-\(relay)", namespace: namespace, executable: executable,
             arguments: ["relay", "--listen", "\(address):\(Self.relayPort)", "--psk-file", pskPath, "--name", relay],
             logDirectory: directory)
@@ -106,9 +112,6 @@ final class LabMeshDeployment {
 
     private func startAgent(on node: String) throws {
         guard let namespace = network.namespace(of: node) else { return }
-        // Redirected cluster IPs are answered on loopback; a node without a default route (on
-        // the internet) needs a route for them, or connect() fails before interception.
-        _ = try? LabShell.run(["ip", "-n", namespace, "route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"])
         var arguments = [
             "agent", "--node-name", node, "--state-dir", "\(directory)/state/\(node)", "--listen-ip", "127.0.0.1",
             "--dns-port", "\(spec.dnsPort)", "--cluster-domain", spec.clusterDomain, "--resolv-conf", "\(directory)/resolv.conf",
@@ -126,16 +129,17 @@ final class LabMeshDeployment {
             }
         }
         if spec.gateways.contains(node) { arguments.append("--gateway") }
-        processes[node] = try LabProcess(name: "agent-\(node)", namespace: namespace, executable: executable, arguments: arguments, logDirectory: directory)
+        processes["agent-\(node)"] = try LabProcess(name: "agent-\(node)", namespace: namespace, executable: executable, arguments: arguments, logDirectory: directory)
     }
 
     /// Whether `node` runs an agent or a relay of the run.
-    func runsProcess(on node: String) -> Bool { processes[node] != nil }
+    func runsProcess(on node: String) -> Bool { agentNodes.contains(node) || spec.relays.contains(node) }
 
-    /// A power cut as the mesh sees it: the node's agent or relay is killed (SIGKILL); its
-    /// state directory stays for `boot`.
+    /// A power cut as the mesh sees it: the node's agent and relay are killed (SIGKILL); the
+    /// agent's state directory stays for `boot`.
     func crash(_ node: String) {
-        processes[node]?.kill()
+        processes["agent-\(node)"]?.kill()
+        processes["relay-\(node)"]?.kill()
         statuses[node] = nil
     }
 
@@ -176,16 +180,23 @@ final class LabMeshDeployment {
 
     private func pollStatuses() {
         for node in agentNodes {
-            guard let host = hosts[node] else { continue }
-            host.connectStream(StreamConnectOptions(remote: IPv4Address.loopback.socketAddress(port: Self.statusPort), connectTimeout: .seconds(1))) { _ in
-                host.eventLoop.makeSucceededVoidFuture()
-            }.flatMap { channel in
-                AgentStatusClient.fetchStatus(over: channel, authority: "127.0.0.1:\(Self.statusPort)", timeout: .seconds(2))
-            }.whenSuccess { [self] body in
+            fetch("/status", fromAgentOn: node, timeout: .seconds(2))?.whenSuccess { [self] body in
                 guard let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(body.utf8)) else { return }
                 statuses[node] = status
                 publishKeyIfNeeded(of: node, status: status)
             }
+        }
+    }
+
+    /// One page of the local endpoint of the agent on `node`, asked from inside its namespace;
+    /// nil when the node is not part of the run.
+    private func fetch(_ path: String, fromAgentOn node: String, timeout: TimeAmount) -> EventLoopFuture<String>? {
+        guard let host = hosts[node] else { return nil }
+        let endpoint = IPv4Address.loopback.socketAddress(port: Self.statusPort)
+        return host.connectStream(StreamConnectOptions(remote: endpoint, connectTimeout: .seconds(1))) { _ in
+            host.eventLoop.makeSucceededVoidFuture()
+        }.flatMap { channel in
+            AgentStatusClient.fetchPage(path, over: channel, authority: "127.0.0.1:\(Self.statusPort)", timeout: timeout)
         }
     }
 
@@ -218,13 +229,8 @@ final class LabMeshDeployment {
     /// Fetches every agent's table (`GET /table`) for `tableMatchesSource`; completes when all
     /// have answered or failed.
     func fetchTables(on loop: EventLoop) -> EventLoopFuture<Void> {
-        let fetches = agentNodes.compactMap { node -> EventLoopFuture<Void>? in
-            guard let host = hosts[node] else { return nil }
-            return host.connectStream(StreamConnectOptions(remote: IPv4Address.loopback.socketAddress(port: Self.statusPort), connectTimeout: .seconds(1))) { _ in
-                host.eventLoop.makeSucceededVoidFuture()
-            }.flatMap { channel in
-                AgentStatusClient.fetchPage("/table", over: channel, authority: "127.0.0.1:\(Self.statusPort)", timeout: .seconds(5))
-            }.map { [self] body in
+        let fetches = agentNodes.compactMap { node in
+            fetch("/table", fromAgentOn: node, timeout: .seconds(5))?.map { [self] body in
                 tables[node] = ManifestSet(files: ["table.json": body])
             }.recover { _ in }
         }

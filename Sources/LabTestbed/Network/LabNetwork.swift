@@ -59,10 +59,13 @@ final class LabNetwork {
         for router in topology.routers where !excluded.contains(router.name) { try build(router) }
         for node in topology.nodes where !excluded.contains(node.name) { try build(node) }
         for network in networks { try addRoutes(on: network) }
-        if !hasNetem, hasLatency {
+        if dropsLatency {
             notes.append("this kernel has no netem: link latency and jitter are not applied, and latency expectations are not judged")
         }
     }
+
+    /// Whether links of the run ask for latency or jitter this kernel does not apply (no netem).
+    var dropsLatency: Bool { !hasNetem && hasLatency }
 
     private var hasLatency: Bool {
         let links = topology.nodes.filter { !excluded.contains($0.name) }.map(\.link)
@@ -76,7 +79,7 @@ final class LabNetwork {
         let upstream = topology.networks.first { $0.name == router.upstream }!
         try attach(namespace, interface: "wan", to: upstream, address: router.address!, owner: router.name)
         try attach(namespace, interface: "lan", to: inside, address: router.insideAddress!, owner: nil)
-        try LabShell.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        try LabShell.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], in: namespace)
         if let gateway = gateway(of: upstream) {
             try LabShell.run(["ip", "-n", namespace, "route", "add", "default", "via", "\(gateway)"])
         }
@@ -85,7 +88,7 @@ final class LabNetwork {
             let realisation = NATRealisation(nat, wan: "wan")!
             try LabShell.run(["nft", "-f", "-"], input: realisation.ruleset, in: namespace)
             for (name, value) in realisation.sysctls {
-                try LabShell.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", "\(name)=\(value)"])
+                try LabShell.run(["sysctl", "-qw", "\(name)=\(value)"], in: namespace)
             }
             notes += realisation.notes.map { "\(router.name): \($0)" }
         }
@@ -172,12 +175,12 @@ final class LabNetwork {
             var arguments = ["tc", "qdisc", "add", "dev", device, "root", "netem", "delay", "\(profile.latency / 1000)us"]
             if profile.jitter > 0 { arguments.append("\(profile.jitter / 1000)us") }
             if let bandwidth = profile.bandwidth { arguments += ["rate", "\(bandwidth)bit"] }
-            try LabShell.run(["ip", "netns", "exec", namespace] + arguments)
+            try LabShell.run(arguments, in: namespace)
         } else if let bandwidth = profile.bandwidth {
             // A burst of 10 ms at the rate (at least 16 KiB, above any MTU) and a queue of 100 ms.
             let burst = max(16 * 1024, bandwidth / 8 / 100)
-            try LabShell.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", device, "root", "tbf",
-                              "rate", "\(bandwidth)bit", "burst", "\(burst)", "latency", "100ms"])
+            try LabShell.run(["tc", "qdisc", "add", "dev", device, "root", "tbf", "rate", "\(bandwidth)bit", "burst", "\(burst)",
+                              "latency", "100ms"], in: namespace)
         }
     }
 
@@ -187,7 +190,11 @@ final class LabNetwork {
     }
 
     private static func netemWorks(in namespace: String) -> Bool {
-        (try? LabShell.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])) != nil
+        guard (try? LabShell.run(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], in: namespace)) != nil else {
+            return false
+        }
+        _ = try? LabShell.run(["tc", "qdisc", "del", "dev", "lo", "root"], in: namespace)
+        return true
     }
 
     // MARK: Faults
@@ -215,7 +222,7 @@ final class LabNetwork {
     /// Forgets every mapping of a NAT router: its conntrack table is flushed, as a reboot would.
     func rebootNAT(_ router: String) throws {
         guard let namespace = namespace(of: router) else { throw LabError("\"\(router)\" is not a router of this run") }
-        try LabShell.run(["ip", "netns", "exec", namespace, "conntrack", "-F"])
+        try LabShell.run(["conntrack", "-F"], in: namespace)
     }
 
     /// Cuts the cloud networks' routers off (forwarding through their WAN ports dropped) when

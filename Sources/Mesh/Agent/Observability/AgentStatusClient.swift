@@ -1,25 +1,21 @@
 import NIOCore
 import NIOHTTP1
 
-/// The client side of the agent's `GET /status` (what `edgemesh status` asks): one request on a
-/// stream connected to the agent's local endpoint, its body handed back when the status is 200.
+/// The client side of the agent's local pages (`GET /status`, what `edgemesh status` asks, and
+/// `GET /table`): one request on a stream connected to the agent's local endpoint, its body
+/// handed back when the status is 200.
 ///
 /// It takes a connected channel rather than a host, so the command line dials it with a plain
 /// socket and needs neither a store nor interception. Every method runs on the channel's loop.
 public enum AgentStatusClient {
-    /// The most bytes of status accepted: a status page is a few kilobytes even with many peers.
+    /// The most bytes of a page accepted: a status page is a few kilobytes even with many peers;
+    /// a table listing grows with the cluster.
     public static let maximumBodyBytes = 4 << 20
 
-    /// Sends `GET /status` with `Host: authority` over `channel` and closes it once answered.
+    /// Sends `GET path` (`/status`, `/table`) with `Host: authority` over `channel` and closes
+    /// it once answered.
     /// Fails when the connection ends before a full response, the status is not 200, the body
     /// is larger than `maximumBodyBytes`, or no full answer came within `timeout`.
-    public static func fetchStatus(
-        over channel: Channel, authority: String, timeout: TimeAmount = .seconds(10)
-    ) -> EventLoopFuture<String> {
-        fetchPage("/status", over: channel, authority: authority, timeout: timeout)
-    }
-
-    /// Sends `GET path` (another page of the agent's endpoint: `/table`) the same way.
     public static func fetchPage(
         _ path: String, over channel: Channel, authority: String, timeout: TimeAmount = .seconds(10)
     ) -> EventLoopFuture<String> {
