@@ -79,6 +79,15 @@ public final class LabRunner: @unchecked Sendable {
     /// Faults aimed at what the plan leaves out, in words.
     private let faultsLeftOut: [String]
 
+    /// Every node and router a partition of the run names (their packets carry marks).
+    private var partitionMembers: Set<String> {
+        var members = Set<String>()
+        for fault in scenario.faults {
+            if case .partition(let a, let b, _) = fault.kind, let named = try? plan.topology.members(of: a + b) { members.formUnion(named) }
+        }
+        return members
+    }
+
     /// What the run leaves out or cannot apply, one line each, known before it starts.
     public var notes: [String] { plan.exclusionNotes + faultsLeftOut }
 
@@ -92,6 +101,7 @@ public final class LabRunner: @unchecked Sendable {
         defer { cleanUp() }
         let network = LabNetwork(topology: plan.topology, names: names, excluded: plan.excluded)
         try network.build()
+        let partitions = try LabPartitions(marking: partitionMembers, network: network)
         var notes = network.notes
         let captures = try options.pcapDirectory.map { try startCaptures(into: $0, network: network) } ?? []
         defer { for capture in captures { _ = try? capture.stop() } }
@@ -117,7 +127,8 @@ public final class LabRunner: @unchecked Sendable {
         }
         lock.withLock { self.mesh = mesh }
         let testbed = LabTestbed(
-            loop: loop, plan: plan, network: network, hosts: hosts, mesh: mesh, workloadNodes: Set(scenario.workloads.map(\.node)))
+            loop: loop, plan: plan, network: network, partitions: partitions, hosts: hosts, mesh: mesh,
+            workloadNodes: Set(scenario.workloads.map(\.node)))
         let paths = TunnelPathTracker(scenario: scenario, testbed: testbed)
 
         testbed.startClock()

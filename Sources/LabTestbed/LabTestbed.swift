@@ -19,15 +19,18 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     private let workloadNodes: Set<String>
     /// Time 0 of the scenario's timeline.
     private(set) var start: NIODeadline = .now()
+    let partitions: LabPartitions
     /// Cloud cuts in force, by the id `makeCloudUnreachable` returned.
     private var cloudCuts: Set<Int> = []
+    /// Ids of partitions and cloud cuts alike.
     private var nextCutID = 1
 
     init(
-        loop: EventLoop, plan: LabPlan, network: LabNetwork, hosts: [String: LabHost], mesh: LabMeshDeployment?,
-        workloadNodes: Set<String>
+        loop: EventLoop, plan: LabPlan, network: LabNetwork, partitions: LabPartitions, hosts: [String: LabHost],
+        mesh: LabMeshDeployment?, workloadNodes: Set<String>
     ) {
         self.workloadNodes = workloadNodes
+        self.partitions = partitions
         self.loop = loop
         self.plan = plan
         self.network = network
@@ -62,8 +65,8 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func checkTargets(of fault: FaultSpec.Kind) throws {
         switch fault {
-        case .partition:
-            throw LabError("partitions are not realised in the lab yet (nftables cannot tell which node behind a NAT a packet came from)")
+        case .partition(let a, let b, _):
+            _ = try plan.topology.members(of: a + b)
         case .crash(let node):
             // The workloads share the run's loop and cannot be powered off with their node yet.
             guard mesh?.runsProcess(on: node) == true, !workloadNodes.contains(node), node != mesh?.spec.apiServer else {
@@ -83,7 +86,10 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     }
 
     func partition(_ a: [String], from b: [String], oneWay: Bool) throws -> Int {
-        throw LabError("partitions are not realised in the lab yet")
+        let id = nextCutID
+        nextCutID += 1
+        try partitions.cut(try plan.topology.members(of: a), from: try plan.topology.members(of: b), oneWay: oneWay, id: id)
+        return id
     }
 
     func makeCloudUnreachable() throws -> Int {
@@ -95,9 +101,12 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     }
 
     func heal(partition id: Int) {
-        guard cloudCuts.remove(id) != nil, cloudCuts.isEmpty else { return }
         // The rules were made by this run; failing to remove them is a broken lab.
-        try! network.setCloudReachable(true)
+        guard cloudCuts.remove(id) != nil else {
+            try! partitions.heal(id)
+            return
+        }
+        if cloudCuts.isEmpty { try! network.setCloudReachable(true) }
     }
 
     func setLink(of node: String, direction: LinkDirection, up: Bool) throws {

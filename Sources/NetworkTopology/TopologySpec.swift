@@ -53,12 +53,18 @@ public struct TopologySpec: Hashable, Sendable {
         public var address: IPv4Address?
         /// The node's access link to its network.
         public var link: LinkSpec
+        /// How late the host reacts to a packet that reached it: each arriving packet is handed
+        /// to its stack up to this long after it arrived (drawn per packet, arrival order kept),
+        /// as interrupts and scheduling delay a real machine's processes. Zero is an ideal host
+        /// whose peers, given the same timers, act at the same instant; two real hosts never do.
+        public var hostJitter: UInt64
 
-        public init(name: String, network: String, address: IPv4Address? = nil, link: LinkSpec = .ideal) {
+        public init(name: String, network: String, address: IPv4Address? = nil, link: LinkSpec = .ideal, hostJitter: UInt64 = 0) {
             self.name = name
             self.network = network
             self.address = address
             self.link = link
+            self.hostJitter = hostJitter
         }
     }
 

@@ -9,10 +9,13 @@ import Testing
 /// The project's promise held against this kernel: the scenario files CI runs in the simulator
 /// run on network namespaces with real agents, and both say the same about every expectation
 /// and every NAT-matrix cell Linux can build. Each file runs in real time (quickstart 3 min,
-/// nat-matrix 100 s, load-balancing 10 min), side by side.
+/// nat-matrix 100 s, load-balancing 10 min, partition-and-offline's lab profile 4 min,
+/// conntrack-collision 100 s), side by side.
 @Suite("lab: the simulator and the kernel agree", .enabled(if: LabMachine.canRun, LabMachine.reason))
 struct LabAgreementTests {
-    @Test("every judged expectation and matrix cell agrees", arguments: ["quickstart.yaml", "nat-matrix.yaml", "load-balancing.yaml"])
+    @Test(
+        "every judged expectation and matrix cell agrees",
+        arguments: ["quickstart.yaml", "nat-matrix.yaml", "load-balancing.yaml", "partition-and-offline.yaml", "conntrack-collision.yaml"])
     func agreement(file: String) throws {
         let scenario = try ScenarioParser.load(path: "\(RepositoryFiles.scenarios)/\(file)")
         let simulated = try ScenarioRunner(scenario: scenario.applyingLabProfile()).run()
@@ -21,7 +24,7 @@ struct LabAgreementTests {
         let agreement = AgreementReport(simulated: simulated, real: real)
         #expect(agreement.agrees, "\(agreement.render())\n\n\(real.renderTable())")
         // Something was judged on the kernel: a run where nothing ran cannot agree by default.
-        #expect(agreement.rows.filter { $0.agreement == .agree }.count >= 5, "\(agreement.render())")
+        #expect(agreement.rows.filter { $0.agreement == .agree }.count >= 3, "\(agreement.render())")
         let failed = real.verdicts.filter { $0.judged && !$0.passed }
         #expect(failed.isEmpty, "\(real.renderTable())")
         if let matrix = real.matrix {

@@ -58,6 +58,10 @@ final class LabNetwork {
         if let first = networks.first { hasNetem = Self.netemWorks(in: names.namespace(forNetwork: first.name)) }
         for router in topology.routers where !excluded.contains(router.name) { try build(router) }
         for node in topology.nodes where !excluded.contains(node.name) { try build(node) }
+        let jittery = topology.nodes.filter { $0.hostJitter > 0 && !excluded.contains($0.name) }.map(\.name)
+        if !jittery.isEmpty {
+            notes.append("hostJitter (\(jittery.joined(separator: ", "))): the simulator's stand-in for what real hosts do by themselves; nothing is added")
+        }
         for network in networks { try addRoutes(on: network) }
         if dropsLatency {
             notes.append("this kernel has no netem: link latency and jitter are not applied, and latency expectations are not judged")

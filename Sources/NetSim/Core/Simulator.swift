@@ -16,6 +16,8 @@ import Glibc
 /// derived from `seed`. Not thread-safe: create and run a simulator on one thread.
 public final class Simulator: @unchecked Sendable {
     public let seed: UInt64
+    /// What the network was built from.
+    public let topology: TopologySpec
     /// Virtual nanoseconds since the start of the run.
     public private(set) var now: UInt64 = 0
     public let trace = Trace()
@@ -53,6 +55,7 @@ public final class Simulator: @unchecked Sendable {
     /// cannot be simulated (unknown names, addresses outside their subnet, loops).
     public init(seed: UInt64, topology: TopologySpec) throws {
         self.seed = seed
+        self.topology = topology
         try TopologyBuilder(simulator: self).build(topology)
     }
 

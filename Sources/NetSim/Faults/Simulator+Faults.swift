@@ -7,29 +7,7 @@ extension Simulator {
     /// The nodes a name stands for: a node or router itself, or every node on a network and on
     /// the networks behind it.
     public func nodes(named names: [String]) throws -> Set<NodeID> {
-        var result = Set<NodeID>()
-        for name in names {
-            if let id = nodesByName[name] {
-                result.insert(id)
-            } else if let network = networksByName[name] {
-                result.formUnion(nodes(under: network))
-            } else {
-                throw TopologyError("\"\(name)\" is neither a node, a router nor a network")
-            }
-        }
-        return result
-    }
-
-    private func nodes(under network: Int) -> Set<NodeID> {
-        var result = Set<NodeID>()
-        for node in nodes where node.role == .host && node.interfaces[0].network == network {
-            result.insert(node.id)
-        }
-        for router in nodes where router.role == .router && router.interfaces[router.upstreamInterface].network == network {
-            result.insert(router.id)
-            result.formUnion(nodes(under: router.interfaces[router.insideInterface].network))
-        }
-        return result
+        Set(try topology.members(of: names).map { nodesByName[$0]! })
     }
 
     /// Drops packets from `a` to `b` (and back unless `oneWay`) until `heal(partition:)`.

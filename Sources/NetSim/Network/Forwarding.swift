@@ -1,4 +1,5 @@
 import Mesh
+import NIOCore
 
 /// How packets move: out of a host, across a network and its links, through routers and
 /// their NATs, into a host.
@@ -80,7 +81,13 @@ extension Simulator {
             trace.recordPacket(.delivered, at: now, node: node.id, packet: packet)
             countDelivered()
             if interface >= 0 { node.capture?(packet, now) }
-            node.kernel?.receive(packet)
+            if interface >= 0, let delay = node.stackDelay {
+                // The wire saw it now; the host's processes see it when its stack gets to it.
+                let handover = SimTask(node: node.id, generation: node.loop.generation) { node.kernel?.receive(packet) }
+                schedule(at: delay.handover(arrivingAt: now), handover)
+            } else {
+                node.kernel?.receive(packet)
+            }
         case .router:
             trace.recordPacket(.forwarded, at: now, node: node.id, packet: packet)
             forward(packet, at: node, arrivedOn: interface)
@@ -137,7 +144,23 @@ extension Simulator {
             leave(packet, router, through: exit)
         case .failure(let reason):
             drop(packet, at: router, reason: reason.rawValue)
+            if exit == router.insideInterface && !outbound { answerAsTheRouterItself(arriving, router, nat: nat, reason: reason) }
         }
+    }
+
+    /// Without a WAN input filter, an inbound packet no mapping takes is the router's own: its
+    /// stack, with nothing listening, resets a TCP segment (and keeps an entry for it, which
+    /// the NAT table records). With the filter, it is dropped silently.
+    private func answerAsTheRouterItself(_ packet: Packet, _ router: SimNode, nat: NATDevice, reason: NATDropReason) {
+        guard !nat.configuration.filtersInput, reason == .noMapping || reason == .filtered,
+            let header = packet.tcp, !header.flags.contains(.rst)
+        else { return }
+        let reset = Packet(
+            id: makePacketID(), transport: .tcp, source: packet.destination, destination: packet.source,
+            tcp: .reset(answering: header, payloadLength: packet.payload.readableBytes), payload: ByteBuffer(),
+            origin: router.id)
+        router.capture?(reset, now)
+        leave(reset, router, through: router.upstreamInterface)
     }
 
     private func leave(_ packet: Packet, _ router: SimNode, through interface: Int) {

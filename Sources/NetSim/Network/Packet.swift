@@ -37,6 +37,16 @@ public struct TCPHeader: Hashable, Sendable {
         self.acknowledgment = acknowledgment
         self.window = window
     }
+
+    /// The reset a stack answers `segment` with when no socket wants it (RFC 9293 section
+    /// 3.10.7.1): acknowledging what it carried unless it acknowledged something itself.
+    static func reset(answering segment: TCPHeader, payloadLength: Int) -> TCPHeader {
+        let carried = UInt32(truncatingIfNeeded: payloadLength) &+ (segment.flags.contains(.syn) ? 1 : 0)
+        let acknowledged = segment.flags.contains(.ack)
+        return TCPHeader(
+            flags: acknowledged ? [.rst] : [.rst, .ack], sequence: acknowledged ? segment.acknowledgment : 0,
+            acknowledgment: segment.sequence &+ carried, window: 0)
+    }
 }
 
 /// One IPv4 packet in flight through the simulated network.

@@ -23,6 +23,8 @@ public final class SimNode {
     // Hosts only.
     var kernel: SimKernel?
     public internal(set) var host: SimHost?
+    /// How late the host's stack takes arriving packets; `nil` for an ideal host.
+    var stackDelay: HostStackDelay?
 
     /// Called with every packet the node sends or receives, at virtual time (pcap capture).
     var capture: ((Packet, UInt64) -> Void)?

@@ -78,6 +78,10 @@ struct TopologyBuilder {
         let kernel = SimKernel(simulator: simulator, node: node)
         node.kernel = kernel
         node.host = SimHost(simulator: simulator, node: node, kernel: kernel)
+        if spec.hostJitter > 0 {
+            node.stackDelay = HostStackDelay(
+                jitter: spec.hostJitter, random: SimRandom(seed: simulator.seed, label: "stack:\(spec.name)"))
+        }
     }
 
     private func makeNode(name: String, role: SimNode.Role) -> SimNode {

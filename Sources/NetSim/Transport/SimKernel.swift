@@ -205,10 +205,7 @@ final class SimKernel {
                 remember(connection)
             } else if !header.flags.contains(.rst) {
                 // Nobody here: refuse, as a real stack does.
-                let ack = header.sequence &+ UInt32(packet.payload.readableBytes) &+ (header.flags.contains(.syn) ? 1 : 0)
-                let reset = TCPHeader(
-                    flags: header.flags.contains(.ack) ? [.rst] : [.rst, .ack],
-                    sequence: header.flags.contains(.ack) ? header.acknowledgment : 0, acknowledgment: ack, window: 0)
+                let reset = TCPHeader.reset(answering: header, payloadLength: packet.payload.readableBytes)
                 transmitTCP(from: packet.destination, to: packet.source, header: reset, payload: emptyBuffer)
             }
         }

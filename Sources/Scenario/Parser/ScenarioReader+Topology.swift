@@ -72,11 +72,12 @@ extension ScenarioReader {
     }
 
     private func node(_ item: LocatedNode) throws(ScenarioError) -> (TopologySpec.Node, MappingEntries) {
-        let fields = try self.fields(item, allowed: ["name", "network", "address", "link"])
+        let fields = try self.fields(item, allowed: ["name", "network", "address", "link", "hostJitter"])
         var node = TopologySpec.Node(
             name: try name(required(fields, "name")), network: try name(required(fields, "network")))
         if let value = fields["address"] { node.address = try address(value) }
         if let value = fields["link"] { node.link = try link(value) }
+        if let value = fields["hostJitter"] { node.hostJitter = try duration(value) }
         return (node, fields)
     }
 

@@ -63,6 +63,7 @@ import Testing
               network: lan-a
               address: 192.168.1.10
               link: {latency: 250us}
+              hostJitter: 1500us
             - {name: edge-2, network: lan-b}
         kubernetes:
           - apiVersion: v1
@@ -183,7 +184,7 @@ import Testing
             .init(name: "cloud-1", network: "cloud"),
             .init(
                 name: "edge-1", network: "lan-a", address: IPv4Address(192, 168, 1, 10),
-                link: LinkSpec(both: LinkProfile(latency: 250_000))),
+                link: LinkSpec(both: LinkProfile(latency: 250_000)), hostJitter: 1_500_000),
             .init(name: "edge-2", network: "lan-b"),
         ])
 
@@ -438,7 +439,7 @@ import Testing
     static let invalidCases: [InvalidCase] = [
         .init(
             label: "unknown key", replace: "address: 192.168.1.10", with: "adress: 192.168.1.10", lineOf: "adress",
-            message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link)"#),
+            message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
             message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab)"#),
