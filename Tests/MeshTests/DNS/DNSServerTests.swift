@@ -288,6 +288,23 @@ extension DNSServerTests {
         #expect(forwarder.upstreamQueries == 2)
     }
 
+    /// RFC 7766: an upstream answer too large for UDP comes back truncated; the agent asks the
+    /// same upstream again over TCP, so large external answers resolve at all.
+    @Test func aTruncatedUpstreamAnswerIsFetchedAgainOverTCP() throws {
+        let (bench, forwarder) = try Self.forwardingBench()
+        let name = "big.default.svc.example.org"
+        let whole = try Self.decode(Self.overTCP(bench, [Self.query(name, .a, id: 1)]))
+        #expect(whole.first?.header.isTruncated == false)
+        #expect(whole.first?.answers.count == 100)
+        #expect(forwarder.upstreamQueries == 1)
+        #expect(forwarder.upstreamStreamQueries == 1)
+        // A UDP client gets what fits, marked truncated, from the cache; its retry over TCP the rest.
+        let part = try Self.decode(Self.overUDP(bench, [Self.query(name, .a, id: 2)]))
+        #expect(part.first?.header.isTruncated == true)
+        #expect((part.first?.answers.count ?? 100) < 100)
+        #expect(forwarder.upstreamQueries == 1)
+    }
+
     @Test func withACacheTTLForwardedAnswersAreAskedForAgainOnceItHasPassed() throws {
         let (bench, forwarder) = try Self.forwardingBench(cacheTTL: 5)
         let name = "web.default.svc.example.org"

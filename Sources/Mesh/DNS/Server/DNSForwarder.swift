@@ -6,9 +6,9 @@ import NIOCore
 /// Per query: a fresh cached answer if there is one; else the upstreams in order, each given
 /// `attemptTimeout`, from a new socket (ephemeral port) with a new random ID, accepting only a
 /// reply from the upstream's own address and port with that ID and the same question (RFC
-/// 5452); else a stale cached answer (RFC 8767); else SERVFAIL. Truncated upstream replies are
-/// passed on, uncached, so the client retries over TCP to us; TCP to the upstreams is not
-/// implemented.
+/// 5452); else a stale cached answer (RFC 8767); else SERVFAIL. A truncated upstream reply is
+/// asked for again over TCP to the same upstream (RFC 7766), so answers too large for UDP
+/// resolve; should that fail, the truncated reply is passed on, uncached.
 ///
 /// Identical questions in flight share one upstream exchange, and at most
 /// `maximumQueriesInFlight` exchanges (each a socket) are in flight: a query beyond that gets
@@ -23,6 +23,8 @@ public final class DNSForwarder: @unchecked Sendable {
     private var cache: ForwardedAnswerCache
     /// Upstream exchanges begun, and how many ended with no reply at all.
     public private(set) var upstreamQueries: UInt64 = 0
+    /// Upstream exchanges repeated over TCP because the UDP reply was truncated.
+    public private(set) var upstreamStreamQueries: UInt64 = 0
     public private(set) var upstreamTimeouts: UInt64 = 0
     public private(set) var staleAnswers: UInt64 = 0
     /// Queries answered at once (stale or SERVFAIL) because `maximumQueriesInFlight` were.
@@ -80,7 +82,13 @@ public final class DNSForwarder: @unchecked Sendable {
             failure.header.isRecursionAvailable = true
             return host.eventLoop.makeSucceededFuture(failure)
         }
-        return exchange(question, with: upstreams[upstreamIndex], recursionDesired: query.header.isRecursionDesired)
+        let upstream = upstreams[upstreamIndex]
+        let recursionDesired = query.header.isRecursionDesired
+        return exchange(question, with: upstream, recursionDesired: recursionDesired)
+            .flatMap { reply -> EventLoopFuture<DNSMessage?> in
+                guard let reply, reply.header.isTruncated else { return self.host.eventLoop.makeSucceededFuture(reply) }
+                return self.streamExchange(question, with: upstream, recursionDesired: recursionDesired).map { $0 ?? reply }
+            }
             .flatMap { reply in
                 guard let reply, reply.header.responseCode != .serverFailure,
                       reply.header.responseCode != .refused else {
@@ -93,11 +101,8 @@ public final class DNSForwarder: @unchecked Sendable {
             }
     }
 
-    /// One UDP exchange; `nil` when nothing acceptable came back in time.
-    private func exchange(_ question: DNSQuestion, with upstream: SocketAddress, recursionDesired: Bool)
-        -> EventLoopFuture<DNSMessage?>
-    {
-        upstreamQueries += 1
+    /// A query for `question` with a fresh random ID, encoded.
+    private func request(_ question: DNSQuestion, recursionDesired: Bool) -> (id: UInt16, bytes: ByteBuffer) {
         var random = host.random
         let id = UInt16(truncatingIfNeeded: random.next())
         let request = DNSMessage(
@@ -105,7 +110,15 @@ public final class DNSForwarder: @unchecked Sendable {
             edns: DNSEDNS())
         var bytes = ByteBufferAllocator().buffer(capacity: 512)
         request.encode(into: &bytes)
-        let payload = bytes
+        return (id, bytes)
+    }
+
+    /// One UDP exchange; `nil` when nothing acceptable came back in time.
+    private func exchange(_ question: DNSQuestion, with upstream: SocketAddress, recursionDesired: Bool)
+        -> EventLoopFuture<DNSMessage?>
+    {
+        upstreamQueries += 1
+        let (id, payload) = request(question, recursionDesired: recursionDesired)
 
         let promise = host.eventLoop.makePromise(of: DNSMessage?.self)
         let receiver = DNSUpstreamReplyHandler(id: id, question: question, upstream: upstream, promise: promise)
@@ -124,6 +137,36 @@ public final class DNSForwarder: @unchecked Sendable {
                 channel.close(promise: nil)
             }
         }
+        return promise.futureResult
+    }
+
+    /// One TCP exchange with the upstream, within `attemptTimeout` from connect to reply;
+    /// `nil` when it failed.
+    private func streamExchange(_ question: DNSQuestion, with upstream: SocketAddress, recursionDesired: Bool)
+        -> EventLoopFuture<DNSMessage?>
+    {
+        upstreamStreamQueries += 1
+        let (id, message) = request(question, recursionDesired: recursionDesired)
+        var framed = ByteBufferAllocator().buffer(capacity: message.readableBytes + 2)
+        framed.writeInteger(UInt16(message.readableBytes))
+        framed.writeImmutableBuffer(message)
+        let payload = framed
+
+        let promise = host.eventLoop.makePromise(of: DNSMessage?.self)
+        let timer = host.eventLoop.scheduleTask(in: attemptTimeout) {
+            self.upstreamTimeouts += 1
+            promise.succeed(nil)
+        }
+        let reader = DNSUpstreamStreamReplyHandler(id: id, question: question, promise: promise)
+        let connected = host.connectStream(StreamConnectOptions(remote: upstream, connectTimeout: attemptTimeout)) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(reader) }
+        }
+        connected.whenFailure { _ in promise.succeed(nil) }
+        connected.whenSuccess { channel in
+            channel.writeAndFlush(payload, promise: nil)
+            promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
         return promise.futureResult
     }
 
