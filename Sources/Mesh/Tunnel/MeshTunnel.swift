@@ -21,6 +21,14 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     private var maintenance: RepeatedTask?
     private var beacon: LANBeacon?
     private var peers: [String: TunnelPeer] = [:]
+    /// Handshakes under way on accepted connections, in all and by direct source address.
+    public private(set) var pendingHandshakes = 0
+    private var pendingHandshakesByAddress: [IPv4Address: Int] = [:]
+    /// Accepted connections closed at once because `maximumPendingHandshakes` (or its per-address
+    /// share) were under way.
+    public private(set) var handshakesRefusedAtLimit: UInt64 = 0
+    /// Established connections closed because their peer had `maximumConnectionsPerPeer`.
+    public internal(set) var connectionsClosedAtPeerLimit: UInt64 = 0
 
     /// `dialers` are the paths to try besides none; add `DirectPathDialer` for direct paths.
     public init(host: any Host, configuration: TunnelConfiguration, keys: any PeerKeyDirectory,
@@ -108,7 +116,25 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        TunnelConnection.install(on: channel, endpoint: endpoint, role: .responder, pathKind: kind).established.whenSuccess {
+        let source = kind == .direct ? channel.remoteAddress?.ipv4Address : nil
+        guard pendingHandshakes < configuration.maximumPendingHandshakes,
+            source.map({ pendingHandshakesByAddress[$0, default: 0] < configuration.maximumPendingHandshakesPerAddress }) ?? true
+        else {
+            handshakesRefusedAtLimit += 1
+            channel.close(promise: nil)
+            return
+        }
+        pendingHandshakes += 1
+        if let source { pendingHandshakesByAddress[source, default: 0] += 1 }
+        let connection = TunnelConnection.install(on: channel, endpoint: endpoint, role: .responder, pathKind: kind)
+        connection.established.whenComplete { _ in
+            self.pendingHandshakes -= 1
+            if let source {
+                let left = self.pendingHandshakesByAddress[source, default: 1] - 1
+                self.pendingHandshakesByAddress[source] = left > 0 ? left : nil
+            }
+        }
+        connection.established.whenSuccess {
             connection in
             guard let node = connection.peerNode, self.endpoint === endpoint else {
                 connection.fail("the tunnel stopped")

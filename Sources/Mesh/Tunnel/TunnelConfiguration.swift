@@ -32,6 +32,18 @@ public struct TunnelConfiguration: Sendable {
     /// Announce this node on its LANs and listen for neighbours (`LANBeacon`), so nodes on one
     /// LAN find each other without the cloud.
     public var lanDiscovery: Bool
+    /// Handshakes under way on connections peers opened to this node, at most; a connection
+    /// beyond is closed at once. Before its handshake a connection is anyone's (no key needed to
+    /// open one, and one whose initiation fails the PSK gate is held silently for six handshake
+    /// timeouts), so this bounds the sockets strangers hold.
+    public var maximumPendingHandshakes: Int
+    /// The same for one source address (direct connections; relayed and punched ones arrive
+    /// from relays and punch ports and count only in the total).
+    public var maximumPendingHandshakesPerAddress: Int
+    /// Established connections kept per peer node: a newer one beyond closes the oldest not in
+    /// use. A node rarely needs more than two (one per path while it upgrades); a holder of its
+    /// credentials could otherwise open thousands.
+    public var maximumConnectionsPerPeer: Int
 
     public init(
         port: UInt16 = 20006,
@@ -45,7 +57,10 @@ public struct TunnelConfiguration: Sendable {
         upgradeInterval: TimeAmount = .seconds(30),
         handshakeClockWindow: TimeAmount = .seconds(120),
         targetPolicy: TunnelTargetPolicy = .refuseAll,
-        lanDiscovery: Bool = true
+        lanDiscovery: Bool = true,
+        maximumPendingHandshakes: Int = 256,
+        maximumPendingHandshakesPerAddress: Int = 16,
+        maximumConnectionsPerPeer: Int = 4
     ) {
         self.port = port
         self.presharedKey = presharedKey
@@ -59,5 +74,8 @@ public struct TunnelConfiguration: Sendable {
         self.handshakeClockWindow = handshakeClockWindow
         self.targetPolicy = targetPolicy
         self.lanDiscovery = lanDiscovery
+        self.maximumPendingHandshakes = maximumPendingHandshakes
+        self.maximumPendingHandshakesPerAddress = maximumPendingHandshakesPerAddress
+        self.maximumConnectionsPerPeer = maximumConnectionsPerPeer
     }
 }

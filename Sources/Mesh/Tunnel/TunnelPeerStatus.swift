@@ -12,17 +12,20 @@ public struct TunnelPeerStatus: Equatable, Sendable {
     public var bytesSent: UInt64
     public var bytesReceived: UInt64
     public var openStreams: Int
+    /// Established connections to the peer (one in use, older ones finishing their streams).
+    public var openConnections: Int
     /// Why the last attempt or connection failed, in words a user can act on.
     public var lastFailure: String?
 
     public init(node: String, path: PeerPathKind?, roundTripTime: TimeAmount?, bytesSent: UInt64,
-                bytesReceived: UInt64, openStreams: Int, lastFailure: String?) {
+                bytesReceived: UInt64, openStreams: Int, openConnections: Int = 1, lastFailure: String?) {
         self.node = node
         self.path = path
         self.roundTripTime = roundTripTime
         self.bytesSent = bytesSent
         self.bytesReceived = bytesReceived
         self.openStreams = openStreams
+        self.openConnections = openConnections
         self.lastFailure = lastFailure
     }
 }

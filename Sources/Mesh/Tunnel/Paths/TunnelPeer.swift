@@ -88,6 +88,13 @@ final class TunnelPeer: @unchecked Sendable {
             current = connection
         }
         connection.closed.whenComplete { _ in self.forget(connection) }
+        // Beyond the limit the oldest not carrying new streams goes; `forget` removes it.
+        let limit = max(1, tunnel.configuration.maximumConnectionsPerPeer)
+        while connections.count > limit, let oldest = connections.first(where: { $0 !== current && $0.isEstablished }) {
+            tunnel.connectionsClosedAtPeerLimit += 1
+            oldest.fail("\(node) has more than \(limit) tunnel connections to this node; the oldest is closed")
+            if connections.contains(where: { $0 === oldest }) { forget(oldest) }
+        }
     }
 
     private func forget(_ connection: TunnelConnection) {
@@ -137,6 +144,7 @@ final class TunnelPeer: @unchecked Sendable {
             bytesSent: closedBytesSent + connections.reduce(0) { $0 + $1.bytesSent },
             bytesReceived: closedBytesReceived + connections.reduce(0) { $0 + $1.bytesReceived },
             openStreams: connections.reduce(0) { $0 + $1.multiplexer.openStreamCount },
+            openConnections: connections.count,
             lastFailure: lastFailure)
     }
 

@@ -11,6 +11,8 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         public var bytesSent: UInt64
         public var bytesReceived: UInt64
         public var openStreams: Int
+        /// Absent in reports of agents from before the per-peer limit.
+        public var openConnections: Int?
         public var lastFailure: String?
 
         public init(_ status: TunnelPeerStatus) {
@@ -20,20 +22,34 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
             bytesSent = status.bytesSent
             bytesReceived = status.bytesReceived
             openStreams = status.openStreams
+            openConnections = status.openConnections
             lastFailure = status.lastFailure
         }
+    }
+
+    /// What the connection limits (`TunnelConfiguration`) turned away so far.
+    public struct Limits: Codable, Equatable, Sendable {
+        /// Handshakes under way on connections peers opened, now.
+        public var pendingHandshakes: Int
+        /// Connections closed at once because too many handshakes were under way.
+        public var handshakesRefused: UInt64
+        /// Established connections closed because their peer had too many.
+        public var connectionsClosedAtPeerLimit: UInt64
     }
 
     public var node: String
     public var publicKey: String?
     public var port: UInt16
     public var peers: [Peer]
+    /// Absent in reports of agents from before the limits.
+    public var limits: Limits?
 
-    public init(node: String, publicKey: String?, port: UInt16, peers: [Peer]) {
+    public init(node: String, publicKey: String?, port: UInt16, peers: [Peer], limits: Limits? = nil) {
         self.node = node
         self.publicKey = publicKey
         self.port = port
         self.peers = peers
+        self.limits = limits
     }
 
     public func json() throws -> Data {
@@ -68,6 +84,11 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         for peer in peers {
             if let failure = peer.lastFailure { lines.append("\(peer.node): \(failure)") }
         }
+        if let limits, limits.handshakesRefused > 0 || limits.connectionsClosedAtPeerLimit > 0 {
+            lines.append(
+                "limits: \(limits.handshakesRefused) connections refused with too many handshakes under way "
+                    + "(\(limits.pendingHandshakes) now); \(limits.connectionsClosedAtPeerLimit) closed over a peer's connection limit")
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -81,7 +102,11 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
 extension MeshTunnel {
     /// The report the agent's status endpoint serves.
     public var statusReport: TunnelStatusReport {
-        TunnelStatusReport(node: host.name, publicKey: identity?.publicKeyText, port: configuration.port,
-                           peers: peerStatuses().map(TunnelStatusReport.Peer.init))
+        TunnelStatusReport(
+            node: host.name, publicKey: identity?.publicKeyText, port: configuration.port,
+            peers: peerStatuses().map(TunnelStatusReport.Peer.init),
+            limits: .init(
+                pendingHandshakes: pendingHandshakes, handshakesRefused: handshakesRefusedAtLimit,
+                connectionsClosedAtPeerLimit: connectionsClosedAtPeerLimit))
     }
 }

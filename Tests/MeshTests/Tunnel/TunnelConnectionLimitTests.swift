@@ -1,0 +1,89 @@
+import Mesh
+import NIOCore
+import NetworkTopology
+import Testing
+
+@testable import NetSim
+
+/// What one address or one node's credentials can make an agent hold in tunnel connections:
+/// handshakes in progress are capped per source address and in all, established connections
+/// per peer node; the agent keeps serving everyone else.
+@Suite struct TunnelConnectionLimitTests {
+    static let s = TunnelTestBed.s
+
+    /// Opens `count` TCP connections from `node` to b's tunnel port that never say anything.
+    static func silentConnections(_ bed: TunnelTestBed, from node: String, count: Int) -> [Channel] {
+        let host = bed.sim.host(named: node)!
+        var channels: [Channel] = []
+        for _ in 0..<count {
+            host.connectStream(StreamConnectOptions(remote: bed.addresses["b"]!.socketAddress(port: 20006))) { _ in
+                host.eventLoop.makeSucceededVoidFuture()
+            }.whenSuccess { channels.append($0) }
+        }
+        bed.sim.run(for: Self.s / 2)
+        return channels
+    }
+
+    @Test func oneAddressHoldsAtMostItsShareOfPendingHandshakes() throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b", "c"]) { $0.maximumPendingHandshakesPerAddress = 8 }
+        let flood = Self.silentConnections(bed, from: "c", count: 40)
+        #expect(flood.count == 40, "the kernel accepts them all")
+        #expect(bed.tunnel("b").pendingHandshakes == 8)
+        #expect(bed.tunnel("b").handshakesRefusedAtLimit == 32)
+        // `edgemesh status` says so.
+        let report = bed.tunnel("b").statusReport
+        #expect(report.limits?.handshakesRefused == 32)
+        #expect(report.text.contains("limits: 32 connections refused with too many handshakes under way (8 now)"))
+        // The flood does not keep a out.
+        let (channel, recorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        channel.writeAndFlush(ByteBuffer(string: "ok"), promise: nil)
+        bed.run(for: 5 * Self.s) { recorder.byteCount < 2 }
+        #expect(recorder.bytes == ByteBuffer(string: "ok"))
+        // The held ones go at the handshake timeout, and their slots with them.
+        bed.sim.run(for: 10 * Self.s)
+        #expect(bed.tunnel("b").pendingHandshakes == 0)
+    }
+
+    @Test func manyAddressesTogetherHoldAtMostTheTotal() throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b", "c", "d", "e"]) {
+            $0.maximumPendingHandshakes = 12
+            $0.maximumPendingHandshakesPerAddress = 8
+        }
+        _ = Self.silentConnections(bed, from: "c", count: 8)
+        _ = Self.silentConnections(bed, from: "d", count: 8)
+        #expect(bed.tunnel("b").pendingHandshakes == 12)
+        #expect(bed.tunnel("b").handshakesRefusedAtLimit == 4)
+    }
+
+    @Test func oneNodesCredentialsKeepAtMostTheConnectionsPerPeer() throws {
+        let bed = try TunnelTestBed(nodes: ["a", "b"]) { $0.maximumConnectionsPerPeer = 3 }
+        // More tunnels on a (each loads a's key from a's store) each open their own connection to b.
+        let host = bed.sim.host(named: "a")!
+        let b = bed.addresses["b"]!
+        var clones: [MeshTunnel] = []
+        for index in 0..<10 {
+            var configuration = TunnelConfiguration(presharedKey: try TunnelPresharedKey(secret: "cluster secret"))
+            configuration.port = 30000 + UInt16(index)
+            configuration.lanDiscovery = false
+            configuration.targetPolicy = TunnelTargetPolicy { target, node in target.node == node ? nil : "not this node" }
+            let clone = MeshTunnel(
+                host: host, configuration: configuration, keys: bed.keys,
+                dialers: [DirectPathDialer(host: host, port: 20006) { $0 == "b" ? [b] : [] }])
+            clones.append(clone)
+            var opened: Result<Channel, Error>?
+            host.eventLoop.execute {
+                clone.start().flatMap { clone.openStream(to: bed.target("b"), on: host.eventLoop) }.whenComplete { opened = $0 }
+            }
+            bed.run(for: 5 * Self.s) { opened == nil }
+            #expect((try? opened?.get()) != nil, "clone \(index) opens a stream")
+        }
+        let status = try #require(bed.status(of: "b", peer: "a"))
+        #expect(status.openConnections == 3)
+        #expect(bed.tunnel("b").connectionsClosedAtPeerLimit == 7)
+        // b still reaches a.
+        let (channel, recorder) = try bed.openChannel(from: "b", to: bed.target("a"))
+        channel.writeAndFlush(ByteBuffer(string: "ok"), promise: nil)
+        bed.run(for: 5 * Self.s) { recorder.byteCount < 2 }
+        #expect(recorder.bytes == ByteBuffer(string: "ok"))
+    }
+}
