@@ -164,6 +164,11 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         beacon?.addresses(ofNode: node) ?? []
     }
 
+    /// Bytes of the receive budget the open streams hold now.
+    public var receiveBudgetInUse: Int { endpoint?.receiveBudget.reserved ?? 0 }
+    /// Streams refused because the receive budget was spent, since the tunnel last started.
+    public var streamsRefusedOverBudget: UInt64 { endpoint?.receiveBudget.refusals ?? 0 }
+
     /// Datagrams from UDP targets dropped because their stream back to the peer was full, since
     /// the tunnel last started.
     public var datagramsDroppedForFullStreams: Int { endpoint?.targetDialer.datagramDrops.count ?? 0 }

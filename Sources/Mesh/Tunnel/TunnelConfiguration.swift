@@ -18,6 +18,12 @@ public struct TunnelConfiguration: Sendable {
     public var targetConnectTimeout: TimeAmount
     /// Bytes a stream may have in flight before its reader grants more (per direction).
     public var streamWindow: UInt32
+    /// Bytes all streams together may have received and not yet handed on: each stream's
+    /// window comes out of it (smaller windows when it runs low, refusal below 16 KiB), so
+    /// what peers can make this node buffer is bounded (`TunnelReceiveBudget`).
+    public var receiveBudget: Int
+    /// Streams open at once on one connection, in both directions together.
+    public var maximumStreamsPerConnection: Int
     /// How long a path is tried alone before the next one (in preference order) starts too, so
     /// a direct dial into a black hole does not delay a relayed path that works.
     public var pathHeadStart: TimeAmount
@@ -53,6 +59,8 @@ public struct TunnelConfiguration: Sendable {
         handshakeTimeout: TimeAmount = .seconds(5),
         targetConnectTimeout: TimeAmount = .seconds(5),
         streamWindow: UInt32 = 256 * 1024,
+        receiveBudget: Int = 64 * 1024 * 1024,
+        maximumStreamsPerConnection: Int = 1024,
         pathHeadStart: TimeAmount = .milliseconds(300),
         upgradeInterval: TimeAmount = .seconds(30),
         handshakeClockWindow: TimeAmount = .seconds(120),
@@ -69,6 +77,8 @@ public struct TunnelConfiguration: Sendable {
         self.handshakeTimeout = handshakeTimeout
         self.targetConnectTimeout = targetConnectTimeout
         self.streamWindow = streamWindow
+        self.receiveBudget = receiveBudget
+        self.maximumStreamsPerConnection = maximumStreamsPerConnection
         self.pathHeadStart = pathHeadStart
         self.upgradeInterval = upgradeInterval
         self.handshakeClockWindow = handshakeClockWindow

@@ -33,7 +33,7 @@ import Testing
         // `edgemesh status` says so.
         let report = bed.tunnel("b").statusReport
         #expect(report.limits?.handshakesRefused == 32)
-        #expect(report.text.contains("limits: 32 connections refused with too many handshakes under way (8 now)"))
+        #expect(report.text.contains("limits: 32 connections refused with too many handshakes under way (8 now);"))
         // The flood does not keep a out.
         let (channel, recorder) = try bed.openChannel(from: "a", to: bed.target("b"))
         channel.writeAndFlush(ByteBuffer(string: "ok"), promise: nil)
@@ -85,5 +85,43 @@ import Testing
         channel.writeAndFlush(ByteBuffer(string: "ok"), promise: nil)
         bed.run(for: 5 * Self.s) { recorder.byteCount < 2 }
         #expect(recorder.bytes == ByteBuffer(string: "ok"))
+    }
+}
+
+/// What streams can make an agent buffer: every stream's receive window comes out of one budget
+/// per node, so a peer opening streams to a target that never reads cannot grow memory without
+/// bound.
+@Suite struct TunnelReceiveBudgetTests {
+    static let s = TunnelTestBed.s
+    static let kib = 1024
+
+    @Test func streamsTakeTheirWindowsFromTheNodesBudgetAndBeyondItAreRefused() throws {
+        let bed = try TunnelTestBed {
+            $0.streamWindow = UInt32(256 * Self.kib)
+            $0.receiveBudget = 4 * 256 * Self.kib + 100 * Self.kib
+        }
+        var open: [(channel: Channel, recorder: StreamRecorder)] = []
+        for _ in 0..<5 { open.append(try bed.openChannel(from: "a", to: bed.target("b"))) }
+        // Four full windows and one of the 100 KiB left: the budget is spent.
+        #expect(bed.tunnel("b").receiveBudgetInUse == 4 * 256 * Self.kib + 100 * Self.kib)
+        let (refused, _) = bed.open(from: "a", to: bed.target("b"))
+        guard case .failure(let error) = refused else {
+            Issue.record("a sixth stream opened beyond the budget")
+            return
+        }
+        #expect("\(error)".contains("receive budget"), "\(error)")
+        #expect(bed.tunnel("a").streamsRefusedOverBudget + bed.tunnel("b").streamsRefusedOverBudget == 1)
+        #expect(bed.tunnel("b").statusReport.limits?.receiveBudgetInUse == 4 * 256 * Self.kib + 100 * Self.kib)
+        // The smaller window still carries a stream's bytes, only in smaller steps.
+        let (channel, recorder) = open[4]
+        let payload = ByteBuffer.pattern(600 * Self.kib)
+        channel.writeAndFlush(payload, promise: nil)
+        bed.run(for: 20 * Self.s) { recorder.byteCount < payload.readableBytes }
+        #expect(recorder.bytes == payload)
+        // A stream that closes gives its window back.
+        open[0].channel.close(promise: nil)
+        bed.run(for: Self.s) { true }
+        let (again, _) = bed.open(from: "a", to: bed.target("b"))
+        #expect((try? again?.get()) != nil)
     }
 }

@@ -108,6 +108,8 @@ extension EdgeAgent {
             out.add("edgemesh_tunnel_datagrams_dropped_total", .counter, help: "Datagrams from UDP targets dropped for a full stream to the peer.", value: tunnel.datagramsDroppedForFullStreams)
             out.add("edgemesh_tunnel_pending_handshakes", .gauge, help: "Handshakes under way on connections peers opened.", value: tunnel.pendingHandshakes)
             out.add("edgemesh_tunnel_handshakes_refused_total", .counter, help: "Connections closed at once with too many handshakes under way.", value: tunnel.handshakesRefusedAtLimit)
+            out.add("edgemesh_tunnel_receive_budget_bytes", .gauge, help: "Bytes of the tunnel receive budget open streams hold.", value: tunnel.receiveBudgetInUse)
+            out.add("edgemesh_tunnel_streams_refused_over_budget_total", .counter, help: "Tunnel streams refused with the receive budget spent.", value: tunnel.streamsRefusedOverBudget)
             out.add("edgemesh_tunnel_connections_closed_at_peer_limit_total", .counter, help: "Connections closed because their peer had too many.", value: tunnel.connectionsClosedAtPeerLimit)
         }
         for peer in tunnel?.peerStatuses() ?? [] {

@@ -1,8 +1,8 @@
 import NIOCore
 
 /// What every tunnel connection of this node shares: who we are (host, key), the settings, whom
-/// we trust (the key directory), the handshake replay filter and the dialer that reaches
-/// targets for peers' streams.
+/// we trust (the key directory), the handshake replay filter, the dialer that reaches targets
+/// for peers' streams and the budget their receive windows come from.
 ///
 /// Confined to the host's event loop.
 final class TunnelEndpoint: @unchecked Sendable {
@@ -11,6 +11,8 @@ final class TunnelEndpoint: @unchecked Sendable {
     let configuration: TunnelConfiguration
     let keys: any PeerKeyDirectory
     let targetDialer: TunnelTargetDialer
+    /// Every stream's receive window comes out of this.
+    let receiveBudget: TunnelReceiveBudget
     /// Gates initiations addressed to us.
     let responderGate: HandshakeInitiationGate
     private var replayFilter: HandshakeReplayFilter
@@ -25,6 +27,7 @@ final class TunnelEndpoint: @unchecked Sendable {
         self.configuration = configuration
         self.keys = keys
         self.targetDialer = TunnelTargetDialer(host: host, configuration: configuration)
+        self.receiveBudget = TunnelReceiveBudget(capacity: configuration.receiveBudget)
         self.responderGate = HandshakeInitiationGate(
             presharedKey: configuration.presharedKey, responderStaticKey: identity.keyPair.publicKey)
         self.replayFilter = HandshakeReplayFilter(window: configuration.handshakeClockWindow.nanoseconds)

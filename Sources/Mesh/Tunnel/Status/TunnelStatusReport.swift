@@ -35,6 +35,9 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         public var handshakesRefused: UInt64
         /// Established connections closed because their peer had too many.
         public var connectionsClosedAtPeerLimit: UInt64
+        /// Bytes of the receive budget open streams hold, and streams refused with it spent.
+        public var receiveBudgetInUse: Int
+        public var streamsRefusedOverBudget: UInt64
     }
 
     public var node: String
@@ -84,10 +87,11 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         for peer in peers {
             if let failure = peer.lastFailure { lines.append("\(peer.node): \(failure)") }
         }
-        if let limits, limits.handshakesRefused > 0 || limits.connectionsClosedAtPeerLimit > 0 {
+        if let limits, limits.handshakesRefused > 0 || limits.connectionsClosedAtPeerLimit > 0 || limits.streamsRefusedOverBudget > 0 {
             lines.append(
                 "limits: \(limits.handshakesRefused) connections refused with too many handshakes under way "
-                    + "(\(limits.pendingHandshakes) now); \(limits.connectionsClosedAtPeerLimit) closed over a peer's connection limit")
+                    + "(\(limits.pendingHandshakes) now); \(limits.connectionsClosedAtPeerLimit) closed over a peer's connection limit; "
+                    + "\(limits.streamsRefusedOverBudget) streams refused over the receive budget (\(Self.bytes(UInt64(limits.receiveBudgetInUse))) in use)")
         }
         return lines.joined(separator: "\n")
     }
@@ -107,6 +111,7 @@ extension MeshTunnel {
             peers: peerStatuses().map(TunnelStatusReport.Peer.init),
             limits: .init(
                 pendingHandshakes: pendingHandshakes, handshakesRefused: handshakesRefusedAtLimit,
-                connectionsClosedAtPeerLimit: connectionsClosedAtPeerLimit))
+                connectionsClosedAtPeerLimit: connectionsClosedAtPeerLimit, receiveBudgetInUse: receiveBudgetInUse,
+                streamsRefusedOverBudget: streamsRefusedOverBudget))
     }
 }

@@ -48,7 +48,8 @@ final class TunnelStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var outputClosed = false
 
     // Receiving
-    private let receiveWindow: Int
+    /// This stream's share of the node's receive budget.
+    let receiveWindow: Int
     private var receiveCredit: Int
     private var consumedSinceUpdate = 0
     private var inbound = CircularBuffer<ByteBuffer>()

@@ -6,9 +6,6 @@ import NIOCore
 /// Streams this side opens get odd ids when this side dialed the connection and even ids when it
 /// answered, so the two ends never pick the same id. Confined to the connection's event loop.
 final class TunnelStreamMultiplexer: @unchecked Sendable {
-    /// How many streams a peer may have open on one connection at once.
-    static let maxStreams = 4096
-
     unowned let connection: TunnelConnection
     private var streams: [UInt32: TunnelStreamChannel] = [:]
     private var nextStreamID: UInt32
@@ -20,7 +17,25 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
     }
 
     var openStreamCount: Int { streams.count }
-    private var window: UInt32 { connection.endpoint.configuration.streamWindow }
+    private var maximumStreams: Int { connection.endpoint.configuration.maximumStreamsPerConnection }
+    private var budget: TunnelReceiveBudget { connection.endpoint.receiveBudget }
+
+    /// A receive window for a new stream from the node's budget, or why there is none.
+    private enum WindowReservation {
+        case granted(UInt32)
+        case refused(TunnelStreamFailure)
+    }
+
+    private func reserveWindow() -> WindowReservation {
+        guard streams.count < maximumStreams else {
+            return .refused(TunnelStreamFailure(.internalError, "\(maximumStreams) streams are already open on this connection"))
+        }
+        guard let window = budget.reserve(upTo: Int(connection.endpoint.configuration.streamWindow)) else {
+            return .refused(TunnelStreamFailure(
+                .internalError, "the receive budget of \(connection.endpoint.nodeName) (\(budget.capacity) bytes) is spent by open streams"))
+        }
+        return .granted(UInt32(window))
+    }
 
     /// Opens a stream to `target`; succeeds once the far agent reached it.
     func openStream(to target: TunnelTarget) -> EventLoopFuture<Channel> {
@@ -29,9 +44,10 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
             return eventLoop.makeFailedFuture(TunnelError.connectionLost(
                 node: target.node, reason: connection.closeReason ?? "the connection is closing"))
         }
-        guard streams.count < Self.maxStreams else {
-            return eventLoop.makeFailedFuture(TunnelError.targetUnreachable(
-                target, TunnelStreamFailure(.internalError, "\(Self.maxStreams) streams are already open to that node")))
+        let window: UInt32
+        switch reserveWindow() {
+        case .granted(let reserved): window = reserved
+        case .refused(let failure): return eventLoop.makeFailedFuture(TunnelError.targetUnreachable(target, failure))
         }
         let id = nextStreamID
         nextStreamID &+= 2
@@ -86,8 +102,12 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
             connection.flush()
             return
         }
-        guard streams.count < Self.maxStreams else {
-            connection.send(.refused(stream: id, TunnelStreamFailure(.internalError, "\(Self.maxStreams) streams are already open on this connection")))
+        let window: UInt32
+        switch reserveWindow() {
+        case .granted(let reserved):
+            window = reserved
+        case .refused(let failure):
+            connection.send(.refused(stream: id, failure))
             connection.flush()
             return
         }
@@ -100,7 +120,7 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
             switch result {
             case .success:
                 guard stream.isOpen else { return }
-                self.connection.send(.accepted(stream: id, window: self.window))
+                self.connection.send(.accepted(stream: id, window: window))
                 stream.becomeActive()
             case .failure(let error):
                 let failure = TunnelStreamFailure(dialing: error)
@@ -117,15 +137,19 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
         if flush { connection.flush() }
     }
 
-    /// The stream is closed and forgotten.
+    /// The stream is closed and forgotten; its window goes back to the budget.
     func remove(_ id: UInt32) {
-        streams[id] = nil
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        budget.release(stream.receiveWindow)
     }
 
     /// The connection is gone: every stream fails with `error`, in id order.
     func connectionLost(_ error: TunnelError) {
         let lost = streams.keys.sorted().compactMap { streams[$0] }
         streams = [:]
-        for stream in lost { stream.fail(error) }
+        for stream in lost {
+            budget.release(stream.receiveWindow)
+            stream.fail(error)
+        }
     }
 }
