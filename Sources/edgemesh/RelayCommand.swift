@@ -35,6 +35,15 @@ struct RelayCommand: ParsableCommand {
     @Option(help: "The most circuits the relay carries at once.")
     var maxCircuits: Int = 4096
 
+    @Option(help: "The most reservations from one address (nodes behind one NAT share one).")
+    var maxReservationsPerAddress: Int = 64
+
+    @Option(help: "Bind node names to the tunnel keys their Node objects carry, read from the API server this kubeconfig reaches; names the cluster does not list are refused.")
+    var kubeconfig: String?
+
+    @Flag(help: "The same through the pod's service account (the relay as a Deployment; needs list and watch on nodes).")
+    var inCluster = false
+
     func run() throws {
         guard let target = HostPort(listen), let address = IPv4Address(target.host) else {
             throw ValidationError("--listen \"\(listen)\" is not ip:port")
@@ -48,8 +57,21 @@ struct RelayCommand: ParsableCommand {
         } catch {
             throw ValidationError("--psk-file \"\(pskFile)\": \(error)")
         }
-        guard maxReservations > 0, maxCircuitsPerNode > 0, maxCircuits > 0 else {
+        guard maxReservations > 0, maxCircuitsPerNode > 0, maxCircuits > 0, maxReservationsPerAddress > 0 else {
             throw ValidationError("limits must be at least 1")
+        }
+        guard kubeconfig == nil || !inCluster else { throw ValidationError("choose --kubeconfig or --in-cluster, not both") }
+        let access: KubernetesAPIAccess?
+        do {
+            if let kubeconfig {
+                access = try KubernetesAPIAccess.loadKubeconfig(path: kubeconfig)
+            } else if inCluster {
+                access = try KubernetesAPIAccess.load(KubernetesAPIAccess.inClusterConfiguration(environment: ProcessInfo.processInfo.environment))
+            } else {
+                access = nil
+            }
+        } catch {
+            throw ValidationError("\(error)")
         }
         OpenFileLimit.raiseToHardLimit()
         let group = LinuxEventLoops.makeGroup()
@@ -59,9 +81,19 @@ struct RelayCommand: ParsableCommand {
             interception: DisabledInterception(eventLoop: loop), logger: Logger(label: "edgemesh.relay"))
         let configuration = RelayServerConfiguration(
             listenAddress: address.socketAddress(port: target.port), presharedKey: psk, maxReservations: maxReservations,
-            maxCircuitsPerNode: maxCircuitsPerNode, maxCircuits: maxCircuits)
-        let server = RelayServer(host: host, configuration: configuration)
+            maxReservationsPerAddress: maxReservationsPerAddress, maxCircuitsPerNode: maxCircuitsPerNode, maxCircuits: maxCircuits)
+        // With the cluster, a name is its Node's: only Nodes are followed, into a table of their own.
+        let nodes = try access.map { access in
+            try loop.submit {
+                let table = ServiceTable(eventLoop: loop)
+                let source = KubernetesAPISource(client: access.makeClient(host: host), table: table, options: .init(kinds: [.node]))
+                source.start()
+                return (source, ServiceTablePeerDirectory(table: table))
+            }.wait()
+        }
+        let server = RelayServer(host: host, configuration: configuration, clusterKeys: nodes?.1)
         try loop.flatSubmit { server.start() }.wait()
+        if let access { printError("edgemesh relay \(name): node names bound to their Nodes' keys through \(access.origin)") }
         let bound = try loop.submit { server.localAddress }.wait()
         printError("edgemesh relay \(name): listening on \(bound.flatMap { NodeEndpoint($0)?.description } ?? listen)")
         try loop.makePromise(of: Void.self).futureResult.wait()

@@ -118,6 +118,25 @@ import Yams
         #expect(granted["/nodes"]?.contains("patch") == true, "each agent publishes its tunnel key on its Node")
     }
 
+    static let unreachableAPIServerKubeconfig = """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+        users: [{name: u, user: {token: t}}]
+        contexts: [{name: x, context: {cluster: c, user: u}}]
+        current-context: x
+        """
+
+    @Test func theRelaysRoleListsAndWatchesNodesOnly() throws {
+        let role = try Self.object("ClusterRole", in: "edgemesh-relay.yaml")
+        let rules = try #require(role["rules"]?.sequence)
+        #expect(rules.count == 1)
+        #expect(rules.first?["resources"]?.sequence?.compactMap(\.string) == ["nodes"])
+        #expect(rules.first?["verbs"]?.sequence?.compactMap(\.string).sorted() == ["list", "watch"])
+        let deployment = try Self.object("Deployment", in: "edgemesh-relay.yaml")
+        #expect(deployment["spec"]?["template"]?["spec"]?["serviceAccountName"]?.string == "edgemesh-relay")
+    }
+
     /// The agent and the relay as the kubelet would start them, in a namespace of their own:
     /// the agent serves its status (the liveness probe) and DNS, the relay listens.
     @Test(.enabled(if: NamespaceTestBed.isAvailable(), "needs root, iproute2, python3, curl and nft (scripts/install-deps)"))
@@ -129,7 +148,13 @@ import Yams
         let (agentArguments, agentMounts) = try Self.container(of: try Self.object("DaemonSet", in: "edgemesh-agent.yaml"), under: root.appendingPathComponent("agent"))
         let config = try #require(try Self.object("ConfigMap", in: "edgemesh-agent.yaml")["data"]?["edgemesh-agent.yaml"]?.string)
         try config.write(to: try #require(agentMounts["/etc/edgemesh/config"]).appendingPathComponent("edgemesh-agent.yaml"), atomically: true, encoding: .utf8)
-        let (relayArguments, relayMounts) = try Self.container(of: try Self.object("Deployment", in: "edgemesh-relay.yaml"), under: root.appendingPathComponent("relay"))
+        var (relayArguments, relayMounts) = try Self.container(of: try Self.object("Deployment", in: "edgemesh-relay.yaml"), under: root.appendingPathComponent("relay"))
+        // The kubelet gives the pod its service account; here a kubeconfig for an API server
+        // that is not there stands in (the relay listens, and refuses names until it lists Nodes).
+        let kubeconfig = root.appendingPathComponent("kubeconfig")
+        try Self.unreachableAPIServerKubeconfig.write(to: kubeconfig, atomically: true, encoding: .utf8)
+        #expect(relayArguments.contains("--in-cluster"), "the relay binds names to their Nodes' keys")
+        relayArguments = relayArguments.map { $0 == "--in-cluster" ? "--kubeconfig=\(kubeconfig.path)" : $0 }
         for psk in [agentMounts["/etc/edgemesh/psk"], relayMounts["/etc/edgemesh/psk"]] {
             try "a cluster secret\n".write(to: try #require(psk).appendingPathComponent("psk"), atomically: true, encoding: .utf8)
         }

@@ -20,6 +20,8 @@ import Testing
         .circuitRefused(request: 10, .peerDidNotAnswer(node: "edge-2")),
         .circuitRefused(request: 11, .targetIsSelf(node: "edge-1")),
         .reservationRefused(.nameBoundToAnotherKey(node: "edge-1")),
+        .reservationRefused(.nodeUnknownToCluster(node: "mallory")),
+        .reservationRefused(.addressReservationsFull(limit: 64)),
         .incomingCircuit(token: token, from: "edge-1"),
         .signal(request: 3, node: "edge-2", payload: [1, 2, 3]),
         .signalRefused(request: 3, .noReservation(node: "edge-2")),

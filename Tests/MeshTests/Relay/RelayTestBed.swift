@@ -1,6 +1,7 @@
-import Mesh
+@testable import Mesh
 @testable import Scenario
 import NIOCore
+import Testing
 
 @testable import NetSim
 import NetworkTopology
@@ -58,17 +59,41 @@ final class RelayTestBed: @unchecked Sendable {
         return TopologySpec(networks: networks, routers: routers, nodes: nodes)
     }
 
-    func startRelay(_ name: String, configure: (inout RelayServerConfiguration) -> Void = { _ in }) throws {
+    func startRelay(
+        _ name: String, clusterKeys: (any PeerKeyDirectory)? = nil, configure: (inout RelayServerConfiguration) -> Void = { _ in }
+    ) throws {
         let host = try require(name)
         var configuration = RelayServerConfiguration(
             listenAddress: IPv4Address.any.socketAddress(port: Self.relayPort), presharedKey: Self.psk)
         configure(&configuration)
         try sim.onBoot(of: name) { [self] host in
-            let server = RelayServer(host: host, configuration: configuration)
+            let server = RelayServer(host: host, configuration: configuration, clusterKeys: clusterKeys)
             relays[name] = server
             _ = server.start()
         }
         relayAddresses.append(host.address.socketAddress(port: Self.relayPort))
+    }
+
+    /// Asks the first relay, from `node`, for a reservation under `name` with `key` (as any PSK
+    /// holder can); the relay's answer, or nil when none came within 5 s.
+    func reserve(as name: String, key: NoiseKeyPair, from node: String) throws -> RelayMessage? {
+        let host = try require(node)
+        var answer: RelayMessage?
+        let session = try RelayControlSession(
+            role: .initiator, staticKey: key, presharedKey: Self.psk, localName: name, random: host.random,
+            handshakeTimeout: .seconds(10),
+            callbacks: .init(
+                authenticated: { _, _, _ in },
+                received: { _, message in if answer == nil { answer = message } },
+                closed: { _, _ in }))
+        host.connectStream(StreamConnectOptions(remote: relayAddresses[0])) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RelayFrameDecoder()))
+                try channel.pipeline.syncOperations.addHandler(session)
+            }
+        }.whenFailure { Issue.record("connecting to the relay: \($0)") }
+        sim.run(until: sim.now + 5 * Self.s)
+        return answer
     }
 
     func startAgent(_ name: String, psk: [UInt8] = RelayTestBed.psk, relays: [SocketAddress]? = nil) throws {

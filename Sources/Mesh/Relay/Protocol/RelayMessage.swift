@@ -178,6 +178,8 @@ extension ByteBuffer {
             case .nameBoundToAnotherKey(let node): (6, node, 0)
             case .targetIsSelf(let node): (7, node, 0)
             case .keyBoundToAnotherNode(let node): (8, node, 0)
+            case .nodeUnknownToCluster(let node): (9, node, 0)
+            case .addressReservationsFull(let limit): (10, "", limit)
             }
         writeInteger(code)
         writeShortString(node)
@@ -197,6 +199,8 @@ extension ByteBuffer {
         case 6: return .nameBoundToAnotherKey(node: node)
         case 7: return .targetIsSelf(node: node)
         case 8: return .keyBoundToAnotherNode(node: node)
+        case 9: return .nodeUnknownToCluster(node: node)
+        case 10: return .addressReservationsFull(limit: limit)
         default: throw .malformed("unknown refusal code \(code)")
         }
     }

@@ -19,6 +19,10 @@ public enum RelayRefusal: Hashable, Sendable, CustomStringConvertible {
     case targetIsSelf(node: String)
     /// This key already holds the reservation of `node`: one key is one node.
     case keyBoundToAnotherNode(node: String)
+    /// The relay follows the cluster's Node keys, and no Node `node` with a tunnel key exists.
+    case nodeUnknownToCluster(node: String)
+    /// The relay holds `limit` reservations from this address already.
+    case addressReservationsFull(limit: Int)
 
     public var description: String {
         switch self {
@@ -33,11 +37,15 @@ public enum RelayRefusal: Hashable, Sendable, CustomStringConvertible {
         case .peerDidNotAnswer(let node):
             "node \"\(node)\" did not open its side of the relayed circuit in time: its agent may be overloaded or its link to the relay down"
         case .nameBoundToAnotherKey(let node):
-            "another key already holds the reservation for node \"\(node)\": two agents claim one node name, or the node's key changed (restart the relay to forget it)"
+            "another key holds node \"\(node)\" on this relay: two agents claim one node name, or the node's key changed and its Node does not say so yet (a relay without the cluster's keys forgets a name's key only when restarted)"
         case .targetIsSelf(let node):
             "node \"\(node)\" asked the relay for a circuit to itself"
         case .keyBoundToAnotherNode(let node):
             "this key already holds the reservation of node \"\(node)\": a node's key reserves its own name only"
+        case .nodeUnknownToCluster(let node):
+            "the cluster has no Node \"\(node)\" carrying a tunnel key: check the node name, and that its agent could publish its key (patch on its Node)"
+        case .addressReservationsFull(let limit):
+            "the relay holds its maximum of \(limit) reservations from this address: raise its --max-reservations-per-address if that many nodes share it"
         }
     }
 }

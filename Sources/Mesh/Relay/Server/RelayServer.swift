@@ -7,7 +7,11 @@ import NIOCore
 ///
 /// It never sees plaintext of a circuit: the two agents run their end-to-end Noise session
 /// through it, and it copies bytes without parsing them. Control connections are authenticated
-/// (PSK-gated Noise_XXpsk3; a wrong PSK gets no answer) and a node's name is bound to its key.
+/// (PSK-gated Noise_XXpsk3; a wrong PSK gets no answer) and a node's name is bound to its key:
+/// the key `configuration.boundKeys` lists, else the key the cluster's Node carries when the
+/// relay follows the cluster (`clusterKeys`; a name the cluster does not list is refused, and a
+/// node whose key changed is admitted with the new key once its Node says so), else the first
+/// key that reserved the name. One address holds at most `maxReservationsPerAddress`.
 ///
 /// Confined to the host's event loop; `start()` and `stop()` must be called on it.
 public final class RelayServer: @unchecked Sendable {
@@ -22,6 +26,8 @@ public final class RelayServer: @unchecked Sendable {
     public private(set) var statistics = RelayStatistics()
     private let host: any Host
     private let staticKey: NoiseKeyPair
+    /// The cluster's Node keys, when the relay follows the cluster.
+    private let clusterKeys: (any PeerKeyDirectory)?
     private var listener: Channel?
     private var reservations: [String: Reservation] = [:]
     /// Keys bound on first use, for names `configuration.boundKeys` does not list.
@@ -33,9 +39,12 @@ public final class RelayServer: @unchecked Sendable {
     private var totalCircuits = 0
     private var sweep: RepeatedTask?
 
-    public init(host: any Host, configuration: RelayServerConfiguration, staticKey: NoiseKeyPair? = nil) {
+    public init(
+        host: any Host, configuration: RelayServerConfiguration, staticKey: NoiseKeyPair? = nil, clusterKeys: (any PeerKeyDirectory)? = nil
+    ) {
         self.host = host
         self.configuration = configuration
+        self.clusterKeys = clusterKeys
         var random = host.random
         self.staticKey = staticKey ?? NoiseKeyPair.generate(using: &random)
     }
@@ -115,15 +124,27 @@ public final class RelayServer: @unchecked Sendable {
     }
 
     private func authenticated(_ session: RelayControlSession, name: String, key: [UInt8]) {
-        let boundKey = configuration.boundKeys[name] ?? pinnedKeys[name]
+        let pinsOnFirstUse = configuration.boundKeys[name] == nil && clusterKeys == nil
+        let boundKey: [UInt8]?
+        if let configured = configuration.boundKeys[name] {
+            boundKey = configured
+        } else if let clusterKeys {
+            guard let published = clusterKeys.publicKey(ofNode: name) else {
+                refuseReservation(session, .nodeUnknownToCluster(node: name))
+                return
+            }
+            boundKey = published
+        } else {
+            boundKey = pinnedKeys[name]
+        }
         if let boundKey, boundKey != key {
             refuseReservation(session, .nameBoundToAnotherKey(node: name))
             return
         }
         // One key is one node: a PSK holder must not take many names (or the relay's every
-        // reservation) with one key. Names the configuration binds are the operator's to give.
-        let heldByKey = pinnedKeys.keys.sorted().first { pinnedKeys[$0] == key && $0 != name && configuration.boundKeys[$0] == nil }
-        if boundKey == nil, let other = heldByKey {
+        // reservation) with one key. Names the configuration or the cluster binds are theirs.
+        let heldByKey = pinnedKeys.keys.sorted().first { pinnedKeys[$0] == key && $0 != name }
+        if pinsOnFirstUse, boundKey == nil, let other = heldByKey {
             refuseReservation(session, .keyBoundToAnotherNode(node: other))
             return
         }
@@ -135,7 +156,13 @@ public final class RelayServer: @unchecked Sendable {
             session.close()
             return
         }
-        if configuration.boundKeys[name] == nil { pinnedKeys[name] = key }
+        // Nodes behind one NAT share an address; a PSK holder with fresh keys shares one too.
+        let fromAddress = reservations.filter { $0.key != name && $0.value.observed.address == observed.address }.count
+        guard fromAddress < configuration.maxReservationsPerAddress else {
+            refuseReservation(session, .addressReservationsFull(limit: configuration.maxReservationsPerAddress))
+            return
+        }
+        if pinsOnFirstUse { pinnedKeys[name] = key }
         // A node that reconnects replaces its old reservation (its old connection may be dead
         // without either side having noticed yet).
         if let old = reservations[name] {

@@ -9,10 +9,13 @@ public struct RelayServerConfiguration: Sendable {
     public var listenAddress: SocketAddress
     /// The cluster's 32-byte pre-shared key; nodes without it get no answer.
     public var presharedKey: [UInt8]
-    /// Node names whose key is known in advance (for example from the Node objects' annotations).
-    /// A name not listed here is bound to the first key that reserves it, for the relay's lifetime.
+    /// Node names whose key is known in advance. A name not listed here is bound to the key its
+    /// Node carries when the relay follows the cluster, else to the first key that reserves it,
+    /// for the relay's lifetime.
     public var boundKeys: [String: [UInt8]]
     public var maxReservations: Int
+    /// Reservations one address may hold (nodes behind one NAT share an address).
+    public var maxReservationsPerAddress: Int
     public var maxCircuitsPerNode: Int
     public var maxCircuits: Int
     /// How long the target node has to open its side of a circuit.
@@ -26,6 +29,7 @@ public struct RelayServerConfiguration: Sendable {
         presharedKey: [UInt8],
         boundKeys: [String: [UInt8]] = [:],
         maxReservations: Int = 1024,
+        maxReservationsPerAddress: Int = 64,
         maxCircuitsPerNode: Int = 64,
         maxCircuits: Int = 4096,
         circuitSetupTimeout: TimeAmount = .seconds(10),
@@ -36,6 +40,7 @@ public struct RelayServerConfiguration: Sendable {
         self.presharedKey = presharedKey
         self.boundKeys = boundKeys
         self.maxReservations = maxReservations
+        self.maxReservationsPerAddress = maxReservationsPerAddress
         self.maxCircuitsPerNode = maxCircuitsPerNode
         self.maxCircuits = maxCircuits
         self.circuitSetupTimeout = circuitSetupTimeout
