@@ -118,6 +118,33 @@ import Yams
         #expect(granted["/nodes"]?.contains("patch") == true, "each agent publishes its tunnel key on its Node")
     }
 
+    /// RBAC grants patch on every Node; the admission policy narrows it to the Node the agent's
+    /// pod runs on (the node name its service-account token carries), and to the key annotation.
+    @Test func anAgentMayPatchOnlyItsOwnNodesTunnelKey() throws {
+        let policy = try Self.object("ValidatingAdmissionPolicy", in: "edgemesh-agent.yaml")
+        let spec = try #require(policy["spec"])
+        #expect(spec["failurePolicy"]?.string == "Fail")
+        let rule = try #require(spec["matchConstraints"]?["resourceRules"]?.sequence?.first)
+        #expect(rule["resources"]?.sequence?.compactMap(\.string) == ["nodes"])
+        #expect(rule["operations"]?.sequence?.compactMap(\.string) == ["UPDATE"], "a patch is admitted as an UPDATE")
+        // It applies to the service accounts of both DaemonSets that patch Nodes.
+        let matched = try #require(spec["matchConditions"]?.sequence?.first?["expression"]?.string)
+        for file in ["edgemesh-agent.yaml", "edgemesh-gateway.yaml"] {
+            let account = try #require(try Self.object("ServiceAccount", in: file)["metadata"])
+            let user = "system:serviceaccount:\(account["namespace"]?.string ?? ""):\(account["name"]?.string ?? "")"
+            #expect(matched.contains("'\(user)'"), "\(file)'s \(user) is held to its own Node")
+        }
+        let variables = try #require(spec["variables"]?.sequence).compactMap { $0["expression"]?.string }.joined(separator: "\n")
+        #expect(variables.contains("request.userInfo.extra['authentication.kubernetes.io/node-name'][0]"))
+        #expect(variables.contains("'\(tunnelPublicKeyAnnotation)'"), "the annotation the agent publishes")
+        let validations = try #require(spec["validations"]?.sequence).compactMap { $0["expression"]?.string }
+        #expect(validations.contains("variables.podNode == object.metadata.name"))
+        #expect(validations.contains { $0.contains("object.spec == oldObject.spec") })
+        let binding = try Self.object("ValidatingAdmissionPolicyBinding", in: "edgemesh-agent.yaml")
+        #expect(binding["spec"]?["policyName"]?.string == policy["metadata"]?["name"]?.string)
+        #expect(binding["spec"]?["validationActions"]?.sequence?.compactMap(\.string) == ["Deny"])
+    }
+
     static let unreachableAPIServerKubeconfig = """
         apiVersion: v1
         kind: Config
