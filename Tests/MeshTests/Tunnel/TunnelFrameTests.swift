@@ -66,6 +66,16 @@ import Testing
         }
     }
 
+    /// Found by `scripts/fuzz tunnel-frame`: a node name of bytes that are not UTF-8 decoded
+    /// with replacement characters, three bytes each, so the name grew past what a frame can
+    /// carry and came back cut short. A peer's name must be UTF-8, or the frame is refused.
+    @Test func anOpenFrameWhoseNodeNameIsNotUTF8IsRejected() {
+        var frame = ByteBuffer(bytes: [0x01, 0x00, 0x00, 0x05, 0x05])  // open, stream 0x0505
+        frame.writeBytes([0x00] + [10, 0, 1, 7] + [0x1F, 0x90] + [0x00, 0x04, 0x00, 0x00])  // TCP, address, port, window
+        frame.writeBytes([100] + [UInt8](repeating: 0xFF, count: 100))
+        #expect(throws: TunnelProtocolError.self) { try TunnelFrame.decode(frame) }
+    }
+
     @Test func randomBytesNeverCrashTheDecoder() {
         var random = NoiseTestRandom(seed: 7)
         var decoded = 0

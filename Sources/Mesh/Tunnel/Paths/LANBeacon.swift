@@ -97,21 +97,28 @@ public final class LANBeacon: @unchecked Sendable {
         Array(HMAC<SHA256>.authenticationCode(for: data, using: key).prefix(16))
     }
 
-    /// Records a genuine announcement from a neighbour; anything else is ignored.
-    fileprivate func receive(_ bytes: [UInt8], from source: SocketAddress) {
-        let fixed = Self.magic.count + 1 + 32 + 8 + 16
-        guard bytes.count >= fixed, Array(bytes.prefix(4)) == Self.magic else { return }
+    /// The name and time of a genuine announcement (its MAC verifies under `macKey`); nil for
+    /// anything else. Any bytes may arrive on the beacon port.
+    static func verify(_ bytes: [UInt8], macKey: SymmetricKey) -> (name: String, time: Int64)? {
+        let fixed = magic.count + 1 + 32 + 8 + 16
+        guard bytes.count >= fixed, Array(bytes.prefix(4)) == magic else { return nil }
         let nameLength = Int(bytes[4])
-        guard bytes.count == fixed + nameLength else { return }
+        guard bytes.count == fixed + nameLength else { return nil }
         let signed = Array(bytes[..<(bytes.count - 16)])
-        let expected = Self.mac(signed, key: macKey)
+        let expected = mac(signed, key: macKey)
         var difference: UInt8 = 0
         for (index, byte) in bytes[(bytes.count - 16)...].enumerated() { difference |= byte ^ expected[index] }
-        guard difference == 0 else { return }
+        guard difference == 0 else { return nil }
         let name = String(decoding: bytes[5..<(5 + nameLength)], as: UTF8.self)
         var time: Int64 = 0
         for byte in bytes[(5 + nameLength + 32)..<(5 + nameLength + 40)] { time = time << 8 | Int64(byte) }
-        guard name != host.name, ClockSkew.isWithin(clockWindow, of: host.wallClock.nanosecondsSinceEpoch, time),
+        return (name, time)
+    }
+
+    /// Records a genuine announcement from a neighbour; anything else is ignored.
+    fileprivate func receive(_ bytes: [UInt8], from source: SocketAddress) {
+        guard let (name, time) = Self.verify(bytes, macKey: macKey), name != host.name,
+            ClockSkew.isWithin(clockWindow, of: host.wallClock.nanosecondsSinceEpoch, time),
             let text = source.ipAddress, let address = IPv4Address(text)
         else { return }
         if heard[name]?.address != address {

@@ -91,8 +91,12 @@ public enum TunnelFrame: Equatable, Sendable {
             guard let transport: UInt8 = buffer.readInteger(), transport <= 1,
                 let address: UInt32 = buffer.readInteger(), let port: UInt16 = buffer.readInteger(),
                 let window: UInt32 = buffer.readInteger(), let nameLength: UInt8 = buffer.readInteger(),
-                let name = buffer.readString(length: Int(nameLength)), !name.isEmpty
+                let nameBytes = buffer.readBytes(length: Int(nameLength)), !nameBytes.isEmpty
             else { throw .malformedFrame("stream \(stream): open frame is truncated or names no node") }
+            // Strictly UTF-8: decoding with replacement characters would make another, longer name.
+            guard let name = String(validating: nameBytes, as: UTF8.self) else {
+                throw .malformedFrame("stream \(stream): open frame names a node in bytes that are not UTF-8")
+            }
             let target = TunnelTarget(node: name, address: IPv4Address(address), port: port,
                                       transport: transport == 1 ? .udp : .tcp)
             frame = .open(stream: stream, target: target, window: window)
