@@ -19,6 +19,7 @@ public func fuzzMesh(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .lanBeacon: MeshFuzzTarget.lanBeacon(bytes)
     case .httpRequest: MeshFuzzTarget.httpRequest(bytes)
     case .manifest: MeshFuzzTarget.manifest(bytes)
+    case .dns: MeshFuzzTarget.dns(bytes)
     }
     return 0
 }
@@ -30,6 +31,7 @@ enum MeshFuzzTarget: String, CaseIterable {
     case lanBeacon = "lan-beacon"
     case httpRequest = "http-request"
     case manifest
+    case dns
 
     static let selected: MeshFuzzTarget = {
         let name = getenv("EDGEMESH_FUZZ_TARGET").map { String(cString: $0) } ?? ""
@@ -109,6 +111,28 @@ enum MeshFuzzTarget: String, CaseIterable {
                     .httpQueryParameterName("user"), .sourceIP] {
             _ = attributes.hashText(for: key).map { StableHash.hash($0) }
         }
+    }
+
+    /// A DNS message: rejected with a `DNSDecodingError`, or decoded to a message whose
+    /// encoding (full, and truncated to 512 octets) decodes again.
+    static func dns(_ bytes: [UInt8]) {
+        let message: DNSMessage
+        do {
+            message = try DNSMessage(decoding: ByteBuffer(bytes: bytes))
+        } catch {
+            precondition(!error.description.isEmpty)
+            return
+        }
+        var full = ByteBuffer()
+        message.encode(into: &full)
+        guard let again = try? DNSMessage(decoding: full), again == message else {
+            fatalError("re-encoding changed or broke a decoded message")
+        }
+        var small = ByteBuffer()
+        let truncated = message.encode(into: &small, maximumSize: DNSMessage.classicUDPSize)
+        guard let shortened = try? DNSMessage(decoding: small) else { fatalError("a truncated encoding does not decode") }
+        precondition(shortened.header.isTruncated == (truncated || message.header.isTruncated))
+        precondition(shortened.questions == message.questions)
     }
 
     /// A manifest file as the agent reads it, then the same file changed (a NUL splits the two).
