@@ -154,6 +154,12 @@ let package = Package(
             dependencies: ["BenchmarkLab"],
             path: "Benchmarks/DNSBenchmark"
         ),
+        .executableTarget(
+            name: "SoakBenchmark",
+            dependencies: ["BenchmarkLab"],
+            path: "Benchmarks/SoakBenchmark",
+            exclude: ["legit-load.py", "hostile.py"]
+        ),
         // What several test targets read: the repository's scenario files and fixtures.
         .target(
             name: "TestFixtures",

@@ -20,7 +20,9 @@ public struct TunnelConfiguration: Sendable {
     public var streamWindow: UInt32
     /// Bytes all streams together may have received and not yet handed on: each stream's
     /// window comes out of it (smaller windows when it runs low, refusal below 16 KiB), so
-    /// what peers can make this node buffer is bounded (`TunnelReceiveBudget`).
+    /// what peers can make this node buffer is bounded (`TunnelReceiveBudget`). A window is
+    /// held while its stream is open, busy or idle: 256 MiB is 1,024 TCP streams at the full
+    /// window, or 4,096 UDP sessions (64 KiB each).
     public var receiveBudget: Int
     /// Streams open at once on one connection, in both directions together.
     public var maximumStreamsPerConnection: Int
@@ -59,7 +61,7 @@ public struct TunnelConfiguration: Sendable {
         handshakeTimeout: TimeAmount = .seconds(5),
         targetConnectTimeout: TimeAmount = .seconds(5),
         streamWindow: UInt32 = 256 * 1024,
-        receiveBudget: Int = 64 * 1024 * 1024,
+        receiveBudget: Int = 256 * 1024 * 1024,
         maximumStreamsPerConnection: Int = 1024,
         pathHeadStart: TimeAmount = .milliseconds(300),
         upgradeInterval: TimeAmount = .seconds(30),

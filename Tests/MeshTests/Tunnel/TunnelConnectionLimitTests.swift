@@ -95,6 +95,29 @@ import Testing
     static let s = TunnelTestBed.s
     static let kib = 1024
 
+    /// Found by the soak benchmark: a UDP service queried from a new socket each time keeps
+    /// hundreds of idle sessions open, each holding its stream's window; with full TCP-sized
+    /// windows they spent a 64 MiB budget and new streams were refused. UDP streams take 64 KiB
+    /// and the default budget leaves room for what a busy node really holds.
+    @Test func hundredsOfIdleUDPSessionsLeaveRoomForNewStreams() throws {
+        let bed = try TunnelTestBed()
+        var opened = 0
+        for _ in 0..<600 {
+            var outcome: Result<Channel, Error>?
+            let tunnel = bed.tunnel("a")
+            tunnel.openStream(to: bed.target("b", .udp), on: tunnel.host.eventLoop).whenComplete { outcome = $0 }
+            bed.run(for: Self.s) { outcome == nil }
+            if case .success = outcome { opened += 1 }
+        }
+        #expect(opened == 600)
+        #expect(bed.tunnel("b").receiveBudgetInUse == 600 * 64 * Self.kib)
+        let (channel, recorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        channel.writeAndFlush(ByteBuffer(string: "still room"), promise: nil)
+        bed.run(for: 5 * Self.s) { recorder.byteCount < 10 }
+        #expect(recorder.bytes == ByteBuffer(string: "still room"))
+        #expect(bed.tunnel("a").streamsRefusedOverBudget + bed.tunnel("b").streamsRefusedOverBudget == 0)
+    }
+
     @Test func streamsTakeTheirWindowsFromTheNodesBudgetAndBeyondItAreRefused() throws {
         let bed = try TunnelTestBed {
             $0.streamWindow = UInt32(256 * Self.kib)

@@ -20,17 +20,22 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
     private var maximumStreams: Int { connection.endpoint.configuration.maximumStreamsPerConnection }
     private var budget: TunnelReceiveBudget { connection.endpoint.receiveBudget }
 
-    /// A receive window for a new stream from the node's budget, or why there is none.
     private enum WindowReservation {
         case granted(UInt32)
         case refused(TunnelStreamFailure)
     }
 
-    private func reserveWindow() -> WindowReservation {
+    /// The most a UDP stream's window needs: a burst of datagrams of the largest size; the
+    /// bridge drops what does not fit, as a UDP socket would.
+    static let datagramStreamWindow = 64 * 1024
+
+    /// A receive window for a new stream to `target` from the node's budget, or why there is none.
+    private func reserveWindow(for target: TunnelTarget) -> WindowReservation {
         guard streams.count < maximumStreams else {
             return .refused(TunnelStreamFailure(.internalError, "\(maximumStreams) streams are already open on this connection"))
         }
-        guard let window = budget.reserve(upTo: Int(connection.endpoint.configuration.streamWindow)) else {
+        let wanted = Int(connection.endpoint.configuration.streamWindow)
+        guard let window = budget.reserve(upTo: target.transport == .udp ? min(wanted, Self.datagramStreamWindow) : wanted) else {
             return .refused(TunnelStreamFailure(
                 .internalError, "the receive budget of \(connection.endpoint.nodeName) (\(budget.capacity) bytes) is spent by open streams"))
         }
@@ -45,7 +50,7 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
                 node: target.node, reason: connection.closeReason ?? "the connection is closing"))
         }
         let window: UInt32
-        switch reserveWindow() {
+        switch reserveWindow(for: target) {
         case .granted(let reserved): window = reserved
         case .refused(let failure): return eventLoop.makeFailedFuture(TunnelError.targetUnreachable(target, failure))
         }
@@ -103,7 +108,7 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
             return
         }
         let window: UInt32
-        switch reserveWindow() {
+        switch reserveWindow(for: target) {
         case .granted(let reserved):
             window = reserved
         case .refused(let failure):

@@ -1,4 +1,3 @@
-import BenchmarkLab
 import Foundation
 
 /// Nodes in network namespaces on one bridged LAN (10.77.0.0/24), each able to run an
@@ -6,24 +5,26 @@ import Foundation
 /// directory, as if watching one cluster; `publishKeys` writes each node's Node object with its
 /// tunnel key, what an agent publishes through the API in a real cluster.
 @MainActor
-final class MeshLab {
-    struct Node {
-        let name: String
-        let namespace: String
-        let address: String
+public final class MeshLab {
+    public struct Node: Sendable {
+        public let name: String
+        public let namespace: String
+        public let address: String
     }
 
-    static let relayPort = 20008
-    let lab: Lab
-    let agentBinary: String
-    private(set) var nodes: [Node] = []
-    private(set) var agents: [String: Process] = [:]
-    let relay: Node
+    public static let relayPort = 20008
+    public let lab: Lab
+    public let agentBinary: String
+    public private(set) var nodes: [Node] = []
+    public private(set) var agents: [String: Process] = [:]
+    public let relay: Node
+    /// The relay process.
+    public private(set) var relayProcess: Process!
     private let hub: String
-    let manifests: String
-    let psk: String
+    public let manifests: String
+    public let psk: String
 
-    init(lab: Lab, agentBinary: String) {
+    public init(lab: Lab, agentBinary: String) {
         self.lab = lab
         self.agentBinary = agentBinary
         hub = lab.addNamespace("hub")
@@ -34,13 +35,13 @@ final class MeshLab {
         psk = lab.write(Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(), "psk")
         relay = Node(name: "relay", namespace: lab.addNamespace("relay"), address: "10.77.0.254")
         attach(relay, index: 254)
-        lab.start([agentBinary, "relay", "--listen", "\(relay.address):\(Self.relayPort)", "--psk-file", psk],
+        relayProcess = lab.start([agentBinary, "relay", "--listen", "\(relay.address):\(Self.relayPort)", "--psk-file", psk],
                   in: relay.namespace, log: "relay.log")
     }
 
     /// Adds a node at 10.77.0.`index` (1...253) on the LAN.
     @discardableResult
-    func addNode(_ name: String, index: Int) -> Node {
+    public func addNode(_ name: String, index: Int) -> Node {
         let node = Node(name: name, namespace: lab.addNamespace(name), address: "10.77.0.\(index)")
         attach(node, index: index)
         // Cluster IPs are redirected to the agent inside the namespace; the reply needs a route.
@@ -58,38 +59,39 @@ final class MeshLab {
         Lab.run(["/usr/sbin/ip", "-n", node.namespace, "link", "set", "eth0", "up"])
     }
 
-    func startAgent(on node: Node) {
+    /// Starts `node`'s agent; `extra` arguments follow the lab's own (`--gateway`, say).
+    public func startAgent(on node: Node, extra: [String] = []) {
         agents[node.name] = lab.start(
             [agentBinary, "agent", "--node-name", node.name, "--manifests", manifests, "--listen-ip", "127.0.0.1",
              "--dns-port", "5353", "--state-dir", lab.work.appendingPathComponent("state-\(node.name)").path,
-             "--psk-file", psk, "--relay", "\(relay.address):\(Self.relayPort)"],
+             "--psk-file", psk, "--relay", "\(relay.address):\(Self.relayPort)"] + extra,
             in: node.namespace, log: "agent-\(node.name).log")
     }
 
-    func stopAgent(on node: Node) {
+    public func stopAgent(on node: Node) {
         if let agent = agents.removeValue(forKey: node.name) { lab.stop(agent) }
     }
 
     /// The node's agent's `status --json` tunnel section, nil while it does not answer.
-    func tunnelStatus(of node: Node) -> [String: Any]? {
+    public func tunnelStatus(of node: Node) -> [String: Any]? {
         let output = Lab.run([agentBinary, "status", "--json"], in: node.namespace).output
         let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
         return json?["tunnel"] as? [String: Any]
     }
 
-    func publicKey(of node: Node) -> String? {
+    public func publicKey(of node: Node) -> String? {
         (tunnelStatus(of: node)?["publicKey"] as? String).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The path `node`'s agent reports to `peer` ("direct", "hole-punched", "relayed"), or "down".
-    func path(from node: Node, to peer: Node) -> String {
+    public func path(from node: Node, to peer: Node) -> String {
         let peers = tunnelStatus(of: node)?["peers"] as? [[String: Any]] ?? []
         return peers.first { $0["node"] as? String == peer.name }?["path"] as? String ?? "down"
     }
 
     /// Starts every node's agent, waits for its tunnel key, and writes its Node object; the
     /// agents are left running.
-    func publishKeys(of nodes: [Node]) {
+    public func publishKeys(of nodes: [Node]) {
         for node in nodes where agents[node.name] == nil { startAgent(on: node) }
         for node in nodes {
             var key: String?
@@ -107,7 +109,7 @@ final class MeshLab {
     }
 
     /// A Service with one cluster IP port whose single endpoint is `port` on `node`.
-    func addService(_ name: String, clusterIP: String, port: Int, on node: Node) {
+    public func addService(_ name: String, clusterIP: String, port: Int, on node: Node) {
         lab.write("""
             apiVersion: v1
             kind: Service
@@ -123,7 +125,7 @@ final class MeshLab {
 
     /// Drops everything between `node` and `peer` in `node`'s namespace (both directions), so
     /// their tunnel can only be relayed; `allow` removes it.
-    func block(_ node: Node, from peer: Node) {
+    public func block(_ node: Node, from peer: Node) {
         let rules = """
             table ip benchblock {
                 chain input { type filter hook input priority 0; ip saddr \(peer.address) drop; }
@@ -134,7 +136,7 @@ final class MeshLab {
         Lab.run(["/usr/sbin/nft", "-f", path], in: node.namespace)
     }
 
-    func allow(_ node: Node) {
+    public func allow(_ node: Node) {
         Lab.run(["/usr/sbin/nft", "delete", "table", "ip", "benchblock"], in: node.namespace)
     }
 }
