@@ -65,7 +65,8 @@ public final class KubernetesAPISource: @unchecked Sendable {
         case .endpointSlice: follow(.endpointSlices, kind, KubernetesObject.endpointSlice)
         case .pod: follow(.pods, kind, KubernetesObject.pod)
         case .node: follow(.nodes, kind, KubernetesObject.node)
-        case .secret: follow(.secrets, kind, KubernetesObject.secret)
+        // Only certificates: no other Secret of the cluster is ever sent to the node.
+        case .secret: follow(.secrets, kind, KubernetesObject.secret, fieldSelector: "type=kubernetes.io/tls")
         case .destinationRule: follow(.destinationRules, kind, KubernetesObject.destinationRule)
         case .virtualService: follow(.virtualServices, kind, KubernetesObject.virtualService)
         case .gateway: follow(.gateways, kind, KubernetesObject.gateway)
@@ -73,11 +74,12 @@ public final class KubernetesAPISource: @unchecked Sendable {
     }
 
     private func follow<Object: KubernetesAPIObject>(
-        _ resource: KubernetesResource, _ kind: TableObjectKind, _ wrap: @escaping (Object) -> KubernetesObject
+        _ resource: KubernetesResource, _ kind: TableObjectKind, _ wrap: @escaping (Object) -> KubernetesObject,
+        fieldSelector: String? = nil
     ) -> KubernetesReflector<Object> {
         let table = self.table
         return KubernetesReflector<Object>(
-            client: client, resource: resource, namespace: options.namespace, backoff: options.backoff,
+            client: client, resource: resource, namespace: options.namespace, fieldSelector: fieldSelector, backoff: options.backoff,
             onReplace: { objects in table.apply(.replaceAll(kind: kind, objects: objects.map(wrap))) },
             onEvent: { event in
                 switch event {

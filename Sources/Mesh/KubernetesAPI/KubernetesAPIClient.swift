@@ -92,11 +92,29 @@ public final class KubernetesAPIClient: Sendable {
         return IPv4Address(endpoint.host) == nil ? endpoint.host : nil
     }
 
-    /// The body of `GET <collection>`: a List document.
-    public func list(_ resource: KubernetesResource, namespace: String? = nil) -> EventLoopFuture<ByteBuffer> {
+    /// `fieldSelector=` with the selector percent-encoded (`=` and `/` included).
+    static func fieldSelectorParameter(_ selector: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = Array("fieldSelector=".utf8)
+        for byte in selector.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ","):
+                encoded.append(byte)
+            default:
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// The body of `GET <collection>`: a List document; with `fieldSelector` (`type=...`) only
+    /// the objects the server finds it matches.
+    public func list(_ resource: KubernetesResource, namespace: String? = nil, fieldSelector: String? = nil) -> EventLoopFuture<ByteBuffer> {
         let finished = host.eventLoop.makePromise(of: ByteBuffer.self)
         let handler = KubernetesResponseHandler(finished: finished, idleTimeout: options.requestTimeout, onLine: nil)
-        send(Request(method: .GET, uri: endpoint.basePath + resource.path(namespace: namespace)), handler: handler)
+        let query = fieldSelector.map { "?" + Self.fieldSelectorParameter($0) } ?? ""
+        send(Request(method: .GET, uri: endpoint.basePath + resource.path(namespace: namespace) + query), handler: handler)
         return finished.futureResult
     }
 
@@ -118,11 +136,12 @@ public final class KubernetesAPIClient: Sendable {
     /// `GET <collection>?watch=true&resourceVersion=...&allowWatchBookmarks=true`, handing every
     /// event line to `onLine` on the host's loop.
     public func watch(
-        _ resource: KubernetesResource, namespace: String? = nil, resourceVersion: String?,
+        _ resource: KubernetesResource, namespace: String? = nil, fieldSelector: String? = nil, resourceVersion: String?,
         onLine: @escaping (ByteBuffer) -> Void
     ) -> Watch {
         var query = "watch=true&allowWatchBookmarks=true"
         if let resourceVersion, !resourceVersion.isEmpty { query += "&resourceVersion=\(resourceVersion)" }
+        if let fieldSelector { query += "&" + Self.fieldSelectorParameter(fieldSelector) }
         let finished = host.eventLoop.makePromise(of: ByteBuffer.self)
         let handler = KubernetesResponseHandler(finished: finished, idleTimeout: options.watchIdleTimeout, onLine: onLine)
         let cancel = host.eventLoop.makePromise(of: Void.self)

@@ -16,6 +16,8 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
     public let client: KubernetesAPIClient
     public let resource: KubernetesResource
     public let namespace: String?
+    /// Asked of the server with every list and watch (`type=kubernetes.io/tls`).
+    public let fieldSelector: String?
     public let backoff: RetryBackoff
     public private(set) var status: KubernetesReflectorStatus
     /// Called on every status change (phase, version, error), for status output and tests.
@@ -35,13 +37,14 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
 
     /// `onReplace` receives the complete set after every (re)list; `onEvent` each change after it.
     public init(
-        client: KubernetesAPIClient, resource: KubernetesResource, namespace: String? = nil,
+        client: KubernetesAPIClient, resource: KubernetesResource, namespace: String? = nil, fieldSelector: String? = nil,
         backoff: RetryBackoff = RetryBackoff(),
         onReplace: @escaping ([Object]) -> Void, onEvent: @escaping (Event) -> Void
     ) {
         self.client = client
         self.resource = resource
         self.namespace = namespace
+        self.fieldSelector = fieldSelector
         self.backoff = backoff
         self.onReplace = onReplace
         self.onEvent = onEvent
@@ -70,7 +73,7 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
         generation += 1
         let current = generation
         update { $0.phase = .listing }
-        client.list(resource, namespace: namespace).whenComplete { [self] result in
+        client.list(resource, namespace: namespace, fieldSelector: fieldSelector).whenComplete { [self] result in
             guard current == generation else { return }
             switch result {
             case .failure(KubernetesAPIError.status(code: 404, _)):
@@ -107,7 +110,7 @@ public final class KubernetesReflector<Object: KubernetesAPIObject>: @unchecked 
         sawGone = false
         progressed = false
         update { $0.phase = .watching }
-        let watch = client.watch(resource, namespace: namespace, resourceVersion: status.resourceVersion) { [self] line in
+        let watch = client.watch(resource, namespace: namespace, fieldSelector: fieldSelector, resourceVersion: status.resourceVersion) { [self] line in
             guard current == generation else { return }
             receive(line)
         }

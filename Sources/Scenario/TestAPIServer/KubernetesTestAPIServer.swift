@@ -118,6 +118,9 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         var resourceVersion: UInt64
         var storageKey: String
         var namespace: String?
+        /// What `objectsSent` calls it, and the object itself (for field selectors).
+        var sentName: String
+        var object: KubernetesJSONValue
         /// The complete watch event line, newline included.
         var line: [UInt8]
     }
@@ -127,13 +130,15 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         let channel: Channel
         let resource: KubernetesResource
         let namespace: String?
+        let fieldSelector: FieldSelector
         var bookmarks: RepeatedTask?
 
-        init(id: Int, channel: Channel, resource: KubernetesResource, namespace: String?) {
+        init(id: Int, channel: Channel, resource: KubernetesResource, namespace: String?, fieldSelector: FieldSelector) {
             self.id = id
             self.channel = channel
             self.resource = resource
             self.namespace = namespace
+            self.fieldSelector = fieldSelector
         }
     }
 
@@ -142,6 +147,9 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
     /// The resource version of the latest change.
     public private(set) var resourceVersion: UInt64 = 0
     public private(set) var requests: [RecordedRequest] = []
+    /// How often each object went out in a list or a watch event, by "plural namespace/name"
+    /// ("secrets shop/web-tls"): what a client was sent, for tests of what it asks for.
+    public private(set) var objectsSent: [String: Int] = [:]
     /// Requests answered 403 Forbidden, as a ClusterRole that lacks them would have them answered.
     public var forbidden: [Permission] = []
 
@@ -296,7 +304,7 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         let line = Self.eventLine(type: type, object: object)
         let change = Change(
             resourceVersion: resourceVersion, storageKey: resource.storageKey,
-            namespace: resource.isNamespaced ? key.namespace : nil, line: line)
+            namespace: resource.isNamespaced ? key.namespace : nil, sentName: Self.sentName(resource, key), object: object, line: line)
         history.append(change)
         if history.count > configuration.historyLimit {
             let dropped = history.count - configuration.historyLimit
@@ -304,6 +312,7 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             history.removeFirst(dropped)
         }
         for watcher in watchers where Self.matches(change, watcher) {
+            objectsSent[change.sentName, default: 0] += 1
             send(line, to: watcher)
         }
         return resourceVersion
@@ -312,6 +321,11 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
     private static func matches(_ change: Change, _ watcher: Watcher) -> Bool {
         change.storageKey == watcher.resource.storageKey
             && (watcher.namespace == nil || change.namespace == watcher.namespace)
+            && watcher.fieldSelector.matches(change.object)
+    }
+
+    private static func sentName(_ resource: KubernetesResource, _ key: ObjectKey) -> String {
+        "\(resource.plural) \(resource.isNamespaced ? "\(key.namespace)/" : "")\(key.name)"
     }
 
     private static func eventLine(type: String, object: KubernetesJSONValue) -> [UInt8] {
@@ -345,10 +359,13 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         let namespace = resource.isNamespaced ? target.namespace : nil
         let watching = query["watch"] == "true" || query["watch"] == "1"
         if refuse(watching ? "watch" : "list", resource, name: nil, namespace: namespace, on: channel) { return }
+        let selector = FieldSelector(query["fieldSelector"] ?? "")
         if watching {
-            watch(resource, namespace: namespace, from: query["resourceVersion"], bookmarks: query["allowWatchBookmarks"] == "true", on: channel)
+            watch(
+                resource, namespace: namespace, fieldSelector: selector, from: query["resourceVersion"],
+                bookmarks: query["allowWatchBookmarks"] == "true", on: channel)
         } else {
-            respond(on: channel, status: .ok, json: list(resource, namespace: namespace))
+            respond(on: channel, status: .ok, json: list(resource, namespace: namespace, fieldSelector: selector))
         }
     }
 
@@ -403,11 +420,12 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         return resource
     }
 
-    private func list(_ resource: KubernetesResource, namespace: String?) -> [UInt8] {
-        let items = (stores[resource.storageKey] ?? [:])
-            .filter { namespace == nil || $0.key.namespace == namespace }
+    private func list(_ resource: KubernetesResource, namespace: String?, fieldSelector: FieldSelector) -> [UInt8] {
+        let entries = (stores[resource.storageKey] ?? [:])
+            .filter { (namespace == nil || $0.key.namespace == namespace) && fieldSelector.matches($0.value.object) }
             .sorted { $0.key < $1.key }
-            .map(\.value.object)
+        for entry in entries { objectsSent[Self.sentName(resource, entry.key), default: 0] += 1 }
+        let items = entries.map(\.value.object)
         let list = KubernetesJSONValue.object([
             "apiVersion": .string(resource.apiVersion),
             "kind": .string("\(resource.kind)List"),
@@ -417,12 +435,15 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
         return list.encoded()
     }
 
-    private func watch(_ resource: KubernetesResource, namespace: String?, from version: String?, bookmarks: Bool, on channel: Channel) {
+    private func watch(
+        _ resource: KubernetesResource, namespace: String?, fieldSelector: FieldSelector, from version: String?, bookmarks: Bool,
+        on channel: Channel
+    ) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         // No Content-Length: NIO sends the stream chunked.
         channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)), promise: nil)
-        let watcher = Watcher(id: nextWatcherID, channel: channel, resource: resource, namespace: namespace)
+        let watcher = Watcher(id: nextWatcherID, channel: channel, resource: resource, namespace: namespace, fieldSelector: fieldSelector)
         nextWatcherID += 1
 
         var replay: [[UInt8]] = []
@@ -431,10 +452,11 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
             break  // from now on
         case "0":
             // "Any version": the current objects as ADDED, as the real server does.
-            replay = (stores[resource.storageKey] ?? [:])
-                .filter { namespace == nil || $0.key.namespace == namespace }
+            let entries = (stores[resource.storageKey] ?? [:])
+                .filter { (namespace == nil || $0.key.namespace == namespace) && fieldSelector.matches($0.value.object) }
                 .sorted { $0.key < $1.key }
-                .map { Self.eventLine(type: "ADDED", object: $0.value.object) }
+            for entry in entries { objectsSent[Self.sentName(resource, entry.key), default: 0] += 1 }
+            replay = entries.map { Self.eventLine(type: "ADDED", object: $0.value.object) }
         case let text?:
             guard let start = UInt64(text), start >= compactedThrough, start <= resourceVersion, !configuration.expiresEveryWatch else {
                 // Too old (compacted) or from the future (the server restarted): the client must relist.
@@ -443,7 +465,9 @@ public final class KubernetesTestAPIServer: @unchecked Sendable {
                 channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
-            replay = history.filter { $0.resourceVersion > start && Self.matches($0, watcher) }.map(\.line)
+            let changes = history.filter { $0.resourceVersion > start && Self.matches($0, watcher) }
+            for change in changes { objectsSent[change.sentName, default: 0] += 1 }
+            replay = changes.map(\.line)
         }
         for line in replay { send(line, to: watcher) }
         channel.flush()

@@ -36,4 +36,36 @@ import Testing
         #expect(table.service(web) == nil)
         #expect(server.requests.filter { $0.uri.contains("endpointslices") }.count == 1, "a 404 is not retried")
     }
+
+    /// A gateway follows Secrets for its certificates; it asks the server for TLS Secrets only
+    /// (a field selector on `type`), so no other Secret of the cluster ever reaches the node,
+    /// not even in memory.
+    @Test func aGatewayIsSentTLSSecretsOnly() throws {
+        let sim = try KubernetesAPITests.cloudAndEdge(loss: 0)
+        let api = try #require(sim.host(named: "api")), edge = try #require(sim.host(named: "edge-1"))
+        let server = KubernetesTestAPIServer(host: api)
+        _ = server.start()
+        func secret(_ name: String, type: String) -> [UInt8] {
+            Array(#"{"metadata":{"name":"\#(name)","namespace":"shop"},"type":"\#(type)","data":{"k":"c2VjcmV0"}}"#.utf8)
+        }
+        try server.create(.secrets, json: secret("web-tls", type: "kubernetes.io/tls"))
+        try server.create(.secrets, json: secret("db-password", type: "Opaque"))
+        let table = ServiceTable(eventLoop: edge.eventLoop)
+        let source = KubernetesAPISource(
+            client: KubernetesAPIClient(host: edge, endpoint: KubernetesAPIEndpoint(host: api.address.description, port: 6443)),
+            table: table, options: .init(kinds: [.secret]))
+        source.start()
+        sim.run(until: 10 * Nanoseconds.second)
+        // Later ones arrive by watch, filtered the same way.
+        try server.create(.secrets, json: secret("api-tls", type: "kubernetes.io/tls"))
+        try server.create(.secrets, json: secret("api-token", type: "Opaque"))
+        sim.run(until: 20 * Nanoseconds.second)
+        let requests = server.requests.filter { $0.uri.contains("/secrets") }
+        #expect(requests.count == 2)
+        #expect(requests.allSatisfy { $0.uri.contains("fieldSelector=type%3Dkubernetes.io%2Ftls") }, "\(requests.map(\.uri))")
+        #expect(server.objectsSent["secrets shop/web-tls"] != nil)
+        #expect(server.objectsSent["secrets shop/db-password"] == nil && server.objectsSent["secrets shop/api-token"] == nil,
+                "an Opaque Secret was sent to the node")
+        #expect(table.objects(of: .secret).compactMap(\.tableKey).map(\.name).sorted() == ["api-tls", "web-tls"])
+    }
 }
