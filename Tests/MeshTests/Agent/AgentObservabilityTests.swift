@@ -59,6 +59,25 @@ import Testing
         #expect("\(missing.map { "\($0)" } ?? "")" == "HTTP status 404")
     }
 
+    /// A limit reached is counted in `/metrics` and named in `edgemesh status`: here a DNS
+    /// client that connects over TCP and says nothing is closed at the idle limit.
+    @Test func aLimitReachedIsCountedAndNamedInTheStatus() throws {
+        let sim = try KubernetesAPITests.cloudAndEdge(loss: 0)
+        let edge = try #require(sim.host(named: "edge-1"))
+        let agent = try EdgeAgent(host: edge, configuration: .init(nodeName: "edge-1", listenAddress: .loopback))
+        _ = agent.start()
+        sim.run(until: Nanoseconds.second)
+        #expect(agent.status().limitsReached == [], "no limit reached yet")
+        var silent: Channel?
+        edge.connectStream(StreamConnectOptions(remote: IPv4Address.loopback.socketAddress(port: 53))) { _ in
+            edge.eventLoop.makeSucceededVoidFuture()
+        }.whenSuccess { silent = $0 }
+        sim.run(until: 30 * Nanoseconds.second)
+        #expect(silent != nil)
+        #expect(agent.metricsText().contains("edgemesh_dns_tcp_idle_closes_total 1\n"))
+        #expect(agent.status().limitsReached == ["1 DNS TCP clients closed idle"])
+    }
+
     /// `GET /table` lists what the agent holds as a Kubernetes List an agent can read back as
     /// manifests, object for object, and never a Secret (a gateway's key stays on the node).
     @Test func tableListsTheObjectsAsManifestsAndNoSecret() throws {

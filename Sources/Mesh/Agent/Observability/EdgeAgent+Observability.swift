@@ -26,7 +26,57 @@ extension EdgeAgent {
             tunnelKey: tunnelKeyStatus,
             tunnel: tunnel?.statusReport,
             relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) },
-            gateway: gateway?.statusLines)
+            gateway: gateway?.statusLines,
+            limitsReached: limitCounters.filter { $0.value > 0 }.map { "\($0.value) \($0.words)" })
+    }
+
+    /// Every limit the agent keeps that a peer, a client or a server can run into, with how
+    /// often it was reached (only the components this agent runs).
+    public var limitCounters: [LimitCounter] {
+        let dns = dnsServer.statistics
+        var limits = [
+            LimitCounter("edgemesh_dns_tcp_connections_refused_total", help: "DNS TCP clients refused at the connection limit.",
+                         words: "DNS TCP clients refused at the connection limit", value: dns.tcpConnectionsRefused),
+            LimitCounter("edgemesh_dns_tcp_idle_closes_total", help: "DNS TCP clients closed idle.",
+                         words: "DNS TCP clients closed idle", value: dns.tcpIdleCloses),
+            LimitCounter("edgemesh_proxy_request_head_timeouts_total", help: "HTTP connections closed waiting for a request head.",
+                         words: "HTTP connections closed waiting for a request head", value: proxy.statistics.requestHeadTimeouts),
+        ]
+        if let forwarder = dnsServer.forwarder {
+            limits.append(LimitCounter(
+                "edgemesh_dns_forward_refused_in_flight_total", help: "Forwarded queries answered at once at the in-flight limit.",
+                words: "forwarded DNS queries answered at once with the upstream exchanges all in flight", value: forwarder.queriesRefusedInFlight))
+        }
+        if let gateway {
+            let statistics = gateway.statistics
+            let help = "Gateway connections refused at a connection limit."
+            limits += [
+                LimitCounter("edgemesh_gateway_connections_refused_total", labels: [("limit", "total")], help: help,
+                             words: "gateway connections refused at the total limit", value: statistics.refusedAtTotalLimit),
+                LimitCounter("edgemesh_gateway_connections_refused_total", labels: [("limit", "per-client")], help: help,
+                             words: "gateway connections refused at a client's limit", value: statistics.refusedAtClientLimit),
+                LimitCounter("edgemesh_gateway_idle_closes_total", help: "Gateway TCP connections closed idle.",
+                             words: "gateway TCP connections closed idle", value: statistics.idleCloses),
+            ]
+        }
+        if let tunnel {
+            limits += [
+                LimitCounter("edgemesh_tunnel_datagrams_dropped_total", help: "Datagrams from UDP targets dropped for a full stream to the peer.",
+                             words: "datagrams from UDP targets dropped for a full tunnel stream", value: tunnel.datagramsDroppedForFullStreams),
+                LimitCounter("edgemesh_tunnel_handshakes_refused_total", help: "Connections closed at once with too many handshakes under way.",
+                             words: "tunnel connections closed at once with too many handshakes under way", value: tunnel.handshakesRefusedAtLimit),
+                LimitCounter("edgemesh_tunnel_connections_closed_at_peer_limit_total", help: "Connections closed because their peer had too many.",
+                             words: "tunnel connections closed over a peer's connection limit", value: tunnel.connectionsClosedAtPeerLimit),
+                LimitCounter("edgemesh_tunnel_streams_refused_over_budget_total", help: "Tunnel streams refused with the receive budget spent.",
+                             words: "tunnel streams refused with the receive budget spent", value: tunnel.streamsRefusedOverBudget),
+            ]
+        }
+        if let holePunching {
+            limits.append(LimitCounter(
+                "edgemesh_tunnel_punch_requests_declined_total", help: "Punch requests declined with too many punches under way.",
+                words: "punch requests declined with too many punches under way", value: holePunching.declinedRequests))
+        }
+        return limits
     }
 
     /// Where this node's tunnel key stands, in words: published, or why not and what to do.
@@ -82,11 +132,6 @@ extension EdgeAgent {
         out.add("edgemesh_dns_queries_total", .counter, help: "DNS messages received (UDP and TCP).", value: dns.queries)
         out.add("edgemesh_dns_malformed_total", .counter, help: "DNS messages that did not decode.", value: dns.malformed)
         out.add("edgemesh_dns_truncated_total", .counter, help: "UDP answers sent truncated (TC).", value: dns.truncated)
-        out.add("edgemesh_dns_tcp_idle_closes_total", .counter, help: "DNS TCP clients closed idle.", value: dns.tcpIdleCloses)
-        out.add("edgemesh_dns_tcp_connections_refused_total", .counter, help: "DNS TCP clients refused at the connection limit.", value: dns.tcpConnectionsRefused)
-        if let forwarder = dnsServer.forwarder {
-            out.add("edgemesh_dns_forward_refused_in_flight_total", .counter, help: "Forwarded queries answered at once at the in-flight limit.", value: forwarder.queriesRefusedInFlight)
-        }
         for (code, count) in dns.sortedResponseCounts {
             out.add("edgemesh_dns_responses_total", .counter, help: "DNS responses by code.", labels: [("rcode", "\(code)")], value: count)
         }
@@ -97,20 +142,15 @@ extension EdgeAgent {
         out.add("edgemesh_proxy_dial_failures_total", .counter, help: "Failed dials to backends (retried elsewhere).", value: proxy.dialFailures)
         out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
         out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
-        out.add("edgemesh_proxy_request_head_timeouts_total", .counter, help: "HTTP connections closed waiting for a request head.", value: proxy.requestHeadTimeouts)
         if let gateway {
             out.add("edgemesh_gateway_connections", .gauge, help: "Open gateway connections.", value: gateway.openConnections)
-            out.add("edgemesh_gateway_connections_refused_total", .counter, help: "Gateway connections refused at a connection limit.", labels: [("limit", "total")], value: gateway.statistics.refusedAtTotalLimit)
-            out.add("edgemesh_gateway_connections_refused_total", .counter, help: "Gateway connections refused at a connection limit.", labels: [("limit", "per-client")], value: gateway.statistics.refusedAtClientLimit)
-            out.add("edgemesh_gateway_idle_closes_total", .counter, help: "Gateway TCP connections closed idle.", value: gateway.statistics.idleCloses)
         }
         if let tunnel {
-            out.add("edgemesh_tunnel_datagrams_dropped_total", .counter, help: "Datagrams from UDP targets dropped for a full stream to the peer.", value: tunnel.datagramsDroppedForFullStreams)
             out.add("edgemesh_tunnel_pending_handshakes", .gauge, help: "Handshakes under way on connections peers opened.", value: tunnel.pendingHandshakes)
-            out.add("edgemesh_tunnel_handshakes_refused_total", .counter, help: "Connections closed at once with too many handshakes under way.", value: tunnel.handshakesRefusedAtLimit)
             out.add("edgemesh_tunnel_receive_budget_bytes", .gauge, help: "Bytes of the tunnel receive budget open streams hold.", value: tunnel.receiveBudgetInUse)
-            out.add("edgemesh_tunnel_streams_refused_over_budget_total", .counter, help: "Tunnel streams refused with the receive budget spent.", value: tunnel.streamsRefusedOverBudget)
-            out.add("edgemesh_tunnel_connections_closed_at_peer_limit_total", .counter, help: "Connections closed because their peer had too many.", value: tunnel.connectionsClosedAtPeerLimit)
+        }
+        for limit in limitCounters {
+            out.add(limit.metric, .counter, help: limit.help, labels: limit.labels, value: limit.value)
         }
         for peer in tunnel?.peerStatuses() ?? [] {
             let labels = [("peer", peer.node), ("path", peer.path?.rawValue ?? "down")]
