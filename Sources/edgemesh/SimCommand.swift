@@ -16,7 +16,9 @@ struct SimCommand: ParsableCommand {
         discussion: """
             Prints a summary table and, as its last line, `seed=<N> trace=<sha256>`: the same \
             scenario, seed and build always give the same trace hash. Exits 0 when every \
-            expectation holds, 1 when one fails (it is named), 2 for an invalid scenario.
+            expectation holds, 1 when one fails (it is named), 2 for an invalid scenario. \
+            With --seeds A..B it runs every seed in parallel processes and groups the failing \
+            seeds by the first expectation that failed, with the command that replays each.
             """
     )
 
@@ -35,8 +37,30 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Show hosts' log records from this level up (trace, debug, info, notice, warning, error).")
     var logLevel: Logger.Level = .notice
 
+    @Option(help: "Run once per seed from A to B (A..B), in parallel processes; exit 1 if any seed fails.")
+    var seeds: SeedRange?
+
+    @Option(help: "With --seeds: processes at once (default: the number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: .hidden)
+    var resultLine = false
+
+    func validate() throws {
+        if seeds != nil && (seed != nil || pcap != nil || trace != nil) {
+            throw ValidationError("--seeds runs many seeds; --seed, --pcap and --trace are for one (replay a seed with --seed N)")
+        }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
     func run() throws {
         let parsed = try ScenarioFile.load(scenario)
+        if let seeds {
+            let results = SeedSweep(scenarioPath: scenario, seeds: seeds, jobs: jobs).run()
+            print(SeedSweep.summary(of: results, scenarioPath: scenario, seeds: seeds))
+            if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+            return
+        }
         let runner: ScenarioRunner
         do {
             runner = try ScenarioRunner(scenario: parsed, seed: seed)
@@ -46,7 +70,7 @@ struct SimCommand: ParsableCommand {
         }
         let traceFile = try trace.map { try LineFile(path: $0) }
         let captures = try pcap.map { try PcapDirectory(path: $0) }
-        let progress = ProgressLine()
+        let progress = ProgressLine(quiet: resultLine)
         let report = try runner.run(
             options: ScenarioRunner.Options(
                 progress: { now, total in progress.update(simulated: now, of: total) },
@@ -58,6 +82,11 @@ struct SimCommand: ParsableCommand {
         progress.finish()
         try traceFile?.close()
         try captures?.close()
+        if resultLine {
+            // One seed of a sweep: the parent reads this line.
+            print(String(decoding: try JSONEncoder().encode(SeedResult(report)), as: UTF8.self))
+            return
+        }
         print(report.renderTable())
         if let pcap { print("pcap files in \(pcap)/") }
         let failed = report.verdicts.filter { !$0.passed }
@@ -71,13 +100,19 @@ struct SimCommand: ParsableCommand {
 
 /// Shows progress on standard error once a run has taken more than a few wall seconds.
 final class ProgressLine {
+    private let quiet: Bool
     private let started = Date()
+
+    init(quiet: Bool = false) {
+        self.quiet = quiet
+    }
+
     private var lastPrinted = Date.distantPast
     private var printed = false
 
     func update(simulated now: UInt64, of total: UInt64) {
         let elapsed = Date().timeIntervalSince(started)
-        guard elapsed > 3, Date().timeIntervalSince(lastPrinted) > 1 else { return }
+        guard !quiet, elapsed > 3, Date().timeIntervalSince(lastPrinted) > 1 else { return }
         lastPrinted = Date()
         printed = true
         let percent = total == 0 ? 100 : Int(Double(now) / Double(total) * 100)

@@ -28,7 +28,7 @@ public struct AgreementReport: Sendable {
             let agreement: Row.Agreement =
                 !sim.judged || !lab.judged ? .notJudged : (sim.passed == lab.passed ? .agree : .disagree)
             rows.append(Row(
-                subject: "\(sim.expectation.subject) \(Self.name(of: sim.expectation.kind))",
+                subject: "\(sim.expectation.subject) \(sim.expectation.kind.name)",
                 simulated: "\(sim.label) \(sim.detail)", real: "\(lab.label) \(lab.detail)", agreement: agreement))
         }
         if let simMatrix = simulated.matrix, let labMatrix = real.matrix {
@@ -74,18 +74,5 @@ public struct AgreementReport: Sendable {
     /// Details are long; the table shows the start of each.
     private static func clip(_ text: String) -> String {
         text.count <= 60 ? text : String(text.prefix(59)) + "…"
-    }
-
-    static func name(of kind: ExpectationSpec.Kind) -> String {
-        switch kind {
-        case .minSuccessRatio: "successRatio.min"
-        case .maxSuccessRatio: "successRatio.max"
-        case .latency(let percentile, _): "latency.p\(ScenarioJudge.format(percentile))"
-        case .spread: "spread"
-        case .minBackends: "backends.min"
-        case .maxBackends: "backends.max"
-        case .path: "path"
-        case .tableMatchesSource: "tableMatchesSource"
-        }
     }
 }

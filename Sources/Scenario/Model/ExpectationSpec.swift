@@ -39,3 +39,20 @@ public struct ExpectationSpec: Hashable, Sendable {
         self.kind = kind
     }
 }
+
+extension ExpectationSpec.Kind {
+    /// The kind as the file spells its key ("successRatio.min", "latency.p99", "path"): what a
+    /// table row or a group of failing seeds is named by, without the wanted value.
+    public var name: String {
+        switch self {
+        case .minSuccessRatio: "successRatio.min"
+        case .maxSuccessRatio: "successRatio.max"
+        case .latency(let percentile, _): "latency.p\(ScenarioJudge.format(percentile))"
+        case .spread: "spread"
+        case .minBackends: "backends.min"
+        case .maxBackends: "backends.max"
+        case .path: "path"
+        case .tableMatchesSource: "tableMatchesSource"
+        }
+    }
+}

@@ -1,0 +1,38 @@
+/// What one seed of a sweep gave: passed or which expectations failed, and the trace, in a
+/// form a sweep's processes hand each other (one JSON line) and shards can be merged from.
+public struct SeedResult: Codable, Equatable, Sendable {
+    public struct Failure: Codable, Equatable, Sendable {
+        /// "subject kind" ("open-pair path"): what failing seeds are grouped by.
+        public var expectation: String
+        /// What was measured ("path hole-punched (9 of 9 requests), wanted relayed").
+        public var detail: String
+    }
+
+    public var seed: UInt64
+    /// Failed expectations in the file's order; empty when the seed passed.
+    public var failures: [Failure]
+    public var traceDigest: String
+
+    public var passed: Bool { failures.isEmpty }
+
+    public init(seed: UInt64, failures: [Failure], traceDigest: String) {
+        self.seed = seed
+        self.failures = failures
+        self.traceDigest = traceDigest
+    }
+
+    /// The result of a run whose report is `report`.
+    public init(_ report: ScenarioReport) {
+        self.init(
+            seed: report.seed,
+            failures: report.verdicts.filter { $0.judged && !$0.passed }.map {
+                Failure(expectation: "\($0.expectation.subject) \($0.expectation.kind.name)", detail: $0.detail)
+            },
+            traceDigest: report.traceDigest)
+    }
+
+    /// A seed whose run ended without a report (the process died): the failure says how.
+    public static func crashed(seed: UInt64, _ how: String) -> SeedResult {
+        SeedResult(seed: seed, failures: [Failure(expectation: "the run", detail: how)], traceDigest: "")
+    }
+}
