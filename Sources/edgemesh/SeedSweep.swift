@@ -8,16 +8,18 @@ import Scenario
 /// guarded by `lock`: the seeds finish on the dispatch queue's threads.
 final class SeedSweep: @unchecked Sendable {
     let scenarioPath: String
-    let seeds: SeedRange
+    let seeds: StrideThrough<UInt64>
+    let seedCount: Int
     let jobs: Int
     private let executable: String
     private let lock = NSLock()
     private var results: [SeedResult] = []
     private let started = Date()
 
-    init(scenarioPath: String, seeds: SeedRange, jobs: Int) {
+    init(scenarioPath: String, seeds: StrideThrough<UInt64>, jobs: Int) {
         self.scenarioPath = scenarioPath
         self.seeds = seeds
+        seedCount = seeds.reduce(0) { count, _ in count + 1 }
         self.jobs = max(1, jobs)
         executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
@@ -30,7 +32,7 @@ final class SeedSweep: @unchecked Sendable {
         progress.schedule(deadline: .now() + 1, repeating: 1)
         progress.setEventHandler { [self] in printProgress(final: false) }
         progress.resume()
-        for seed in seeds.seeds {
+        for seed in seeds {
             slots.wait()
             group.enter()
             DispatchQueue.global().async { [self] in
@@ -72,17 +74,26 @@ final class SeedSweep: @unchecked Sendable {
         let (done, failed) = lock.withLock { (results.count, results.filter { !$0.passed }.count) }
         let elapsed = Date().timeIntervalSince(started)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let left = seeds.count - done
+        let left = seedCount - done
         let eta = rate > 0 ? " ETA \(Int((Double(left) / rate).rounded(.up))) s" : ""
-        let line = "seeds \(done)/\(seeds.count) done, \(failed) failed, \(String(format: "%.1f", rate)) seeds/s,"
+        let line = "seeds \(done)/\(seedCount) done, \(failed) failed, \(String(format: "%.1f", rate)) seeds/s,"
             + (final ? " \(String(format: "%.1f", elapsed)) s wall" : eta)
         FileHandle.standardError.write(Data(((final ? "\r" : "\r") + line + (final ? "\n" : "   ")).utf8))
     }
 
     /// The summary for people: the failing seeds grouped by their first failed expectation.
-    static func summary(of results: [SeedResult], scenarioPath: String, seeds: SeedRange) -> String {
+    static func summary(of sweep: SweepResults, missing: [UInt64] = []) -> String {
+        let results = sweep.results
         let failed = results.filter { !$0.passed }
-        var lines = ["sweep of \(scenarioPath): seeds \(seeds.first)..\(seeds.last), \(results.count) run, \(failed.count) failed"]
+        var lines = [
+            "sweep of \(sweep.scenario): seeds \(sweep.firstSeed)..\(sweep.lastSeed)\(sweep.shard.map { ", shard \($0)" } ?? ""), "
+                + "\(results.count) run, \(failed.count) failed"
+        ]
+        if !missing.isEmpty {
+            lines.append("  no result for \(missing.count == 1000 ? "1000 or more" : "\(missing.count)") seed(s): "
+                + missing.prefix(20).map { "\($0)" }.joined(separator: ", ") + (missing.count > 20 ? ", …" : ""))
+        }
+        let scenarioPath = sweep.scenario
         var groups: [String: [SeedResult]] = [:]
         for result in failed { groups[result.failures[0].expectation, default: []].append(result) }
         for (expectation, members) in groups.sorted(by: { ($0.value.count, $1.key) > ($1.value.count, $0.key) }) {

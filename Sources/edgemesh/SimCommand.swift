@@ -23,7 +23,7 @@ struct SimCommand: ParsableCommand {
     )
 
     @Argument(help: "The scenario file (YAML), e.g. Scenarios/quickstart.yaml.")
-    var scenario: String
+    var scenario: String?
 
     @Option(help: "The seed of every random choice; defaults to the scenario's own.")
     var seed: UInt64?
@@ -43,22 +43,43 @@ struct SimCommand: ParsableCommand {
     @Option(help: "With --seeds: processes at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "With --seeds: run only shard I of N (I from 0: a Kubernetes indexed Job's $(JOB_COMPLETION_INDEX)).")
+    var shard: SweepShard?
+
+    @Option(help: "With --seeds: also write every seed's result to this JSON file (for --merge).")
+    var results: String?
+
+    @Option(parsing: .upToNextOption, help: "Merge the --results files of a sweep's shards and summarise them (no scenario argument).")
+    var merge: [String] = []
+
     @Flag(help: .hidden)
     var resultLine = false
 
     func validate() throws {
+        if !merge.isEmpty {
+            guard scenario == nil, seeds == nil else { throw ValidationError("--merge reads results; it takes no scenario and no --seeds") }
+            return
+        }
+        guard scenario != nil else { throw ValidationError("name a scenario file (or --merge results files)") }
         if seeds != nil && (seed != nil || pcap != nil || trace != nil) {
             throw ValidationError("--seeds runs many seeds; --seed, --pcap and --trace are for one (replay a seed with --seed N)")
         }
+        if seeds == nil && (shard != nil || results != nil) { throw ValidationError("--shard and --results go with --seeds") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
     }
 
     func run() throws {
+        if !merge.isEmpty { return try mergeResults() }
+        let scenario = self.scenario!
         let parsed = try ScenarioFile.load(scenario)
         if let seeds {
-            let results = SeedSweep(scenarioPath: scenario, seeds: seeds, jobs: jobs).run()
-            print(SeedSweep.summary(of: results, scenarioPath: scenario, seeds: seeds))
-            if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+            let shard = shard ?? .whole
+            let outcome = SweepResults(
+                scenario: scenario, firstSeed: seeds.first, lastSeed: seeds.last, shard: self.shard?.description,
+                results: SeedSweep(scenarioPath: scenario, seeds: shard.seeds(of: seeds), jobs: jobs).run())
+            if let results { try JSONEncoder().encode(outcome).write(to: URL(fileURLWithPath: results)) }
+            print(SeedSweep.summary(of: outcome))
+            if outcome.results.contains(where: { !$0.passed }) { throw ExitCode(1) }
             return
         }
         let runner: ScenarioRunner
@@ -95,6 +116,31 @@ struct SimCommand: ParsableCommand {
         }
         print("seed=\(report.seed) trace=\(report.traceDigest)")
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension SimCommand {
+    /// `--merge FILE...`: the shards' results as one sweep; exit 1 when a seed failed or has
+    /// no result.
+    private func mergeResults() throws {
+        var parts: [SweepResults] = []
+        for path in merge {
+            guard let data = FileManager.default.contents(atPath: path), let part = try? JSONDecoder().decode(SweepResults.self, from: data)
+            else {
+                printError("\(path) is not a sweep's --results file")
+                throw ExitCode(2)
+            }
+            parts.append(part)
+        }
+        let merged: (merged: SweepResults, missing: [UInt64])
+        do {
+            merged = try SweepResults.merge(parts)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        print(SeedSweep.summary(of: merged.merged, missing: merged.missing))
+        if !merged.missing.isEmpty || merged.merged.results.contains(where: { !$0.passed }) { throw ExitCode(1) }
     }
 }
 

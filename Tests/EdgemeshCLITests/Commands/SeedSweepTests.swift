@@ -51,3 +51,47 @@ import Testing
         #expect(result.output.isEmpty, "nothing ran")
     }
 }
+
+/// Sweeps that outgrow one machine: shards run apart (a CI matrix, an indexed Job) and merge.
+@Suite struct SeedSweepShardTests {
+    @Test func shardsMergeIntoTheWholeSweepAndAMissingShardIsNamed() throws {
+        let directory = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("flaky.yaml").path
+        try SeedSweepTests.flaky.write(toFile: file, atomically: true, encoding: .utf8)
+        var parts: [String] = []
+        for index in 0..<3 {
+            let part = directory.appendingPathComponent("shard-\(index).json").path
+            let shard = try EdgemeshProcess.run(["sim", file, "--seeds", "1..12", "--shard", "\(index)/3", "--results", part])
+            #expect(shard.output.contains("shard \(index)/3, 4 run"), "\(shard.output)")
+            parts.append(part)
+        }
+        let merged = try EdgemeshProcess.run(["sim", "--merge"] + parts)
+        #expect(merged.status == 1)
+        #expect(merged.output.contains("seeds 1..12, 12 run, 10 failed"), "\(merged.output)")
+        #expect(merged.output.contains("failed first on 10 seed(s): 1, 2, 3, 4, 5, 6, 7, 8, 11, 12"), "the same as one sweep")
+        let partial = try EdgemeshProcess.run(["sim", "--merge", parts[0], parts[2]])
+        #expect(partial.output.contains("no result for 4 seed(s): 2, 5, 8, 11"), "\(partial.output)")
+    }
+
+    /// deploy/edgemesh-sweep-job.yaml's arguments, as the Job controller expands them for pod 0
+    /// (with the range cut short and the mounts moved here), run a shard and write its results.
+    @Test func theIndexedJobsArgumentsRunAShard() throws {
+        let directory = try EdgemeshProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let text = try String(contentsOf: EdgemeshProcess.packageRoot.appendingPathComponent("deploy/edgemesh-sweep-job.yaml"), encoding: .utf8)
+        let arguments = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .drop { $0 != "args:" }.dropFirst().prefix { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
+        #expect(arguments.first == "sim" && arguments.contains("--shard=$(JOB_COMPLETION_INDEX)/8"), "\(arguments)")
+        try SeedSweepTests.flaky.write(toFile: directory.appendingPathComponent("scenario.yaml").path, atomically: true, encoding: .utf8)
+        let expanded = arguments.map { argument in
+            argument.replacingOccurrences(of: "$(JOB_COMPLETION_INDEX)", with: "0")
+                .replacingOccurrences(of: "/scenario/", with: directory.path + "/")
+                .replacingOccurrences(of: "/results/", with: directory.path + "/")
+                .replacingOccurrences(of: "1..80000", with: "1..16")
+        }
+        let shard = try EdgemeshProcess.run(expanded)
+        #expect(shard.output.contains("seeds 1..16, shard 0/8, 2 run"), "\(shard.output)\(shard.errors)")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("shard-0.json").path))
+    }
+}
