@@ -11,12 +11,14 @@ final class SeedSweep: @unchecked Sendable {
     let seeds: StrideThrough<UInt64>
     let seedCount: Int
     let jobs: Int
+    let chaos: ChaosLevel?
     private let executable: String
     private let lock = NSLock()
     private var results: [SeedResult] = []
     private let started = Date()
 
-    init(scenarioPath: String, seeds: StrideThrough<UInt64>, jobs: Int) {
+    init(scenarioPath: String, seeds: StrideThrough<UInt64>, jobs: Int, chaos: ChaosLevel? = nil) {
+        self.chaos = chaos
         self.scenarioPath = scenarioPath
         self.seeds = seeds
         seedCount = seeds.reduce(0) { count, _ in count + 1 }
@@ -51,7 +53,7 @@ final class SeedSweep: @unchecked Sendable {
     private func run(seed: UInt64) -> SeedResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["sim", scenarioPath, "--seed", "\(seed)", "--result-line"]
+        process.arguments = ["sim", scenarioPath, "--seed", "\(seed)", "--result-line"] + (chaos.map { ["--chaos", $0.rawValue] } ?? [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -82,7 +84,8 @@ final class SeedSweep: @unchecked Sendable {
     }
 
     /// The summary for people: the failing seeds grouped by their first failed expectation.
-    static func summary(of sweep: SweepResults, missing: [UInt64] = []) -> String {
+    static func summary(of sweep: SweepResults, missing: [UInt64] = [], chaos: ChaosLevel? = nil) -> String {
+        let chaosArgument = chaos.map { " --chaos \($0.rawValue)" } ?? ""
         let results = sweep.results
         let failed = results.filter { !$0.passed }
         var lines = [
@@ -99,8 +102,10 @@ final class SeedSweep: @unchecked Sendable {
         for (expectation, members) in groups.sorted(by: { ($0.value.count, $1.key) > ($1.value.count, $0.key) }) {
             let listed = members.prefix(20).map { "\($0.seed)" }.joined(separator: ", ") + (members.count > 20 ? ", …" : "")
             lines.append("  \(expectation) failed first on \(members.count) seed(s): \(listed)")
-            lines.append("    e.g. seed \(members[0].seed): \(members[0].failures[0].detail)")
-            lines.append("    replay: edgemesh sim \(scenarioPath) --seed \(members[0].seed)")
+            let example = members[0]
+            lines.append("    e.g. seed \(example.seed): \(example.failures[0].detail)")
+            if let chaos = example.chaos { lines.append("    chaos drawn for it: " + chaos.joined(separator: "; ")) }
+            lines.append("    replay: edgemesh sim \(scenarioPath) --seed \(example.seed)\(chaosArgument)")
         }
         return lines.joined(separator: "\n")
     }

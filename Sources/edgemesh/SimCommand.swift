@@ -8,6 +8,7 @@ import Scenario
 import SimTestbed
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension ChaosLevel: ExpressibleByArgument {}
 
 struct SimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +44,9 @@ struct SimCommand: ParsableCommand {
     @Option(help: "With --seeds: processes at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Draw extra faults from the seed on top of the file's (low: 2, medium: 5, high: 10): flaps, outages, crashes, NAT reboots, partitions, the cloud away.")
+    var chaos: ChaosLevel?
+
     @Option(help: "With --seeds: run only shard I of N (I from 0: a Kubernetes indexed Job's $(JOB_COMPLETION_INDEX)).")
     var shard: SweepShard?
 
@@ -76,15 +80,24 @@ struct SimCommand: ParsableCommand {
             let shard = shard ?? .whole
             let outcome = SweepResults(
                 scenario: scenario, firstSeed: seeds.first, lastSeed: seeds.last, shard: self.shard?.description,
-                results: SeedSweep(scenarioPath: scenario, seeds: shard.seeds(of: seeds), jobs: jobs).run())
+                results: SeedSweep(scenarioPath: scenario, seeds: shard.seeds(of: seeds), jobs: jobs, chaos: chaos).run())
             if let results { try JSONEncoder().encode(outcome).write(to: URL(fileURLWithPath: results)) }
-            print(SeedSweep.summary(of: outcome))
+            print(SeedSweep.summary(of: outcome, chaos: chaos))
             if outcome.results.contains(where: { !$0.passed }) { throw ExitCode(1) }
             return
         }
+        var played = parsed
+        let chaosPlan = chaos.map { ChaosPlan(scenario: parsed, seed: seed ?? parsed.defaultSeed, level: $0) }
+        if let chaosPlan {
+            played.faults = (parsed.faults + chaosPlan.faults).sorted { $0.at < $1.at }
+            if !resultLine {
+                print("chaos \(chaosPlan.level.rawValue), drawn from seed \(seed ?? parsed.defaultSeed):")
+                for line in chaosPlan.descriptions { print("  \(line)") }
+            }
+        }
         let runner: ScenarioRunner
         do {
-            runner = try ScenarioRunner(scenario: parsed, seed: seed)
+            runner = try ScenarioRunner(scenario: played, seed: seed)
         } catch {
             printError("invalid scenario \(scenario): \(error)")
             throw ExitCode(2)
@@ -105,7 +118,7 @@ struct SimCommand: ParsableCommand {
         try captures?.close()
         if resultLine {
             // One seed of a sweep: the parent reads this line.
-            print(String(decoding: try JSONEncoder().encode(SeedResult(report)), as: UTF8.self))
+            print(String(decoding: try JSONEncoder().encode(SeedResult(report, chaos: chaosPlan)), as: UTF8.self))
             return
         }
         print(report.renderTable())

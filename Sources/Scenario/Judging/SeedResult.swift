@@ -12,23 +12,26 @@ public struct SeedResult: Codable, Equatable, Sendable {
     /// Failed expectations in the file's order; empty when the seed passed.
     public var failures: [Failure]
     public var traceDigest: String
+    /// The faults `--chaos` drew for this seed, one line each; nil without chaos.
+    public var chaos: [String]?
 
     public var passed: Bool { failures.isEmpty }
 
-    public init(seed: UInt64, failures: [Failure], traceDigest: String) {
+    public init(seed: UInt64, failures: [Failure], traceDigest: String, chaos: [String]? = nil) {
         self.seed = seed
         self.failures = failures
         self.traceDigest = traceDigest
+        self.chaos = chaos
     }
 
-    /// The result of a run whose report is `report`.
-    public init(_ report: ScenarioReport) {
+    /// The result of a run whose report is `report` (with `chaos` drawn on top of its faults).
+    public init(_ report: ScenarioReport, chaos: ChaosPlan? = nil) {
         self.init(
             seed: report.seed,
             failures: report.verdicts.filter { $0.judged && !$0.passed }.map {
                 Failure(expectation: "\($0.expectation.subject) \($0.expectation.kind.name)", detail: $0.detail)
             },
-            traceDigest: report.traceDigest)
+            traceDigest: report.traceDigest, chaos: chaos?.descriptions)
     }
 
     /// A seed whose run ended without a report (the process died): the failure says how.

@@ -95,3 +95,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("shard-0.json").path))
     }
 }
+
+/// `--chaos LEVEL`: extra faults from the seed, printed, replayable.
+@Suite struct ChaosCommandTests {
+    @Test func theDrawnFaultsArePrintedAndTheRunReplaysExactly() throws {
+        let first = try EdgemeshProcess.run(["sim", "Scenarios/quickstart.yaml", "--chaos", "medium", "--seed", "4"])
+        let lines = first.output.split(separator: "\n")
+        #expect(lines.first == "chaos medium, drawn from seed 4:")
+        #expect(lines.dropFirst().prefix { $0.hasPrefix("  ") }.count == 5)
+        let again = try EdgemeshProcess.run(["sim", "Scenarios/quickstart.yaml", "--chaos", "medium", "--seed", "4"])
+        #expect(again.output == first.output && again.status == first.status)
+        let calm = try EdgemeshProcess.run(["sim", "Scenarios/quickstart.yaml", "--seed", "4"])
+        #expect(calm.lastLine != first.lastLine, "the drawn faults change the run")
+    }
+}
