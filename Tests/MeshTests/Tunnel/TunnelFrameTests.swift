@@ -76,6 +76,29 @@ import Testing
         #expect(throws: TunnelProtocolError.self) { try TunnelFrame.decode(frame) }
     }
 
+    /// Found by `scripts/fuzz tunnel-frame` too: a refusal's detail in bytes that are not
+    /// UTF-8, or longer than a detail may be, decoded into something the frame cannot carry back.
+    @Test(arguments: [[UInt8](repeating: 0xFF, count: 40), [UInt8](repeating: 0x61, count: 513)])
+    func aRefusalWhoseDetailIsNotUTF8OrTooLongIsRejected(detail: [UInt8]) {
+        var frame = ByteBuffer(bytes: [0x03, 0x00, 0x00, 0x00, 0x07, 0x02])  // refused, stream 7, reason 2
+        frame.writeInteger(UInt16(detail.count))
+        frame.writeBytes(detail)
+        #expect(throws: TunnelProtocolError.self) { try TunnelFrame.decode(frame) }
+    }
+
+    /// A long detail is cut on a character, never inside one: what is sent always decodes.
+    @Test func aLongDetailIsCutOnACharacterBoundary() throws {
+        let detail = String(repeating: "a", count: 511) + "é and more"  // "é" is two bytes, at 511 and 512
+        let frame = TunnelFrame.refused(stream: 7, TunnelStreamFailure(.refused, detail))
+        var bytes = ByteBuffer()
+        frame.encode(into: &bytes)
+        guard case .refused(_, let failure) = try TunnelFrame.decode(bytes) else {
+            Issue.record("not a refusal")
+            return
+        }
+        #expect(failure.detail == String(repeating: "a", count: 511))
+    }
+
     @Test func randomBytesNeverCrashTheDecoder() {
         var random = NoiseTestRandom(seed: 7)
         var decoded = 0

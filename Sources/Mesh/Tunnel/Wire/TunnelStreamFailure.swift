@@ -55,15 +55,24 @@ public struct TunnelStreamFailure: Equatable, Sendable, CustomStringConvertible 
 
     func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(reason.rawValue)
-        let detail = Array(self.detail.utf8.prefix(Self.maxDetailBytes))
+        // Cut on a character, never inside one: the peer accepts only whole UTF-8.
+        var detail: [UInt8] = []
+        for scalar in self.detail.unicodeScalars {
+            let encoded = Array(String(scalar).utf8)
+            guard detail.count + encoded.count <= Self.maxDetailBytes else { break }
+            detail += encoded
+        }
         buffer.writeInteger(UInt16(detail.count))
         buffer.writeBytes(detail)
     }
 
     static func decode(from buffer: inout ByteBuffer, stream: UInt32) throws(TunnelProtocolError) -> TunnelStreamFailure {
         guard let raw: UInt8 = buffer.readInteger(), let length: UInt16 = buffer.readInteger(),
-            let detail = buffer.readString(length: Int(length))
+            let bytes = buffer.readBytes(length: Int(length))
         else { throw .malformedFrame("stream \(stream): failure reason is truncated") }
+        guard bytes.count <= maxDetailBytes, let detail = String(validating: bytes, as: UTF8.self) else {
+            throw .malformedFrame("stream \(stream): failure detail is over \(maxDetailBytes) bytes or not UTF-8")
+        }
         // An unknown reason from a newer peer is still a failure; keep its words.
         return TunnelStreamFailure(Reason(rawValue: raw) ?? .internalError, detail)
     }
