@@ -38,6 +38,9 @@ public final class RelayServer: @unchecked Sendable {
     private var circuitCounts: [String: Int] = [:]
     private var totalCircuits = 0
     private var sweep: RepeatedTask?
+    /// Connections not yet proven, with the address each came from.
+    private var pending: [ObjectIdentifier: IPv4Address] = [:]
+    private var pendingByAddress: [IPv4Address: Int] = [:]
 
     public init(
         host: any Host, configuration: RelayServerConfiguration, staticKey: NoiseKeyPair? = nil, clusterKeys: (any PeerKeyDirectory)? = nil
@@ -61,7 +64,12 @@ public final class RelayServer: @unchecked Sendable {
     public func start() -> EventLoopFuture<Void> {
         let options = StreamListenOptions(address: configuration.listenAddress)
         return host.listenStream(options) { [self] channel in
-            channel.eventLoop.makeCompletedFuture {
+            guard admitPending(channel) else {
+                statistics.refusedPendingConnections += 1
+                channel.close(promise: nil)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
                     PreambleReader(length: RelayConnectionKind.magicLength, timeout: configuration.handshakeTimeout) { [self] context, magic in
                         classify(context.channel, magic: magic)
@@ -74,6 +82,28 @@ public final class RelayServer: @unchecked Sendable {
             }
             host.logger.info("relay listening on \(NodeEndpoint(listener.localAddress)?.description ?? "?")")
         }
+    }
+
+    /// Unproven connections held now.
+    public var pendingConnections: Int { pending.count }
+
+    /// Counts `channel` as unproven until `settle` or its close; false when the limits are full.
+    private func admitPending(_ channel: Channel) -> Bool {
+        let address = channel.remoteAddress?.ipv4Address ?? .any
+        guard pending.count < configuration.maxPendingConnections,
+            pendingByAddress[address, default: 0] < configuration.maxPendingConnectionsPerAddress
+        else { return false }
+        pending[ObjectIdentifier(channel)] = address
+        pendingByAddress[address, default: 0] += 1
+        channel.closeFuture.whenComplete { [self] _ in settle(channel) }
+        return true
+    }
+
+    /// `channel` proved itself (or is gone): it no longer counts as unproven.
+    private func settle(_ channel: Channel) {
+        guard let address = pending.removeValue(forKey: ObjectIdentifier(channel)) else { return }
+        let left = pendingByAddress[address, default: 1] - 1
+        pendingByAddress[address] = left > 0 ? left : nil
     }
 
     /// Stops listening and drops every reservation and circuit.
@@ -124,6 +154,7 @@ public final class RelayServer: @unchecked Sendable {
     }
 
     private func authenticated(_ session: RelayControlSession, name: String, key: [UInt8]) {
+        if let channel = session.channel { settle(channel) }
         let pinsOnFirstUse = configuration.boundKeys[name] == nil && clusterKeys == nil
         let boundKey: [UInt8]?
         if let configured = configuration.boundKeys[name] {
@@ -277,6 +308,7 @@ public final class RelayServer: @unchecked Sendable {
         }
         // Each token is good for one connection.
         circuitsByToken[token] = nil
+        settle(channel)
         if token == circuit.initiatorToken { circuit.initiatorChannel = channel } else { circuit.targetChannel = channel }
         channel.closeFuture.whenComplete { [self] _ in end(circuit) }
         guard let a = circuit.initiatorChannel, let b = circuit.targetChannel else { return }

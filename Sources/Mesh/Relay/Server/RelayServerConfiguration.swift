@@ -16,6 +16,11 @@ public struct RelayServerConfiguration: Sendable {
     public var maxReservations: Int
     /// Reservations one address may hold (nodes behind one NAT share an address).
     public var maxReservationsPerAddress: Int
+    /// Connections not yet proven (no authenticated session, no live circuit token) the relay
+    /// holds at once, in all and from one address; more are closed at once. Anyone on the
+    /// internet can open them, and each holds a descriptor until the handshake timeout.
+    public var maxPendingConnections: Int
+    public var maxPendingConnectionsPerAddress: Int
     public var maxCircuitsPerNode: Int
     public var maxCircuits: Int
     /// How long the target node has to open its side of a circuit.
@@ -30,6 +35,8 @@ public struct RelayServerConfiguration: Sendable {
         boundKeys: [String: [UInt8]] = [:],
         maxReservations: Int = 1024,
         maxReservationsPerAddress: Int = 64,
+        maxPendingConnections: Int = 1024,
+        maxPendingConnectionsPerAddress: Int = 16,
         maxCircuitsPerNode: Int = 64,
         maxCircuits: Int = 4096,
         circuitSetupTimeout: TimeAmount = .seconds(10),
@@ -41,6 +48,8 @@ public struct RelayServerConfiguration: Sendable {
         self.boundKeys = boundKeys
         self.maxReservations = maxReservations
         self.maxReservationsPerAddress = maxReservationsPerAddress
+        self.maxPendingConnections = maxPendingConnections
+        self.maxPendingConnectionsPerAddress = maxPendingConnectionsPerAddress
         self.maxCircuitsPerNode = maxCircuitsPerNode
         self.maxCircuits = maxCircuits
         self.circuitSetupTimeout = circuitSetupTimeout

@@ -9,6 +9,9 @@ public struct RelayStatistics: Hashable, Sendable {
     public var signalsPassed = 0
     /// Connections that failed the PSK gate or the handshake and got no answer.
     public var silencedConnections = 0
+    /// Connections closed at once because too many unproven ones were held (in all or from
+    /// their address).
+    public var refusedPendingConnections = 0
 
     public init() {}
 }
