@@ -15,6 +15,7 @@ final class SeedSweep: @unchecked Sendable {
     private let executable: String
     private let lock = NSLock()
     private var results: [SeedResult] = []
+    private var failedCount = 0
     private let started = Date()
 
     init(scenarioPath: String, seeds: StrideThrough<UInt64>, jobs: Int, chaos: ChaosLevel? = nil) {
@@ -39,7 +40,10 @@ final class SeedSweep: @unchecked Sendable {
             group.enter()
             DispatchQueue.global().async { [self] in
                 let result = run(seed: seed)
-                lock.withLock { results.append(result) }
+                lock.withLock {
+                    results.append(result)
+                    if !result.passed { failedCount += 1 }
+                }
                 slots.signal()
                 group.leave()
             }
@@ -73,14 +77,14 @@ final class SeedSweep: @unchecked Sendable {
     }
 
     private func printProgress(final: Bool) {
-        let (done, failed) = lock.withLock { (results.count, results.filter { !$0.passed }.count) }
+        let (done, failed) = lock.withLock { (results.count, failedCount) }
         let elapsed = Date().timeIntervalSince(started)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let left = seedCount - done
         let eta = rate > 0 ? " ETA \(Int((Double(left) / rate).rounded(.up))) s" : ""
         let line = "seeds \(done)/\(seedCount) done, \(failed) failed, \(String(format: "%.1f", rate)) seeds/s,"
             + (final ? " \(String(format: "%.1f", elapsed)) s wall" : eta)
-        FileHandle.standardError.write(Data(((final ? "\r" : "\r") + line + (final ? "\n" : "   ")).utf8))
+        FileHandle.standardError.write(Data(("\r" + line + (final ? "\n" : "   ")).utf8))
     }
 
     /// The summary for people: the failing seeds grouped by their first failed expectation.
@@ -93,7 +97,8 @@ final class SeedSweep: @unchecked Sendable {
                 + "\(results.count) run, \(failed.count) failed"
         ]
         if !missing.isEmpty {
-            lines.append("  no result for \(missing.count == 1000 ? "1000 or more" : "\(missing.count)") seed(s): "
+            let counted = missing.count == SweepResults.missingListedAtMost ? "\(missing.count) or more" : "\(missing.count)"
+            lines.append("  no result for \(counted) seed(s): "
                 + missing.prefix(20).map { "\($0)" }.joined(separator: ", ") + (missing.count > 20 ? ", …" : ""))
         }
         let scenarioPath = sweep.scenario

@@ -87,11 +87,12 @@ struct SimCommand: ParsableCommand {
             return
         }
         var played = parsed
-        let chaosPlan = chaos.map { ChaosPlan(scenario: parsed, seed: seed ?? parsed.defaultSeed, level: $0) }
+        let runSeed = seed ?? parsed.defaultSeed
+        let chaosPlan = chaos.map { ChaosPlan(scenario: parsed, seed: runSeed, level: $0) }
         if let chaosPlan {
             played.faults = (parsed.faults + chaosPlan.faults).sorted { $0.at < $1.at }
             if !resultLine {
-                print("chaos \(chaosPlan.level.rawValue), drawn from seed \(seed ?? parsed.defaultSeed):")
+                print("chaos \(chaosPlan.level.rawValue), drawn from seed \(runSeed):")
                 for line in chaosPlan.descriptions { print("  \(line)") }
             }
         }

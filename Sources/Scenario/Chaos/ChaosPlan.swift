@@ -21,27 +21,36 @@ public struct ChaosPlan: Sendable {
         let earliest = scenario.duration / 10, latest = scenario.duration * 7 / 10
         let longest = max(Nanoseconds.second, min(30 * Nanoseconds.second, scenario.duration / 10))
 
+        // Which kinds this topology can take; one is chosen per fault, then only its parameters drawn.
+        enum Choice { case flap, linkDown, crash, partition, natReboot, cloudUnreachable }
+        var choices: [Choice] = [.flap, .linkDown, .crash]
+        if nodes.count > 1 { choices.append(.partition) }
+        if !natRouters.isEmpty { choices.append(.natReboot) }
+        if hasCloud { choices.append(.cloudUnreachable) }
+
         var faults: [FaultSpec] = []
-        for _ in 0..<level.faultCount where latest > earliest + Nanoseconds.second && !nodes.isEmpty {
+        let roomForFaults = latest > earliest + Nanoseconds.second && !nodes.isEmpty
+        for _ in 0..<(roomForFaults ? level.faultCount : 0) {
             let duration = Nanoseconds.second + random.next(below: longest - Nanoseconds.second + 1)
             let at = earliest + random.next(below: max(1, latest - earliest - duration))
-            var kinds: [FaultSpec.Kind] = [
-                .flap(node: random.pick(linked), down: Nanoseconds.second + random.next(below: 2 * Nanoseconds.second),
-                      up: Nanoseconds.second + random.next(below: 4 * Nanoseconds.second)),
-                .linkDown(node: random.pick(linked), direction: .both),
-                .crash(node: random.pick(nodes)),
-            ]
-            if nodes.count > 1 {
-                let a = random.pick(nodes)
-                kinds.append(.partition(a: [a], b: [random.pick(nodes.filter { $0 != a })], oneWay: false))
-            }
-            if !natRouters.isEmpty { kinds.append(.natReboot(router: random.pick(natRouters))) }
-            if hasCloud { kinds.append(.cloudUnreachable) }
-            let kind = random.pick(kinds)
-            if case .natReboot = kind {
-                faults.append(FaultSpec(at: at, kind: kind))
-            } else {
+            switch random.pick(choices) {
+            case .flap:
+                let kind = FaultSpec.Kind.flap(
+                    node: random.pick(linked), down: Nanoseconds.second + random.next(below: 2 * Nanoseconds.second),
+                    up: Nanoseconds.second + random.next(below: 4 * Nanoseconds.second))
                 faults.append(FaultSpec(at: at, duration: duration, kind: kind))
+            case .linkDown:
+                faults.append(FaultSpec(at: at, duration: duration, kind: .linkDown(node: random.pick(linked), direction: .both)))
+            case .crash:
+                faults.append(FaultSpec(at: at, duration: duration, kind: .crash(node: random.pick(nodes))))
+            case .partition:
+                let a = random.pick(nodes)
+                let kind = FaultSpec.Kind.partition(a: [a], b: [random.pick(nodes.filter { $0 != a })], oneWay: false)
+                faults.append(FaultSpec(at: at, duration: duration, kind: kind))
+            case .natReboot:
+                faults.append(FaultSpec(at: at, kind: .natReboot(router: random.pick(natRouters))))
+            case .cloudUnreachable:
+                faults.append(FaultSpec(at: at, duration: duration, kind: .cloudUnreachable))
             }
         }
         self.faults = faults.sorted { $0.at < $1.at }

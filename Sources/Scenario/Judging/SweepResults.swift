@@ -18,8 +18,11 @@ public struct SweepResults: Codable, Equatable, Sendable {
         self.results = results
     }
 
+    /// The most seeds `merge` lists as missing (a lost shard of a huge sweep is named, not spelled out).
+    public static let missingListedAtMost = 1000
+
     /// The shards of one sweep as one: results in seed order (a seed run twice counts once),
-    /// and the seeds of the range no file holds. Throws when the files are of different sweeps.
+    /// and the seeds of the range no file holds (at most `missingListedAtMost`). Throws when the files are of different sweeps.
     public static func merge(_ parts: [SweepResults]) throws(SweepMergeError) -> (merged: SweepResults, missing: [UInt64]) {
         guard let first = parts.first else { throw SweepMergeError("no results to merge") }
         for part in parts.dropFirst()
@@ -33,7 +36,7 @@ public struct SweepResults: Codable, Equatable, Sendable {
             for result in part.results where bySeed[result.seed] == nil { bySeed[result.seed] = result }
         }
         let results = bySeed.values.sorted { $0.seed < $1.seed }
-        let missing = (first.firstSeed...first.lastSeed).lazy.filter { bySeed[$0] == nil }.prefix(1000)
+        let missing = (first.firstSeed...first.lastSeed).lazy.filter { bySeed[$0] == nil }.prefix(missingListedAtMost)
         return (SweepResults(scenario: first.scenario, firstSeed: first.firstSeed, lastSeed: first.lastSeed, shard: nil, results: results),
                 Array(missing))
     }
