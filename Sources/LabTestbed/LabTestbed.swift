@@ -78,6 +78,11 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
             guard plan.topology.routers.contains(where: { $0.name == router && $0.nat != nil }), network.namespace(of: router) != nil else {
                 throw LabError("\"\(router)\" is not a NAT router of this run")
             }
+        case .degrade:
+            // Added loss and delay are netem's, which this testbed does without (see TOOLCHAIN.md).
+            throw LabError("a degraded link needs netem (sch_netem), which the lab does not use")
+        case .clockSkew:
+            throw LabError("clock skew: network namespaces share the kernel's one clock")
         case .cloudUnreachable:
             let clouds = plan.topology.networks.filter(\.isCloud)
             guard !clouds.isEmpty else { throw LabError("no network is marked cloud") }
@@ -129,6 +134,15 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     }
 
     func rebootNAT(_ router: String) throws { try network.rebootNAT(router) }
+
+    // Refused by `checkTargets` before the run starts.
+    func degradeLink(of node: String, loss: Double, latency: UInt64) throws {
+        throw LabError("a degraded link needs netem (sch_netem), which the lab does not use")
+    }
+
+    func skewClock(of node: String, by offset: Int64) throws {
+        throw LabError("clock skew: network namespaces share the kernel's one clock")
+    }
 
     // MARK: The mesh
 

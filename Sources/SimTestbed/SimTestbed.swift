@@ -34,7 +34,8 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
         switch fault {
         case .partition(let a, let b, _):
             _ = try simulator.nodes(named: a + b)
-        case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _), .crash(let node):
+        case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _), .crash(let node), .degrade(let node, _, _),
+            .clockSkew(let node, _):
             _ = try simulator.nodes(named: [node])
         case .natReboot(let router):
             guard simulator.node(named: router)?.isNATRouter == true else { throw TopologyError("\"\(router)\" is not a NAT router") }
@@ -54,6 +55,12 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
     func setLink(of node: String, direction: LinkDirection, up: Bool) throws {
         try simulator.setLink(of: node, direction: direction, up: up)
     }
+
+    func degradeLink(of node: String, loss: Double, latency: UInt64) throws {
+        try simulator.degradeLink(of: node, loss: loss, latency: latency)
+    }
+
+    func skewClock(of node: String, by offset: Int64) throws { try simulator.skewClock(of: node, by: offset) }
 
     func crash(_ node: String) throws { try simulator.crash(node) }
 

@@ -88,11 +88,11 @@ struct SimCommand: ParsableCommand {
         }
         var played = parsed
         let runSeed = seed ?? parsed.defaultSeed
-        let chaosPlan = chaos.map { ChaosPlan(scenario: parsed, seed: runSeed, level: $0) }
+        let chaosPlan = chaos != nil || parsed.chaos != nil ? ChaosPlan(scenario: parsed, seed: runSeed, level: chaos) : nil
         if let chaosPlan {
-            played.faults = (parsed.faults + chaosPlan.faults).sorted { $0.at < $1.at }
+            played = chaosPlan.applied(to: parsed)
             if !resultLine {
-                print("chaos \(chaosPlan.level.rawValue), drawn from seed \(runSeed):")
+                print("chaos \(chaos?.rawValue ?? "from the file") (\(chaosPlan.drawn.count) faults), drawn from seed \(runSeed); judged from \(Nanoseconds.format(chaosPlan.settlesAt)) on:")
                 for line in chaosPlan.descriptions { print("  \(line)") }
             }
         }

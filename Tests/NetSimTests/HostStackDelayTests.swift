@@ -5,18 +5,6 @@ import Testing
 
 @testable import NetSim
 
-/// Notes when each datagram reached the application, and its first byte.
-private final class ArrivalRecorder: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let simulator: Simulator
-    var arrivals: [(at: UInt64, sequence: UInt8)] = []
-    init(simulator: Simulator) { self.simulator = simulator }
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        arrivals.append((simulator.now, envelope.data.getInteger(at: envelope.data.readerIndex) ?? 0))
-    }
-}
-
 @Suite("A host's reaction time (hostJitter)")
 struct HostStackDelayTests {
     static let latency = 5 * Nanoseconds.millisecond

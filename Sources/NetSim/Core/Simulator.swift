@@ -112,6 +112,9 @@ public final class Simulator: @unchecked Sendable {
             task.body()
         case .arrival(let packet, let nodeID, let interface):
             handleArrival(packet, at: nodes[Int(nodeID.index)], interface: Int(interface))
+        case .downlinkEntry(let packet, let nodeID, let interface):
+            let node = nodes[Int(nodeID.index)]
+            cross(node.interfaces[Int(interface)].down, packet, departure: now, to: node, interface: Int(interface))
         }
     }
 
@@ -130,6 +133,11 @@ public final class Simulator: @unchecked Sendable {
     @inline(__always)
     func scheduleArrival(at deadline: UInt64, _ packet: Packet, node: NodeID, interface: Int32) {
         queue.push(deadline: deadline, pending.store(.arrival(packet, node, interface)))
+    }
+
+    /// Schedules `packet` to enter the bandwidth-limited link of `node`'s `interface` at `deadline`.
+    func scheduleDownlinkEntry(at deadline: UInt64, _ packet: Packet, node: NodeID, interface: Int32) {
+        queue.push(deadline: deadline, pending.store(.downlinkEntry(packet, node, interface)))
     }
 
     func makePacketID() -> UInt64 {
@@ -163,10 +171,12 @@ public final class Simulator: @unchecked Sendable {
     public var allNodes: [SimNode] { nodes }
 }
 
-/// What waits for its turn: work on a node's loop, or a packet reaching a node's interface.
+/// What waits for its turn: work on a node's loop, a packet reaching a node's interface, or a
+/// packet reaching the far end of a sender's link and entering the receiver's queue.
 enum SimEvent {
     case task(SimTask)
     case arrival(Packet, NodeID, Int32)
+    case downlinkEntry(Packet, NodeID, Int32)
 }
 
 /// A plain index into `PendingEvents`.

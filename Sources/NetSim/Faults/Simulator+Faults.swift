@@ -36,11 +36,34 @@ extension Simulator {
 
     /// Takes a node's link (a router's WAN link) down or up in `direction`.
     public func setLink(of name: String, direction: LinkDirection, up: Bool) throws {
-        guard let node = node(named: name) else { throw TopologyError("unknown node or router \"\(name)\"") }
-        let interface = node.interfaces[node.role == .router ? node.upstreamInterface : 0]
+        let interface = try faultableInterface(of: name)
         if direction != .down { interface.up.isUp = up }
         if direction != .up { interface.down.isUp = up }
         trace.recordFault(at: now, "link \(name) \(direction) \(up ? "up" : "down")")
+    }
+
+    /// A node's link (a router's WAN link) loses `loss` more of its packets and delays each by
+    /// `latency` more, both ways: a loss burst or a latency spike. Zero for both restores it.
+    public func degradeLink(of name: String, loss: Double, latency: UInt64) throws {
+        let interface = try faultableInterface(of: name)
+        for link in [interface.up, interface.down] {
+            link.extraLoss = loss
+            link.extraLatency = latency
+        }
+        trace.recordFault(at: now, "link \(name) degraded loss=\(loss) latency=\(latency)")
+    }
+
+    /// The link faults act on: a node's own, a router's WAN side.
+    private func faultableInterface(of name: String) throws -> SimInterface {
+        guard let node = node(named: name) else { throw TopologyError("unknown node or router \"\(name)\"") }
+        return node.interfaces[node.role == .router ? node.upstreamInterface : 0]
+    }
+
+    /// The host's wall clock runs `offset` nanoseconds off the others' (0 puts it right).
+    public func skewClock(of name: String, by offset: Int64) throws {
+        guard let node = node(named: name), node.host != nil else { throw TopologyError("unknown node \"\(name)\"") }
+        node.clockSkew = offset
+        trace.recordFault(at: now, "clock \(name) skew \(offset)")
     }
 
     /// The node loses power: its sockets, connections and pending timers are gone (no FIN, no

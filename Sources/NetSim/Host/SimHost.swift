@@ -23,7 +23,7 @@ public final class SimHost: Host, @unchecked Sendable {
         self.kernel = kernel
         self.name = node.name
         self.random = MeshRandom(source: SimRandom(seed: simulator.seed, label: "host:\(node.name)"))
-        self.wallClock = SimWallClock(simulator: simulator)
+        self.wallClock = SimWallClock(simulator: simulator, node: node)
         self.logger = Logger(label: "edgemesh.sim") { _ in SimLogHandler(simulator: simulator, node: node.name) }
         self.store = SimDurableStore(loop: node.loop)
         self.interception = SimInterception(kernel: kernel, loop: node.loop)

@@ -13,6 +13,10 @@ final class OneWayLink {
     let random: SimRandom
     /// Fault state: false while a partition, isolation or flap holds it down.
     var isUp = true
+    /// Fault state: a loss burst or latency spike on top of the profile (zero when none).
+    /// Drawn from only while set, so runs without one keep their random streams.
+    var extraLoss: Double = 0
+    var extraLatency: UInt64 = 0
     /// When the transmitter finishes the last queued packet (bandwidth-limited links).
     private var busyUntil: UInt64 = 0
     /// Latest arrival handed out, so a link without reordering keeps FIFO order.
@@ -41,8 +45,9 @@ final class OneWayLink {
             if inBadState && random.chance(burst.lossInBadState) { return .lost(reason: "burst-loss") }
         }
         if random.chance(profile.loss) { return .lost(reason: "loss") }
-        let arrival = arrivalTime(departure: departure)
-        let duplicate = random.chance(profile.duplicate) ? arrivalTime(departure: departure) : nil
+        if extraLoss > 0 && random.chance(extraLoss) { return .lost(reason: "degraded") }
+        let arrival = arrivalTime(departure: departure + extraLatency)
+        let duplicate = random.chance(profile.duplicate) ? arrivalTime(departure: departure + extraLatency) : nil
         return .arrives(at: arrival, duplicateAt: duplicate)
     }
 

@@ -55,9 +55,15 @@ extension Simulator {
         }
     }
 
-    /// The receiving side's link: schedules the arrival (twice if the link duplicates).
+    /// The receiving side's link: schedules the arrival (twice if the link duplicates). A
+    /// link with a bandwidth queues packets in the order they reach it, so a packet still on
+    /// its way enters that queue when it gets there, not when it was sent.
     @inline(__always)
-    private func cross(_ downlink: OneWayLink, _ packet: Packet, departure: UInt64, to receiver: SimNode, interface: Int) {
+    func cross(_ downlink: OneWayLink, _ packet: Packet, departure: UInt64, to receiver: SimNode, interface: Int) {
+        if departure > now && downlink.profile.bandwidth != nil {
+            scheduleDownlinkEntry(at: departure, packet, node: receiver.id, interface: Int32(interface))
+            return
+        }
         switch downlink.transmit(bytes: packet.wireLength, now: departure) {
         case .lost(let reason):
             drop(packet, at: receiver, reason: reason.description)

@@ -25,6 +25,8 @@ public final class SimNode {
     public internal(set) var host: SimHost?
     /// How late the host's stack takes arriving packets; `nil` for an ideal host.
     var stackDelay: HostStackDelay?
+    /// Nanoseconds the host's wall clock runs ahead of the others (behind when negative).
+    var clockSkew: Int64 = 0
 
     /// Called with every packet the node sends or receives, at virtual time (pcap capture).
     var capture: ((Packet, UInt64) -> Void)?

@@ -232,11 +232,18 @@ final class TCPConnection: @unchecked Sendable {
         let dataEnd = sendNext
         if acknowledged > Int64(sendUnacknowledged) {
             let ackedData = min(UInt64(acknowledged), dataEnd)
+            // Karn's rule over the whole acknowledgment, as Linux applies it without timestamps:
+            // an ACK that covers a retransmitted segment gives no sample, since segments sent
+            // after the hole were held until the retransmission filled it; their "round trip"
+            // is the recovery time (30 s in a chaos run) and would inflate the timeout for good.
             var newestSample: UInt64?
+            var coversRetransmission = false
             while let first = inflight.first, first.offset + UInt64(first.data.readableBytes) <= ackedData {
-                if !first.retransmitted { newestSample = kernel.now - first.sentAt }
+                if first.retransmitted { coversRetransmission = true } else { newestSample = kernel.now - first.sentAt }
                 inflight.removeFirst()
             }
+            if let first = inflight.first, first.offset < ackedData, first.retransmitted { coversRetransmission = true }
+            if coversRetransmission { newestSample = nil }
             if var first = inflight.first, first.offset < ackedData {
                 first.data.moveReaderIndex(forwardBy: Int(ackedData - first.offset))
                 first.offset = ackedData

@@ -57,11 +57,18 @@ public struct ScenarioJudge {
             let (matches, detail) = testbed.tableMatchesSource(on: expectation.subject)
             return .init(expectation: expectation, passed: matches, detail: detail)
         }
-        guard let log = logs[expectation.subject] else {
+        guard let wholeLog = logs[expectation.subject] else {
             return .init(expectation: expectation, passed: false, detail: "no client or punch-peer workload of that name")
         }
+        // With chaos, what the file expects must hold again once the drawn faults have settled.
+        let settled = scenario.settlesAt.map { testbed.deadline(at: $0) }
+        let log = settled.map { wholeLog.since($0) } ?? wholeLog
+        let window = scenario.settlesAt.map { " (requests from \(Nanoseconds.format($0)) on, after the chaos settled)" } ?? ""
+        if settled != nil && log.attempted == 0 {
+            return .notJudged(expectation, because: "no request started after the chaos settled")
+        }
         func verdict(_ passed: Bool, _ detail: String) -> ScenarioReport.Verdict {
-            .init(expectation: expectation, passed: passed, detail: detail)
+            .init(expectation: expectation, passed: passed, detail: detail + window)
         }
         let ratio = log.successRatio
         let ratioText = "success ratio \(Self.format(ratio)) (\(log.succeeded)/\(log.attempted))"
@@ -102,7 +109,7 @@ public struct ScenarioJudge {
         case .tableMatchesSource:
             preconditionFailure("judged above")
         case .path(let wanted):
-            let (taken, detail) = paths.path(of: expectation.subject)
+            let (taken, detail) = paths.path(of: expectation.subject, since: settled)
             return verdict(
                 taken == wanted && log.succeeded > 0,
                 "path \(taken?.rawValue ?? "none (nothing succeeded)")\(detail), wanted \(wanted.rawValue)")

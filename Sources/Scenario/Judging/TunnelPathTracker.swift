@@ -1,4 +1,5 @@
 import Mesh
+import NIOCore
 
 /// Works out which path a client's flows took, for `path` expectations and the matrix.
 ///
@@ -9,8 +10,8 @@ import Mesh
 public final class TunnelPathTracker {
     private let scenario: Scenario
     private let testbed: any ScenarioTestbed
-    /// Per client, how many successful requests went over each tunnel path.
-    private var counts: [String: [String: Int]] = [:]
+    /// Per client, the tunnel path of each successful request, with when it started.
+    private var observed: [String: [(startedAt: NIODeadline, path: String)]] = [:]
     /// The node each HTTP server pod runs on, by pod name (the first one of a name wins).
     private let serverNodes: [String: String]
 
@@ -33,18 +34,21 @@ public final class TunnelPathTracker {
                 let held = self.testbed.tunnelPath(from: client.node, to: server)
             else { return }
             let path = server == client.node ? PeerPathKind.local.rawValue : held
-            self.counts[client.name, default: [:]][path, default: 0] += 1
+            self.observed[client.name, default: []].append((outcome.startedAt, path))
         }
     }
 
-    /// The path `workloadName`'s flows took, with how the requests were spread over paths.
-    public func path(of workloadName: String) -> (path: ExpectationSpec.Path?, detail: String) {
+    /// The path `workloadName`'s flows took (those started at or after `start`, when given),
+    /// with how the requests were spread over paths.
+    public func path(of workloadName: String, since start: NIODeadline? = nil) -> (path: ExpectationSpec.Path?, detail: String) {
         guard let workload = scenario.workloads.first(where: { $0.name == workloadName }) else { return (nil, "") }
         switch workload.kind {
         case .punchPeer:
             return (.holePunched, "")
         case .client(let spec):
-            if let counts = counts[workloadName], let most = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) {
+            let counts = Dictionary(
+                (observed[workloadName] ?? []).filter { observation in start.map { observation.startedAt >= $0 } ?? true }.map { ($0.path, 1) }, uniquingKeysWith: +)
+            if let most = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) {
                 let total = counts.values.reduce(0, +)
                 let breakdown = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 return (ExpectationSpec.Path(rawValue: most.key), " (\(most.value) of \(total) requests; \(breakdown))")

@@ -16,6 +16,12 @@ public struct FaultSpec: Hashable, Sendable {
         /// The node loses power: volatile state and connections are gone; the durable store stays.
         /// With a `duration`, it boots again after it.
         case crash(node: String)
+        /// The node's link (a router's WAN link) loses `loss` more of its packets and delays each
+        /// by `latency` more nanoseconds, both ways: a loss burst, a latency spike.
+        case degrade(node: String, loss: Double, latency: UInt64)
+        /// The node's wall clock runs `offset` nanoseconds ahead of the others' (behind when
+        /// negative), as a node whose NTP failed.
+        case clockSkew(node: String, offset: Int64)
         /// The NAT router forgets every mapping.
         case natReboot(router: String)
         /// Everything on networks marked `cloud` is cut off from everything else.

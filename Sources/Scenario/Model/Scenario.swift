@@ -25,13 +25,20 @@ public struct Scenario: Hashable, Sendable {
     public var matrix: MatrixSpec?
     /// A shorter timeline for runs on real namespaces, where scenario time is real time.
     public var labProfile: LabProfile?
+    /// The bounds of faults the seed draws on top of the file's (`chaos:`); with them every run
+    /// draws its chaos. Nil: only `edgemesh sim --chaos` draws, within the defaults.
+    public var chaos: ChaosSpec?
+    /// Set once chaos is drawn: the expectations judge only requests started at or after this
+    /// time (the last drawn fault's end plus the settle time), and agents' tables must match
+    /// their source from then on.
+    public var settlesAt: UInt64?
 
     public init(
         name: String, description: String = "", source: String, duration: UInt64, defaultSeed: UInt64 = 1,
         topology: TopologySpec, manifests: [KubernetesManifest] = [], mesh: MeshSpec? = nil, changes: [ObjectChangeSpec] = [],
         workloads: [WorkloadSpec] = [],
         faults: [FaultSpec] = [], expectations: [ExpectationSpec] = [], matrix: MatrixSpec? = nil,
-        labProfile: LabProfile? = nil
+        labProfile: LabProfile? = nil, chaos: ChaosSpec? = nil
     ) {
         self.name = name
         self.description = description
@@ -47,6 +54,7 @@ public struct Scenario: Hashable, Sendable {
         self.expectations = expectations
         self.matrix = matrix
         self.labProfile = labProfile
+        self.chaos = chaos
     }
 
     /// The scenario as its lab profile runs it (its duration, and its faults and expectations

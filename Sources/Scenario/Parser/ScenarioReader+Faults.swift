@@ -6,7 +6,7 @@ import Yams
 // MARK: - Faults
 
 extension ScenarioReader {
-    static let faultKinds = ["partition", "isolate", "linkDown", "flap", "crash", "natReboot", "cloudUnreachable"]
+    static let faultKinds = ["partition", "isolate", "linkDown", "flap", "degrade", "clockSkew", "crash", "natReboot", "cloudUnreachable"]
 
     func fault(_ item: LocatedNode, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> FaultSpec {
         let fields = try self.fields(item, allowed: ["at", "for"] + Self.faultKinds)
@@ -52,6 +52,15 @@ extension ScenarioReader {
                 node: try reference(required(flap, "node"), to: [.node, .router], in: names),
                 down: try self.duration(required(flap, "down"), positive: true),
                 up: try self.duration(required(flap, "up"), positive: true))
+        case "degrade":
+            let degrade = try self.fields(value, allowed: ["node", "loss", "latency"])
+            let loss = try degrade["loss"].map { v throws(ScenarioError) in try probability(v) } ?? 0
+            let latency = try degrade["latency"].map { v throws(ScenarioError) in try self.duration(v) } ?? 0
+            guard loss > 0 || latency > 0 else { throw fail(value, "a degraded link needs loss, latency or both") }
+            kind = .degrade(node: try reference(required(degrade, "node"), to: [.node, .router], in: names), loss: loss, latency: latency)
+        case "clockSkew":
+            let skew = try self.fields(value, allowed: ["node", "by"])
+            kind = .clockSkew(node: try reference(required(skew, "node"), to: [.node], in: names), offset: try signedDuration(required(skew, "by")))
         case "natReboot":
             let router = try reference(value, to: [.router], in: names)
             guard names.natRouters.contains(router) else {
@@ -74,6 +83,16 @@ extension ScenarioReader {
             kind = .cloudUnreachable
         }
         return FaultSpec(at: at, duration: lasting, kind: kind)
+    }
+
+    /// A duration that may start with "-" (a clock behind the others).
+    private func signedDuration(_ value: LocatedNode) throws(ScenarioError) -> Int64 {
+        let text = try scalar(value, "a duration, \"-\" first for behind (\(ScenarioValues.durationHint))")
+        let negative = text.hasPrefix("-")
+        guard let magnitude = ScenarioValues.duration(negative ? String(text.dropFirst()) : text), magnitude < UInt64(Int64.max) else {
+            throw fail(value, "\"\(text)\" is not a duration (\(ScenarioValues.durationHint), \"-\" first for behind)")
+        }
+        return negative ? -Int64(magnitude) : Int64(magnitude)
     }
 
     /// A partition group: a list of node, router or network names (or a single name).

@@ -63,10 +63,11 @@ extension ScenarioReader {
         let lab = try top["lab"].map { value throws(ScenarioError) in
             try labProfile(value, names: names, duration: duration, workloads: workloads, agents: mesh?.agents ?? [])
         }
+        let chaos = try top["chaos"].map { value throws(ScenarioError) in try self.chaos(value, names: names, duration: duration) }
         return Scenario(
             name: name, description: description, source: source, duration: duration, defaultSeed: seed,
             topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
-            expectations: expectations, matrix: matrix, labProfile: lab)
+            expectations: expectations, matrix: matrix, labProfile: lab, chaos: chaos)
     }
 
     /// `lab: {duration, faults, expect, why}`: a shorter run for real namespaces, where scenario

@@ -44,6 +44,12 @@ public enum FaultTimeline {
                 }
             }
             cycle(from: fault.at)
+        case .degrade(let node, let loss, let latency):
+            try testbed.degradeLink(of: node, loss: loss, latency: latency)
+            atEnd { try testbed.degradeLink(of: node, loss: 0, latency: 0) }
+        case .clockSkew(let node, let offset):
+            try testbed.skewClock(of: node, by: offset)
+            atEnd { try testbed.skewClock(of: node, by: 0) }
         case .crash(let node):
             try testbed.crash(node)
             atEnd { try testbed.boot(node) }

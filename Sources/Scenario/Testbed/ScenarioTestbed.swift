@@ -45,6 +45,13 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// Takes a node's link (a router's WAN link) down or brings it back up in `direction`.
     func setLink(of node: String, direction: LinkDirection, up: Bool) throws
 
+    /// Adds `loss` and `latency` (nanoseconds, each way) to a node's link (a router's WAN
+    /// link); zero for both takes them away again.
+    func degradeLink(of node: String, loss: Double, latency: UInt64) throws
+
+    /// Sets how far a node's wall clock runs off the others' (0 puts it right).
+    func skewClock(of node: String, by offset: Int64) throws
+
     /// Cuts a node's power: its processes and connections are gone, its durable store stays.
     func crash(_ node: String) throws
 

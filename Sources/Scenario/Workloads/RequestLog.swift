@@ -35,6 +35,14 @@ public final class RequestLog: @unchecked Sendable {
         onRecord?(outcome)
     }
 
+    /// The outcomes of requests started at or after `start`, as a log of their own (a run with
+    /// chaos is judged on what it did once it settled).
+    public func since(_ start: NIODeadline) -> RequestLog {
+        let log = RequestLog()
+        log.outcomes = outcomes.filter { $0.startedAt >= start }
+        return log
+    }
+
     public var attempted: Int { outcomes.count }
     public var succeeded: Int { outcomes.count { $0.succeeded } }
 

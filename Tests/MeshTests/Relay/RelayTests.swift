@@ -280,11 +280,28 @@ import Testing
         #expect(bed.relays["relay-1"]?.reservedNodes == ["a", "b"])
     }
 
+    /// Found by a chaos sweep (quickstart, seed 1 with --chaos medium): a link given up for a
+    /// silent relay was closed with a FIN, which could not get through and was retransmitted
+    /// for minutes, holding the relay link's fixed local port; every reconnect failed with
+    /// "address in use" until long after the path was back.
+    @Test func aRelayLinkGivenUpForSilenceFreesItsPortAndReservesAgainSoonAfterThePathIsBack() throws {
+        let bed = try bed(agents: ["a", "b"], relays: ["relay-1"])
+        let cut = try bed.sim.partition(["a"], from: ["relay-1"])
+        // Keepalives give the relay up within 25 + 10 s; the close cannot reach it.
+        bed.sim.run(for: 60 * Self.s)
+        #expect(bed.client("a").relayStates.first?.state.isReserved == false)
+        bed.sim.heal(partition: cut)
+        bed.sim.run(for: 20 * Self.s)
+        #expect(bed.client("a").relayStates.first?.state.isReserved == true, "\(bed.client("a").relayStates)")
+    }
+
     @Test func aNATRebootLosesTheMappingAndTheAgentReservesAgain() throws {
         let bed = try bed(agents: ["a", "b"], relays: ["relay-1"])
         try bed.sim.rebootNAT("nat-a")
-        // The old connection is dead behind the NAT; keepalives notice and the agent reconnects.
-        bed.sim.run(for: 90 * Self.s)
+        // The old connection is dead behind the NAT; keepalives notice within 25 + 10 s and the
+        // agent reconnects from the same local port at once: the dead connection is reset, not
+        // left closing (its FIN would be retransmitted for minutes and hold the port).
+        bed.sim.run(for: 40 * Self.s)
         #expect(bed.client("a").relayStates.first?.state.isReserved == true)
         let (result, _) = bed.roundTrip({ bed.client("b").relayedDialer.dial(node: "a") }, payload: ByteBuffer(string: "after reboot"))
         #expect((try? result.get()) == ByteBuffer(string: "after reboot"))

@@ -442,7 +442,7 @@ import Testing
             message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
-            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab)"#),
+            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab, chaos)"#),
         .init(
             label: "bad duration", replace: "at: 30s", with: "at: 5 minutes", lineOf: "5 minutes",
             message: #"faults[0].at: "5 minutes" is not a duration (examples: 250ms, 30s, 5m, 2h, 1h30m)"#),
@@ -493,7 +493,7 @@ import Testing
         .init(
             label: "two fault kinds", replace: "isolate: edge-1", with: "isolate: edge-1, crash: edge-2",
             lineOf: "isolate",
-            message: #"faults[0]: "isolate" and "crash" in one fault: give exactly one of partition, isolate, linkDown, flap, crash, natReboot, cloudUnreachable"#),
+            message: #"faults[0]: "isolate" and "crash" in one fault: give exactly one of partition, isolate, linkDown, flap, degrade, clockSkew, crash, natReboot, cloudUnreachable"#),
         .init(
             label: "fault after the end", replace: "at: 30s", with: "at: 2h", lineOf: "at: 2h",
             message: "faults[0].at: 2h is not before the end of the run (duration 10m)"),
@@ -577,7 +577,35 @@ import Testing
         .init(
             label: "malformed YAML", replace: "faults:\n", with: "faults: [\n", lineOf: "- {at: 30s",
             message: "malformed YAML: "),
+        .init(
+            label: "degrade without loss or latency", replace: "isolate: edge-1}", with: "degrade: {node: nat-a}}",
+            lineOf: "degrade", message: "faults[0].degrade: a degraded link needs loss, latency or both"),
+        .init(
+            label: "clock skew not a duration", replace: "isolate: edge-1}", with: "clockSkew: {node: edge-1, by: -ten}}",
+            lineOf: "clockSkew", message: #"faults[0].clockSkew.by: "-ten" is not a duration"#),
+        .init(
+            label: "chaos kind unknown", replace: "expect:\n", with: "chaos: {kinds: [earthquake]}\nexpect:\n", lineOf: "chaos:",
+            message: #"chaos.kinds[0]: "earthquake" is not a chaos fault kind (allowed: flap, linkDown, degrade, crash, relayCrash, partition, natReboot, cloudUnreachable, clockSkew, manifestChurn)"#),
+        .init(
+            label: "chaos leaves no time to settle", replace: "expect:\n", with: "chaos: {until: 9m, settle: 1m}\nexpect:\n",
+            lineOf: "chaos:", message: "chaos: until + settle (10m) must end before the run (duration 10m)"),
     ]
+
+    /// A `chaos:` section and the faults chaos draws can be written by hand too.
+    @Test func chaosBoundsAndTheirFaultsAreRead() throws {
+        let yaml = Self.base
+            .replacingOccurrences(of: "isolate: edge-1}", with: "degrade: {node: nat-a, loss: 20%, latency: 300ms}}\n  - {at: 1m, for: 10s, clockSkew: {node: edge-2, by: -90s}}")
+            .replacingOccurrences(of: "expect:\n", with: "chaos: {faults: 3, kinds: [crash, clockSkew], from: 1m, until: 5m, settle: 1m, maxSkew: 2m, targets: [edge-2]}\nexpect:\n")
+        let scenario = try ScenarioParser.parse(yaml: yaml, source: "Scenarios/chaos.yaml")
+        #expect(scenario.faults.map(\.kind) == [
+            .degrade(node: "nat-a", loss: 0.2, latency: 300 * Nanoseconds.millisecond),
+            .clockSkew(node: "edge-2", offset: -90 * Int64(Nanoseconds.second)),
+        ])
+        let chaos = try #require(scenario.chaos)
+        #expect(chaos.faults == 3 && chaos.kinds == [.crash, .clockSkew] && chaos.targets == ["edge-2"])
+        #expect(chaos.from == Nanoseconds.minute && chaos.until == 5 * Nanoseconds.minute && chaos.settle == Nanoseconds.minute)
+        #expect(chaos.maxSkew == 2 * Nanoseconds.minute && chaos.longest == 30 * Nanoseconds.second)
+    }
 
     @Test(arguments: ScenarioParserTests.invalidCases)
     func invalidInputIsRejectedWithFileFieldAndAllowedValues(_ invalid: InvalidCase) throws {

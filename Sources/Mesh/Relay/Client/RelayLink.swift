@@ -132,7 +132,7 @@ final class RelayLink: @unchecked Sendable {
             guard let self else { return }
             if self.client.host.now - self.lastHeard > self.client.configuration.keepaliveTimeout {
                 self.client.host.logger.notice("relay \(self.name) answered no keepalive; reconnecting")
-                self.session?.close()
+                self.failed("no keepalive answer for \((self.client.host.now - self.lastHeard).nanoseconds / 1_000_000) ms")
                 return
             }
             self.pingCounter += 1
@@ -146,7 +146,9 @@ final class RelayLink: @unchecked Sendable {
         let wasReserved = isReserved
         generation += 1
         keepalive?.cancel()
-        session?.close()
+        // Reset rather than close: a FIN that cannot reach a silent relay is retransmitted for
+        // minutes and holds the link's fixed local port, so no reconnect could bind it.
+        if let channel = session?.channel { client.host.resetStream(channel) } else { session?.close() }
         session = nil
         let delay = client.configuration.reconnectBackoff.delay(attempt: failedAttempts, on: client.host)
         failedAttempts += 1

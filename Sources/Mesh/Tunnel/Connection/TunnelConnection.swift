@@ -102,7 +102,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
                 "the peer gave no answer in \(Self.text(endpoint.configuration.handshakeTimeout)) (it has a different pre-shared key, or holds a different key than its Node annotation says)"
             default: "the handshake did not complete in \(Self.text(endpoint.configuration.handshakeTimeout))"
             }
-            fail(what)
+            fail(what, reset: true)
         }
         if case .initiator(let node, let key) = role {
             startHandshake(node: node, key: key)
@@ -255,7 +255,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
         let now = channel.eventLoop.now
         let silent = now - lastReceived
         if silent >= endpoint.configuration.deadAfter {
-            fail("no keepalive answer for \(Self.text(silent)) (the path is down or the peer stopped)")
+            fail("no keepalive answer for \(Self.text(silent)) (the path is down or the peer stopped)", reset: true)
             return
         }
         let nonce = nextPingNonce
@@ -312,7 +312,10 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Closing
 
     /// Closes the connection because of `reason`; its streams fail with `connectionLost`.
-    func fail(_ reason: String) {
+    /// Closes the connection for `reason`. With `reset`, for a path that may be dead, it ends
+    /// with an RST: a FIN that cannot get through is retransmitted for minutes and holds the
+    /// 4-tuple, so a punch or relay link from the same fixed port could not be made again.
+    func fail(_ reason: String, reset: Bool = false) {
         if case .closed = state { return }
         let wasEstablished = isEstablished
         state = .closed
@@ -327,7 +330,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
             logger.info("tunnel: handshake failed", metadata: ["peer": "\(node)", "path": "\(pathKind)", "reason": "\(reason)"])
             establishedPromise.fail(TunnelError.handshakeFailed(node: node, reason: reason))
         }
-        channel.close(promise: nil)
+        if reset { endpoint.host.resetStream(channel) } else { channel.close(promise: nil) }
         closedPromise.succeed()
     }
 
