@@ -61,6 +61,8 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func deadline(at time: UInt64) -> NIODeadline { start + .nanoseconds(Int64(time)) }
 
+    func runTime(of deadline: NIODeadline) -> UInt64 { UInt64(max(0, (deadline - start).nanoseconds)) }
+
     // MARK: Faults
 
     func checkTargets(of fault: FaultSpec.Kind) throws {
@@ -155,4 +157,10 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
         mesh?.tableMatchesSource(on: node) ?? (false, "the scenario runs no agents")
     }
+
+    func isAgentRunning(on node: String) -> Bool { mesh?.runsProcess(on: node) == true }
+
+    /// The agents are processes of their own here, their tables and the routers' traffic out of
+    /// the run's sight: their invariants are the simulator's to check.
+    func attach(_ monitor: InvariantMonitor) -> Set<InvariantMonitor.Invariant> { [] }
 }

@@ -57,8 +57,11 @@ public final class ScenarioRunner {
     public func run(options: Options = Options()) throws -> ScenarioReport {
         simulator.trace.textSink = options.traceSink
         try options.prepare?(simulator)
+        let invariants = InvariantMonitor(scenario: scenario, testbed: testbed)
+        invariants.attach()
         try testbed.mesh?.start()
         logs = try WorkloadLauncher(scenario: scenario, testbed: testbed).start(notingPathsWith: paths)
+        invariants.watch(logs)
         try FaultTimeline.schedule(scenario.faults, on: testbed)
         let slices: UInt64 = 200
         let step = max(scenario.duration / slices, 1)
@@ -73,7 +76,7 @@ public final class ScenarioRunner {
             scenario: scenario.name, seed: seed, traceDigest: simulator.trace.digest, simulatedTime: simulator.now,
             deliveredPackets: simulator.deliveredPackets, droppedPackets: simulator.droppedPackets,
             processedEvents: simulator.processedEvents, workloads: judge.workloadSummaries(), verdicts: judge.verdicts(),
-            matrix: judge.matrix())
+            matrix: judge.matrix(), invariants: invariants.verdicts())
     }
 
     /// The log of a client, punch-peer or replay workload.

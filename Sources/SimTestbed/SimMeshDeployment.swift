@@ -19,6 +19,8 @@ final class SimMeshDeployment {
     private let changes: [ObjectChangeSpec]
     var apiServer: KubernetesTestAPIServer? { objects.apiServer }
     private var agents: [String: EdgeAgent] = [:]
+    /// Told of every agent start and table change, when the run checks invariants.
+    weak var monitor: InvariantMonitor?
     private var relays: [String: RelayServer] = [:]
     /// The cluster's pre-shared key: every agent and relay of the scenario shares it.
     private let presharedKey: TunnelPresharedKey
@@ -98,8 +100,19 @@ final class SimMeshDeployment {
         // The domain was validated by the parser.
         let agent = try! EdgeAgent(host: host, configuration: configuration)
         agents[host.name] = agent
+        if let monitor {
+            agent.table.subscribe { [simulator] _ in
+                monitor.tableChanged(on: host.name, services: Self.endpointViews(of: agent.table), at: simulator.now)
+            }
+        }
         agent.start().whenComplete { [self] result in
-            if case .failure(let error) = result { host.logger.error("agent failed to start: \(error)") }
+            if case .failure(let error) = result {
+                host.logger.error("agent failed to start: \(error)")
+                monitor?.agentStarted(on: host.name, failure: "\(error)", at: simulator.now)
+            } else {
+                monitor?.agentStarted(on: host.name, failure: nil, at: simulator.now)
+            }
+            monitor?.tableChanged(on: host.name, services: Self.endpointViews(of: agent.table), at: simulator.now)
             if let node = spec.apiServer, let address = simulator.resolve(node) {
                 let client = KubernetesAPIClient(host: host, endpoint: KubernetesAPIEndpoint(host: address.description, port: spec.apiPort))
                 agent.follow(client)
@@ -128,6 +141,15 @@ final class SimMeshDeployment {
     }
 
     // MARK: Judging
+
+    /// The services of a table with the backends its proxy may pick, for the invariants.
+    static func endpointViews(of table: ServiceTable) -> [ServiceEndpointView] {
+        table.services.map { service in
+            let backends = table.endpoints(of: service.key).flatMap { endpoint in endpoint.ports.values.map { "\(endpoint.ip):\($0)" } }
+            return ServiceEndpointView(
+                key: "\(service.key.namespace)/\(service.key.name)", clusterIP: service.spec.clusterIP, backends: Set(backends))
+        }
+    }
 
     /// Whether the agent on `node` holds what its source holds, with the first differences.
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {

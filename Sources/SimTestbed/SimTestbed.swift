@@ -28,6 +28,8 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func deadline(at time: UInt64) -> NIODeadline { .uptimeNanoseconds(time) }
 
+    func runTime(of deadline: NIODeadline) -> UInt64 { deadline.uptimeNanoseconds }
+
     // MARK: Faults
 
     func checkTargets(of fault: FaultSpec.Kind) throws {
@@ -81,5 +83,17 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
         mesh?.tableMatchesSource(on: node) ?? (false, "the scenario runs no agents")
+    }
+
+    func isAgentRunning(on node: String) -> Bool { mesh?.agent(on: node) != nil }
+
+    /// Everything: the agents' starts and tables from the deployment, and every payload a
+    /// router forwards.
+    func attach(_ monitor: InvariantMonitor) -> Set<InvariantMonitor.Invariant> {
+        mesh?.monitor = monitor
+        simulator.watchForwarding { [simulator] router, payload in
+            monitor.forwarded(payload: payload, at: router, time: simulator.now)
+        }
+        return Set(InvariantMonitor.Invariant.allCases)
     }
 }

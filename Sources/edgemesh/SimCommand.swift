@@ -44,7 +44,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "With --seeds: processes at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Draw extra faults from the seed on top of the file's (low: 2, medium: 5, high: 10): flaps, outages, crashes, NAT reboots, partitions, the cloud away.")
+    @Option(help: "Draw extra faults from the seed on top of the file's (low: 2, medium: 5, high: 10, file: as its chaos section says), within the section's bounds: flaps, outages, loss bursts, latency spikes, crashes, relay crashes, NAT reboots, partitions, the cloud away, clock skew, manifest churn. The expectations then judge what happens after the chaos settled.")
     var chaos: ChaosLevel?
 
     @Option(help: "With --seeds: run only shard I of N (I from 0: a Kubernetes indexed Job's $(JOB_COMPLETION_INDEX)).")
@@ -88,11 +88,11 @@ struct SimCommand: ParsableCommand {
         }
         var played = parsed
         let runSeed = seed ?? parsed.defaultSeed
-        let chaosPlan = chaos != nil || parsed.chaos != nil ? ChaosPlan(scenario: parsed, seed: runSeed, level: chaos) : nil
+        let chaosPlan = chaos.map { ChaosPlan(scenario: parsed, seed: runSeed, level: $0) }
         if let chaosPlan {
             played = chaosPlan.applied(to: parsed)
             if !resultLine {
-                print("chaos \(chaos?.rawValue ?? "from the file") (\(chaosPlan.drawn.count) faults), drawn from seed \(runSeed); judged from \(Nanoseconds.format(chaosPlan.settlesAt)) on:")
+                print("chaos \(chaosPlan.level.rawValue) (\(chaosPlan.drawn.count) faults), drawn from seed \(runSeed); judged from \(Nanoseconds.format(chaosPlan.settlesAt)) on:")
                 for line in chaosPlan.descriptions { print("  \(line)") }
             }
         }
@@ -128,8 +128,12 @@ struct SimCommand: ParsableCommand {
         if !failed.isEmpty {
             print("\(failed.count) expectation(s) failed: " + failed.map { "\($0.expectation.subject): \($0.detail)" }.joined(separator: "; "))
         }
+        let broken = report.invariants.filter { !$0.passed }
+        if !broken.isEmpty {
+            print("\(broken.count) invariant(s) broken: " + broken.map { "\($0.name): \($0.detail)" }.joined(separator: "; "))
+        }
         print("seed=\(report.seed) trace=\(report.traceDigest)")
-        if !failed.isEmpty { throw ExitCode(1) }
+        if !report.passed { throw ExitCode(1) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Mesh
+import NIOCore
 import NetworkTopology
 
 /// Faults the simulator can inject, by name, at the current virtual time. Each one is
@@ -91,6 +92,12 @@ extension Simulator {
         guard let node = node(named: name), let host = node.host else { throw TopologyError("unknown node \"\(name)\"") }
         bootHandlers[node.id, default: []].append(handler)
         if node.isPoweredOn { handler(host) }
+    }
+
+    /// Calls `body` with each router's name and the payload of every packet it forwards, before
+    /// NAT rewrites it.
+    public func watchForwarding(_ body: @escaping (String, ByteBuffer) -> Void) {
+        for node in nodes where node.role == .router { node.forwardWatch = body }
     }
 
     /// The NAT forgets every mapping.

@@ -116,6 +116,7 @@ extension Simulator {
         }
         packet.ttl -= 1
         router.capture?(arriving, now)
+        router.forwardWatch?(router.name, arriving.payload)
         let outbound = interface == router.insideInterface
         guard let nat = router.nat else {
             leave(packet, router, through: outbound ? router.upstreamInterface : router.insideInterface)

@@ -1,4 +1,5 @@
 import Mesh
+import NIOCore
 
 /// A machine in the simulation: a host (which runs a kernel and the mesh) or a router (which
 /// forwards and may NAT).
@@ -30,6 +31,8 @@ public final class SimNode {
 
     /// Called with every packet the node sends or receives, at virtual time (pcap capture).
     var capture: ((Packet, UInt64) -> Void)?
+    /// Routers: called with the payload of every packet forwarded (the invariant checks).
+    var forwardWatch: ((String, ByteBuffer) -> Void)?
 
     init(id: NodeID, name: String, role: Role, loop: SimEventLoop) {
         self.id = id

@@ -19,15 +19,17 @@ public struct ChaosPlan: Sendable {
         public var end: UInt64 { at + (duration ?? 0) }
     }
 
+    public let level: ChaosLevel
     public let bounds: ChaosSpec
     /// In time order.
     public let drawn: [Drawn]
 
-    /// The faults of `scenario.chaos` (or the defaults), as many as `level` says (else as the
-    /// bounds say), drawn from `seed`.
-    public init(scenario: Scenario, seed: UInt64, level: ChaosLevel? = nil) {
+    /// The faults of `scenario.chaos` (or the defaults), as many as `level` says (as the bounds
+    /// say for `.file`), drawn from `seed`.
+    public init(scenario: Scenario, seed: UInt64, level: ChaosLevel = .file) {
         var bounds = scenario.chaos ?? ChaosSpec.defaults(duration: scenario.duration)
-        if let level { bounds.faults = level.faultCount }
+        if let count = level.faultCount { bounds.faults = count }
+        self.level = level
         self.bounds = bounds
         var random = SplitMix64(seed: seed ^ 0x6368_616f_7321)  // "chaos!": its own stream
         let topology = scenario.topology

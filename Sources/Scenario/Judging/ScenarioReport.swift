@@ -54,6 +54,8 @@ public struct ScenarioReport: Sendable {
     public var verdicts: [Verdict]
     /// The scenario's matrix, when it has one.
     public var matrix: MatrixReport?
+    /// The invariants the testbed could check, each held or first broken.
+    public var invariants: [InvariantVerdict]
     /// Set for a run on real network namespaces (`edgemesh lab`): how long it took on the wall
     /// clock. Such a run has no trace and counts no packets.
     public var labWallTime: UInt64?
@@ -61,7 +63,7 @@ public struct ScenarioReport: Sendable {
     public init(
         scenario: String, seed: UInt64, traceDigest: String, simulatedTime: UInt64, deliveredPackets: UInt64,
         droppedPackets: UInt64, processedEvents: UInt64, workloads: [WorkloadSummary], verdicts: [Verdict],
-        matrix: MatrixReport?
+        matrix: MatrixReport?, invariants: [InvariantVerdict] = []
     ) {
         self.scenario = scenario
         self.seed = seed
@@ -73,9 +75,10 @@ public struct ScenarioReport: Sendable {
         self.workloads = workloads
         self.verdicts = verdicts
         self.matrix = matrix
+        self.invariants = invariants
     }
 
-    public var passed: Bool { verdicts.allSatisfy(\.passed) }
+    public var passed: Bool { verdicts.allSatisfy(\.passed) && invariants.allSatisfy(\.passed) }
 
     /// The human summary: a table of workloads, then the expectations.
     public func renderTable() -> String {
@@ -110,11 +113,12 @@ public struct ScenarioReport: Sendable {
             lines.append("")
             lines.append(matrix.render())
         }
-        if !verdicts.isEmpty {
+        if !verdicts.isEmpty || !invariants.isEmpty {
             lines.append("")
             for verdict in verdicts {
                 lines.append("\(verdict.label)  \(verdict.expectation.subject): \(verdict.detail)")
             }
+            lines += invariants.map(\.line)
         }
         return lines.joined(separator: "\n")
     }

@@ -30,7 +30,7 @@ public struct SeedResult: Codable, Equatable, Sendable {
             seed: report.seed,
             failures: report.verdicts.filter { $0.judged && !$0.passed }.map {
                 Failure(expectation: "\($0.expectation.subject) \($0.expectation.kind.name)", detail: $0.detail)
-            },
+            } + report.invariants.filter { !$0.passed }.map { Failure(expectation: "invariant \($0.name)", detail: $0.detail) },
             traceDigest: report.traceDigest, chaos: chaos?.descriptions)
     }
 

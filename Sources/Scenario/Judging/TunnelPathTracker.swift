@@ -29,7 +29,7 @@ public final class TunnelPathTracker {
     /// node of the pod that answered (local when it is the client's own node).
     func observe(_ client: WorkloadSpec, log: RequestLog) {
         guard scenario.mesh != nil else { return }
-        log.onRecord = { [weak self] outcome in
+        log.onRecord { [weak self] outcome in
             guard let self, outcome.succeeded, let backend = outcome.backend, let server = self.serverNodes[backend],
                 let held = self.testbed.tunnelPath(from: client.node, to: server)
             else { return }

@@ -1,16 +1,17 @@
 import NetworkTopology
 
 /// `chaos:` in a scenario file: the bounds within which the seed draws faults on top of the
-/// file's own (`edgemesh sim --chaos LEVEL` uses these bounds, or the defaults below for a
-/// file without the section). Whatever is drawn is over by `until`, and the run is judged
-/// once it has had `settle` to recover.
+/// file's own when a run asks for chaos (`edgemesh sim --chaos LEVEL`; without the section,
+/// the defaults below). The section alone draws nothing, so the file's own runs (and its lab
+/// runs) stay as written. Whatever is drawn is over by `until`, and the run is judged once it
+/// has had `settle` to recover.
 public struct ChaosSpec: Hashable, Sendable {
     /// What may be drawn.
     public enum Kind: String, Hashable, Sendable, CaseIterable {
         case flap, linkDown, degrade, crash, relayCrash, partition, natReboot, cloudUnreachable, clockSkew, manifestChurn
     }
 
-    /// Faults per run when `--chaos` names no level.
+    /// Faults per run for `--chaos file`.
     public var faults: Int
     public var kinds: [Kind]
     /// Drawn faults start at or after `from` and are over by `until` (nanoseconds of the run).
@@ -47,12 +48,13 @@ public struct ChaosSpec: Hashable, Sendable {
     }
 
     /// The bounds of a run `duration` long without a `chaos:` section: five faults between a
-    /// tenth and seven tenths of the run, each up to a tenth of it (at most 30 s), and a fifth
-    /// of the run (at most 30 s) to settle.
+    /// tenth and half of the run, each up to a tenth of it (at most 30 s), and three tenths of
+    /// the run, at most 60 s, to settle: a tunnel notices a dead path within 45 s (35 s of
+    /// silence, checked every 10 s), then dials again.
     public static func defaults(duration: UInt64) -> ChaosSpec {
         ChaosSpec(
-            faults: ChaosLevel.medium.faultCount, from: duration / 10, until: duration * 7 / 10,
+            faults: ChaosLevel.medium.faultCount!, from: duration / 10, until: duration / 2,
             longest: max(Nanoseconds.second, min(30 * Nanoseconds.second, duration / 10)),
-            settle: min(30 * Nanoseconds.second, duration / 5))
+            settle: min(60 * Nanoseconds.second, duration * 3 / 10))
     }
 }

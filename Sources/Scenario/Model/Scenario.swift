@@ -25,8 +25,8 @@ public struct Scenario: Hashable, Sendable {
     public var matrix: MatrixSpec?
     /// A shorter timeline for runs on real namespaces, where scenario time is real time.
     public var labProfile: LabProfile?
-    /// The bounds of faults the seed draws on top of the file's (`chaos:`); with them every run
-    /// draws its chaos. Nil: only `edgemesh sim --chaos` draws, within the defaults.
+    /// The bounds of faults the seed draws on top of the file's (`chaos:`) when a run asks for
+    /// chaos; nil: the defaults.
     public var chaos: ChaosSpec?
     /// Set once chaos is drawn: the expectations judge only requests started at or after this
     /// time (the last drawn fault's end plus the settle time), and agents' tables must match

@@ -27,6 +27,9 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// schedule on their host's loop (uptime `time` in NetSim, the start plus `time` on Linux).
     func deadline(at time: UInt64) -> NIODeadline
 
+    /// The run's time of a host clock's instant: the inverse of `deadline(at:)`.
+    func runTime(of deadline: NIODeadline) -> UInt64
+
     // MARK: Faults
 
     /// Throws, before anything runs, when a fault names a node, router or network the testbed
@@ -76,4 +79,11 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// Whether the agent on `node` holds what its object source holds, with the first
     /// differences in words.
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String)
+
+    /// Whether an agent runs on `node` now (its node is up and it was started).
+    func isAgentRunning(on node: String) -> Bool
+
+    /// Feeds `monitor` what this testbed observes as the run goes (agent starts, table changes,
+    /// forwarded payloads); returns the invariants it can judge that way.
+    func attach(_ monitor: InvariantMonitor) -> Set<InvariantMonitor.Invariant>
 }

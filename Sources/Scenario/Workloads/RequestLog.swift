@@ -25,14 +25,17 @@ public struct RequestOutcome: Sendable, Hashable {
 public final class RequestLog: @unchecked Sendable {
     public private(set) var outcomes: [RequestOutcome] = []
 
-    /// Called with each outcome as it is recorded (a scenario notes the tunnel path then).
-    public var onRecord: ((RequestOutcome) -> Void)?
+    /// Called with each outcome as it is recorded (a scenario notes the tunnel path then, and
+    /// the invariants judge who answered).
+    private var observers: [(RequestOutcome) -> Void] = []
+
+    public func onRecord(_ observer: @escaping (RequestOutcome) -> Void) { observers.append(observer) }
 
     public init() {}
 
     public func record(_ outcome: RequestOutcome) {
         outcomes.append(outcome)
-        onRecord?(outcome)
+        for observer in observers { observer(outcome) }
     }
 
     /// The outcomes of requests started at or after `start`, as a log of their own (a run with

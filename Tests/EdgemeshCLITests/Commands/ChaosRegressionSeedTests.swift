@@ -6,9 +6,11 @@ import Testing
 /// bandwidth-limited link queued packets by when they were sent rather than when they arrived,
 /// and dropped every 12th request to the cloud as if the queue were full; 44: round-trip
 /// samples of segments held behind a retransmission inflated a tunnel's TCP timeout to the
-/// 60 s cap, so one later loss stalled it for a minute.
+/// 60 s cap, so one later loss stalled it for a minute; 57: when the peer's punching SYN arrived
+/// before our own connect, the connect failed "address in use" and every round was spent at
+/// once, so the punch gave up while the peer's connection was being accepted (relayed ever after).
 @Suite struct ChaosRegressionSeedTests {
-    @Test(arguments: [UInt64(1), 32, 44])
+    @Test(arguments: [UInt64(1), 32, 44, 57])
     func quickstartWithMediumChaosPasses(seed: UInt64) throws {
         let run = try EdgemeshProcess.run(["sim", "Scenarios/quickstart.yaml", "--chaos", "medium", "--seed", "\(seed)"])
         #expect(run.status == 0, "\(run.output)")

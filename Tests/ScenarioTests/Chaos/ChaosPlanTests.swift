@@ -23,13 +23,13 @@ import TestFixtures
         let nats = Set(Self.scenario.topology.routers.filter { $0.nat != nil }.map(\.name))
         for seed: UInt64 in 1...50 {
             let plan = ChaosPlan(scenario: Self.scenario, seed: seed, level: level)
-            #expect(plan.drawn.count == level.faultCount)
+            #expect(plan.drawn.count == level.faultCount ?? 5, "file: the default bounds draw five")
             #expect(plan.drawn.map(\.at) == plan.drawn.map(\.at).sorted())
             #expect(plan.descriptions.count == plan.drawn.count)
-            #expect(plan.settlesAt == plan.drawn.map(\.end).max()! + 30 * Nanoseconds.second)
+            #expect(plan.settlesAt == plan.drawn.map(\.end).max()! + 54 * Nanoseconds.second)
             for drawn in plan.drawn {
                 #expect(drawn.at >= duration / 10)
-                #expect(drawn.end <= duration * 7 / 10, "over before seven tenths: \(drawn)")
+                #expect(drawn.end <= duration / 2, "over by half the run: \(drawn)")
                 if let length = drawn.duration { #expect(length >= Nanoseconds.second && length <= 30 * Nanoseconds.second) }
                 #expect((drawn.fault == nil) != drawn.changes.isEmpty, "a fault or churn: \(drawn)")
                 for change in drawn.changes { #expect(change.at == drawn.at || change.at == drawn.end) }

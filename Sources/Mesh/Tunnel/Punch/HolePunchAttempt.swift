@@ -77,7 +77,14 @@ final class HolePunchAttempt: @unchecked Sendable {
                 }
             case .failure(let error):
                 host.logger.debug("punch to \(peer) round \(roundsStarted): \(error)")
-                connectRound()
+                if case HostError.addressInUse = error {
+                    // The 4-tuple is taken: the peer's SYN got here first and the punch port's
+                    // listener holds it half-open (as Linux does). That connection is about to be
+                    // accepted, so wait a round for it instead of spending the rest at once.
+                    host.eventLoop.scheduleTask(in: options.attemptTimeout) { [self] in connectRound() }
+                } else {
+                    connectRound()
+                }
             }
         }
     }
