@@ -56,6 +56,12 @@ struct SimCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Merge the --results files of a sweep's shards and summarise them (no scenario argument).")
     var merge: [String] = []
 
+    @Flag(help: "For a failing seed: remove faults, object changes and clients one at a time while the run still fails the same way, and print the smallest scenario file (a regression scenario to commit).")
+    var shrink = false
+
+    @Option(help: "With --shrink: write the smallest scenario to this file instead of printing it.")
+    var shrunk: String?
+
     @Flag(help: .hidden)
     var resultLine = false
 
@@ -69,6 +75,8 @@ struct SimCommand: ParsableCommand {
             throw ValidationError("--seeds runs many seeds; --seed, --pcap and --trace are for one (replay a seed with --seed N)")
         }
         if seeds == nil && (shard != nil || results != nil) { throw ValidationError("--shard and --results go with --seeds") }
+        if shrink && seeds != nil { throw ValidationError("--shrink takes one failing seed (--seed N), not a sweep") }
+        if shrunk != nil && !shrink { throw ValidationError("--shrunk goes with --shrink") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
     }
 
@@ -96,6 +104,7 @@ struct SimCommand: ParsableCommand {
                 for line in chaosPlan.descriptions { print("  \(line)") }
             }
         }
+        if shrink { return try shrinkRun(played, seed: runSeed) }
         let runner: ScenarioRunner
         do {
             runner = try ScenarioRunner(scenario: played, seed: seed)
@@ -138,6 +147,33 @@ struct SimCommand: ParsableCommand {
 }
 
 extension SimCommand {
+    /// `--shrink`: the smallest scenario that fails as this run does, as a file.
+    private func shrinkRun(_ played: Scenario, seed: UInt64) throws {
+        let shrinker = ScenarioShrinker { candidate in SeedResult(try ScenarioRunner(scenario: candidate, seed: seed).run()) }
+        let outcome: ScenarioShrinker.Outcome
+        do {
+            outcome = try shrinker.shrink(played)
+        } catch let error as ScenarioShrinker.ShrinkError {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        let command = "edgemesh sim \(scenario!) --seed \(seed)\(chaos.map { " --chaos \($0.rawValue)" } ?? "") --shrink"
+        let header = [
+            "Shrunk from \(scenario!) by `\(command)` in \(outcome.trials) runs.",
+            "It fails first on \(outcome.failure.expectation): \(outcome.failure.detail)",
+            "Replay: edgemesh sim THIS_FILE (it exits 1 until the bug is fixed).",
+        ] + (outcome.removed.isEmpty ? [] : ["Removed: " + outcome.removed.joined(separator: "; ")])
+        let text = try ShrunkScenarioWriter.yaml(
+            original: try String(contentsOfFile: scenario!, encoding: .utf8), shrunk: outcome.scenario, seed: seed, header: header)
+        if let shrunk {
+            try text.write(toFile: shrunk, atomically: true, encoding: .utf8)
+            print("shrunk in \(outcome.trials) runs to \(outcome.scenario.faults.count) fault(s), \(outcome.scenario.changes.count) object change(s), "
+                + "\(outcome.scenario.workloads.count) workload(s); still fails first on \(outcome.failure.expectation); written to \(shrunk)")
+        } else {
+            print(text)
+        }
+    }
+
     /// `--merge FILE...`: the shards' results as one sweep; exit 1 when a seed failed or has
     /// no result.
     private func mergeResults() throws {

@@ -28,9 +28,9 @@ public struct Scenario: Hashable, Sendable {
     /// The bounds of faults the seed draws on top of the file's (`chaos:`) when a run asks for
     /// chaos; nil: the defaults.
     public var chaos: ChaosSpec?
-    /// Set once chaos is drawn: the expectations judge only requests started at or after this
-    /// time (the last drawn fault's end plus the settle time), and agents' tables must match
-    /// their source from then on.
+    /// Set once chaos is drawn (or by `judgeFrom:` in a shrunk file): the expectations judge
+    /// only requests started at or after this time (the last drawn fault's end plus the settle
+    /// time), and agents' tables must match their source from then on.
     public var settlesAt: UInt64?
 
     public init(

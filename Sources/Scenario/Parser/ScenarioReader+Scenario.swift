@@ -64,10 +64,18 @@ extension ScenarioReader {
             try labProfile(value, names: names, duration: duration, workloads: workloads, agents: mesh?.agents ?? [])
         }
         let chaos = try top["chaos"].map { value throws(ScenarioError) in try self.chaos(value, names: names, duration: duration) }
-        return Scenario(
+        // What a shrunk chaos run writes: the expectations judge the settled end of the run.
+        let judgeFrom = try top["judgeFrom"].map { value throws(ScenarioError) in
+            let time = try self.duration(value)
+            guard time < duration else { throw fail(value, "judgeFrom must be before the end of the run (duration \(ScenarioValues.format(duration: duration)))") }
+            return time
+        }
+        var scenario = Scenario(
             name: name, description: description, source: source, duration: duration, defaultSeed: seed,
             topology: topology, manifests: manifests, mesh: mesh, changes: changes, workloads: workloads, faults: faults,
             expectations: expectations, matrix: matrix, labProfile: lab, chaos: chaos)
+        scenario.settlesAt = judgeFrom
+        return scenario
     }
 
     /// `lab: {duration, faults, expect, why}`: a shorter run for real namespaces, where scenario

@@ -7,7 +7,7 @@ struct ScenarioReader {
     static let requiredTopLevelKeys = ["name", "duration", "network"]
     static let topLevelKeys = requiredTopLevelKeys + [
         "description", "seed", "kubernetes", "manifests", "mesh", "changes", "workloads", "faults", "expect", "matrix",
-        "lab", "chaos",
+        "lab", "chaos", "judgeFrom",
     ]
 
     let source: String

@@ -442,7 +442,7 @@ import Testing
             message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
-            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab, chaos)"#),
+            message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab, chaos, judgeFrom)"#),
         .init(
             label: "bad duration", replace: "at: 30s", with: "at: 5 minutes", lineOf: "5 minutes",
             message: #"faults[0].at: "5 minutes" is not a duration (examples: 250ms, 30s, 5m, 2h, 1h30m)"#),
