@@ -212,7 +212,8 @@ let package = Package(
         .testTarget(
             name: "EdgemeshCLITests",
             dependencies: ["edgemesh", "Mesh", "Scenario", "LinuxBackend", "TestFixtures", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Yams", package: "Yams")]
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Yams", package: "Yams")],
+            exclude: ["Fixtures/png_colors.py"]
         ),
     ]
 )

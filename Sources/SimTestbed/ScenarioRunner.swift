@@ -16,14 +16,17 @@ public final class ScenarioRunner {
         public var traceSink: ((String) -> Void)?
         /// Called once the simulator exists, before anything runs (pcap capture is attached here).
         public var prepare: ((Simulator) throws -> Void)?
+        /// Samples each agent's tunnel paths every second, for the run's picture (`timeline`).
+        public var recordTimeline = false
 
         public init(
             progress: ((UInt64, UInt64) -> Void)? = nil, traceSink: ((String) -> Void)? = nil,
-            prepare: ((Simulator) throws -> Void)? = nil
+            prepare: ((Simulator) throws -> Void)? = nil, recordTimeline: Bool = false
         ) {
             self.progress = progress
             self.traceSink = traceSink
             self.prepare = prepare
+            self.recordTimeline = recordTimeline
         }
     }
 
@@ -32,7 +35,9 @@ public final class ScenarioRunner {
     public let simulator: Simulator
     private let testbed: SimTestbed
     private let paths: TunnelPathTracker
-    private var logs: [String: RequestLog] = [:]
+    public private(set) var logs: [String: RequestLog] = [:]
+    /// The tunnel paths over time, when the options asked for them.
+    public private(set) var timeline: RunTimeline?
 
     /// Builds the simulator; throws `TopologyError` for a topology that cannot be built (or
     /// objects the simulated API server cannot serve).
@@ -59,6 +64,10 @@ public final class ScenarioRunner {
         try options.prepare?(simulator)
         let invariants = InvariantMonitor(scenario: scenario, testbed: testbed)
         invariants.attach()
+        if options.recordTimeline {
+            timeline = RunTimeline(scenario: scenario, testbed: testbed)
+            timeline?.start()
+        }
         try testbed.mesh?.start()
         logs = try WorkloadLauncher(scenario: scenario, testbed: testbed).start(notingPathsWith: paths)
         invariants.watch(logs)

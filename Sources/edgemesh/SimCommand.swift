@@ -59,6 +59,9 @@ struct SimCommand: ParsableCommand {
     @Flag(help: "For a failing seed: remove faults, object changes and clients one at a time while the run still fails the same way, and print the smallest scenario file (a regression scenario to commit).")
     var shrink = false
 
+    @Option(help: "Write a picture of the run to this HTML file: faults, each tunnel peer's path and every request over time, the verdicts and the drawn chaos (self-contained; opens offline).")
+    var report: String?
+
     @Option(help: "With --shrink: write the smallest scenario to this file instead of printing it.")
     var shrunk: String?
 
@@ -71,8 +74,8 @@ struct SimCommand: ParsableCommand {
             return
         }
         guard scenario != nil else { throw ValidationError("name a scenario file (or --merge results files)") }
-        if seeds != nil && (seed != nil || pcap != nil || trace != nil) {
-            throw ValidationError("--seeds runs many seeds; --seed, --pcap and --trace are for one (replay a seed with --seed N)")
+        if seeds != nil && (seed != nil || pcap != nil || trace != nil || report != nil) {
+            throw ValidationError("--seeds runs many seeds; --seed, --pcap, --trace and --report are for one (replay a seed with --seed N)")
         }
         if seeds == nil && (shard != nil || results != nil) { throw ValidationError("--shard and --results go with --seeds") }
         if shrink && seeds != nil { throw ValidationError("--shrink takes one failing seed (--seed N), not a sweep") }
@@ -122,7 +125,7 @@ struct SimCommand: ParsableCommand {
                 prepare: { [logLevel] simulator in
                     simulator.logLevel = logLevel
                     try captures?.attach(to: simulator)
-                }))
+                }, recordTimeline: report != nil))
         progress.finish()
         try traceFile?.close()
         try captures?.close()
@@ -133,6 +136,14 @@ struct SimCommand: ParsableCommand {
         }
         print(report.renderTable())
         if let pcap { print("pcap files in \(pcap)/") }
+        if let page = self.report, let timeline = runner.timeline {
+            let html = RunReportPage(
+                scenario: played, report: report, timeline: timeline, logs: runner.logs, chaos: chaosPlan?.descriptions ?? [],
+                runTime: { $0.uptimeNanoseconds }
+            ).html()
+            try html.write(toFile: page, atomically: true, encoding: .utf8)
+            print("report in \(page)")
+        }
         let failed = report.verdicts.filter { !$0.passed }
         if !failed.isEmpty {
             print("\(failed.count) expectation(s) failed: " + failed.map { "\($0.expectation.subject): \($0.detail)" }.joined(separator: "; "))

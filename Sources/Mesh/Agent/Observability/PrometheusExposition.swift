@@ -35,16 +35,7 @@ public struct PrometheusExposition: Sendable {
     }
 
     private static func escape(_ value: String) -> String {
-        var escaped = ""
-        for character in value {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
+        value.escaping(["\\": "\\\\", "\"": "\\\"", "\n": "\\n"])
     }
 
     private static func format(_ value: Double) -> String {
