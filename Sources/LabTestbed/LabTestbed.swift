@@ -160,6 +160,8 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func isAgentRunning(on node: String) -> Bool { mesh?.runsProcess(on: node) == true }
 
+    func openSockets(on node: String) -> Int? { nil }
+
     /// The agents are processes of their own here, their tables and the routers' traffic out of
     /// the run's sight: their invariants are the simulator's to check.
     func attach(_ monitor: InvariantMonitor) -> Set<InvariantMonitor.Invariant> { [] }

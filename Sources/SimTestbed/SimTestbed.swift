@@ -87,6 +87,8 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func isAgentRunning(on node: String) -> Bool { mesh?.agent(on: node) != nil }
 
+    func openSockets(on node: String) -> Int? { simulator.host(named: node)?.openSockets }
+
     /// Everything: the agents' starts and tables from the deployment, and every payload a
     /// router forwards.
     func attach(_ monitor: InvariantMonitor) -> Set<InvariantMonitor.Invariant> {

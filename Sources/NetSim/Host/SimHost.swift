@@ -36,6 +36,9 @@ public final class SimHost: Host, @unchecked Sendable {
 
     public var isPoweredOn: Bool { node.isPoweredOn }
 
+    /// Sockets open on the host now (connections in any state, listeners, datagram sockets).
+    public var openSockets: Int { kernel.openSocketCount }
+
     public var interfaces: [NetworkInterface] {
         [NetworkInterface(name: "lo", ipv4Addresses: [.loopback], prefixLength: 8, isLoopback: true)]
             + node.interfaces.map {

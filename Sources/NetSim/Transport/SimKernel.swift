@@ -37,6 +37,11 @@ final class SimKernel {
 
     var now: UInt64 { simulator.now }
 
+    /// Sockets open on this host: TCP connections (any state), listeners and datagram sockets.
+    var openSocketCount: Int {
+        connections.count + listeners.values.reduce(0) { $0 + $1.count } + datagramSockets.values.reduce(0) { $0 + $1.count }
+    }
+
     var primaryAddress: IPv4Address { node.interfaces[0].address }
 
     func socketAddress(_ endpoint: Endpoint) -> SocketAddress {

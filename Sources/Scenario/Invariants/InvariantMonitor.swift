@@ -13,6 +13,9 @@ import NetworkTopology
 /// - **liveness** (with chaos): from the settle point on, every running agent's table equals
 ///   its source (a difference may last `tableGrace`, a change in flight), and every client that
 ///   sends requests has some answered (unless the file expects it to fail).
+/// - **bounded-sockets**: no agent node ever holds more than `maximumSocketsPerNode` sockets
+///   (agent and workloads together, sampled every 5 s): what a leak of connections, half-open
+///   punches or sessions would break first.
 ///
 /// A testbed feeds what it can observe (`ScenarioTestbed.attach`); an invariant it cannot feed
 /// is reported as not judged. Confined to the testbed's schedule, as the testbed is.
@@ -22,7 +25,15 @@ public final class InvariantMonitor {
         case safety
         case noPlaintext = "no-plaintext"
         case liveness
+        case boundedSockets = "bounded-sockets"
     }
+
+    /// Sockets an agent node may hold at once: four times the most any scenario file's node
+    /// holds under high chaos (58, the quickstart's edge-a2), so a leak of a socket a request
+    /// or a fault shows within a run.
+    public static let maximumSocketsPerNode = 256
+    /// How often sockets are counted.
+    public static let socketSampleInterval = 5 * Nanoseconds.second
 
     /// How long an agent's table may differ from its source after the settle point: a change
     /// on its way over a slow link, not a table that stopped following.
@@ -39,6 +50,8 @@ public final class InvariantMonitor {
     private var forwardedPayloads = 0
     private var agentStarts = 0
     private var tableChecks = 0
+    /// The most sockets each agent node held at a sample.
+    private var peakSockets: [String: Int] = [:]
     /// Per agent node, since when its table has differed from the source (with the difference).
     private var mismatchSince: [String: (at: UInt64, detail: String)] = [:]
     /// The request lines clients send to services, as they would appear in plaintext.
@@ -81,6 +94,11 @@ public final class InvariantMonitor {
         for workload in scenario.workloads {
             guard case .client = workload.kind, let log = logs[workload.name] else { continue }
             log.onRecord { [weak self] outcome in self?.judgeAnswer(outcome, of: workload) }
+        }
+        if fed.contains(.boundedSockets) {
+            for time in stride(from: 0, through: scenario.duration, by: Int(Self.socketSampleInterval)) {
+                testbed.schedule(at: time) { [weak self] in self?.countSockets(at: time) }
+            }
         }
         if let settled = scenario.settlesAt, fed.contains(.liveness) {
             for time in stride(from: settled, to: scenario.duration, by: Int(Nanoseconds.second)) {
@@ -151,6 +169,16 @@ public final class InvariantMonitor {
         }
     }
 
+    private func countSockets(at time: UInt64) {
+        for node in scenario.mesh?.agents ?? [] {
+            guard let count = testbed.openSockets(on: node) else { continue }
+            peakSockets[node] = max(peakSockets[node] ?? 0, count)
+            if count > Self.maximumSocketsPerNode {
+                violate(.boundedSockets, at: time, "\(node) held \(count) sockets, more than \(Self.maximumSocketsPerNode)")
+            }
+        }
+    }
+
     private func violate(_ invariant: Invariant, at time: UInt64, _ detail: String) {
         if let earlier = violations[invariant], earlier.at <= time { return }
         violations[invariant] = (time, detail)
@@ -173,6 +201,8 @@ public final class InvariantMonitor {
         if !markers.isEmpty {
             verdict(.noPlaintext, held: "\(forwardedPayloads) forwarded payload(s), none with a request to a service in plaintext")
         }
+        let peaks = peakSockets.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.prefix(3).map { "\($0.key) \($0.value)" }
+        verdict(.boundedSockets, held: "at most \(peaks.joined(separator: ", ")) sockets at once (bound \(Self.maximumSocketsPerNode))")
         if let settled = scenario.settlesAt {
             checkClientsAnswered(since: settled)
             verdict(.liveness, held: "from \(Nanoseconds.format(settled)) on, \(tableChecks) table check(s) matched the source and every client got answers")

@@ -83,6 +83,9 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// Whether an agent runs on `node` now (its node is up and it was started).
     func isAgentRunning(on node: String) -> Bool
 
+    /// Sockets open on `node` now, agent and workloads together; nil where the testbed cannot tell.
+    func openSockets(on node: String) -> Int?
+
     /// Feeds `monitor` what this testbed observes as the run goes (agent starts, table changes,
     /// forwarded payloads); returns the invariants it can judge that way.
     func attach(_ monitor: InvariantMonitor) -> Set<InvariantMonitor.Invariant>

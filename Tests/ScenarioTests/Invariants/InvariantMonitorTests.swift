@@ -29,14 +29,33 @@ import TestFixtures
     /// A monitor over a simulator of the scenario with no mesh running: the test plays the
     /// testbed's part, feeding it what it would observe.
     static func monitor(settlesAt: UInt64? = nil) throws -> (InvariantMonitor, RequestLog) {
+        let (monitor, log, _) = try monitorAndSimulator(settlesAt: settlesAt)
+        return (monitor, log)
+    }
+
+    static func monitorAndSimulator(settlesAt: UInt64? = nil) throws -> (InvariantMonitor, RequestLog, Simulator) {
         var scenario = Self.scenario
         scenario.settlesAt = settlesAt
-        let testbed = SimTestbed(simulator: try Simulator(seed: 1, topology: scenario.topology), mesh: nil)
-        let monitor = InvariantMonitor(scenario: scenario, testbed: testbed)
+        let simulator = try Simulator(seed: 1, topology: scenario.topology)
+        let monitor = InvariantMonitor(scenario: scenario, testbed: SimTestbed(simulator: simulator, mesh: nil))
         monitor.attach()
         let log = RequestLog()
         monitor.watch(["client": log])
-        return (monitor, log)
+        return (monitor, log, simulator)
+    }
+
+    @Test func boundedSocketsFailsForANodeThatHoldsTooMany() throws {
+        let (monitor, _, simulator) = try Self.monitorAndSimulator()
+        let host = try #require(simulator.host(named: "b"))
+        simulator.run(until: 6 * Self.s)
+        #expect(try Self.verdict("bounded-sockets", of: monitor).passed)
+        // A leak: a socket a second would take minutes; 300 at once shows at the next sample.
+        for _ in 0..<300 {
+            _ = host.bindDatagram(DatagramBindOptions(address: host.address.socketAddress(port: 0))) { _ in host.eventLoop.makeSucceededVoidFuture() }
+        }
+        simulator.run(until: 11 * Self.s)
+        let verdict = try Self.verdict("bounded-sockets", of: monitor)
+        #expect(verdict.violatedAt == 10 * Self.s && verdict.detail == "b held 300 sockets, more than 256", "\(verdict.detail)")
     }
 
     static func web(_ backends: Set<String>) -> [ServiceEndpointView] {
@@ -117,7 +136,7 @@ import TestFixtures
 
     @Test func everyInvariantHoldsThroughTheQuickstart() throws {
         let report = try ScenarioRunner(scenario: try ScenarioParser.load(path: "\(RepositoryFiles.scenarios)/quickstart.yaml")).run()
-        #expect(report.invariants.map(\.name) == ["agents-alive", "safety", "no-plaintext"])
+        #expect(report.invariants.map(\.name) == ["agents-alive", "safety", "no-plaintext", "bounded-sockets"])
         let lines = report.invariants.map(\.line)
         #expect(report.invariants.allSatisfy { $0.passed }, "\(lines)")
     }
