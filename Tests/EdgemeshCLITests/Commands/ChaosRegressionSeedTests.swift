@@ -8,9 +8,12 @@ import Testing
 /// samples of segments held behind a retransmission inflated a tunnel's TCP timeout to the
 /// 60 s cap, so one later loss stalled it for a minute; 57: when the peer's punching SYN arrived
 /// before our own connect, the connect failed "address in use" and every round was spent at
-/// once, so the punch gave up while the peer's connection was being accepted (relayed ever after).
+/// once, so the punch gave up while the peer's connection was being accepted (relayed ever after);
+/// 421: the relay took edge-a2's reservation and crashed before its answer arrived; the agent
+/// waited for the answer for good (its keepalive starts with a reservation), so it had no relay
+/// and never reached the other LAN's pods again.
 @Suite struct ChaosRegressionSeedTests {
-    @Test(arguments: [UInt64(1), 32, 44, 57])
+    @Test(arguments: [UInt64(1), 32, 44, 57, 421])
     func quickstartWithMediumChaosPasses(seed: UInt64) throws {
         let run = try EdgemeshProcess.run(["sim", "Scenarios/quickstart.yaml", "--chaos", "medium", "--seed", "\(seed)"])
         #expect(run.status == 0, "\(run.output)")

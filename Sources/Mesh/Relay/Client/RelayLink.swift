@@ -15,6 +15,8 @@ final class RelayLink: @unchecked Sendable {
     private var lastHeard: NIODeadline = .uptimeNanoseconds(0)
     private var keepalive: RepeatedTask?
     private var reconnect: Scheduled<Void>?
+    /// Gives up a connection whose reservation is not answered (the keepalive starts only with one).
+    private var reservationTimeout: Scheduled<Void>?
     private var pingCounter: UInt64 = 0
     private var pingSentAt: NIODeadline?
     /// The round trip of the last answered keepalive.
@@ -46,6 +48,7 @@ final class RelayLink: @unchecked Sendable {
         state = .stopped
         reconnect?.cancel()
         keepalive?.cancel()
+        reservationTimeout?.cancel()
         session?.close()
         session = nil
     }
@@ -63,6 +66,13 @@ final class RelayLink: @unchecked Sendable {
         state = .connecting
         let host = client.host
         let configuration = client.configuration
+        // A relay that dies between our request and its answer sends neither an answer nor a
+        // close: wait for the reservation no longer than a keepalive would wait for a pong.
+        reservationTimeout?.cancel()
+        reservationTimeout = host.eventLoop.scheduleTask(in: configuration.keepaliveTimeout) { [weak self] in
+            guard let self, self.generation == generation, case .connecting = self.state else { return }
+            self.failed("no answer to the reservation in \(configuration.keepaliveTimeout.nanoseconds / 1_000_000_000) s")
+        }
         let session: RelayControlSession
         do {
             session = try RelayControlSession(
@@ -101,6 +111,7 @@ final class RelayLink: @unchecked Sendable {
         lastHeard = client.host.now
         switch message {
         case .reservationAccepted(let observed, _):
+            reservationTimeout?.cancel()
             state = .reserved(observed: observed)
             roundTripTime = nil
             failedAttempts = 0
