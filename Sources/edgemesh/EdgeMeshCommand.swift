@@ -15,7 +15,7 @@ struct EdgeMeshCommand: ParsableCommand {
             on Linux. Exit status: 0 success, 1 an expectation failed, 2 invalid input.
             """,
         version: MeshModule.version,
-        subcommands: [AgentCommand.self, RelayCommand.self, StatusCommand.self, SimCommand.self, LabCommand.self, CaptureCommand.self, ValidateCommand.self]
+        subcommands: [AgentCommand.self, RelayCommand.self, StatusCommand.self, FlowsCommand.self, SimCommand.self, LabCommand.self, CaptureCommand.self, ValidateCommand.self]
     )
 
     /// ArgumentParser exits 64 for usage errors; this command line promises 2 for any invalid input.

@@ -9,23 +9,11 @@ struct StatusCommand: ParsableCommand {
         discussion: "Asks the agent's local endpoint (edgemesh agent --status-address) for GET /status."
     )
 
-    @Option(help: "The agent's status endpoint (ip:port).")
-    var agent: String = "127.0.0.1:10551"
-
-    @Flag(help: "Print the agent's JSON as it came.")
-    var json = false
+    @OptionGroup var options: AgentPageOptions
 
     func run() throws {
-        let body: String
-        do {
-            body = try AgentPage.fetch("/status", from: agent)
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            printError("cannot reach the agent at \(agent): \(error). Is `edgemesh agent` running with --status-address \(agent)?")
-            throw ExitCode.failure
-        }
-        if json {
+        let body = try options.fetch("/status")
+        if options.json {
             print(body, terminator: "")
             return
         }

@@ -8,3 +8,11 @@ extension SocketAddress {
         return Mesh.IPv4Address(UInt32(bigEndian: address.address.sin_addr.s_addr))
     }
 }
+
+extension SocketAddress {
+    /// "ip:port" for an IPv4 address with a port, else the address's own description.
+    public var ipPortText: String {
+        guard let address = ipv4Address, let port else { return description }
+        return "\(address):\(port)"
+    }
+}

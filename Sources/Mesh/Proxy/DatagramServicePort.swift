@@ -61,6 +61,9 @@ final class DatagramServicePort: @unchecked Sendable {
             port: self, client: client, backend: choice.backend, dialer: proxy.dialer,
             idleTimeout: proxy.configuration.datagramSessionIdleTimeout,
             queueLimit: proxy.configuration.datagramSessionQueueLimit)
+        session.onOpen = { [unowned proxy] channel in
+            proxy.noteFlow(to: choice.backend, over: channel, route: route, transport: .udp, client: client)
+        }
         session.onClose = { [weak self, weak selector] in
             selector?.connectionClosed(to: choice.backend)
             self?.sessions[client] = nil

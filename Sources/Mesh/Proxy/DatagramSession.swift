@@ -7,6 +7,8 @@ final class DatagramSession: @unchecked Sendable {
     let client: SocketAddress
     let backend: ServiceBackend
     var onClose: (() -> Void)?
+    /// Called with the backend socket or tunnel stream once it is open.
+    var onOpen: ((Channel) -> Void)?
 
     private enum State {
         case opening(queued: [ByteBuffer])
@@ -55,6 +57,7 @@ final class DatagramSession: @unchecked Sendable {
             switch (result, self.state) {
             case (.success(let (channel, viaTunnel)), .opening(let queued)):
                 self.state = .open(channel, viaTunnel: viaTunnel)
+                self.onOpen?(channel)
                 channel.closeFuture.whenComplete { _ in self.close() }
                 for payload in queued { self.write(payload, to: channel, viaTunnel: viaTunnel) }
                 channel.flush()

@@ -114,7 +114,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             switch routing.target(for: &request, client: context.channel.remoteAddress) {
             case .route(let route):
                 exchange = Exchange(request: request, route: route)
-                chooseBackend(for: request, route: route, client: context.channel.remoteAddress?.ipv4Address)
+                chooseBackend(for: request, route: route, client: context.channel.remoteAddress)
             case .answer(let response):
                 proxy.logger.debug("\(routing): \(request.method) \(request.uri) answered \(response.status.code): \(response.reason)")
                 closeClient(after: response)
@@ -195,10 +195,10 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: Choosing and forwarding
 
-    private func chooseBackend(for request: HTTPRequestHead, route: ProxyRoute, client: IPv4Address?) {
+    private func chooseBackend(for request: HTTPRequestHead, route: ProxyRoute, client: SocketAddress?) {
         let attributes = RequestAttributes(
-            clientAddress: client, httpRequest: HTTPRequestSummary(request, keeping: route.policy.hashedHeaderName))
-        proxy.connectStream(for: route, request: attributes, reusing: { [self] backend in
+            clientAddress: client?.ipv4Address, httpRequest: HTTPRequestSummary(request, keeping: route.policy.hashedHeaderName))
+        proxy.connectStream(for: route, request: attributes, client: client, reusing: { [self] backend in
             guard let open = connections[backend], open.channel.isActive else { return nil }
             return open.channel
         }).whenComplete { result in

@@ -146,7 +146,7 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         guard let context else { return }
         state = .connecting
         let request = RequestAttributes(clientAddress: context.channel.remoteAddress?.ipv4Address)
-        proxy.connectStream(for: route, request: request).whenComplete { result in
+        proxy.connectStream(for: route, request: request, client: context.channel.remoteAddress).whenComplete { result in
             switch result {
             case .success(let backend): self.splice(with: backend)
             case .failure(let error): self.refuse(error)

@@ -19,8 +19,11 @@ extension ServiceProxy {
     /// counted is the request's: the caller ends it with `selector.connectionClosed(to:)` when
     /// the response is over, since an idle kept-alive connection carries no load. Without it,
     /// the load lasts as long as the connection.
+    ///
+    /// Each success is noted in the flow log with `client` (the client's socket address).
     func connectStream(
-        for route: ProxyRoute, request: RequestAttributes, reusing: (@Sendable (ServiceBackend) -> Channel?)? = nil
+        for route: ProxyRoute, request: RequestAttributes, client: SocketAddress?,
+        reusing: (@Sendable (ServiceBackend) -> Channel?)? = nil
     ) -> EventLoopFuture<ConnectedBackend> {
         let promise = host.eventLoop.makePromise(of: ConnectedBackend.self)
         // Drawn once, so every attempt of this connection would set the same cookie; and only
@@ -33,13 +36,18 @@ extension ServiceProxy {
         attempt(
             route: route, request: request, cookieValue: cookieValue, reusing: reusing, tried: [], failures: [],
             promise: promise)
+        promise.futureResult.whenSuccess { connected in
+            self.noteFlow(
+                to: connected.choice.backend, over: connected.channel, route: route, transport: reusing == nil ? .tcp : .http,
+                client: client)
+        }
         return promise.futureResult
     }
 
     /// Connects to a backend of `route` for the whole of `client`'s connection, chosen by the
     /// client's address alone (no request has been read).
     func connectStream(for route: ProxyRoute, client: Channel) -> EventLoopFuture<ConnectedBackend> {
-        connectStream(for: route, request: RequestAttributes(clientAddress: client.remoteAddress?.ipv4Address))
+        connectStream(for: route, request: RequestAttributes(clientAddress: client.remoteAddress?.ipv4Address), client: client.remoteAddress)
     }
 
     private func attempt(

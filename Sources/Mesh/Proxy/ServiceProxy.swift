@@ -93,6 +93,8 @@ public final class ServiceProxy: @unchecked Sendable {
     let dialer: BackendDialer
     var logger: Logger { host.logger }
     public internal(set) var statistics = Statistics()
+    /// The flows carried recently (`recentFlows`, `GET /flows`).
+    var flowLog = ProxiedFlowLog()
 
     private var listener: Channel?
     private var subscription: ServiceTable.Subscription?

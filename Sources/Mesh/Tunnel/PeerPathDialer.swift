@@ -2,7 +2,7 @@ import NIOCore
 
 /// How a byte stream between two agents was made: what `edgemesh status` and scenario
 /// expectations report for a peer.
-public enum PeerPathKind: String, Hashable, Sendable, CaseIterable, Comparable {
+public enum PeerPathKind: String, Hashable, Sendable, CaseIterable, Comparable, Codable {
     /// Both ends are the same node.
     case local
     /// A connection to an address of the peer (same LAN, or a public address).

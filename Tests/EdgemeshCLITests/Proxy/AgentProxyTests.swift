@@ -110,6 +110,10 @@ import Testing
                 "curl to the service name (the agent's DNS, then its proxy) reaches the backend")
         #expect(try namespace.run([Namespace.python, "-c", Self.udpClient]).output == "1,1000,3,1400\n",
                 "each datagram comes back whole, from the service address")
+        let flows = try namespace.run([EdgemeshProcess.binary.path, "flows"])
+        #expect(flows.status == 0 && flows.output.contains(" tcp default/web:p ") && flows.output.contains(" udp default/udp-echo:p ")
+                    && flows.output.contains("-> \(Namespace.podAddress):8080 on node-a: local"),
+                "edgemesh flows lists each connection and UDP session with its backend and path: \(flows.output)")
 
         try namespace.start([Namespace.python, "-c", Self.webSocketServer])
         #expect(Namespace.eventually(within: 10) {

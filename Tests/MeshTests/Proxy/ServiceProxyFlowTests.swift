@@ -73,6 +73,34 @@ import Testing
         #expect(udp.succeeded == 1, "\(udp.failureReasons)")
         #expect(recorder.targets.last?.transport == .udp)
     }
+
+    /// What `GET /flows` lists: each connection and UDP session, its client, the backend
+    /// chosen and whether it went through the tunnel; the ring keeps the last ones only.
+    @Test func theFlowLogSaysWhereEachConnectionWent() throws {
+        let bench = try Bench(tunnel: { host in TunnelRecorder().attach(host) })
+        HTTPServerWorkload.start(on: bench.edge, port: 8080, podName: "pod-4")
+        bench.setEndpoints(["pod-1"])
+        let local = bench.edge.address.description
+        bench.table.apply(.upsert(.endpoints(Endpoints(
+            metadata: ObjectMeta(name: "web", namespace: "default"),
+            subsets: [Endpoints.Subset(
+                addresses: [Endpoints.Address(ip: local, nodeName: "edge")], ports: [Endpoints.Port(name: "http", port: 8080)])]))))
+        var observed: [ProxiedFlow] = []
+        bench.proxy.observeFlows { observed.append($0) }
+        #expect(bench.runClient(.http, "10.96.0.10:80", count: 2).succeeded == 2)
+        #expect(bench.runClient(.udp, "10.96.0.12:5000", count: 1).succeeded == 1)
+
+        let flows = bench.proxy.recentFlows
+        #expect(flows == observed)
+        #expect(flows.map(\.id) == [1, 2, 3])
+        #expect(flows.map(\.transport) == [.tcp, .tcp, .udp])
+        #expect(flows.map(\.service) == ["default/web:http", "default/web:http", "default/udp-echo:udp"])
+        #expect(flows[0].backend == "\(local):8080" && flows[0].node == "edge" && flows[0].path == .local && !flows[0].tunnelled)
+        let pod1 = bench.sim.resolve("pod-1")!.description
+        #expect(flows[2].node == "pod-1" && flows[2].backend.hasPrefix("\(pod1):") && flows[2].tunnelled)
+        #expect(flows.allSatisfy { $0.client?.hasPrefix("\(local):") == true }, "\(flows.map(\.client))")
+        #expect(Set(flows.compactMap(\.client)).count == 3, "each request left from a port of its own")
+    }
 }
 
 /// Counts the bytes a server reads.

@@ -105,6 +105,14 @@ extension EdgeAgent {
         return String(decoding: bytes, as: UTF8.self) + "\n"
     }
 
+    /// The proxy's recent flows as `GET /flows` serves them (`ProxiedFlowPage`).
+    public func flowsJSON() -> String {
+        host.eventLoop.preconditionInEventLoop()
+        let page = ProxiedFlowPage(recorded: proxy.flowLog.recorded, capacity: proxy.flowLog.capacity, flows: proxy.recentFlows)
+        guard let bytes = try? page.json() else { return "{}\n" }
+        return String(decoding: bytes, as: UTF8.self) + "\n"
+    }
+
     /// Every counter and gauge the agent keeps, in Prometheus text format.
     public func metricsText() -> String {
         host.eventLoop.preconditionInEventLoop()
@@ -165,7 +173,7 @@ extension EdgeAgent {
         return out.text
     }
 
-    /// The endpoint serving `/metrics` and `/status` on `address`.
+    /// The endpoint serving `/metrics`, `/status`, `/table`, `/flows` and `/tunnel/status` on `address`.
     public func makeHTTPEndpoint(address: SocketAddress) -> AgentHTTPEndpoint {
         AgentHTTPEndpoint(
             host: host, address: address,
@@ -173,6 +181,7 @@ extension EdgeAgent {
                 "/metrics": .init(contentType: "text/plain; version=0.0.4") { [self] in metricsText() },
                 "/status": .init(contentType: "application/json") { [self] in statusJSON() },
                 "/table": .init(contentType: "application/json") { [self] in tableJSON() },
+                "/flows": .init(contentType: "application/json") { [self] in flowsJSON() },
                 "/tunnel/status": .init(contentType: "application/json") { [self] in
                     (try? tunnel?.statusReport.json()).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? "null\n"
                 },

@@ -50,6 +50,9 @@ public final class DNSServer: @unchecked Sendable {
     private var answers = ClusterAnswerCache()
     private var channels: [Channel] = []
     private var tcpConnections = 0
+    /// Shown every response the server sends at once (cluster answers, stored or not, and
+    /// refusals), before framing: a simulation's invariants check them against the table.
+    private var responseObservers: [(ByteBuffer) -> Void] = []
 
     public init(
         host: any Host, resolver: ClusterDNSResolver, forwarder: DNSForwarder? = nil,
@@ -59,6 +62,12 @@ public final class DNSServer: @unchecked Sendable {
         self.resolver = resolver
         self.forwarder = forwarder
         self.configuration = configuration
+    }
+
+    /// Calls `observer` with each response answered from the table from now on (not those an
+    /// upstream answers). On the host's event loop.
+    public func observeResponses(_ observer: @escaping (ByteBuffer) -> Void) {
+        responseObservers.append(observer)
     }
 
     /// Counters since `init`; read on the host's event loop.
@@ -147,6 +156,14 @@ public final class DNSServer: @unchecked Sendable {
     /// zone, from `answers` when the same question was answered at this table revision;
     /// forwarded names complete when an upstream answers.
     func reply(to bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> Reply {
+        let reply = makeReply(to: bytes, from: client, overUDP: overUDP)
+        if !responseObservers.isEmpty, case .immediate(let response?) = reply {
+            for observer in responseObservers { observer(response) }
+        }
+        return reply
+    }
+
+    private func makeReply(to bytes: ByteBuffer, from client: SocketAddress?, overUDP: Bool) -> Reply {
         counters.queries += 1
         let revision = resolver.table.revision
         if let stored = answers.answer(to: bytes, overUDP: overUDP, revision: revision),

@@ -22,6 +22,8 @@ final class TunnelStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     /// not keep the connection's state alive.
     private weak var multiplexer: TunnelStreamMultiplexer?
     let parent: Channel?
+    /// The path of the connection carrying the stream (what `GET /flows` reports).
+    let pathKind: PeerPathKind
     let allocator = ByteBufferAllocator()
     let eventLoop: EventLoop
     private var _pipeline: ChannelPipeline!
@@ -63,6 +65,7 @@ final class TunnelStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         self.target = target
         self.multiplexer = multiplexer
         self.parent = parent
+        self.pathKind = multiplexer.connection.pathKind
         self.eventLoop = parent.eventLoop
         self.closePromise = parent.eventLoop.makePromise()
         self.receiveWindow = Int(receiveWindow)
