@@ -154,6 +154,8 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
 
     func tunnelPath(from node: String, to peer: String) -> String? { mesh?.tunnelPath(from: node, to: peer) }
 
+    func proxiedFlows(on node: String) -> [ProxiedFlow] { mesh?.proxiedFlows(on: node) ?? [] }
+
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
         mesh?.tableMatchesSource(on: node) ?? (false, "the scenario runs no agents")
     }

@@ -21,6 +21,8 @@ final class SimMeshDeployment {
     private var agents: [String: EdgeAgent] = [:]
     /// Told of every agent start and table change, when the run checks invariants.
     weak var monitor: InvariantMonitor?
+    /// Every flow each node's agents carried, in order (the agents' rings keep only the recent ones).
+    private(set) var flows: [String: [ProxiedFlow]] = [:]
     private var relays: [String: RelayServer] = [:]
     /// The cluster's pre-shared key: every agent and relay of the scenario shares it.
     private let presharedKey: TunnelPresharedKey
@@ -100,7 +102,15 @@ final class SimMeshDeployment {
         // The domain was validated by the parser.
         let agent = try! EdgeAgent(host: host, configuration: configuration)
         agents[host.name] = agent
+        agent.proxy.observeFlows { [weak self, simulator] flow in
+            self?.flows[host.name, default: []].append(flow)
+            self?.monitor?.flowCarried(flow, on: host.name, at: simulator.now)
+        }
         if let monitor {
+            agent.dnsServer.observeResponses { [simulator] bytes in
+                guard let response = try? DNSMessage(decoding: bytes) else { return }
+                monitor.dnsAnswered(response, on: host.name, at: simulator.now)
+            }
             agent.table.subscribe { [simulator] _ in
                 monitor.tableChanged(on: host.name, services: Self.endpointViews(of: agent.table), at: simulator.now)
             }
@@ -145,9 +155,14 @@ final class SimMeshDeployment {
     /// The services of a table with the backends its proxy may pick, for the invariants.
     static func endpointViews(of table: ServiceTable) -> [ServiceEndpointView] {
         table.services.map { service in
-            let backends = table.endpoints(of: service.key).flatMap { endpoint in endpoint.ports.values.map { "\(endpoint.ip):\($0)" } }
+            let endpoints = table.endpoints(of: service.key)
+            let backends = endpoints.flatMap { endpoint in endpoint.ports.values.map { "\(endpoint.ip):\($0)" } }
+            let spec = service.spec
+            let nameAddresses: Set<String>? = spec.type == .externalName ? nil
+                : spec.isHeadless ? Set(endpoints.map(\.ip)) : Set(spec.allocatedClusterIPs)
             return ServiceEndpointView(
-                key: "\(service.key.namespace)/\(service.key.name)", clusterIP: service.spec.clusterIP, backends: Set(backends))
+                key: "\(service.key.namespace)/\(service.key.name)", clusterIP: spec.clusterIP, backends: Set(backends),
+                nameAddresses: nameAddresses)
         }
     }
 

@@ -81,6 +81,8 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
         return tunnel.peerStatuses().first { $0.node == peer }?.path?.rawValue ?? "none"
     }
 
+    func proxiedFlows(on node: String) -> [ProxiedFlow] { mesh?.flows[node] ?? [] }
+
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String) {
         mesh?.tableMatchesSource(on: node) ?? (false, "the scenario runs no agents")
     }

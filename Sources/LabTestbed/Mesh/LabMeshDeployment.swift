@@ -29,6 +29,9 @@ final class LabMeshDeployment {
     private var tables: [String: ManifestSet] = [:]
     private var publishedKeys: Set<String> = []
     private var polling: RepeatedTask?
+    private var polls = 0
+    /// Per node, the flows its agents reported, by id and opening time.
+    private var flows: [String: [String: ProxiedFlow]] = [:]
     static let relayPort: UInt16 = 20008
     static let statusPort: UInt16 = 10551
 
@@ -179,6 +182,9 @@ final class LabMeshDeployment {
     // MARK: Status
 
     private func pollStatuses() {
+        polls += 1
+        // A ring of 256 flows outlasts a second of any scenario's clients.
+        if polls % 4 == 0 { _ = fetchFlows() }
         for node in agentNodes {
             fetch("/status", fromAgentOn: node, timeout: .seconds(2))?.whenSuccess { [self] body in
                 guard let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(body.utf8)) else { return }
@@ -226,10 +232,27 @@ final class LabMeshDeployment {
         return tunnel.peers.first { $0.node == peer }?.path ?? "none"
     }
 
-    /// Fetches every agent's table (`GET /table`) for `tableMatchesSource`; completes when all
+    /// Every flow the agents on `node` reported (`GET /flows`), oldest first.
+    func proxiedFlows(on node: String) -> [ProxiedFlow] {
+        (flows[node] ?? [:]).values.sorted { ($0.openedAt, $0.id) < ($1.openedAt, $1.id) }
+    }
+
+    /// Fetches every agent's recent flows and keeps the ones not seen yet; completes when all
     /// have answered or failed.
+    func fetchFlows() -> [EventLoopFuture<Void>] {
+        agentNodes.compactMap { node in
+            fetch("/flows", fromAgentOn: node, timeout: .seconds(2))?.map { [self] body in
+                guard let page = try? JSONDecoder().decode(ProxiedFlowPage.self, from: Data(body.utf8)) else { return }
+                // A restarted agent counts from 1 again: its flows differ by when they opened.
+                for flow in page.flows { flows[node, default: [:]]["\(flow.id)@\(flow.openedAt)"] = flow }
+            }.recover { _ in }
+        }
+    }
+
+    /// Fetches every agent's table (`GET /table`) for `tableMatchesSource`, and their last
+    /// flows; completes when all have answered or failed.
     func fetchTables(on loop: EventLoop) -> EventLoopFuture<Void> {
-        let fetches = agentNodes.compactMap { node in
+        let fetches = fetchFlows() + agentNodes.compactMap { node in
             fetch("/table", fromAgentOn: node, timeout: .seconds(5))?.map { [self] body in
                 tables[node] = ManifestSet(files: ["table.json": body])
             }.recover { _ in }

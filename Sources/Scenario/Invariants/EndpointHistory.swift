@@ -7,6 +7,9 @@ public struct EndpointHistory: Sendable {
     private var changes: [String: [String: [(at: UInt64, backends: Set<String>)]]] = [:]
     /// Per node, cluster IP to service key, as last seen.
     private var byClusterIP: [String: [String: String]] = [:]
+    /// Per node, per service key, what its name resolved to in time order: nil while the
+    /// table did not hold it (or held it as an ExternalName).
+    private var names: [String: [String: [(at: UInt64, addresses: Set<String>?)]]] = [:]
 
     public init() {}
 
@@ -22,6 +25,15 @@ public struct EndpointHistory: Sendable {
             table[key]!.append((time, []))
         }
         changes[node] = table
+        var held = names[node] ?? [:]
+        let resolving = Dictionary(services.map { ($0.key, $0.nameAddresses) }, uniquingKeysWith: { first, _ in first })
+        for key in Set(held.keys).union(resolving.keys).sorted() {
+            let now = resolving[key] ?? nil
+            if let last = held[key]?.last, last.addresses == now { continue }
+            if held[key] == nil && now == nil { continue }
+            held[key, default: []].append((time, now))
+        }
+        names[node] = held
         for service in services {
             if let ip = service.clusterIP { byClusterIP[node, default: [:]][ip] = service.key }
         }
@@ -37,6 +49,30 @@ public struct EndpointHistory: Sendable {
         let key = "\(namespace)/\(name)"
         return changes[node]?[key] != nil ? key : nil
     }
+
+    /// What the name of `service` could resolve to on `node` at some moment in `from...to`
+    /// (a state that ends exactly at `from` counts: a change and an answer at the same instant
+    /// are in either order), and whether the table held it for all of that time.
+    public func nameAddresses(of service: String, on node: String, from: UInt64, to: UInt64) -> (addresses: Set<String>, heldThroughout: Bool, everHeld: Bool) {
+        guard let history = names[node]?[service] else { return ([], false, false) }
+        var addresses: Set<String> = []
+        var heldThroughout = history.first.map { $0.at < from } ?? false
+        var everHeld = false
+        for (index, state) in history.enumerated() {
+            let end = index + 1 < history.count ? history[index + 1].at : UInt64.max
+            guard state.at <= to, end >= from else { continue }
+            if let held = state.addresses {
+                addresses.formUnion(held)
+                everHeld = true
+            } else {
+                heldThroughout = false
+            }
+        }
+        return (addresses, heldThroughout && everHeld, everHeld)
+    }
+
+    /// Whether `node`'s agent ever held `service`.
+    public func knows(_ service: String, on node: String) -> Bool { changes[node]?[service] != nil }
 
     /// Every backend `node`'s agent held for `service` at some moment in `from...to`.
     public func backends(of service: String, on node: String, from: UInt64, to: UInt64) -> Set<String> {

@@ -7,12 +7,21 @@ import NetworkTopology
 /// - **agents-alive**: every agent starts, at the start of the run and after every boot (a crash
 ///   of the agent's process is the run's own failure: a sweep reports it for the seed).
 /// - **safety**: every answer a client gets through a service comes from a backend its node's
-///   agent held for that service at some moment while the request was open.
+///   agent held for that service at some moment while the request was open; and every flow an
+///   agent carries goes to a backend it held for the service within `flowChoiceWindow` before.
 /// - **no-plaintext**: no router forwards the Host line of a request a client sent to a service
 ///   (the mesh carries it between nodes inside the tunnel, encrypted).
 /// - **liveness** (with chaos): from the settle point on, every running agent's table equals
 ///   its source (a difference may last `tableGrace`, a change in flight), and every client that
 ///   sends requests has some answered (unless the file expects it to fail).
+/// - **observed-path**: the path an agent reports for a flow (`GET /flows`) is the one its bytes
+///   took: a relayed flow was sent to a relay's address; a direct or punched one to an address
+///   of the backend's node (its own, or the WAN address of a router in front of it), never a
+///   relay's. The scenario's path expectations count these reports.
+/// - **dns-answers**: every A answer an agent's DNS server gives for a service's name
+///   (`name.namespace.svc.<domain>`, from its cache or not) lists only addresses the agent's
+///   table gave that name at that moment (its cluster IP, a headless service's endpoints), and
+///   no service the table held throughout is answered "no such name".
 /// - **bounded-sockets**: no agent node ever holds more than `maximumSocketsPerNode` sockets
 ///   (agent and workloads together, sampled every 5 s): what a leak of connections, half-open
 ///   punches or sessions would break first.
@@ -26,7 +35,13 @@ public final class InvariantMonitor {
         case noPlaintext = "no-plaintext"
         case liveness
         case boundedSockets = "bounded-sockets"
+        case observedPath = "observed-path"
+        case dnsAnswers = "dns-answers"
     }
+
+    /// How long before a flow opened its backend may have been chosen (dials, retries and a
+    /// tunnel connection being set up): the backend must have been in the table then.
+    public static let flowChoiceWindow = 30 * Nanoseconds.second
 
     /// Sockets an agent node may hold at once: four times the most any scenario file's node
     /// holds under high chaos (58, the quickstart's edge-a2), so a leak of a socket a request
@@ -57,6 +72,15 @@ public final class InvariantMonitor {
     /// The request lines clients send to services, as they would appear in plaintext.
     private let markers: [(client: String, bytes: [UInt8])]
     private var logs: [String: RequestLog] = [:]
+    /// The relays' addresses, and per node the addresses its packets are seen from on the way:
+    /// its own and the WAN addresses of the routers between it and the internet.
+    private let relayAddresses: Set<String>
+    private let faces: [String: Set<String>]
+    private var flowsChecked = 0
+    private var tunnelledFlowsChecked = 0
+    private var dnsAnswersChecked = 0
+    /// The labels of the cluster domain ("cluster", "local"), lowercased.
+    private let clusterDomain: [String]
 
     public init(scenario: Scenario, testbed: any ScenarioTestbed) {
         self.scenario = scenario
@@ -68,6 +92,9 @@ public final class InvariantMonitor {
             }
         }
         backendAddresses = addresses
+        clusterDomain = (scenario.mesh?.clusterDomain ?? "cluster.local").lowercased().split(separator: ".").map(String.init)
+        relayAddresses = Set((scenario.mesh?.relays ?? []).compactMap { testbed.address(of: $0)?.description })
+        faces = Self.faces(of: scenario.topology, addresses: { testbed.address(of: $0)?.description })
         // Requests to nodes (by name or address) cross routers as they are; only those to
         // services are the mesh's to carry.
         let names = scenario.topology.nodes.map(\.name) + scenario.topology.routers.map(\.name)
@@ -129,6 +156,83 @@ public final class InvariantMonitor {
                 violate(.noPlaintext, at: time, "\(router) forwarded \(marker.client)'s request in plaintext (\"\(String(decoding: marker.bytes.dropLast(2), as: UTF8.self))\")")
             }
         }
+    }
+
+    /// The agent on `node` carried `flow` (it opened at `time`).
+    public func flowCarried(_ flow: ProxiedFlow, on node: String, at time: UInt64) {
+        let service = String(flow.service.prefix { $0 != ":" })
+        if history.knows(service, on: node) {
+            flowsChecked += 1
+            let allowed = history.backends(of: service, on: node, from: time - min(time, Self.flowChoiceWindow), to: time)
+            if !allowed.contains(flow.backend) {
+                violate(
+                    .safety, at: time,
+                    "\(node)'s agent carried a \(flow.transport.rawValue) flow of \(flow.client ?? "a client") to \(flow.backend), "
+                        + "not a backend it held for \(service) in the \(Nanoseconds.format(Self.flowChoiceWindow)) before "
+                        + "(held: \(allowed.isEmpty ? "none" : allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+        guard flow.tunnelled, let peer = flow.node else { return }
+        tunnelledFlowsChecked += 1
+        let via = flow.via.flatMap(HostPort.init)?.host
+        let throughRelay = via.map(relayAddresses.contains) ?? false
+        let problem: String?
+        switch flow.path {
+        case .relayed:
+            problem = throughRelay ? nil : "sent to \(via ?? "an unknown address"), no relay's"
+        case .direct, .holePunched:
+            problem = throughRelay ? "sent to the relay at \(via ?? "?")"
+                : via.map { faces[peer]?.contains($0) == true } == true ? nil
+                : "sent to \(via ?? "an unknown address"), not an address of \(peer) (\((faces[peer] ?? []).sorted().joined(separator: ", ")))"
+        case .local:
+            problem = "carried through the tunnel to \(peer)"
+        }
+        if let problem {
+            violate(.observedPath, at: time, "\(node)'s agent reported a flow to \(flow.backend) on \(peer) as \(flow.path.rawValue), but it was \(problem)")
+        }
+    }
+
+    /// The DNS server of the agent on `node` sent `response` (at `time`).
+    public func dnsAnswered(_ response: DNSMessage, on node: String, at time: UInt64) {
+        guard let question = response.questions.first, question.type == .a else { return }
+        let labels = question.name.description.lowercased().split(separator: ".").map(String.init)
+        guard labels.count == 3 + clusterDomain.count, labels[2] == "svc", Array(labels[3...]) == clusterDomain else { return }
+        let service = "\(labels[1])/\(labels[0])"
+        let held = history.nameAddresses(of: service, on: node, from: time, to: time)
+        let answered = response.answers.compactMap { record -> String? in
+            if case .a(let address) = record.data { return address.description }
+            return nil
+        }
+        dnsAnswersChecked += 1
+        let name = question.name.description
+        if response.header.responseCode == .nameError, held.heldThroughout {
+            violate(.dnsAnswers, at: time, "\(node)'s agent answered \(name) with NXDOMAIN while its table held \(service)")
+        } else if let stray = answered.first(where: { !held.addresses.contains($0) }) {
+            violate(
+                .dnsAnswers, at: time,
+                "\(node)'s agent answered \(name) with \(stray), "
+                    + (held.everHeld ? "not what its table gave the name then (\(held.addresses.sorted().joined(separator: ", ")))"
+                        : "a service its table did not hold then"))
+        }
+    }
+
+    /// Per node, its address and the WAN addresses of the routers above its network.
+    private static func faces(of topology: TopologySpec, addresses: (String) -> String?) -> [String: Set<String>] {
+        let networks = Dictionary(topology.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let routers = Dictionary(topology.routers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var faces: [String: Set<String>] = [:]
+        for node in topology.nodes {
+            var seen: Set<String> = addresses(node.name).map { [$0] } ?? []
+            var network = networks[node.network]
+            // A tree: at most one router per network on the way up; the count guards a bad file.
+            for _ in 0..<topology.routers.count {
+                guard let name = network?.router, let router = routers[name] else { break }
+                if let address = addresses(name) { seen.insert(address) }
+                network = networks[router.upstream]
+            }
+            faces[node.name] = seen
+        }
+        return faces
     }
 
     // MARK: Checks
@@ -197,12 +301,15 @@ public final class InvariantMonitor {
         }
         guard scenario.mesh != nil else { return [] }
         verdict(.agentsAlive, held: "\(agentStarts) agent start(s), none failed")
-        verdict(.safety, held: "\(answersChecked) answer(s) through services, each from a backend the client's agent held")
+        verdict(.safety, held: "\(answersChecked) answer(s) through services, each from a backend the client's agent held; "
+            + "\(flowsChecked) flow(s), each to a backend its agent held")
         if !markers.isEmpty {
             verdict(.noPlaintext, held: "\(forwardedPayloads) forwarded payload(s), none with a request to a service in plaintext")
         }
         let peaks = peakSockets.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.prefix(3).map { "\($0.key) \($0.value)" }
         verdict(.boundedSockets, held: "at most \(peaks.joined(separator: ", ")) sockets at once (bound \(Self.maximumSocketsPerNode))")
+        verdict(.dnsAnswers, held: "\(dnsAnswersChecked) answer(s) for service names, each what the agent's table said then")
+        verdict(.observedPath, held: "\(tunnelledFlowsChecked) tunnelled flow(s), each sent where its reported path goes")
         if let settled = scenario.settlesAt {
             checkClientsAnswered(since: settled)
             verdict(.liveness, held: "from \(Nanoseconds.format(settled)) on, \(tableChecks) table check(s) matched the source and every client got answers")

@@ -76,6 +76,11 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// "none" when it holds none; nil when no agent with a tunnel runs on `node`.
     func tunnelPath(from node: String, to peer: String) -> String?
 
+    /// Every flow the agents on `node` carried so far in the run (each agent's `GET /flows`),
+    /// oldest first: which backend each client connection, request or UDP session went to, and
+    /// over which path. Empty when no agent runs there.
+    func proxiedFlows(on node: String) -> [ProxiedFlow]
+
     /// Whether the agent on `node` holds what its object source holds, with the first
     /// differences in words.
     func tableMatchesSource(on node: String) -> (matches: Bool, detail: String)

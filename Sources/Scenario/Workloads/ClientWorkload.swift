@@ -89,13 +89,14 @@ public struct ClientWorkload: Sendable {
     ) {
         let target = targets[index % targets.count]
         let started = host.now
+        let note = RequestSocketNote()
         let answered: EventLoopFuture<String>
         if kind == .dns, let nameServer {
             answered = DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(target.host, on: host)
                 .map { $0.map(\.description).joined(separator: ",") }
         } else {
             answered = resolve(target.host, on: host, resolver: resolver).flatMap { address in
-                self.exchange(index, with: address, target: target, on: host, session: session, cookies: cookies)
+                self.exchange(index, with: address, target: target, on: host, session: session, cookies: cookies, note: note)
             }
         }
         answered
@@ -104,7 +105,8 @@ public struct ClientWorkload: Sendable {
                 let latency = host.now - started
                 switch result {
                 case .success(let backend):
-                    log.record(RequestOutcome(startedAt: started, latency: latency, succeeded: true, backend: backend))
+                    log.record(RequestOutcome(
+                        startedAt: started, latency: latency, succeeded: true, backend: backend, clientPort: note.localPort))
                 case .failure(let error):
                     host.logger.debug("request \(index) to \(target) failed: \(error)")
                     log.record(RequestOutcome(startedAt: started, latency: latency, succeeded: false, failure: "\(error)"))
@@ -123,16 +125,17 @@ public struct ClientWorkload: Sendable {
     /// Runs one request; succeeds with the name of who answered.
     private func exchange(
         _ index: Int, with address: IPv4Address, target: HostPort, on host: any Host, session: KeepAliveHTTPSession?,
-        cookies: CookieJar?
+        cookies: CookieJar?, note: RequestSocketNote
     ) -> EventLoopFuture<String> {
         switch kind {
         case .httpKeepAlive:
             guard let session else { preconditionFailure("a keep-alive client has its session from start") }
-            return session.get(index, address: address, port: target.port, authority: hostHeader ?? target.description, path: path)
+            return session.get(
+                index, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, note: note)
         case .http:
             return HTTPExchange.get(
                 on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path,
-                cookies: cookies)
+                cookies: cookies, note: note)
         case .https:
             // An address literal is no name: the certificate must then list the address itself.
             // A virtual host is the name asked for (SNI) and checked.
@@ -141,17 +144,17 @@ public struct ClientWorkload: Sendable {
             let tls = trustedAuthorities.map { HTTPExchange.TLS(context: $0, serverName: serverName) }
             return HTTPExchange.get(
                 on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, tls: tls,
-                cookies: cookies)
+                cookies: cookies, note: note)
         case .tcp:
-            return StreamEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index))
+            return StreamEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index), note: note)
                 .map { target.description }
         case .udp:
-            return DatagramEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index))
+            return DatagramEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index), note: note)
                 .map { target.description }
         case .websocket:
             return WebSocketEchoExchange.echo(
                 on: host, address: address, port: target.port, authority: target.description,
-                message: "request \(index) " + String(repeating: "x", count: max(0, payloadSize - 16))
+                message: "request \(index) " + String(repeating: "x", count: max(0, payloadSize - 16)), note: note
             ).map { target.description }
         case .dns:
             preconditionFailure("dns requests are lookups, answered in sendRequest")

@@ -3,7 +3,9 @@ import NIOCore
 
 /// Sends one datagram from a fresh socket and waits for the same datagram to come back.
 enum DatagramEchoExchange {
-    static func echo(on host: any Host, address: IPv4Address, port: UInt16, payload: ByteBuffer) -> EventLoopFuture<Void> {
+    static func echo(
+        on host: any Host, address: IPv4Address, port: UInt16, payload: ByteBuffer, note: RequestSocketNote? = nil
+    ) -> EventLoopFuture<Void> {
         let echoed = host.eventLoop.makePromise(of: Void.self)
         let target = address.socketAddress(port: port)
         let bound = host.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
@@ -11,6 +13,7 @@ enum DatagramEchoExchange {
         }
         bound.whenFailure { echoed.fail($0) }
         bound.whenSuccess { channel in
+            note?.note(channel)
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: payload), promise: nil)
             echoed.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }

@@ -22,7 +22,7 @@ public enum HTTPExchange {
 
     public static func get(
         on host: any Host, address: IPv4Address, port: UInt16, authority: String, path: String = "/", tls: TLS? = nil,
-        cookies: CookieJar? = nil
+        cookies: CookieJar? = nil, note: RequestSocketNote? = nil
     ) -> EventLoopFuture<String> {
         let loop = host.eventLoop
         let response = loop.makePromise(of: String.self)
@@ -41,6 +41,7 @@ public enum HTTPExchange {
         }
         connected.whenFailure { response.fail($0) }
         connected.whenSuccess { channel in
+            note?.note(channel)
             var headers = [("Connection", "close")]
             if let cookie = cookies?.header(at: host.now) { headers.append(("Cookie", cookie)) }
             channel.sendGET(authority: authority, path: path, headers: headers)

@@ -34,13 +34,14 @@ public final class KeepAliveHTTPSession: @unchecked Sendable {
     /// `address:port` when none is; succeeds with the response whatever its status, fails when
     /// the connection ends first.
     public func send(
-        _ head: HTTPRequestHead, body: ByteBuffer? = nil, address: IPv4Address, port: UInt16
+        _ head: HTTPRequestHead, body: ByteBuffer? = nil, address: IPv4Address, port: UInt16, note: RequestSocketNote? = nil
     ) -> EventLoopFuture<Response> {
         let response = host.eventLoop.makePromise(of: Response.self)
         connect(to: address, port: port).whenComplete { result in
             switch result {
             case .failure(let error): response.fail(error)
             case .success(let channel):
+                note?.note(channel)
                 let queue = try? channel.pipeline.syncOperations.handler(type: HTTPResponseQueue.self)
                 queue?.expect(response)
                 channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -54,10 +55,12 @@ public final class KeepAliveHTTPSession: @unchecked Sendable {
     /// Sends GET number `index` with `X-Client-Key: key-<index mod 8>`, so a proxy balancing on
     /// that header per request spreads one connection's requests over the backends; succeeds
     /// with the body of a 200 response.
-    func get(_ index: Int, address: IPv4Address, port: UInt16, authority: String, path: String = "/") -> EventLoopFuture<String> {
+    func get(
+        _ index: Int, address: IPv4Address, port: UInt16, authority: String, path: String = "/", note: RequestSocketNote? = nil
+    ) -> EventLoopFuture<String> {
         let headers = HTTPHeaders([("Host", authority), (Self.keyHeader, "key-\(index % Self.keyCount)")])
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
-        return send(head, address: address, port: port).flatMapThrowing { response in
+        return send(head, address: address, port: port, note: note).flatMapThrowing { response in
             guard response.head.status == .ok else { throw ExchangeError("HTTP status \(response.head.status.code)") }
             return response.body
         }

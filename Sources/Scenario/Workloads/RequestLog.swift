@@ -10,8 +10,15 @@ public struct RequestOutcome: Sendable, Hashable {
     public var backend: String?
     /// Why it failed, in words.
     public var failure: String?
+    /// The local port the request left from (its connection's or socket's), so the run can
+    /// find the flow the client's agent carried it on.
+    public var clientPort: UInt16?
 
-    public init(startedAt: NIODeadline, latency: TimeAmount, succeeded: Bool, backend: String? = nil, failure: String? = nil) {
+    public init(
+        startedAt: NIODeadline, latency: TimeAmount, succeeded: Bool, backend: String? = nil, failure: String? = nil,
+        clientPort: UInt16? = nil
+    ) {
+        self.clientPort = clientPort
         self.startedAt = startedAt
         self.latency = latency
         self.succeeded = succeeded

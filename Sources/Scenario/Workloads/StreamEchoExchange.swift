@@ -3,7 +3,9 @@ import NIOCore
 
 /// Sends a payload over a new TCP connection and waits until the same bytes come back.
 enum StreamEchoExchange {
-    static func echo(on host: any Host, address: IPv4Address, port: UInt16, payload: ByteBuffer) -> EventLoopFuture<Void> {
+    static func echo(
+        on host: any Host, address: IPv4Address, port: UInt16, payload: ByteBuffer, note: RequestSocketNote? = nil
+    ) -> EventLoopFuture<Void> {
         let echoed = host.eventLoop.makePromise(of: Void.self)
         let connected = host.connectStream(
             StreamConnectOptions(remote: address.socketAddress(port: port), allowRemoteHalfClosure: true)
@@ -12,6 +14,7 @@ enum StreamEchoExchange {
         }
         connected.whenFailure { echoed.fail($0) }
         connected.whenSuccess { channel in
+            note?.note(channel)
             channel.writeAndFlush(payload, promise: nil)
             echoed.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }

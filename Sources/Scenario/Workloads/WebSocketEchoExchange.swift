@@ -5,7 +5,9 @@ import NIOWebSocket
 
 /// Opens a WebSocket over a new connection, sends one text message and waits for its echo.
 enum WebSocketEchoExchange {
-    static func echo(on host: any Host, address: IPv4Address, port: UInt16, authority: String, message: String) -> EventLoopFuture<Void> {
+    static func echo(
+        on host: any Host, address: IPv4Address, port: UInt16, authority: String, message: String, note: RequestSocketNote? = nil
+    ) -> EventLoopFuture<Void> {
         let echoed = host.eventLoop.makePromise(of: Void.self)
         var random = host.random
         // The key and mask come from the host's generator, so a simulated run stays reproducible.
@@ -20,6 +22,7 @@ enum WebSocketEchoExchange {
         }
         connected.whenFailure { echoed.fail($0) }
         connected.whenSuccess { channel in
+            note?.note(channel)
             channel.sendGET(authority: authority, headers: [("Content-Length", "0")])
             echoed.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }

@@ -93,6 +93,86 @@ import TestFixtures
         #expect(history.backends(of: "default/web", on: "a", from: 4 * Self.s, to: 7 * Self.s) == ["10.0.0.1:8080"])
     }
 
+    static func flow(
+        to backend: String, on node: String?, path: PeerPathKind, via: String?, service: String = "default/web:http"
+    ) -> ProxiedFlow {
+        ProxiedFlow(
+            id: 1, service: service, transport: .tcp, client: "10.0.0.1:40000", backend: backend, node: node, path: path,
+            tunnelled: node != nil, via: via, openedAt: 0)
+    }
+
+    @Test func safetyFailsForAFlowToABackendTheAgentDidNotHold() throws {
+        let (monitor, _) = try Self.monitor()
+        monitor.tableChanged(on: "a", services: Self.web(["10.0.0.1:8080"]), at: 0)
+        monitor.flowCarried(Self.flow(to: "10.0.0.1:8080", on: nil, path: .local, via: "10.0.0.1:8080"), on: "a", at: 5 * Self.s)
+        #expect(try Self.verdict("safety", of: monitor).passed)
+        monitor.flowCarried(Self.flow(to: "10.0.0.2:8080", on: nil, path: .direct, via: "10.0.0.2:8080"), on: "a", at: 6 * Self.s)
+        let verdict = try Self.verdict("safety", of: monitor)
+        #expect(verdict.violatedAt == 6 * Self.s)
+        #expect(verdict.detail.contains("a's agent carried a tcp flow of 10.0.0.1:40000 to 10.0.0.2:8080") && verdict.detail.contains("held: 10.0.0.1:8080"), "\(verdict.detail)")
+    }
+
+    /// Flows between the observed-paths scenario's NATed LANs: where each was sent must agree
+    /// with the path reported for it.
+    @Test func observedPathFailsForAFlowSentElsewhereThanItsPathSays() throws {
+        let scenario = ObservedPathTests.scenario
+        let simulator = try Simulator(seed: 1, topology: scenario.topology)
+        let monitor = InvariantMonitor(scenario: scenario, testbed: SimTestbed(simulator: simulator, mesh: nil))
+        monitor.attach()
+        let backend = "192.168.2.10:2701"
+        // Through the relay; punched to nat-b's WAN address; to the node's own address.
+        monitor.flowCarried(Self.flow(to: backend, on: "edge-b1", path: .relayed, via: "198.51.100.10:20008"), on: "edge-a1", at: Self.s)
+        monitor.flowCarried(Self.flow(to: backend, on: "edge-b1", path: .holePunched, via: "203.0.113.20:41000"), on: "edge-a1", at: Self.s)
+        monitor.flowCarried(Self.flow(to: backend, on: "edge-b1", path: .direct, via: "192.168.2.10:20006"), on: "edge-a1", at: Self.s)
+        #expect(try Self.verdict("observed-path", of: monitor).passed)
+        // Reported direct, but sent to the relay.
+        monitor.flowCarried(Self.flow(to: backend, on: "edge-b1", path: .direct, via: "198.51.100.10:20008"), on: "edge-a1", at: 2 * Self.s)
+        let verdict = try Self.verdict("observed-path", of: monitor)
+        #expect(verdict.violatedAt == 2 * Self.s)
+        #expect(verdict.detail == "edge-a1's agent reported a flow to 192.168.2.10:2701 on edge-b1 as direct, but it was sent to the relay at 198.51.100.10", "\(verdict.detail)")
+        // Reported relayed, but sent to nat-a (the client's own side), no relay.
+        monitor.flowCarried(Self.flow(to: backend, on: "edge-b1", path: .relayed, via: "203.0.113.10:5000"), on: "edge-a1", at: Self.s)
+        #expect(try Self.verdict("observed-path", of: monitor).detail.contains("as relayed, but it was sent to 203.0.113.10, no relay's"))
+    }
+
+    static func answer(_ name: String, _ addresses: [String], code: DNSResponseCode = .noError) throws -> DNSMessage {
+        let query = DNSMessage(questions: [DNSQuestion(name: try DNSName(name), type: .a)])
+        var response = query.makeResponse(responseCode: code, isAuthoritative: true)
+        response.answers = try addresses.map { address in
+            DNSResourceRecord(name: try DNSName(name), ttl: 5, data: .a(try #require(IPv4Address(address))))
+        }
+        return response
+    }
+
+    @Test func dnsAnswersFailsForAnAddressTheTableDidNotGiveTheName() throws {
+        let (monitor, _) = try Self.monitor()
+        monitor.tableChanged(on: "a", services: Self.web(["10.0.0.1:8080"]), at: 0)
+        monitor.dnsAnswered(try Self.answer("web.default.svc.cluster.local", ["10.96.0.5"]), on: "a", at: Self.s)
+        monitor.dnsAnswered(try Self.answer("nothing.default.svc.cluster.local", [], code: .nameError), on: "a", at: Self.s)
+        // Names outside the service form are not judged.
+        monitor.dnsAnswered(try Self.answer("example.com", ["93.184.216.34"]), on: "a", at: Self.s)
+        #expect(try Self.verdict("dns-answers", of: monitor).passed)
+        // The cluster IP moved at 10 s: an answer with the old one after that is stale (a cache
+        // that outlived the table's change, say).
+        monitor.tableChanged(on: "a", services: [ServiceEndpointView(key: "default/web", clusterIP: "10.96.0.6", backends: [])], at: 10 * Self.s)
+        monitor.dnsAnswered(try Self.answer("web.default.svc.cluster.local", ["10.96.0.5"]), on: "a", at: 11 * Self.s)
+        let verdict = try Self.verdict("dns-answers", of: monitor)
+        #expect(verdict.violatedAt == 11 * Self.s)
+        #expect(verdict.detail == "a's agent answered web.default.svc.cluster.local. with 10.96.0.5, not what its table gave the name then (10.96.0.6)", "\(verdict.detail)")
+    }
+
+    @Test func dnsAnswersFailsForNoSuchNameWhileTheTableHeldTheService() throws {
+        let (monitor, _) = try Self.monitor()
+        monitor.tableChanged(on: "a", services: Self.web([]), at: 0)
+        // At the very instant the service appears, either answer is right.
+        monitor.tableChanged(on: "a", services: Self.web([]) + [ServiceEndpointView(key: "default/api", clusterIP: "10.96.0.7", backends: [])], at: 5 * Self.s)
+        monitor.dnsAnswered(try Self.answer("api.default.svc.cluster.local", [], code: .nameError), on: "a", at: 5 * Self.s)
+        #expect(try Self.verdict("dns-answers", of: monitor).passed)
+        monitor.dnsAnswered(try Self.answer("WEB.default.svc.cluster.local", [], code: .nameError), on: "a", at: 6 * Self.s)
+        let verdict = try Self.verdict("dns-answers", of: monitor)
+        #expect(verdict.detail == "a's agent answered WEB.default.svc.cluster.local. with NXDOMAIN while its table held default/web", "\(verdict.detail)")
+    }
+
     @Test func agentsAliveFailsWhenAnAgentDoesNotStart() throws {
         let (monitor, _) = try Self.monitor()
         monitor.agentStarted(on: "a", failure: nil, at: 0)
@@ -136,7 +216,7 @@ import TestFixtures
 
     @Test func everyInvariantHoldsThroughTheQuickstart() throws {
         let report = try ScenarioRunner(scenario: try ScenarioParser.load(path: "\(RepositoryFiles.scenarios)/quickstart.yaml")).run()
-        #expect(report.invariants.map(\.name) == ["agents-alive", "safety", "no-plaintext", "bounded-sockets"])
+        #expect(report.invariants.map(\.name) == ["agents-alive", "safety", "no-plaintext", "bounded-sockets", "dns-answers", "observed-path"])
         let lines = report.invariants.map(\.line)
         #expect(report.invariants.allSatisfy { $0.passed }, "\(lines)")
     }
