@@ -1,7 +1,7 @@
 // NetSim benchmark: simulator throughput and the cost of idle hosts.
 //
 // Prints one line per figure, `name value unit`. Run in release on one core:
-//   swift run -c release NetSimBenchmark
+//   swift run -c release NetSimBenchmark [--quick] [--only pipelines|raw|idle]
 // (taskset -c 0 pins it to one core where available.)
 
 import Foundation
@@ -144,11 +144,19 @@ func idleHour(hosts: Int) throws {
     report("netsim_idle_host_memory", Double(memoryAfter - memoryBefore) / Double(hosts + lans), "bytes/node")
 }
 
-let quick = CommandLine.arguments.contains("--quick")
-for hosts in [10, 100, 1000] {
-    try throughput(hosts: hosts, simulated: quick ? Nanoseconds.second / 10 : 2 * Nanoseconds.second)
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+/// `--only pipelines|raw|idle` runs one group (to profile it alone).
+let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+func runs(_ group: String) -> Bool { only == nil || only == group }
+if runs("pipelines") {
+    for hosts in [10, 100, 1000] {
+        try throughput(hosts: hosts, simulated: quick ? Nanoseconds.second / 10 : 2 * Nanoseconds.second)
+    }
 }
-for hosts in [10, 100, 1000] {
-    try rawThroughput(hosts: hosts, simulated: quick ? Nanoseconds.second / 10 : 2 * Nanoseconds.second)
+if runs("raw") {
+    for hosts in [10, 100, 1000] {
+        try rawThroughput(hosts: hosts, simulated: quick ? Nanoseconds.second / 10 : 2 * Nanoseconds.second)
+    }
 }
-try idleHour(hosts: 1000)
+if runs("idle") { try idleHour(hosts: 1000) }
