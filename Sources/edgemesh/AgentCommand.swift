@@ -90,6 +90,18 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "The address the gateway's ports are opened on.")
     var gatewayAddress: String = "0.0.0.0"
 
+    @Flag(help: "Serve the SOCKS5 node proxy (EdgeMesh's socks5Proxy): CONNECT NODE_NAME:PORT reaches that port of that node through the tunnel, and peers' proxies may reach the allowed ports of this node.")
+    var socks5 = false
+
+    @Option(help: "The SOCKS5 node proxy's port, on the agent's listen address (default 10800).")
+    var socks5Port: UInt16?
+
+    @Option(help: "A node port the SOCKS5 node proxy connects to; repeatable. Default: 22.")
+    var socks5AllowedPort: [UInt16] = []
+
+    @Option(help: "A file holding \"username:password\": SOCKS5 clients must give them (RFC 1929).")
+    var socks5Credentials: String?
+
     @Option(help: "The resolver file upstreams are taken from when none are configured.")
     var resolvConf: String = ResolvConf.defaultPath
 

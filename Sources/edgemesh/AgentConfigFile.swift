@@ -10,6 +10,8 @@ import Yams
 ///         listenInterface: edgemesh0
 ///         listenPort: 53
 ///         cacheDNS: {enable, autoDetect, upstreamServers: ["ip" or "ip:port"], cacheTTL}
+///       edgeProxy:
+///         socks5Proxy: {enable, listenPort, allowedPorts: [22]}   # allowedPorts is ours
 ///
 /// Every value is optional: what a file leaves out keeps its default, and command-line flags
 /// win over the file. Unknown fields are ignored (EdgeMesh files carry many for modules this
@@ -25,6 +27,10 @@ struct AgentConfigFile: Sendable {
     var autoDetectUpstreams: Bool?
     /// `cacheDNS.cacheTTL`: the longest, in seconds, an upstream's answer is cached (default 30).
     var cacheTTL: UInt32?
+    /// `edgeProxy.socks5Proxy`: whether it is on, its port, the node ports it reaches.
+    var socks5Enabled: Bool?
+    var socks5ListenPort: UInt16?
+    var socks5AllowedPorts: [UInt16]?
 
     init(yaml: String) throws(AgentConfigFileError) {
         let root: Yams.Node?
@@ -44,11 +50,24 @@ struct AgentConfigFile: Sendable {
         }
         let dns = root["modules"]?["edgeDNS"]
         listenInterface = try Self.string(dns?["listenInterface"], field: "modules.edgeDNS.listenInterface")
-        if let port = dns?["listenPort"], !Self.isNull(port) {
-            guard let value = port.int, (1...65535).contains(value) else {
-                throw .invalid(field: "modules.edgeDNS.listenPort", reason: "\"\(port.string ?? "")\" is not a port number (1-65535)")
+        listenPort = try Self.port(dns?["listenPort"], field: "modules.edgeDNS.listenPort")
+        let socks5 = root["modules"]?["edgeProxy"]?["socks5Proxy"]
+        if let enable = socks5?["enable"], !Self.isNull(enable) {
+            guard let value = enable.bool else { throw .invalid(field: "modules.edgeProxy.socks5Proxy.enable", reason: "must be true or false") }
+            socks5Enabled = value
+        }
+        socks5ListenPort = try Self.port(socks5?["listenPort"], field: "modules.edgeProxy.socks5Proxy.listenPort")
+        if let ports = socks5?["allowedPorts"], !Self.isNull(ports) {
+            guard let sequence = ports.sequence else {
+                throw .invalid(field: "modules.edgeProxy.socks5Proxy.allowedPorts", reason: "must be a list of port numbers")
             }
-            listenPort = UInt16(value)
+            var allowed: [UInt16] = []
+            for (index, node) in sequence.enumerated() {
+                let field = "modules.edgeProxy.socks5Proxy.allowedPorts[\(index)]"
+                guard let port = try Self.port(node, field: field) else { throw .invalid(field: field, reason: "must be a port number") }
+                allowed.append(port)
+            }
+            socks5AllowedPorts = allowed
         }
         let cache = dns?["cacheDNS"]
         if let autoDetect = cache?["autoDetect"], !Self.isNull(autoDetect) {
@@ -80,6 +99,14 @@ struct AgentConfigFile: Sendable {
         if IPv4Address(text) != nil { return HostPort(host: text, port: 53) }
         guard let target = HostPort(text), IPv4Address(target.host) != nil else { return nil }
         return target
+    }
+
+    private static func port(_ node: Yams.Node?, field: String) throws(AgentConfigFileError) -> UInt16? {
+        guard let node, !isNull(node) else { return nil }
+        guard let value = node.int, (1...65535).contains(value) else {
+            throw .invalid(field: field, reason: "\"\(node.string ?? "")\" is not a port number (1-65535)")
+        }
+        return UInt16(value)
     }
 
     private static func string(_ node: Yams.Node?, field: String) throws(AgentConfigFileError) -> String? {

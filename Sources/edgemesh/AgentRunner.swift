@@ -41,7 +41,8 @@ final class AgentRunner: @unchecked Sendable {
         let configuration = EdgeAgent.Configuration(
             nodeName: name, listenAddress: settings.listenAddress, dnsPort: settings.dnsPort,
             clusterDomain: settings.clusterDomain, upstreamDNS: upstreams, dnsCacheTTL: settings.dnsCacheTTL, statusAddress: settings.statusAddress,
-            tunnel: settings.tunnel, relays: settings.relays, gateway: settings.gateway, snapshotsSecrets: settings.snapshotsSecrets)
+            tunnel: settings.tunnel, relays: settings.relays, gateway: settings.gateway, snapshotsSecrets: settings.snapshotsSecrets,
+            socks5: settings.socks5)
         let host = self.host
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         self.agent = agent

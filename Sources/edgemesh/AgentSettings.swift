@@ -35,6 +35,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     var gateway: IngressGateway.Configuration?
     /// --snapshot-secrets: the gateway's certificates go into the offline snapshot.
     var snapshotsSecrets = false
+    /// The SOCKS5 node proxy, with --socks5 or `edgeProxy.socks5Proxy.enable`.
+    var socks5: Socks5Configuration?
 
     init(_ command: AgentCommand, environment: [String: String]) throws {
         var file: AgentConfigFile?
@@ -94,6 +96,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         if !relays.isEmpty && tunnel == nil { throw AgentSettingsError("--relay needs --psk-file: relays carry the tunnel") }
         gateway = try Self.gateway(command)
         snapshotsSecrets = command.gateway && command.snapshotSecrets
+        socks5 = try Self.socks5(command, file: file, listenAddress: listenAddress)
+        if socks5 != nil && tunnel == nil { throw AgentSettingsError("--socks5 needs --psk-file: the node proxy reaches other nodes through the tunnel") }
 
         if !command.upstreamDNS.isEmpty {
             upstreams = try command.upstreamDNS.map { text in
@@ -115,6 +119,32 @@ struct AgentSettings: Sendable, CustomStringConvertible {
             upstreams = []
             upstreamOrigin = "none (cacheDNS.autoDetect is false)"
         }
+    }
+
+    private static func socks5(_ command: AgentCommand, file: AgentConfigFile?, listenAddress: IPv4Address) throws -> Socks5Configuration? {
+        guard command.socks5 || file?.socks5Enabled == true else {
+            if command.socks5Port != nil || !command.socks5AllowedPort.isEmpty || command.socks5Credentials != nil {
+                throw AgentSettingsError("--socks5-port, --socks5-allowed-port and --socks5-credentials need --socks5")
+            }
+            return nil
+        }
+        var credentials: Socks5Credentials?
+        if let path = command.socks5Credentials {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw AgentSettingsError("--socks5-credentials \"\(path)\" cannot be read")
+            }
+            let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex, line.index(after: colon) != line.endIndex,
+                line[..<colon].utf8.count <= 255, line[line.index(after: colon)...].utf8.count <= 255
+            else {
+                throw AgentSettingsError("--socks5-credentials \"\(path)\" must hold username:password (each 1-255 bytes)")
+            }
+            credentials = Socks5Credentials(username: String(line[..<colon]), password: String(line[line.index(after: colon)...]))
+        }
+        let port = command.socks5Port ?? file?.socks5ListenPort ?? Socks5Configuration.defaultPort
+        let allowed = command.socks5AllowedPort.isEmpty ? file?.socks5AllowedPorts ?? [22] : command.socks5AllowedPort
+        return Socks5Configuration(
+            listenAddress: listenAddress.socketAddress(port: port), allowedPorts: Set(allowed), credentials: credentials)
     }
 
     /// One source: --manifests, or an API mode from the flags, else from the file, else edge mode.
@@ -190,6 +220,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         listen: \(listenAddress):\(dnsPort)
         device: \(device.map { "\($0) (created for \(listenAddress)/32)" } ?? "none (address already present)")
         cluster domain: \(clusterDomain)
+        socks5 node proxy: \(socks5.map { "\($0.listenAddress.ipPortText), ports \($0.allowedPorts.sorted().map(String.init).joined(separator: ", "))\($0.credentials == nil ? "" : ", credentials required")" } ?? "off")
         upstream DNS: \(upstreams.isEmpty ? "-" : upstreams.map(\.description).joined(separator: ", ")) from \(upstreamOrigin), answers cached up to \(dnsCacheTTL) s
         state directory: \(stateDirectory)
         status: \(statusAddress.map { "\($0)" } ?? "off")

@@ -42,6 +42,7 @@ struct StatusCommand: ParsableCommand {
         if let tunnel = status.tunnel { lines.append(tunnel.text) }
         lines += status.relays ?? []
         lines += status.gateway ?? []
+        lines += status.socks5 ?? []
         if let limits = status.limitsReached, !limits.isEmpty { lines.append("limits reached: " + limits.joined(separator: "; ")) }
         return lines.joined(separator: "\n")
     }

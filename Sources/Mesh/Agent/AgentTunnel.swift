@@ -18,11 +18,12 @@ public final class AgentTunnel {
     private let host: any Host
 
     /// Peers' keys and addresses come from the Node objects in `table`; peers may reach only
-    /// endpoints of services on this node (`LocalEndpointTargets`), never `agentPorts` (the
-    /// agent's DNS and status ports; the tunnel's and relay's own ports are added here).
+    /// endpoints of services on this node (`LocalEndpointTargets`) and `nodePorts` of the node
+    /// itself (the SOCKS5 node proxy's), never `agentPorts` (the agent's DNS and status ports;
+    /// the tunnel's and relay's own ports are added here).
     public init(
         host: any Host, table: ServiceTable, configuration: TunnelConfiguration, relays: [SocketAddress],
-        relayLocalPort: UInt16, agentPorts: Set<UInt16> = []
+        relayLocalPort: UInt16, agentPorts: Set<UInt16> = [], nodePorts: Set<UInt16> = []
     ) {
         self.host = host
         self.relays = relays
@@ -30,7 +31,8 @@ public final class AgentTunnel {
         let directory = ServiceTablePeerDirectory(table: table)
         var configuration = configuration
         configuration.targetPolicy = LocalEndpointTargets(
-            table: table, host: host, reservedPorts: agentPorts.union([configuration.port, relayLocalPort])).policy
+            table: table, host: host, reservedPorts: agentPorts.union([configuration.port, relayLocalPort]),
+            nodePorts: nodePorts).policy
         let tunnel = MeshTunnel(host: host, configuration: configuration, keys: directory, dialers: [])
         // Neighbours heard on the LAN first (works offline), then the Node object's addresses.
         tunnel.addDialer(DirectPathDialer(host: host, port: configuration.port) { [weak tunnel] node in

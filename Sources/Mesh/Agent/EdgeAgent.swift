@@ -34,13 +34,17 @@ public final class EdgeAgent: @unchecked Sendable {
         /// `credentialName` Secrets), so it serves HTTPS after a restart without the cloud. Off
         /// by default: no secret reaches the node's disk unless its operator asks.
         public var snapshotsSecrets: Bool
+        /// The SOCKS5 node proxy (EdgeMesh's `socks5Proxy`); nil for none. With it, this node's
+        /// agent also lets peers' tunnel streams reach its `allowedPorts` on the node itself.
+        public var socks5: Socks5Configuration?
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
             upstreamDNS: [SocketAddress] = [], dnsCacheTTL: UInt32 = 30, statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
             tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007,
-            gateway: IngressGateway.Configuration? = nil, snapshotsSecrets: Bool = false
+            gateway: IngressGateway.Configuration? = nil, snapshotsSecrets: Bool = false, socks5: Socks5Configuration? = nil
         ) {
+            self.socks5 = socks5
             self.gateway = gateway
             self.snapshotsSecrets = snapshotsSecrets
             self.nodeName = nodeName
@@ -61,6 +65,7 @@ public final class EdgeAgent: @unchecked Sendable {
         var ownPorts: Set<UInt16> {
             var ports: Set<UInt16> = [dnsPort]
             if let port = statusAddress?.port { ports.insert(UInt16(truncatingIfNeeded: port)) }
+            if let port = socks5?.listenAddress.port { ports.insert(UInt16(truncatingIfNeeded: port)) }
             return ports
         }
     }
@@ -73,6 +78,8 @@ public final class EdgeAgent: @unchecked Sendable {
     public let proxy: ServiceProxy
     /// Present when the configuration gives the node the gateway role.
     public let gateway: IngressGateway?
+    /// The SOCKS5 node proxy, when configured.
+    public let socks5Proxy: Socks5NodeProxy?
     /// Present when the configuration asks for a tunnel: the tunnel with its relays and hole
     /// punching.
     public let agentTunnel: AgentTunnel?
@@ -117,12 +124,16 @@ public final class EdgeAgent: @unchecked Sendable {
         let agentTunnel = configuration.tunnel.map {
             AgentTunnel(
                 host: host, table: table, configuration: $0, relays: configuration.relays,
-                relayLocalPort: configuration.relayLocalPort, agentPorts: configuration.ownPorts)
+                relayLocalPort: configuration.relayLocalPort, agentPorts: configuration.ownPorts,
+                nodePorts: configuration.socks5?.allowedPorts ?? [])
         }
         self.agentTunnel = agentTunnel
         let proxy = ServiceProxy(host: host, table: table, tunnel: tunnel ?? agentTunnel?.tunnel, configuration: configuration.proxy)
         self.proxy = proxy
         self.gateway = configuration.gateway.map { IngressGateway(proxy: proxy, configuration: $0) }
+        self.socks5Proxy = configuration.socks5.map {
+            Socks5NodeProxy(host: host, table: table, tunnel: tunnel ?? agentTunnel?.tunnel, configuration: $0)
+        }
     }
 
     /// Restores the offline snapshot (so the node answers before any source has spoken), then
@@ -136,6 +147,7 @@ public final class EdgeAgent: @unchecked Sendable {
                 .flatMap { self.proxy.start() }
                 .flatMap { self.gateway?.start() ?? self.host.eventLoop.makeSucceededVoidFuture() }
                 .flatMap { self.startTunnel() }
+                .flatMap { self.socks5Proxy?.start() ?? self.host.eventLoop.makeSucceededVoidFuture() }
                 .flatMap { self.startHTTPEndpoint() }
                 .map { outcome }
         }
@@ -218,11 +230,12 @@ public final class EdgeAgent: @unchecked Sendable {
         let tunnelStopped = agentTunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let gatewayStopped = gateway?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        let socks5Stopped = socks5Proxy?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         return snapshotter.flush().flatMap {
             self.proxy.stop().flatMapError { error in
                 self.host.logger.error("interception rules not removed: \(error)")
                 return self.host.eventLoop.makeSucceededVoidFuture()
             }
-        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).and(gatewayStopped).map { _ in }
+        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).and(gatewayStopped).and(socks5Stopped).map { _ in }
     }
 }

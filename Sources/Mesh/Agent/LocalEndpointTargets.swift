@@ -8,16 +8,21 @@ import NIOCore
 ///
 /// The allowed endpoints are worked out again only when the table's revision moves. Confined to
 /// the host's event loop.
+///
+/// With the SOCKS5 node proxy on, `nodePorts` (TCP, SSH by default) of the node's own
+/// addresses are allowed too: what an operator reaches through another node's proxy.
 final class LocalEndpointTargets: @unchecked Sendable {
     private let table: ServiceTable
     private let host: any Host
     private let reservedPorts: Set<UInt16>
+    private let nodePorts: Set<UInt16>
     private var allowed: Set<ProxiedAddress> = []
     private var allowedRevision: UInt64?
 
     /// `reservedPorts` are the agent's own ports (tunnel, relay and punch, DNS, status), never
     /// dialled on the node's own addresses.
-    init(table: ServiceTable, host: any Host, reservedPorts: Set<UInt16>) {
+    init(table: ServiceTable, host: any Host, reservedPorts: Set<UInt16>, nodePorts: Set<UInt16> = []) {
+        self.nodePorts = nodePorts
         self.table = table
         self.host = host
         self.reservedPorts = reservedPorts
@@ -38,6 +43,11 @@ final class LocalEndpointTargets: @unchecked Sendable {
         // The port first: listing the interfaces is a system call on Linux.
         if reservedPorts.contains(target.port), host.interfaces.contains(where: { $0.ipv4Addresses.contains(address) }) {
             return "\(address):\(target.port) is one of the agent's own ports"
+        }
+        if target.transport == .tcp, nodePorts.contains(target.port),
+            host.interfaces.contains(where: { $0.ipv4Addresses.contains(address) })
+        {
+            return nil
         }
         guard allowedEndpoints(localNode: localNode).contains(ProxiedAddress(transport: target.transport, address: address, port: target.port))
         else {

@@ -82,11 +82,9 @@ import Testing
     func interceptsProxiesAndRecoversFromAKill() throws {
         let namespace = try Namespace()
         defer { namespace.tearDown() }
-        let directory = try EdgemeshProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let manifests = directory.appendingPathComponent("manifests"), www = directory.appendingPathComponent("www")
-        for folder in [manifests, www] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
-        try "hello from the backend\n".write(to: www.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let workspace = try AgentWorkspace(index: "hello from the backend\n")
+        defer { workspace.remove() }
+        let directory = workspace.directory, manifests = workspace.manifests, www = workspace.www
         let files = [
             "web.yaml": Self.service("web", "10.96.0.60", port: 80, targetPort: 8080),
             "udp-echo.yaml": Self.service("udp-echo", "10.96.0.61", port: 5000, targetPort: 5001, udp: true),

@@ -68,11 +68,9 @@ import Testing
     func httpsIsVerifiedEndToEndThroughTheProxy() throws {
         let namespace = try Namespace()
         defer { namespace.tearDown() }
-        let directory = try EdgemeshProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let manifests = directory.appendingPathComponent("manifests"), www = directory.appendingPathComponent("www")
-        for folder in [manifests, www] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
-        try "hello over TLS\n".write(to: www.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let workspace = try AgentWorkspace(index: "hello over TLS\n")
+        defer { workspace.remove() }
+        let directory = workspace.directory, manifests = workspace.manifests, www = workspace.www
         try Self.manifest.write(to: manifests.appendingPathComponent("secure.yaml"), atomically: true, encoding: .utf8)
         try Self.makeCertificates(in: directory)
         let ca = directory.appendingPathComponent("ca.crt"), otherCA = directory.appendingPathComponent("other-ca.crt")

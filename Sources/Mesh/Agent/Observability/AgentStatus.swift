@@ -41,6 +41,8 @@ public struct AgentStatus: Codable, Equatable, Sendable {
     public var relays: [String]?
     /// The gateway's ports, then what it cannot serve, one line each; nil on a node without it.
     public var gateway: [String]? = nil
+    /// The SOCKS5 node proxy: where it listens, its sessions and refusals; nil without it.
+    public var socks5: [String]? = nil
     /// Each limit reached so far, with its count ("3 DNS TCP clients refused ..."); nil from
     /// agents from before the list.
     public var limitsReached: [String]? = nil

@@ -27,6 +27,7 @@ extension EdgeAgent {
             tunnel: tunnel?.statusReport,
             relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) },
             gateway: gateway?.statusLines,
+            socks5: socks5Proxy?.statusLines,
             limitsReached: limitCounters.filter { $0.value > 0 }.map { "\($0.value) \($0.words)" })
     }
 
@@ -46,6 +47,11 @@ extension EdgeAgent {
             limits.append(LimitCounter(
                 "edgemesh_dns_forward_refused_in_flight_total", help: "Forwarded queries answered at once at the in-flight limit.",
                 words: "forwarded DNS queries answered at once with the upstream exchanges all in flight", value: forwarder.queriesRefusedInFlight))
+        }
+        if let socks5Proxy {
+            limits.append(LimitCounter(
+                "edgemesh_socks5_sessions_refused_total", help: "SOCKS5 clients closed at once at the session limit.",
+                words: "SOCKS5 clients closed at the session limit", value: socks5Proxy.statistics.sessionsRefusedAtLimit))
         }
         if let gateway {
             let statistics = gateway.statistics
@@ -152,6 +158,16 @@ extension EdgeAgent {
         out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
         if let gateway {
             out.add("edgemesh_gateway_connections", .gauge, help: "Open gateway connections.", value: gateway.openConnections)
+        }
+        if let socks5Proxy {
+            let statistics = socks5Proxy.statistics
+            out.add("edgemesh_socks5_sessions_total", .counter, help: "SOCKS5 clients accepted.", value: statistics.sessionsAccepted)
+            out.add("edgemesh_socks5_connected_total", .counter, help: "SOCKS5 sessions connected to a node.", value: statistics.sessionsConnected)
+            out.add("edgemesh_socks5_open_sessions", .gauge, help: "SOCKS5 sessions open now.", value: statistics.openSessions)
+            out.add("edgemesh_socks5_authentication_failures_total", .counter, help: "SOCKS5 clients refused for their credentials.", value: statistics.authenticationFailures)
+            for (reason, count) in statistics.refusals.sorted(by: { $0.key < $1.key }) {
+                out.add("edgemesh_socks5_refusals_total", .counter, help: "SOCKS5 requests refused, by reply.", labels: [("reply", reason)], value: count)
+            }
         }
         if let tunnel {
             out.add("edgemesh_tunnel_pending_handshakes", .gauge, help: "Handshakes under way on connections peers opened.", value: tunnel.pendingHandshakes)
