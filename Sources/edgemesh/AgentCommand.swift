@@ -96,6 +96,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "The SOCKS5 node proxy's port, on the agent's listen address (default 10800).")
     var socks5Port: UInt16?
 
+    @Option(help: "The address the SOCKS5 node proxy listens on (default: the agent's listen address).")
+    var socks5Address: String?
+
     @Option(help: "A node port the SOCKS5 node proxy connects to; repeatable. Default: 22.")
     var socks5AllowedPort: [UInt16] = []
 

@@ -123,8 +123,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
 
     private static func socks5(_ command: AgentCommand, file: AgentConfigFile?, listenAddress: IPv4Address) throws -> Socks5Configuration? {
         guard command.socks5 || file?.socks5Enabled == true else {
-            if command.socks5Port != nil || !command.socks5AllowedPort.isEmpty || command.socks5Credentials != nil {
-                throw AgentSettingsError("--socks5-port, --socks5-allowed-port and --socks5-credentials need --socks5")
+            if command.socks5Port != nil || command.socks5Address != nil || !command.socks5AllowedPort.isEmpty || command.socks5Credentials != nil {
+                throw AgentSettingsError("--socks5-port, --socks5-address, --socks5-allowed-port and --socks5-credentials need --socks5")
             }
             return nil
         }
@@ -142,9 +142,14 @@ struct AgentSettings: Sendable, CustomStringConvertible {
             credentials = Socks5Credentials(username: String(line[..<colon]), password: String(line[line.index(after: colon)...]))
         }
         let port = command.socks5Port ?? file?.socks5ListenPort ?? Socks5Configuration.defaultPort
+        var address = listenAddress
+        if let text = command.socks5Address {
+            guard let chosen = IPv4Address(text) else { throw AgentSettingsError("--socks5-address \"\(text)\" is not an IPv4 address") }
+            address = chosen
+        }
         let allowed = command.socks5AllowedPort.isEmpty ? file?.socks5AllowedPorts ?? [22] : command.socks5AllowedPort
         return Socks5Configuration(
-            listenAddress: listenAddress.socketAddress(port: port), allowedPorts: Set(allowed), credentials: credentials)
+            listenAddress: address.socketAddress(port: port), allowedPorts: Set(allowed), credentials: credentials)
     }
 
     /// One source: --manifests, or an API mode from the flags, else from the file, else edge mode.

@@ -132,6 +132,10 @@ final class LabMeshDeployment {
             }
         }
         if spec.gateways.contains(node) { arguments.append("--gateway") }
+        if let ports = spec.socks5Ports, spec.tunnel, let address = address(of: node) {
+            // On the node's own address, so an operator on another node reaches it.
+            arguments += ["--socks5", "--socks5-address", address.description] + ports.flatMap { ["--socks5-allowed-port", String($0)] }
+        }
         processes["agent-\(node)"] = try LabProcess(name: "agent-\(node)", namespace: namespace, executable: executable, arguments: arguments, logDirectory: directory)
     }
 

@@ -18,6 +18,9 @@ public struct MeshSpec: Hashable, Sendable {
     /// Agent nodes that are also the ingress gateway (`edgemesh agent --gateway`, EdgeMesh's
     /// default gateway labels).
     public var gateways: [String] = []
+    /// With the tunnel: every agent serves the SOCKS5 node proxy on its node's address, port
+    /// 10800, to these node ports (`socks5: {allowedPorts: [22]}`); nil for none.
+    public var socks5Ports: [UInt16]?
 
     public init(
         agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",

@@ -57,6 +57,8 @@ public struct WorkloadSpec: Hashable, Sendable {
             case dns
             /// HTTP on one kept-alive connection, each request with its own `X-Client-Key`.
             case httpKeepAlive = "http-keepalive"
+            /// Echo through a SOCKS5 node proxy (`proxy`) to a node's port, the target by name.
+            case socks5
         }
 
         public var `protocol`: ClientProtocol
@@ -79,12 +81,15 @@ public struct WorkloadSpec: Hashable, Sendable {
         public var path: String
         /// `http` and `https`: keep the cookies responses set and send them back.
         public var keepsCookies: Bool
+        /// `socks5`: the node proxy's "host:port".
+        public var socksProxy: String?
 
         public init(
             protocol: ClientProtocol, targets: [String], start: UInt64, interval: UInt64, count: Int,
             timeout: UInt64, payloadSize: Int, trustedPEM: [UInt8]? = nil, hostHeader: String? = nil, path: String = "/",
-            keepsCookies: Bool = false
+            keepsCookies: Bool = false, socksProxy: String? = nil
         ) {
+            self.socksProxy = socksProxy
             self.keepsCookies = keepsCookies
             self.hostHeader = hostHeader
             self.path = path

@@ -7,7 +7,7 @@ import Yams
 extension ScenarioReader {
     func mesh(_ value: LocatedNode, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
         let fields = try self.fields(
-            value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways"])
+            value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways", "socks5"])
         let agentsValue = try required(fields, "agents")
         var agents: [String] = []
         if case .scalar = agentsValue.node, try scalar(agentsValue, "\"all\" or a list of nodes") == "all" {
@@ -36,6 +36,17 @@ extension ScenarioReader {
                 throw fail(
                     item, "gateway node \"\(node)\" runs no agent; the gateway is a role of the agent (agents: \(agents.joined(separator: ", ")))")
             }
+        }
+        if let value = fields["socks5"] {
+            let socks5 = try self.fields(value, allowed: ["allowedPorts"])
+            var ports: [UInt16] = [22]
+            if let list = socks5["allowedPorts"] {
+                ports = []
+                for item in try self.list(list, of: "port numbers") { ports.append(try port(item)) }
+                guard !ports.isEmpty else { throw fail(list, "needs at least one port") }
+            }
+            guard spec.tunnel else { throw fail(value, "the SOCKS5 node proxy reaches nodes through the tunnel; this mesh has tunnel: false") }
+            spec.socks5Ports = ports
         }
         if let value = fields["apiServer"] { spec.apiServer = try reference(value, to: [.node], in: names) }
         if let value = fields["apiPort"] { spec.apiPort = try port(value) }

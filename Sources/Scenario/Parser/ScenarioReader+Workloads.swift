@@ -17,7 +17,7 @@ extension ScenarioReader {
         case "client":
             return common + [
                 "protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret", "hostHeader", "path",
-                "cookies",
+                "cookies", "proxy",
             ]
         case "punch-peer": return common + ["transport", "rendezvous", "peer", "port", "start", "timeout"]
         case "replay": return common + ["pcap", "only", "start", "timeout"]
@@ -163,6 +163,13 @@ extension ScenarioReader {
                 hostHeader = text
             }
         }
+        var socksProxy: String?
+        switch (clientProtocol, fields["proxy"]) {
+        case (.socks5, let value?): socksProxy = try hostPort(value)
+        case (.socks5, nil): throw fail(fields.value, "a socks5 client needs proxy: the node proxy's host:port (a node running an agent with mesh.socks5, port 10800)")
+        case (_, let value?): throw fail(value, "proxy is for socks5 clients; this one speaks \(clientProtocol.rawValue)")
+        case (_, nil): break
+        }
         var keepsCookies = false
         if let value = fields["cookies"] {
             guard clientProtocol == .http || clientProtocol == .https else {
@@ -208,7 +215,8 @@ extension ScenarioReader {
         }
         return WorkloadSpec.ClientSpec(
             protocol: clientProtocol, targets: targets, start: start, interval: interval, count: count, timeout: timeout,
-            payloadSize: payload, trustedPEM: trustedPEM, hostHeader: hostHeader, path: path, keepsCookies: keepsCookies)
+            payloadSize: payload, trustedPEM: trustedPEM, hostHeader: hostHeader, path: path, keepsCookies: keepsCookies,
+            socksProxy: socksProxy)
     }
 
     private func punchPeer(_ fields: MappingEntries, duration: UInt64) throws(ScenarioError) -> WorkloadSpec.PunchSpec {

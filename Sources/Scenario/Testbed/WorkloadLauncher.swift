@@ -64,7 +64,11 @@ public struct WorkloadLauncher {
                 count: spec.count, timeout: .nanoseconds(Int64(spec.timeout)), payloadSize: spec.payloadSize,
                 nameServer: nameServer, searchDomains: testbed.searchDomains,
                 trustedAuthorities: try spec.trustedPEM.map { try WorkloadTLS.clientContext(trustedPEM: $0) },
-                hostHeader: spec.hostHeader, path: spec.path, keepsCookies: spec.keepsCookies)
+                hostHeader: spec.hostHeader, path: spec.path, keepsCookies: spec.keepsCookies,
+                socksProxy: try spec.socksProxy.map { text in
+                    guard let proxy = HostPort(text) else { throw TopologyError("workload \(workload.name): proxy \"\(text)\" is not host:port") }
+                    return proxy
+                })
             return { client.start(on: $0, resolver: resolver, log: log) }
         case .replay(let spec):
             // DNS the capture sent to the node's resolver goes to the node's agent here.

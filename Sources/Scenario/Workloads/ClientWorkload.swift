@@ -21,6 +21,9 @@ public struct ClientWorkload: Sendable {
         /// HTTP GETs on one kept-alive connection, each with its own `X-Client-Key` header
         /// (`KeepAliveHTTPSession`).
         case httpKeepAlive = "http-keepalive"
+        /// Echo through the SOCKS5 node proxy at `socksProxy`, which connects to the target by
+        /// its name (`Socks5EchoExchange`).
+        case socks5
     }
 
     public var kind: Kind
@@ -44,12 +47,17 @@ public struct ClientWorkload: Sendable {
     /// `http` and `https` clients keep the cookies responses set and send them back, as a
     /// browser does (`CookieJar`), from the workload's (re)start on.
     public var keepsCookies: Bool
+    /// The SOCKS5 proxy a `.socks5` client goes through (required for it).
+    public var socksProxy: HostPort?
 
     public init(
         kind: Kind, targets: [HostPort], firstRequestAt: NIODeadline, interval: TimeAmount, count: Int,
         timeout: TimeAmount, payloadSize: Int, nameServer: SocketAddress? = nil, searchDomains: [String] = [],
-        trustedAuthorities: NIOSSLContext? = nil, hostHeader: String? = nil, path: String = "/", keepsCookies: Bool = false
+        trustedAuthorities: NIOSSLContext? = nil, hostHeader: String? = nil, path: String = "/", keepsCookies: Bool = false,
+        socksProxy: HostPort? = nil
     ) {
+        precondition(kind != .socks5 || socksProxy != nil, "a socks5 client needs a proxy")
+        self.socksProxy = socksProxy
         precondition(!keepsCookies || kind == .http || kind == .https, "only http and https clients keep cookies")
         self.keepsCookies = keepsCookies
         self.hostHeader = hostHeader
@@ -91,7 +99,13 @@ public struct ClientWorkload: Sendable {
         let started = host.now
         let note = RequestSocketNote()
         let answered: EventLoopFuture<String>
-        if kind == .dns, let nameServer {
+        if kind == .socks5, let socksProxy {
+            // The target's name goes to the proxy as it is; only the proxy's is resolved here.
+            answered = resolve(socksProxy.host, on: host, resolver: resolver).flatMap { address in
+                Socks5EchoExchange.echo(
+                    on: host, proxy: address.socketAddress(port: socksProxy.port), target: target, payload: self.payload(index), note: note)
+            }.map { target.description }
+        } else if kind == .dns, let nameServer {
             answered = DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(target.host, on: host)
                 .map { $0.map(\.description).joined(separator: ",") }
         } else {
@@ -156,8 +170,8 @@ public struct ClientWorkload: Sendable {
                 on: host, address: address, port: target.port, authority: target.description,
                 message: "request \(index) " + String(repeating: "x", count: max(0, payloadSize - 16)), note: note
             ).map { target.description }
-        case .dns:
-            preconditionFailure("dns requests are lookups, answered in sendRequest")
+        case .dns, .socks5:
+            preconditionFailure("\(kind) requests are answered in sendRequest")
         }
     }
 

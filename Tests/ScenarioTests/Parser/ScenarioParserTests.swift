@@ -533,6 +533,18 @@ import Testing
             with: "protocol: tcp, target: edge-1:8080, cookies: true", lineOf: "cookies: true",
             message: "workloads[1].cookies: cookies is for http and https clients; this one speaks tcp"),
         .init(
+            label: "socks5 client without a proxy", replace: "protocol: http, target: edge-1:8080",
+            with: "protocol: socks5, target: edge-1:22", lineOf: "protocol: socks5",
+            message: "workloads[1]: a socks5 client needs proxy: the node proxy's host:port (a node running an agent with mesh.socks5, port 10800)"),
+        .init(
+            label: "proxy on a client that is not socks5", replace: "protocol: http, target: edge-1:8080",
+            with: "protocol: tcp, target: edge-1:8080, proxy: cloud-1:10800", lineOf: "proxy: cloud-1",
+            message: "workloads[1].proxy: proxy is for socks5 clients; this one speaks tcp"),
+        .init(
+            label: "socks5 node proxy without the tunnel", replace: "workloads:\n",
+            with: "mesh: {agents: [edge-1], tunnel: false, socks5: {allowedPorts: [22]}}\nworkloads:\n", lineOf: "socks5: {",
+            message: "mesh.socks5: the SOCKS5 node proxy reaches nodes through the tunnel; this mesh has tunnel: false"),
+        .init(
             label: "client requests outlast the run", replace: "count: 100", with: "count: 1000", lineOf: "count: 1000",
             message: "workloads[1].count: 1000 requests every 1s from 0s, each given 5s, are decided only at 16m44s, after the end of the run (10m); lower count or interval, or lengthen duration"),
         .init(
