@@ -11,7 +11,8 @@ public struct GatewayRoutes {
     /// How a port's connections are served.
     public enum ServerProtocol: String, Hashable, Sendable {
         case http = "HTTP"
-        /// HTTP after TLS is terminated with the server's credential (`tls.mode: SIMPLE`).
+        /// HTTP after TLS is terminated with the server's credential (`tls.mode: SIMPLE`, or
+        /// `MUTUAL`, where the client's certificate must chain to the credential's `ca.crt`).
         case https = "HTTPS"
         /// Bytes spliced to the destination of the port's `tcp` route.
         case tcp = "TCP"
@@ -140,8 +141,9 @@ public struct GatewayRoutes {
             return .success(.http)
         case "HTTPS":
             let mode = server.tls?.mode ?? .passthrough
-            guard mode == .simple else {
-                return .failure(GatewayProblem("HTTPS with tls.mode \(mode.rawValue) is not served (SIMPLE is: TLS ends at the gateway)"))
+            guard mode == .simple || mode == .mutual else {
+                return .failure(GatewayProblem(
+                    "HTTPS with tls.mode \(mode.rawValue) is not served (SIMPLE and MUTUAL are: TLS ends at the gateway)"))
             }
             guard server.tls?.credentialName != nil else {
                 return .failure(GatewayProblem("HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate"))

@@ -4,6 +4,11 @@ import NIOSSL
 /// (`tls.credentialName`, in the Gateway's namespace): each presents the certificate of the
 /// first server whose hosts match the name the client asked for (SNI), else the port's first
 /// usable server's.
+///
+/// A port with a `MUTUAL` server asks every client for a certificate and accepts only one that
+/// chains to a CA in that server's Secret (`ca.crt`, as Istio reads a combined credential);
+/// verification is per port in TLS, so `SIMPLE` servers sharing the port require one too (said
+/// in the problems) rather than letting a `MUTUAL` host be reached without one.
 struct GatewayTLSContexts {
     private(set) var contexts: [UInt16: NIOSSLContext] = [:]
     /// Credentials that cannot be used, in words, sorted.
@@ -34,6 +39,29 @@ struct GatewayTLSContexts {
                 continue
             }
             var configuration = fallback.credential.serverConfiguration
+            let mutual = listener.servers.filter { $0.tls?.mode == .mutual && $0.credential != nil }
+            if !mutual.isEmpty {
+                let authorities = mutual.compactMap { server -> [NIOSSLCertificate]? in
+                    guard let key = server.credential, let stored = secret(key) else { return nil }
+                    guard let pem = stored.value(forKey: "ca.crt") else {
+                        problems.append("Gateway \(server.gateway) port \(port) credentialName \(key.name): MUTUAL needs ca.crt in Secret \(key), the CA clients' certificates must chain to")
+                        return nil
+                    }
+                    do { return try TLSCredential.certificates(fromPEM: pem, field: "ca.crt") } catch {
+                        problems.append("Gateway \(server.gateway) port \(port) credentialName \(key.name): Secret \(key) \(error)")
+                        return nil
+                    }
+                }.flatMap { $0 }
+                guard !authorities.isEmpty else {
+                    problems.append("Gateway port \(port): MUTUAL without a usable ca.crt; its connections are closed")
+                    continue
+                }
+                if mutual.count < listener.servers.count {
+                    problems.append("Gateway port \(port): SIMPLE and MUTUAL servers share it; every client there must present a certificate")
+                }
+                configuration.certificateVerification = .noHostnameVerification
+                configuration.trustRoots = .certificates(authorities)
+            }
             if choices.count > 1 {
                 let candidates = choices
                 configuration.sslContextCallback = { hello, promise in

@@ -166,16 +166,19 @@ import Testing
         }
     }
 
-    /// A CA and, for each name, a server certificate it signed, as `NAME.crt`/`NAME.key`.
-    static func makeCertificates(for names: [String], in directory: URL) throws {
+    /// A CA and, for each name, a certificate it signed, as `NAME.crt`/`NAME.key`: for servers,
+    /// or for clients (`usage: "clientAuth"`) after the first call made the CA.
+    static func makeCertificates(for names: [String], in directory: URL, usage: String = "serverAuth") throws {
         func path(_ file: String) -> String { directory.appendingPathComponent(file).path }
         let openssl = AgentTLSPassthroughTests.openssl
-        try Namespace.run([
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path("ca.key"),
-            "-out", path("ca.crt"), "-days", "2", "-subj", "/CN=test gateway CA",
-        ])
+        if !FileManager.default.fileExists(atPath: path("ca.key")) {
+            try Namespace.run([
+                openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path("ca.key"),
+                "-out", path("ca.crt"), "-days", "2", "-subj", "/CN=test gateway CA",
+            ])
+        }
         for name in names {
-            try "subjectAltName=DNS:\(name)\nextendedKeyUsage=serverAuth\n"
+            try "subjectAltName=DNS:\(name)\nextendedKeyUsage=\(usage)\n"
                 .write(to: directory.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
             try Namespace.run([
                 openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path("\(name).key"),
@@ -188,8 +191,9 @@ import Testing
         }
     }
 
-    /// A `kubernetes.io/tls` Secret holding `NAME.crt` and `NAME.key`.
-    static func tlsSecret(_ secretName: String, certificateOf name: String, in directory: URL) throws -> String {
+    /// A `kubernetes.io/tls` Secret holding `NAME.crt` and `NAME.key`, and the CA's certificate
+    /// as `ca.crt` with `includingCA` (a MUTUAL server's clients must chain to it).
+    static func tlsSecret(_ secretName: String, certificateOf name: String, in directory: URL, includingCA: Bool = false) throws -> String {
         func indented(_ file: String) throws -> String {
             try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
                 .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
@@ -204,7 +208,7 @@ import Testing
             \(try indented("\(name).crt"))
               tls.key: |
             \(try indented("\(name).key"))
-            """
+            """ + (includingCA ? "\n  ca.crt: |\n" + (try indented("ca.crt")) : "")
     }
 
     static let tlsGateway = gateway(servers: [
@@ -257,6 +261,41 @@ import Testing
             #expect(redirect?.output == "301 https://shop.example.com/cart/?page=2", "httpsRedirect answers 301 to the https URL")
             // A TCP port reads no Host header: any name reaches the cart through the splice.
             #expect(Self.body(namespace, "http://127.0.0.1:8090/cart/") == "the cart pod\n", "a tcp route splices bytes to its service")
+        }
+    }
+
+    @Test(.enabled(if: Namespace.isAvailable(tools: [AgentTLSPassthroughTests.openssl]),
+                   "needs root, iproute2, python3, curl, nft and openssl (scripts/install-deps)"))
+    func mutualTLSAdmitsOnlyClientsWithACertificateFromTheCA() throws {
+        let gateway = Self.gateway(servers: [
+            "{port: {number: 8443, name: https-shop, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: MUTUAL, credentialName: shop-mtls}}",
+        ])
+        try Self.withGateway(
+            pages: ["cart/cart/index.html": "the cart pod\n"],
+            manifests: { directory in
+                try Self.makeCertificates(for: ["shop.example.com"], in: directory)
+                try Self.makeCertificates(for: ["operator"], in: directory, usage: "clientAuth")
+                // A client certificate from another CA.
+                let stranger = directory.appendingPathComponent("stranger")
+                try FileManager.default.createDirectory(at: stranger, withIntermediateDirectories: true)
+                try Self.makeCertificates(for: ["operator"], in: stranger, usage: "clientAuth")
+                return [
+                    "gateway.yaml": gateway, "routes.yaml": Self.shopRoutes(cartService: "cart"),
+                    "shop-mtls.yaml": try Self.tlsSecret("shop-mtls", certificateOf: "shop.example.com", in: directory, includingCA: true),
+                ]
+            }
+        ) { namespace, directory in
+            func path(_ file: String) -> String { directory.appendingPathComponent(file).path }
+            let url = ["https://shop.example.com:8443/cart/"]
+            #expect(Namespace.eventually {
+                Self.curl(namespace, url, extra: ["--cacert", path("ca.crt"), "--cert", path("operator.crt"), "--key", path("operator.key")])?
+                    .output == "the cart pod\n"
+            }, "a client with a certificate from the credential's CA is served")
+            let anonymous = Self.curl(namespace, url, extra: ["--cacert", path("ca.crt")])
+            #expect(anonymous?.status != 0 && anonymous?.output.isEmpty == true, "no client certificate: the handshake fails (curl \(anonymous?.status ?? -1))")
+            let stranger = Self.curl(
+                namespace, url, extra: ["--cacert", path("ca.crt"), "--cert", path("stranger/operator.crt"), "--key", path("stranger/operator.key")])
+            #expect(stranger?.status != 0 && stranger?.output.isEmpty == true, "a certificate from another CA is refused (curl \(stranger?.status ?? -1))")
         }
     }
 }

@@ -28,9 +28,37 @@ import Testing
         ])
         #expect(routes.ports.isEmpty)
         #expect(routes.problems == [
-            "Gateway shop/edge-gateway port 443: HTTPS with tls.mode PASSTHROUGH is not served (SIMPLE is: TLS ends at the gateway)",
+            "Gateway shop/edge-gateway port 443: HTTPS with tls.mode PASSTHROUGH is not served (SIMPLE and MUTUAL are: TLS ends at the gateway)",
             "Gateway shop/edge-gateway port 8443: HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate",
         ])
+    }
+
+    /// MUTUAL needs the CA clients' certificates chain to: without it the port is not served
+    /// at all, rather than served without client certificates.
+    @Test func mutualTLSWithoutACAIsNotServedAndMixingModesIsSaid() throws {
+        let routes = try Self.routes(servers: [
+            #"{port: {number: 443, name: a, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: a-tls}}"#,
+            #"{port: {number: 443, name: b, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: a-tls}}"#,
+        ])
+        #expect(routes.listeners[443]?.protocol == .https)
+        #expect(routes.problems.isEmpty)
+        let withoutCA = Secret(
+            metadata: ObjectMeta(name: "a-tls", namespace: "shop"), type: Secret.tlsType,
+            stringData: [
+                "tls.crt": String(decoding: KubernetesTLSFixtures.serverCertificate, as: UTF8.self),
+                "tls.key": String(decoding: KubernetesTLSFixtures.serverKey, as: UTF8.self),
+            ])
+        let refused = GatewayTLSContexts(routes: routes) { $0 == withoutCA.key ? withoutCA : nil }
+        #expect(refused.contexts.isEmpty)
+        #expect(refused.problems == [
+            "Gateway port 443: MUTUAL without a usable ca.crt; its connections are closed",
+            "Gateway shop/edge-gateway port 443 credentialName a-tls: MUTUAL needs ca.crt in Secret shop/a-tls, the CA clients' certificates must chain to",
+        ])
+        var withCA = withoutCA
+        withCA.stringData["ca.crt"] = String(decoding: KubernetesTLSFixtures.certificateAuthority, as: UTF8.self)
+        let served = GatewayTLSContexts(routes: routes) { $0 == withCA.key ? withCA : nil }
+        #expect(served.contexts[443] != nil)
+        #expect(served.problems == ["Gateway port 443: SIMPLE and MUTUAL servers share it; every client there must present a certificate"])
     }
 
     @Test func aMissingOrBrokenSecretIsNamed() throws {
