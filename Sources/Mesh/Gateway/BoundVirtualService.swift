@@ -55,11 +55,22 @@ struct BoundVirtualService {
             return ObjectKey(namespace: service.metadata.namespace, name: name)
         })
         let namespace = self.namespace
+        if !service.spec.unsupportedFields.isEmpty {
+            problems.append("VirtualService \(service.key): \(service.spec.unsupportedFields.joined(separator: ", ")) not implemented by this gateway; ignored")
+        }
         http = service.spec.http.enumerated().map { index, route in
-            HTTPRoute(
+            if !route.unsupportedFields.isEmpty {
+                problems.append("VirtualService \(service.key) http[\(index)]: \(route.unsupportedFields.joined(separator: ", ")) not implemented; the route is served without them")
+            }
+            return HTTPRoute(
                 name: "VirtualService \(service.key) http[\(index)]\(route.name.map { " (\($0))" } ?? "")",
-                matches: route.match.map { match -> URIMatch? in
-                    match.uri.map { uri -> URIMatch in
+                matches: route.match.enumerated().map { matchIndex, match -> URIMatch? in
+                    // A condition left out would let the match take requests it should not.
+                    guard match.unsupportedFields.isEmpty else {
+                        problems.append("VirtualService \(service.key) http[\(index)].match[\(matchIndex)]: \(match.unsupportedFields.joined(separator: ", ")) not implemented; the match fits no request")
+                        return .invalid
+                    }
+                    return match.uri.map { uri -> URIMatch in
                         switch uri {
                         case .exact(let value): return .exact(value)
                         case .prefix(let value): return .prefix(value)
@@ -73,13 +84,20 @@ struct BoundVirtualService {
                 },
                 destinations: Self.destinations(route.route, namespace: namespace, clusterDomain: clusterDomain))
         }
-        tcp = Self.tcpRoutes(service, clusterDomain: clusterDomain)
+        tcp = Self.tcpRoutes(service, clusterDomain: clusterDomain, problems: &problems)
     }
 
-    private static func tcpRoutes(_ service: VirtualService, clusterDomain: String) -> [TCPRoute] {
-        service.spec.tcp.enumerated().map { index, route in
+    private static func tcpRoutes(_ service: VirtualService, clusterDomain: String, problems: inout [String]) -> [TCPRoute] {
+        service.spec.tcp.enumerated().compactMap { index, route in
+            let label = "VirtualService \(service.key) tcp[\(index)]"
+            for (matchIndex, match) in route.match.enumerated() where !match.unsupportedFields.isEmpty {
+                problems.append("\(label).match[\(matchIndex)]: \(match.unsupportedFields.joined(separator: ", ")) not implemented; the match fits no connection")
+            }
+            let usable = route.match.filter(\.unsupportedFields.isEmpty)
+            // Every match has a condition we cannot check: the route takes nothing.
+            if !route.match.isEmpty && usable.isEmpty { return nil }
             // A match without a port fits every port, as no match at all does.
-            let ports = route.match.contains { $0.port == nil } ? [] : route.match.compactMap(\.port)
+            let ports = usable.contains { $0.port == nil } ? [] : usable.compactMap(\.port)
             return TCPRoute(
                 name: "VirtualService \(service.key) tcp[\(index)]", ports: ports,
                 destinations: destinations(route.route, namespace: service.metadata.namespace, clusterDomain: clusterDomain))

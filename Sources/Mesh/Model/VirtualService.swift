@@ -1,5 +1,7 @@
 /// An Istio `VirtualService`: HTTP and TCP routing rules for a set of hosts, bound to mesh
-/// traffic or to Gateways. Only matching on URI (HTTP) and port (TCP) is modelled.
+/// traffic or to Gateways. Only matching on URI (HTTP) and port (TCP) is modelled; every other
+/// field present is named in `unsupportedFields` of its level, so the gateway can say what it
+/// does not do instead of silently doing less.
 public struct VirtualService: Decodable, Hashable, Sendable {
     public var metadata: ObjectMeta
     public var spec: Spec
@@ -17,6 +19,8 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         public var gateways: [String]
         public var http: [HTTPRoute]
         public var tcp: [TCPRoute]
+        /// Fields of the spec present but not modelled (`tls`, `exportTo`, ...), in document order.
+        public var unsupportedFields: [String] = []
 
         public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], tcp: [TCPRoute] = []) {
             self.hosts = hosts
@@ -33,6 +37,7 @@ public struct VirtualService: Decodable, Hashable, Sendable {
             gateways = try container.decodeList([String].self, forKey: .gateways)
             http = try container.decodeList([HTTPRoute].self, forKey: .http)
             tcp = try container.decodeList([TCPRoute].self, forKey: .tcp)
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["hosts", "gateways", "http", "tcp"])
         }
     }
 
@@ -41,6 +46,8 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         /// Any one match selects the route; no matches means every request.
         public var match: [HTTPMatch]
         public var route: [RouteDestination]
+        /// Fields present but not implemented (`rewrite`, `timeout`, `retries`, ...).
+        public var unsupportedFields: [String] = []
 
         public init(name: String? = nil, match: [HTTPMatch] = [], route: [RouteDestination]) {
             self.name = name
@@ -55,14 +62,25 @@ public struct VirtualService: Decodable, Hashable, Sendable {
             name = try container.decodeIfPresent(String.self, forKey: .name)
             match = try container.decodeList([HTTPMatch].self, forKey: .match)
             route = try container.decodeList([RouteDestination].self, forKey: .route)
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["name", "match", "route"])
         }
     }
 
     public struct HTTPMatch: Decodable, Hashable, Sendable {
         public var uri: StringMatch?
+        /// Conditions present but not implemented (`headers`, `method`, `queryParams`, ...).
+        public var unsupportedFields: [String] = []
 
         public init(uri: StringMatch?) {
             self.uri = uri
+        }
+
+        enum CodingKeys: String, CodingKey { case uri }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            uri = try container.decodeIfPresent(StringMatch.self, forKey: .uri)
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["uri", "name"])
         }
     }
 
@@ -109,9 +127,19 @@ public struct VirtualService: Decodable, Hashable, Sendable {
 
     public struct L4Match: Decodable, Hashable, Sendable {
         public var port: Int?
+        /// Conditions present but not implemented (`sourceLabels`, `destinationSubnets`, ...).
+        public var unsupportedFields: [String] = []
 
         public init(port: Int?) {
             self.port = port
+        }
+
+        enum CodingKeys: String, CodingKey { case port }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            port = try container.decodeIfPresent(Int.self, forKey: .port)
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["port"])
         }
     }
 

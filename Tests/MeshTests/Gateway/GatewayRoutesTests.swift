@@ -179,6 +179,46 @@ import Testing
                 "the route's other match still fits")
     }
 
+    /// What a user wrote for Istio and this gateway does not do is said, per object, never
+    /// dropped in silence; a match condition it cannot check makes the match fit nothing rather
+    /// than take requests the condition would have kept out.
+    @Test func fieldsNotImplementedAreReportedAndUncheckableMatchesFitNothing() throws {
+        let routes = try Self.routes(virtualServices: [
+            """
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: shop, namespace: shop}
+            spec:
+              hosts: [shop.example.com]
+              gateways: [edge-gateway]
+              exportTo: ["."]
+              tls: [{match: [{sniHosts: [shop.example.com]}], route: [{destination: {host: cart}}]}]
+              http:
+              - match: [{uri: {prefix: /cart}, headers: {x-canary: {exact: "1"}}}]
+                route: [{destination: {host: canary}}]
+              - match: [{uri: {prefix: /cart}}]
+                timeout: 2s
+                retries: {attempts: 3}
+                route: [{destination: {host: cart}}]
+            """,
+        ])
+        #expect(routes.problems == [
+            "VirtualService shop/shop http[0].match[0]: headers not implemented; the match fits no request",
+            "VirtualService shop/shop http[1]: retries, timeout not implemented; the route is served without them",
+            "VirtualService shop/shop: exportTo, tls not implemented by this gateway; ignored",
+        ])
+        #expect(Self.destination(routes.decide(port: 80, hostHeader: "shop.example.com", target: "/cart")) == ["shop/cart:-/100"],
+                "the canary route's header match is not checked, so it takes nothing; the next route does")
+    }
+
+    @Test func aTCPMatchWithAnUncheckableConditionFitsNoConnection() throws {
+        let guarded = Self.databaseRoutes.replacingOccurrences(of: "- match: [{port: 5432}]", with: "- match: [{port: 5432, sourceLabels: {app: billing}}]")
+        #expect(guarded != Self.databaseRoutes)
+        let routes = try Self.routes(gateways: [Self.databaseGateway], virtualServices: [guarded])
+        #expect(routes.decideStream(port: 5432) == .notFound("no VirtualService tcp route for port 5432"))
+        #expect(routes.problems == ["VirtualService shop/databases tcp[0].match[0]: sourceLabels not implemented; the match fits no connection"])
+    }
+
     // MARK: Destinations
 
     @Test func destinationNamesResolveToServices() {
