@@ -132,7 +132,10 @@ public final class EdgeAgent: @unchecked Sendable {
         self.proxy = proxy
         self.gateway = configuration.gateway.map { IngressGateway(proxy: proxy, configuration: $0) }
         self.socks5Proxy = configuration.socks5.map {
-            Socks5NodeProxy(host: host, table: table, tunnel: tunnel ?? agentTunnel?.tunnel, configuration: $0)
+            let socks5 = Socks5NodeProxy(host: host, table: table, tunnel: tunnel ?? agentTunnel?.tunnel, configuration: $0)
+            // Its sessions show in `GET /flows` with the proxy's own.
+            socks5.onConnected = { [unowned proxy] flow in proxy.record(flow) }
+            return socks5
         }
     }
 

@@ -29,6 +29,8 @@ public final class Socks5NodeProxy: @unchecked Sendable {
     public let configuration: Socks5Configuration
     let dialer: BackendDialer
     public internal(set) var statistics = Statistics()
+    /// Told of each session connected to a node (the agent keeps them with its proxy's flows).
+    var onConnected: ((ProxiedFlow) -> Void)?
     private var listener: Channel?
     var logger: Logger { host.logger }
 

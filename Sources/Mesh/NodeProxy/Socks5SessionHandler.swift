@@ -154,6 +154,8 @@ final class Socks5SessionHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         state = .spliced
         proxy.statistics.sessionsConnected += 1
+        proxy.onConnected?(proxy.dialer.flow(
+            to: target, over: backend, service: "node \(target.nodeName ?? "?")", transport: .socks5, client: context.channel.remoteAddress))
         proxy.logger.debug("socks5: \(context.channel.remoteAddress.map { "\($0)" } ?? "?") connected to \(target.nodeName ?? "?") port \(target.port)")
         context.writeAndFlush(wrapOutboundOut(Socks5Wire.reply(.succeeded)), promise: nil)
         let splice = ChannelSpliceHandler()

@@ -11,6 +11,8 @@ public struct ProxiedFlow: Sendable, Hashable, Codable {
         case http
         /// A UDP session (one client address and port).
         case udp
+        /// A SOCKS5 node proxy session, to a port of a node (`service` is "node NAME").
+        case socks5
     }
 
     /// The proxy's sequence number for it, from 1.

@@ -6,24 +6,14 @@ extension ServiceProxy {
     func noteFlow(
         to backend: ServiceBackend, over channel: Channel, route: ProxyRoute, transport: ProxiedFlow.Transport, client: SocketAddress?
     ) {
-        let path: PeerPathKind
-        let via: SocketAddress?
-        let tunnelled = dialer.usesTunnel(backend)
-        if let stream = channel as? TunnelStreamChannel {
-            path = stream.pathKind
-            via = stream.parent?.remoteAddress
-        } else if backend.nodeName == host.name {
-            path = .local
-            via = backend.address.socketAddress(port: backend.port)
-        } else {
-            path = .direct
-            via = tunnelled ? nil : backend.address.socketAddress(port: backend.port)
-        }
         let portName = route.portName.isEmpty ? String(route.address.port) : route.portName
-        flowLog.record(ProxiedFlow(
-            id: 0, service: "\(route.service):\(portName)", transport: transport, client: client?.ipPortText,
-            backend: backend.description, node: backend.nodeName, path: path, tunnelled: tunnelled, via: via?.ipPortText,
-            openedAt: Double(host.now.uptimeNanoseconds) / 1e9))
+        flowLog.record(dialer.flow(
+            to: backend, over: channel, service: "\(route.service):\(portName)", transport: transport, client: client))
+    }
+
+    /// Keeps `flow` (carried by another part of the agent: the SOCKS5 node proxy) with the proxy's own.
+    func record(_ flow: ProxiedFlow) {
+        flowLog.record(flow)
     }
 
     /// Calls `observer` with every flow from now on (the ring keeps only the recent ones).

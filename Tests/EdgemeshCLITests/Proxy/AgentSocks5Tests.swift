@@ -50,6 +50,9 @@ import Testing
         let unknown = try Self.curl(namespace, "http://node-z:8080/", user: "ops:s3cret")
         #expect(unknown.status != 0 && unknown.output.hasSuffix("(4)\n"), "an unknown node: reply 4, host unreachable: \(unknown.output)")
 
+        let flows = try namespace.run([EdgemeshProcess.binary.path, "flows"])
+        #expect(flows.output.contains(" socks5 node node-a ") && flows.output.contains("-> \(Namespace.podAddress):8080 on node-a: local"),
+                "each connected session is listed with the proxy's flows: \(flows.output)")
         let status = try namespace.run([EdgemeshProcess.binary.path, "status"])
         #expect(status.output.contains("socks5 on \(Namespace.agentAddress):10800 to node ports 8080 (credentials required)"), "\(status.output)")
         #expect(status.output.contains("1 not allowed") && status.output.contains("1 host unreachable"), "\(status.output)")
