@@ -133,13 +133,10 @@ struct AgentSettings: Sendable, CustomStringConvertible {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw AgentSettingsError("--socks5-credentials \"\(path)\" cannot be read")
             }
-            let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex, line.index(after: colon) != line.endIndex,
-                line[..<colon].utf8.count <= 255, line[line.index(after: colon)...].utf8.count <= 255
-            else {
+            guard let read = Socks5Credentials(usernameColonPassword: text) else {
                 throw AgentSettingsError("--socks5-credentials \"\(path)\" must hold username:password (each 1-255 bytes)")
             }
-            credentials = Socks5Credentials(username: String(line[..<colon]), password: String(line[line.index(after: colon)...]))
+            credentials = read
         }
         let port = command.socks5Port ?? file?.socks5ListenPort ?? Socks5Configuration.defaultPort
         var address = listenAddress

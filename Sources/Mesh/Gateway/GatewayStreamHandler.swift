@@ -50,17 +50,12 @@ final class GatewayStreamHandler: ChannelInboundHandler, RemovableChannelHandler
             backend.channel.close(promise: nil)
             return
         }
-        let splice = ChannelSpliceHandler()
         do {
-            try backend.channel.pipeline.syncOperations.addHandler(splice)
-            try context.pipeline.syncOperations.addHandler(splice)
+            try ChannelSpliceHandler.replace(context, splicingTo: backend.channel)
         } catch {
             backend.channel.close(promise: nil)
             refuse(error)
-            return
         }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        splice.startReading()
     }
 
     private func refuse(_ error: Error) {

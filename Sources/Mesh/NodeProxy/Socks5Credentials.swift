@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one username and password the SOCKS5 node proxy accepts (RFC 1929), when set.
 public struct Socks5Credentials: Sendable, Hashable {
     public var username: [UInt8]
@@ -6,6 +8,16 @@ public struct Socks5Credentials: Sendable, Hashable {
     public init(username: String, password: String) {
         self.username = Array(username.utf8)
         self.password = Array(password.utf8)
+    }
+
+    /// Reads `username:password` (a credentials file's one line, surrounding whitespace
+    /// ignored); nil unless each part is 1-255 bytes, as RFC 1929 carries them.
+    public init?(usernameColonPassword text: String) {
+        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let colon = line.firstIndex(of: ":") else { return nil }
+        let username = line[..<colon], password = line[line.index(after: colon)...]
+        guard (1...255).contains(username.utf8.count), (1...255).contains(password.utf8.count) else { return nil }
+        self.init(username: String(username), password: String(password))
     }
 
     /// Compares in time that depends on the lengths only, so a wrong guess does not tell how

@@ -158,25 +158,14 @@ final class Socks5SessionHandler: ChannelInboundHandler, RemovableChannelHandler
             to: target, over: backend, service: "node \(target.nodeName ?? "?")", transport: .socks5, client: context.channel.remoteAddress))
         proxy.logger.debug("socks5: \(context.channel.remoteAddress.map { "\($0)" } ?? "?") connected to \(target.nodeName ?? "?") port \(target.port)")
         context.writeAndFlush(wrapOutboundOut(Socks5Wire.reply(.succeeded)), promise: nil)
-        let splice = ChannelSpliceHandler()
+        let replayed = received
+        received = ByteBuffer()
         do {
-            try backend.pipeline.syncOperations.addHandler(splice)
-            try context.pipeline.syncOperations.addHandler(splice)
+            try ChannelSpliceHandler.replace(context, splicingTo: backend, replaying: replayed, clientInputEnded: clientInputEnded)
         } catch {
             backend.close(promise: nil)
             context.close(promise: nil)
-            return
         }
-        if received.readableBytes > 0 {
-            backend.writeAndFlush(received, promise: nil)
-            received = ByteBuffer()
-        }
-        if clientInputEnded {
-            splice.inputAlreadyEnded(on: context.channel)
-            backend.close(mode: .output, promise: nil)
-        }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        splice.startReading()
     }
 
     /// Replies with `code` and closes once the reply is written.

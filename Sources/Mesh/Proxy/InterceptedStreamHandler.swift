@@ -161,26 +161,15 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         }
         state = .spliced
         proxy.statistics.streamsProxied += 1
-        let splice = ChannelSpliceHandler()
+        let replayed = received
+        received = ByteBuffer()
         do {
-            try backend.channel.pipeline.syncOperations.addHandler(splice)
-            try context.pipeline.syncOperations.addHandler(splice)
+            try ChannelSpliceHandler.replace(context, splicingTo: backend.channel, replaying: replayed, clientInputEnded: clientInputEnded)
         } catch {
             proxy.logger.error("could not splice a connection to \(backend.choice.backend): \(error)")
             backend.channel.close(promise: nil)
             context.close(promise: nil)
-            return
         }
-        if received.readableBytes > 0 {
-            backend.channel.writeAndFlush(received, promise: nil)
-            received = ByteBuffer()
-        }
-        if clientInputEnded {
-            splice.inputAlreadyEnded(on: context.channel)
-            backend.channel.close(mode: .output, promise: nil)
-        }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        splice.startReading()
     }
 
     /// Resets the client's connection: a graceful close would read as an empty answer (curl's

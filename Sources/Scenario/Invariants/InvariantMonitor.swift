@@ -174,21 +174,24 @@ public final class InvariantMonitor {
         }
         guard flow.tunnelled, let peer = flow.node else { return }
         tunnelledFlowsChecked += 1
+        if let problem = pathProblem(of: flow, to: peer) {
+            violate(.observedPath, at: time, "\(node)'s agent reported a flow to \(flow.backend) on \(peer) as \(flow.path.rawValue), but it was \(problem)")
+        }
+    }
+
+    /// How a tunnelled flow's reported path disagrees with where its bytes were sent; nil when it agrees.
+    private func pathProblem(of flow: ProxiedFlow, to peer: String) -> String? {
         let via = flow.via.flatMap(HostPort.init)?.host
         let throughRelay = via.map(relayAddresses.contains) ?? false
-        let problem: String?
         switch flow.path {
         case .relayed:
-            problem = throughRelay ? nil : "sent to \(via ?? "an unknown address"), no relay's"
+            return throughRelay ? nil : "sent to \(via ?? "an unknown address"), no relay's"
         case .direct, .holePunched:
-            problem = throughRelay ? "sent to the relay at \(via ?? "?")"
-                : via.map { faces[peer]?.contains($0) == true } == true ? nil
-                : "sent to \(via ?? "an unknown address"), not an address of \(peer) (\((faces[peer] ?? []).sorted().joined(separator: ", ")))"
+            if throughRelay { return "sent to the relay at \(via ?? "?")" }
+            if let via, faces[peer]?.contains(via) == true { return nil }
+            return "sent to \(via ?? "an unknown address"), not an address of \(peer) (\((faces[peer] ?? []).sorted().joined(separator: ", ")))"
         case .local:
-            problem = "carried through the tunnel to \(peer)"
-        }
-        if let problem {
-            violate(.observedPath, at: time, "\(node)'s agent reported a flow to \(flow.backend) on \(peer) as \(flow.path.rawValue), but it was \(problem)")
+            return "carried through the tunnel to \(peer)"
         }
     }
 
