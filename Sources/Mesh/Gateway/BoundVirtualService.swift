@@ -1,39 +1,11 @@
-/// A VirtualService as the gateway reads it: hosts parsed, gateway names resolved, URI matches
-/// compiled.
+/// A VirtualService as the gateway reads it: hosts parsed, gateway names resolved, routes
+/// compiled (`GatewayHTTPRoute`).
 struct BoundVirtualService {
-    struct HTTPRoute {
-        var name: String
-        /// Any one fits; none means every path.
-        var matches: [URIMatch?]
-        var destinations: [GatewayDestination]
-
-        func fits(_ path: String) -> Bool {
-            matches.isEmpty || matches.contains { $0?.fits(path) ?? true }
-        }
-    }
-
-    enum URIMatch {
-        case exact(String)
-        case prefix(String)
-        case regex(Regex<AnyRegexOutput>)
-        /// A pattern that did not compile: fits nothing (and is reported).
-        case invalid
-
-        func fits(_ path: String) -> Bool {
-            switch self {
-            case .exact(let value): path == value
-            case .prefix(let value): path.hasPrefix(value)
-            case .regex(let regex): (try? regex.wholeMatch(in: path)) != nil
-            case .invalid: false
-            }
-        }
-    }
-
     var key: ObjectKey
     var namespace: String
     var hosts: [HostPattern]
     var gateways: Set<ObjectKey>
-    var http: [HTTPRoute]
+    var http: [GatewayHTTPRoute]
     var tcp: [TCPRoute]
 
     struct TCPRoute {
@@ -59,30 +31,9 @@ struct BoundVirtualService {
             problems.append("VirtualService \(service.key): \(service.spec.unsupportedFields.joined(separator: ", ")) not implemented by this gateway; ignored")
         }
         http = service.spec.http.enumerated().map { index, route in
-            if !route.unsupportedFields.isEmpty {
-                problems.append("VirtualService \(service.key) http[\(index)]: \(route.unsupportedFields.joined(separator: ", ")) not implemented; the route is served without them")
-            }
-            return HTTPRoute(
-                name: "VirtualService \(service.key) http[\(index)]\(route.name.map { " (\($0))" } ?? "")",
-                matches: route.match.enumerated().map { matchIndex, match -> URIMatch? in
-                    // A condition left out would let the match take requests it should not.
-                    guard match.unsupportedFields.isEmpty else {
-                        problems.append("VirtualService \(service.key) http[\(index)].match[\(matchIndex)]: \(match.unsupportedFields.joined(separator: ", ")) not implemented; the match fits no request")
-                        return .invalid
-                    }
-                    return match.uri.map { uri -> URIMatch in
-                        switch uri {
-                        case .exact(let value): return .exact(value)
-                        case .prefix(let value): return .prefix(value)
-                        case .regex(let pattern):
-                            do { return .regex(try Regex(pattern)) } catch {
-                                problems.append("VirtualService \(service.key) http[\(index)]: uri regex \"\(pattern)\" does not compile (\(error)); the match fits nothing")
-                                return .invalid
-                            }
-                        }
-                    }
-                },
-                destinations: Self.destinations(route.route, namespace: namespace, clusterDomain: clusterDomain))
+            GatewayHTTPRoute(
+                route, label: "VirtualService \(service.key) http[\(index)]", namespace: namespace, clusterDomain: clusterDomain,
+                problems: &problems)
         }
         tcp = Self.tcpRoutes(service, clusterDomain: clusterDomain, problems: &problems)
     }

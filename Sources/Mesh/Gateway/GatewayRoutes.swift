@@ -1,3 +1,5 @@
+import NIOHTTP1
+
 /// What the gateway role serves, read from the Gateways whose selector matches the gateway's
 /// labels and the VirtualServices bound to them: the ports to listen on and, for each request,
 /// where it goes. A value, rebuilt whenever the service table changes, so that a request is
@@ -67,13 +69,32 @@ public struct GatewayRoutes {
     }
 
     /// Where one request (or connection) goes.
-    public enum Decision: Hashable, Sendable {
-        /// To one of these destinations, drawn by weight.
-        case forward([GatewayDestination], route: String)
+    public enum Decision: Equatable, Sendable {
+        /// To one of its destinations, drawn by weight.
+        case forward(ForwardedRequest)
+        /// Answered by the gateway: a redirect, a direct response, a CORS preflight.
+        case reply(LocalReply)
         /// A `301` to the same URL over https (the server's `tls.httpsRedirect`).
         case redirectToHTTPS
         /// A `404`, for the reason given.
         case notFound(String)
+    }
+
+    /// Where a connection to a TCP port goes.
+    public enum StreamDecision: Hashable, Sendable {
+        /// Spliced to one of these destinations, drawn by weight.
+        case splice([GatewayDestination], route: String)
+        case notFound(String)
+    }
+
+    /// A request a route forwards, as the backend is to get it.
+    public struct ForwardedRequest: Equatable, Sendable {
+        public var destinations: [GatewayDestination]
+        /// The route's name, for logs and answers.
+        public var route: String
+        /// The request rewritten and with its headers edited by the route.
+        public var head: HTTPRequestHead
+        public var policy: HTTPExchangePolicy
     }
 
     /// The ports to listen on, by number.
@@ -156,32 +177,39 @@ public struct GatewayRoutes {
         }
     }
 
-    /// Where a request to `port` with this `Host` header and request target goes.
+    /// Where a request to `port` with this `Host` header and request target goes (a GET).
     public func decide(port: UInt16, hostHeader: String?, target: String) -> Decision {
+        let scheme = listeners[port]?.protocol == .https ? "https" : "http"
+        return decide(GatewayRequest(port: port, scheme: scheme, hostHeader: hostHeader, target: target))
+    }
+
+    /// Where `request` goes: the first route that fits, of the VirtualServices bound to a
+    /// server of its port that serves its host.
+    public func decide(_ request: GatewayRequest) -> Decision {
+        let port = request.port
         guard let listener = listeners[port], listener.protocol != .tcp else {
             return .notFound("no HTTP server of a Gateway listens on port \(port)")
         }
-        let host = HostPattern.requestHost(fromHeader: hostHeader ?? "")
+        let host = request.host
         let servers = listener.servers.filter { $0.serves(host, forNamespace: nil) }
         guard !servers.isEmpty else {
             return .notFound("no Gateway server on port \(port) serves host \"\(host)\"")
         }
         if servers.contains(where: { $0.tls?.httpsRedirect == true }) { return .redirectToHTTPS }
-        let path = Self.path(ofTarget: target)
         for service in virtualServices {
             guard service.hosts.contains(where: { $0.matches(host) }),
                 servers.contains(where: { service.gateways.contains($0.gateway) && $0.serves(host, forNamespace: service.namespace) })
             else { continue }
-            if let route = service.http.first(where: { $0.fits(path) }) {
-                return .forward(route.destinations, route: route.name)
+            for route in service.http {
+                if let match = route.match(for: request) { return route.decide(request, matchedBy: match) }
             }
         }
-        return .notFound("no VirtualService route on port \(port) for host \"\(host)\" and path \"\(path)\"")
+        return .notFound("no VirtualService route on port \(port) for host \"\(host)\" and path \"\(request.path)\"")
     }
 
     /// Where a connection to a TCP `port` goes: the first `tcp` route (VirtualServices in key
     /// order) bound to a Gateway declaring the port whose match names the port, or that has none.
-    public func decideStream(port: UInt16) -> Decision {
+    public func decideStream(port: UInt16) -> StreamDecision {
         guard let listener = listeners[port], listener.protocol == .tcp else {
             return .notFound("no TCP server of a Gateway listens on port \(port)")
         }
@@ -190,21 +218,9 @@ public struct GatewayRoutes {
                 continue
             }
             if let route = service.tcp.first(where: { $0.ports.isEmpty || $0.ports.contains(Int(port)) }) {
-                return .forward(route.destinations, route: route.name)
+                return .splice(route.destinations, route: route.name)
             }
         }
         return .notFound("no VirtualService tcp route for port \(port)")
-    }
-
-    /// The path of a request target, without query or fragment; an absolute-form target
-    /// (`http://host/path`) gives its path.
-    static func path(ofTarget target: String) -> String {
-        var path = Substring(target)
-        if let scheme = path.range(of: "://"), !path[..<scheme.lowerBound].contains("/") {
-            let authority = path[scheme.upperBound...]
-            path = authority.firstIndex(of: "/").map { authority[$0...] } ?? "/"
-        }
-        if let end = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<end] }
-        return path.isEmpty ? "/" : String(path)
     }
 }

@@ -197,29 +197,33 @@ public final class IngressGateway: @unchecked Sendable {
                 decide: { [weak self] request, client in
                     // A connection may outlive its gateway (the agent stopping, the process not).
                     guard let self else {
-                        return .answer(GatewayErrorResponse(status: .serviceUnavailable, reason: "the gateway has stopped"))
+                        return .answer(LocalReply(status: .serviceUnavailable, reason: "the gateway has stopped"))
                     }
-                    let target = self.target(for: request, onPort: port)
-                    if case .route = target {
-                        Self.addForwardingHeaders(to: &request, client: client, scheme: listener.protocol == .https ? "https" : "http")
-                    }
+                    let scheme = listener.protocol == .https ? "https" : "http"
+                    let target = self.target(for: &request, onPort: port, scheme: scheme)
+                    if case .route = target { Self.addForwardingHeaders(to: &request, client: client, scheme: scheme) }
                     return target
                 }))
     }
 
-    /// Where one HTTP request goes, by the routes in force now.
-    func target(for request: HTTPRequestHead, onPort port: UInt16) -> HTTPRequestTarget {
-        let hostHeader = request.headers.first(name: "host")
-        switch routes.decide(port: port, hostHeader: hostHeader, target: request.uri) {
+    /// Where one HTTP request goes, by the routes in force now; `request` becomes what the
+    /// backend is sent (rewritten, headers edited).
+    func target(for request: inout HTTPRequestHead, onPort port: UInt16, scheme: String) -> HTTPRequestTarget {
+        switch routes.decide(GatewayRequest(port: port, scheme: scheme, head: request)) {
         case .notFound(let reason):
-            return .answer(GatewayErrorResponse(status: .notFound, reason: reason))
+            return .answer(LocalReply(status: .notFound, reason: reason))
         case .redirectToHTTPS:
-            let location = "https://" + HostPattern.requestHost(fromHeader: hostHeader ?? "") + Self.pathAndQuery(request.uri)
-            return .answer(GatewayErrorResponse(status: .movedPermanently, reason: "moved to \(location)", location: location))
-        case .forward(let destinations, let routeName):
-            switch chooseRoute(among: destinations, of: routeName) {
-            case .success(let route): return .route(route)
-            case .failure(let problem): return .answer(GatewayErrorResponse(status: .serviceUnavailable, reason: problem.reason))
+            let hostHeader = request.headers.first(name: "host") ?? ""
+            return .answer(LocalReply(redirectTo: "https://" + HostPattern.requestHost(fromHeader: hostHeader) + Self.pathAndQuery(request.uri)))
+        case .reply(let reply):
+            return .answer(reply)
+        case .forward(let forwarded):
+            switch chooseRoute(among: forwarded.destinations, of: forwarded.route) {
+            case .success(let route):
+                request = forwarded.head
+                return .route(route, forwarded.policy)
+            case .failure(let problem):
+                return .answer(LocalReply(status: .serviceUnavailable, reason: problem.reason))
             }
         }
     }
@@ -227,9 +231,8 @@ public final class IngressGateway: @unchecked Sendable {
     /// The proxy's route for a new connection to the TCP `port`, by the routes in force now.
     func streamRoute(onPort port: UInt16) -> Result<ProxyRoute, GatewayProblem> {
         switch routes.decideStream(port: port) {
-        case .forward(let destinations, let routeName): chooseRoute(among: destinations, of: routeName)
+        case .splice(let destinations, let routeName): chooseRoute(among: destinations, of: routeName)
         case .notFound(let reason): .failure(GatewayProblem(reason))
-        case .redirectToHTTPS: .failure(GatewayProblem("gateway port \(port) redirects HTTP only"))
         }
     }
 

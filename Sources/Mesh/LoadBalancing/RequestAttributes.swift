@@ -58,6 +58,11 @@ public struct HTTPRequestSummary: Hashable, Sendable {
     /// The value of query parameter `name` in the target, as sent (not percent-decoded);
     /// a parameter without `=` has the empty value.
     public func queryParameter(named name: String) -> String? {
+        Self.queryParameter(named: name, inTarget: target)
+    }
+
+    /// The value of query parameter `name` in a request target, as `queryParameter(named:)` reads it.
+    static func queryParameter(named name: String, inTarget target: String) -> String? {
         guard let questionMark = target.firstIndex(of: "?") else { return nil }
         var query = target[target.index(after: questionMark)...]
         if let fragment = query.firstIndex(of: "#") { query = query[..<fragment] }

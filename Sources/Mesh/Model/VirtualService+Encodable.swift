@@ -23,22 +23,50 @@ extension VirtualService.Spec: Encodable {
 }
 
 extension VirtualService.HTTPRoute: Encodable {
-    private enum WireKeys: String, CodingKey { case name, match, route }
-
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: WireKeys.self)
+        var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(name, forKey: .name)
         try container.encode(match, forKey: .match)
         try container.encode(route, forKey: .route)
+        try container.encodeIfPresent(redirect, forKey: .redirect)
+        try container.encodeIfPresent(directResponse, forKey: .directResponse)
+        try container.encodeIfPresent(rewrite, forKey: .rewrite)
+        try container.encodeIfPresent(timeout, forKey: .timeout)
+        try container.encodeIfPresent(retries, forKey: .retries)
+        try container.encodeIfPresent(headers, forKey: .headers)
+        try container.encodeIfPresent(corsPolicy, forKey: .corsPolicy)
     }
 }
 
 extension VirtualService.HTTPMatch: Encodable {
-    private enum WireKeys: String, CodingKey { case uri }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(name, forKey: .name)
+        try container.encodeIfPresent(uri, forKey: .uri)
+        try container.encodeIfPresent(scheme, forKey: .scheme)
+        try container.encodeIfPresent(method, forKey: .method)
+        try container.encodeIfPresent(authority, forKey: .authority)
+        if !headers.isEmpty { try container.encode(headers, forKey: .headers) }
+        if !withoutHeaders.isEmpty { try container.encode(withoutHeaders, forKey: .withoutHeaders) }
+        if !queryParams.isEmpty { try container.encode(queryParams, forKey: .queryParams) }
+        try container.encodeIfPresent(port, forKey: .port)
+        if ignoreUriCase { try container.encode(true, forKey: .ignoreUriCase) }
+    }
+}
+
+extension VirtualService.ValueMatch: Encodable {
+    private struct NoKeys: CodingKey {
+        var stringValue: String { "" }
+        var intValue: Int? { nil }
+        init?(stringValue: String) { nil }
+        init?(intValue: Int) { nil }
+    }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: WireKeys.self)
-        try container.encodeIfPresent(uri, forKey: .uri)
+        switch self {
+        case .present: _ = encoder.container(keyedBy: NoKeys.self)
+        case .value(let match): try match.encode(to: encoder)
+        }
     }
 }
 

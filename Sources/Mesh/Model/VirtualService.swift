@@ -1,7 +1,8 @@
 /// An Istio `VirtualService`: HTTP and TCP routing rules for a set of hosts, bound to mesh
-/// traffic or to Gateways. Only matching on URI (HTTP) and port (TCP) is modelled; every other
-/// field present is named in `unsupportedFields` of its level, so the gateway can say what it
-/// does not do instead of silently doing less.
+/// traffic or to Gateways. HTTP routes are modelled with their matches and what a gateway user
+/// writes (redirects, direct responses, rewrites, timeouts, retries, header edits, CORS); TCP
+/// routes match on port. Every other field present is named in `unsupportedFields` of its
+/// level, so the gateway can say what it does not do instead of silently doing less.
 public struct VirtualService: Decodable, Hashable, Sendable {
     public var metadata: ObjectMeta
     public var spec: Spec
@@ -46,41 +47,124 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         /// Any one match selects the route; no matches means every request.
         public var match: [HTTPMatch]
         public var route: [RouteDestination]
-        /// Fields present but not implemented (`rewrite`, `timeout`, `retries`, ...).
+        /// Answers with a redirect instead of forwarding.
+        public var redirect: HTTPRedirect?
+        /// Answers with a fixed response instead of forwarding.
+        public var directResponse: HTTPDirectResponse?
+        public var rewrite: HTTPRewrite?
+        /// The longest the whole exchange may take (an Istio duration); unset means no limit.
+        public var timeout: String?
+        public var retries: HTTPRetry?
+        public var headers: HeaderEdits?
+        public var corsPolicy: CorsPolicy?
+        /// Fields present but not implemented (`fault`, `mirror`, ...).
         public var unsupportedFields: [String] = []
 
-        public init(name: String? = nil, match: [HTTPMatch] = [], route: [RouteDestination]) {
+        public init(
+            name: String? = nil, match: [HTTPMatch] = [], route: [RouteDestination], redirect: HTTPRedirect? = nil,
+            directResponse: HTTPDirectResponse? = nil, rewrite: HTTPRewrite? = nil, timeout: String? = nil,
+            retries: HTTPRetry? = nil, headers: HeaderEdits? = nil, corsPolicy: CorsPolicy? = nil
+        ) {
             self.name = name
             self.match = match
             self.route = route
+            self.redirect = redirect
+            self.directResponse = directResponse
+            self.rewrite = rewrite
+            self.timeout = timeout
+            self.retries = retries
+            self.headers = headers
+            self.corsPolicy = corsPolicy
         }
 
-        enum CodingKeys: String, CodingKey { case name, match, route }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, match, route, redirect, directResponse, rewrite, timeout, retries, headers, corsPolicy
+        }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresent(String.self, forKey: .name)
             match = try container.decodeList([HTTPMatch].self, forKey: .match)
             route = try container.decodeList([RouteDestination].self, forKey: .route)
-            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["name", "match", "route"])
+            redirect = try container.decodeIfPresent(HTTPRedirect.self, forKey: .redirect)
+            directResponse = try container.decodeIfPresent(HTTPDirectResponse.self, forKey: .directResponse)
+            rewrite = try container.decodeIfPresent(HTTPRewrite.self, forKey: .rewrite)
+            timeout = try container.decodeIfPresent(String.self, forKey: .timeout)
+            retries = try container.decodeIfPresent(HTTPRetry.self, forKey: .retries)
+            headers = try container.decodeIfPresent(HeaderEdits.self, forKey: .headers)
+            corsPolicy = try container.decodeIfPresent(CorsPolicy.self, forKey: .corsPolicy)
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: Set(CodingKeys.allCases.map(\.rawValue)))
         }
     }
 
+    /// The conditions of one HTTP match; all that are set must hold.
     public struct HTTPMatch: Decodable, Hashable, Sendable {
+        public var name: String?
         public var uri: StringMatch?
-        /// Conditions present but not implemented (`headers`, `method`, `queryParams`, ...).
+        public var scheme: StringMatch?
+        public var method: StringMatch?
+        /// The `Host` header (HTTP/1.1) or `:authority` (HTTP/2), without its port.
+        public var authority: StringMatch?
+        /// By lower-case header name.
+        public var headers: [String: ValueMatch]
+        /// Headers that must not match (a header absent does not match).
+        public var withoutHeaders: [String: ValueMatch]
+        public var queryParams: [String: ValueMatch]
+        /// The gateway port the request came to.
+        public var port: Int?
+        /// Whether `uri` ignores case (exact and prefix).
+        public var ignoreUriCase: Bool
+        /// Conditions present but not implemented (`sourceLabels`, `gateways`, ...).
         public var unsupportedFields: [String] = []
 
-        public init(uri: StringMatch?) {
+        public init(
+            uri: StringMatch?, scheme: StringMatch? = nil, method: StringMatch? = nil, authority: StringMatch? = nil,
+            headers: [String: ValueMatch] = [:], withoutHeaders: [String: ValueMatch] = [:],
+            queryParams: [String: ValueMatch] = [:], port: Int? = nil, ignoreUriCase: Bool = false, name: String? = nil
+        ) {
             self.uri = uri
+            self.scheme = scheme
+            self.method = method
+            self.authority = authority
+            self.headers = headers
+            self.withoutHeaders = withoutHeaders
+            self.queryParams = queryParams
+            self.port = port
+            self.ignoreUriCase = ignoreUriCase
+            self.name = name
         }
 
-        enum CodingKeys: String, CodingKey { case uri }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, uri, scheme, method, authority, headers, withoutHeaders, queryParams, port, ignoreUriCase
+        }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
             uri = try container.decodeIfPresent(StringMatch.self, forKey: .uri)
-            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["uri", "name"])
+            scheme = try container.decodeIfPresent(StringMatch.self, forKey: .scheme)
+            method = try container.decodeIfPresent(StringMatch.self, forKey: .method)
+            authority = try container.decodeIfPresent(StringMatch.self, forKey: .authority)
+            headers = try container.decodeIfPresent([String: ValueMatch].self, forKey: .headers) ?? [:]
+            withoutHeaders = try container.decodeIfPresent([String: ValueMatch].self, forKey: .withoutHeaders) ?? [:]
+            queryParams = try container.decodeIfPresent([String: ValueMatch].self, forKey: .queryParams) ?? [:]
+            port = try container.decodeIfPresent(Int.self, forKey: .port)
+            ignoreUriCase = try container.decodeIfPresent(Bool.self, forKey: .ignoreUriCase) ?? false
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: Set(CodingKeys.allCases.map(\.rawValue)))
+        }
+    }
+
+    /// A header's or query parameter's condition: `{}` asks only that it be present.
+    public enum ValueMatch: Decodable, Hashable, Sendable {
+        case present
+        case value(StringMatch)
+
+        public init(from decoder: any Decoder) throws {
+            if try UnsupportedFields.named(in: decoder, besides: []).isEmpty {
+                self = .present
+            } else {
+                self = .value(try StringMatch(from: decoder))
+            }
         }
     }
 

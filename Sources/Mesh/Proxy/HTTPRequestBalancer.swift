@@ -21,7 +21,7 @@ import NIOHTTP1
 ///   spliced as bytes, like any other TCP connection.
 /// - A request NIO cannot parse gets a 400 and the connection closes (NIO's protocol error
 ///   handler); a backend that cannot be found or reached gets a 503 or 502
-///   (`GatewayErrorResponse`).
+///   (`LocalReply`).
 final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -30,6 +30,19 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     private struct Exchange {
         var request: HTTPRequestHead
         var route: ProxyRoute
+        var policy: HTTPExchangePolicy
+        /// Tries made after the first.
+        var retries = 0
+        /// The backends tried, which a retry avoids.
+        var tried: [ServiceBackend] = []
+        /// The request's body and end as read so far, kept to be sent again on a retry while
+        /// the policy retries and the body stays under `HTTPRetryPolicy.maximumReplayBytes`.
+        var replay: [HTTPServerRequestPart]?
+        var replayBytes = 0
+        /// The route's timeout, running from the request's end.
+        var timeout: Scheduled<Void>?
+        /// The current try's `perTryTimeout`, running from when it was sent.
+        var tryTimeout: Scheduled<Void>?
         /// Parts read while the backend was being chosen, sent once it is.
         var waiting: [HTTPServerRequestPart] = []
         var backend: BackendHTTPConnection?
@@ -112,8 +125,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             sawRequest = true
             headTimeout?.cancel()
             switch routing.target(for: &request, client: context.channel.remoteAddress) {
-            case .route(let route):
-                exchange = Exchange(request: request, route: route)
+            case .route(let route, let policy):
+                exchange = Exchange(request: request, route: route, policy: policy, replay: policy.retry.attempts > 0 ? [] : nil)
                 chooseBackend(for: request, route: route, client: context.channel.remoteAddress)
             case .answer(let response):
                 proxy.logger.debug("\(routing): \(request.method) \(request.uri) answered \(response.status.code): \(response.reason)")
@@ -121,7 +134,11 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             }
         case .body, .end:
             guard exchange != nil else { return }
-            if case .end = part { exchange?.requestEnded = true }
+            keepForReplay(part)
+            if case .end = part {
+                exchange?.requestEnded = true
+                startTimeout()
+            }
             if let backend = exchange?.backend {
                 backend.write(part)
             } else {
@@ -195,10 +212,12 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: Choosing and forwarding
 
-    private func chooseBackend(for request: HTTPRequestHead, route: ProxyRoute, client: SocketAddress?) {
+    private func chooseBackend(
+        for request: HTTPRequestHead, route: ProxyRoute, client: SocketAddress?, avoiding tried: [ServiceBackend] = []
+    ) {
         let attributes = RequestAttributes(
             clientAddress: client?.ipv4Address, httpRequest: HTTPRequestSummary(request, keeping: route.policy.hashedHeaderName))
-        proxy.connectStream(for: route, request: attributes, client: client, reusing: { [self] backend in
+        proxy.connectStream(for: route, request: attributes, client: client, avoiding: tried, reusing: { [self] backend in
             guard let open = connections[backend], open.channel.isActive else { return nil }
             return open.channel
         }).whenComplete { result in
@@ -206,7 +225,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             case .success(let connected): self.forward(to: connected)
             case .failure(let error):
                 self.proxy.logger.debug("request to \(route) not forwarded: \(error)")
-                self.closeClient(after: GatewayErrorResponse(for: error))
+                self.closeClient(after: LocalReply(for: error))
             }
         }
     }
@@ -228,7 +247,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             } catch {
                 connected.selector.connectionClosed(to: connected.choice.backend)
                 connected.channel.close(promise: nil)
-                closeClient(after: GatewayErrorResponse(for: error))
+                closeClient(after: LocalReply(for: error))
                 return
             }
             known?.close()
@@ -241,11 +260,85 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         if !deliveringClientRead { backend.flush() }
         exchange.waiting = []
         exchange.backend = backend
+        exchange.tried.append(backend.backend)
         exchange.selector = connected.selector
         exchange.setCookie = connected.choice.setCookie
+        if let perTry = exchange.policy.retry.perTryTimeout, let context {
+            exchange.tryTimeout = context.eventLoop.scheduleTask(in: perTry) { [weak self, weak backend] in
+                guard let self, let backend else { return }
+                self.tryTimedOut(on: backend, after: perTry)
+            }
+        }
         self.exchange = exchange
         backend.read()
         readClientIfWanted()
+    }
+
+    // MARK: Timeouts and retries
+
+    /// Keeps a copy of a request part while the request may still be tried again.
+    private func keepForReplay(_ part: HTTPServerRequestPart) {
+        guard exchange?.replay != nil else { return }
+        if case .body(let bytes) = part {
+            exchange?.replayBytes += bytes.readableBytes
+            if exchange!.replayBytes > HTTPRetryPolicy.maximumReplayBytes {
+                // Too long to hold for a retry: this request is tried once.
+                exchange?.replay = nil
+                return
+            }
+        }
+        exchange?.replay?.append(part)
+    }
+
+    private func startTimeout() {
+        guard let context, let limit = exchange?.policy.timeout, exchange?.timeout == nil else { return }
+        exchange?.timeout = context.eventLoop.scheduleTask(in: limit) { [weak self] in self?.timedOut(after: limit) }
+    }
+
+    /// The route's timeout passed: a 504 if the response has not begun, else the client's
+    /// connection closes (its response cut short, as Envoy resets the stream).
+    private func timedOut(after limit: TimeAmount) {
+        guard let exchange, !closing else { return }
+        proxy.statistics.requestTimeouts += 1
+        proxy.logger.debug("request to \(exchange.route) timed out after \(limit)")
+        closeClient(after: LocalReply(status: .gatewayTimeout, reason: "\(exchange.route): upstream request timeout (\(limit))"))
+    }
+
+    /// A try's `perTryTimeout` passed before its response began: tried again, or a 504.
+    private func tryTimedOut(on backend: BackendHTTPConnection, after limit: TimeAmount) {
+        guard let exchange, exchange.backend === backend, !exchange.responseStarted, !closing else { return }
+        if exchange.policy.retry.retriesTimeout, retry(because: "no response within the per-try timeout \(limit)") { return }
+        proxy.statistics.requestTimeouts += 1
+        closeClient(after: LocalReply(status: .gatewayTimeout, reason: "\(exchange.route): upstream request timeout (per try, \(limit))"))
+    }
+
+    /// Abandons the current try, whose response has not reached the client, and sends the
+    /// request to another backend; false when no retry is left or the request was not kept.
+    private func retry(because reason: String) -> Bool {
+        guard var exchange, !closing, let replay = exchange.replay, exchange.retries < exchange.policy.retry.attempts,
+            let context
+        else { return false }
+        exchange.retries += 1
+        exchange.tryTimeout?.cancel()
+        exchange.tryTimeout = nil
+        let abandoned = exchange.backend
+        if let abandoned { exchange.selector?.connectionClosed(to: abandoned.backend) }
+        exchange.backend = nil
+        exchange.selector = nil
+        exchange.setCookie = nil
+        exchange.waiting = replay
+        self.exchange = exchange
+        // Its response may still be arriving: the connection cannot carry another request.
+        if let abandoned { drop(abandoned) }
+        proxy.statistics.requestRetries += 1
+        proxy.logger.debug("request to \(exchange.route) tried again (\(exchange.retries) of \(exchange.policy.retry.attempts)): \(reason)")
+        let client = context.channel.remoteAddress
+        let wait = proxy.configuration.redialBackoff.delay(attempt: exchange.retries - 1, on: proxy.host)
+        context.eventLoop.scheduleTask(in: wait) { [weak self] in
+            guard let self, !self.closing, let current = self.exchange, current.backend == nil else { return }
+            self.chooseBackend(for: current.request, route: current.route, client: client, avoiding: current.tried)
+        }
+        return true
     }
 
     // MARK: Backend side
@@ -267,6 +360,13 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
                 context.write(wrapOutboundOut(.head(response)), promise: nil)
                 return
             }
+            if exchange.policy.retry.retries(status: Int(response.status.code)),
+                retry(because: "backend \(backend.backend) answered \(response.status.code)")
+            {
+                return
+            }
+            exchange.tryTimeout?.cancel()
+            HTTPHeaderEdit.apply(exchange.policy.responseEdits, to: &response.headers)
             if let cookie = exchange.setCookie {
                 response.headers = HTTPHeaders([("Set-Cookie", cookie)] + response.headers.map { ($0.name, $0.value) })
             }
@@ -298,8 +398,12 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         if exchange.responseStarted {
             // The client must see the response end early, not wait for the rest.
             closeClient()
+        } else if exchange.policy.retry.retriesReset,
+            retry(because: "backend \(backend.backend) closed the connection before it answered")
+        {
+            return
         } else {
-            closeClient(after: GatewayErrorResponse(
+            closeClient(after: LocalReply(
                 status: .badGateway,
                 reason: "\(exchange.route): backend \(backend.backend) closed the connection before it answered"))
         }
@@ -332,6 +436,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     private func endExchange() -> Exchange? {
         guard let ended = exchange else { return nil }
         exchange = nil
+        ended.timeout?.cancel()
+        ended.tryTimeout?.cancel()
         if let backend = ended.backend { ended.selector?.connectionClosed(to: backend.backend) }
         return ended
     }
@@ -343,7 +449,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: Closing
 
-    private func closeClient(after response: GatewayErrorResponse) {
+    private func closeClient(after response: LocalReply) {
         guard let context, !(exchange?.responseStarted ?? false) else {
             closeClient()
             return

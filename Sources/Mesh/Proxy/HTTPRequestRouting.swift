@@ -12,7 +12,7 @@ enum HTTPRequestRouting {
 
     func target(for request: inout HTTPRequestHead, client: SocketAddress?) -> HTTPRequestTarget {
         switch self {
-        case .service(let route): .route(route)
+        case .service(let route): .route(route, .none)
         case .perRequest(_, let decide): decide(&request, client)
         }
     }
@@ -27,9 +27,10 @@ extension HTTPRequestRouting: CustomStringConvertible {
     }
 }
 
-/// What becomes of one request: forwarded to a backend of a service port, or answered by the
-/// proxy itself (a gateway's 404, 503 or redirect), after which the connection closes.
+/// What becomes of one request: forwarded to a backend of a service port under a policy, or
+/// answered by the proxy itself (a gateway's 404, 503 or redirect), after which the connection
+/// closes.
 enum HTTPRequestTarget {
-    case route(ProxyRoute)
-    case answer(GatewayErrorResponse)
+    case route(ProxyRoute, HTTPExchangePolicy)
+    case answer(LocalReply)
 }

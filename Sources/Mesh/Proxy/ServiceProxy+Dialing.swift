@@ -20,9 +20,12 @@ extension ServiceProxy {
     /// the response is over, since an idle kept-alive connection carries no load. Without it,
     /// the load lasts as long as the connection.
     ///
+    /// Backends in `avoiding` (those a request was already tried on) are chosen only when no
+    /// other is left; they do not count as dial attempts.
+    ///
     /// Each success is noted in the flow log with `client` (the client's socket address).
     func connectStream(
-        for route: ProxyRoute, request: RequestAttributes, client: SocketAddress?,
+        for route: ProxyRoute, request: RequestAttributes, client: SocketAddress?, avoiding: [ServiceBackend] = [],
         reusing: (@Sendable (ServiceBackend) -> Channel?)? = nil
     ) -> EventLoopFuture<ConnectedBackend> {
         let promise = host.eventLoop.makePromise(of: ConnectedBackend.self)
@@ -34,8 +37,8 @@ extension ServiceProxy {
             cookieValue = String(random.next(), radix: 16, uppercase: false)
         }
         attempt(
-            route: route, request: request, cookieValue: cookieValue, reusing: reusing, tried: [], failures: [],
-            promise: promise)
+            route: route, request: request, cookieValue: cookieValue, reusing: reusing, avoiding: avoiding, tried: [],
+            failures: [], promise: promise)
         promise.futureResult.whenSuccess { connected in
             self.noteFlow(
                 to: connected.choice.backend, over: connected.channel, route: route, transport: reusing == nil ? .tcp : .http,
@@ -52,7 +55,7 @@ extension ServiceProxy {
 
     private func attempt(
         route: ProxyRoute, request: RequestAttributes, cookieValue: String, reusing: (@Sendable (ServiceBackend) -> Channel?)?,
-        tried: [ServiceBackend], failures: [String], promise: EventLoopPromise<ConnectedBackend>
+        avoiding: [ServiceBackend], tried: [ServiceBackend], failures: [String], promise: EventLoopPromise<ConnectedBackend>
     ) {
         let backends = backends(for: route)
         guard !backends.isEmpty else {
@@ -62,9 +65,11 @@ extension ServiceProxy {
         }
         let selector = selector(for: route)
         var random = host.random
+        // Every backend avoided or tried: any untried one will do.
+        let avoided = backends.allSatisfy { tried.contains($0) || avoiding.contains($0) } ? [] : avoiding
         guard tried.count < configuration.maximumDialAttempts,
             let choice = selector.choose(
-                among: backends, for: request, excluding: tried, at: host.now, random: &random,
+                among: backends, for: request, excluding: tried + avoided, at: host.now, random: &random,
                 generatedCookieValue: cookieValue)
         else {
             promise.fail(ServiceProxyError.backendsUnreachable(route, failures: failures))
@@ -98,8 +103,8 @@ extension ServiceProxy {
                 let wait = self.configuration.redialBackoff.delay(attempt: tried.count - 1, on: self.host)
                 self.host.eventLoop.scheduleTask(in: wait) {
                     self.attempt(
-                        route: route, request: request, cookieValue: cookieValue, reusing: reusing, tried: tried,
-                        failures: failures, promise: promise)
+                        route: route, request: request, cookieValue: cookieValue, reusing: reusing, avoiding: avoiding,
+                        tried: tried, failures: failures, promise: promise)
                 }
             }
         }

@@ -85,6 +85,10 @@ public final class ServiceProxy: @unchecked Sendable {
         public var datagramsDropped = 0
         /// HTTP connections closed because a request head was late (first or next).
         public var requestHeadTimeouts = 0
+        /// HTTP requests tried again on another backend (a route's `retries`).
+        public var requestRetries = 0
+        /// HTTP requests answered 504 or cut off at their route's `timeout`.
+        public var requestTimeouts = 0
     }
 
     public let host: any Host

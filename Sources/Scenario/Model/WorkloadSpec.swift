@@ -3,8 +3,9 @@ import Mesh
 /// A simulated application on a node: a server (a pod) or a client that sends requests.
 public struct WorkloadSpec: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
-        /// Answers every HTTP/1.1 request with its pod name; over TLS when `tls` is given.
-        case httpServer(port: UInt16, podName: String, tls: ServerTLS? = nil)
+        /// Answers every HTTP/1.1 request with its pod name; over TLS when `tls` is given; with
+        /// the status and after the delay `answer` says (a failing or slow replica).
+        case httpServer(port: UInt16, podName: String, tls: ServerTLS? = nil, answer: HTTPServerWorkload.Answer = .init())
         case tcpEcho(port: UInt16)
         case udpEcho(port: UInt16)
         case webSocketEcho(port: UInt16)

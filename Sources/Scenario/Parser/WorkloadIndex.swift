@@ -8,7 +8,7 @@ struct WorkloadIndex {
 
     var podNames: [String] {
         byName.values.compactMap { workload -> String? in
-            if case .httpServer(_, let podName, _) = workload.kind { return podName }
+            if case .httpServer(_, let podName, _, _) = workload.kind { return podName }
             return nil
         }.sorted()
     }

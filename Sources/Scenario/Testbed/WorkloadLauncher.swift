@@ -37,9 +37,9 @@ public struct WorkloadLauncher {
 
     private func starter(for workload: WorkloadSpec, resolver: @escaping NameResolver, log: RequestLog) throws -> (any Host) -> Void {
         switch workload.kind {
-        case .httpServer(let port, let podName, let tls):
+        case .httpServer(let port, let podName, let tls, let answer):
             let context = try tls.map { try WorkloadTLS.serverContext(certificateChainPEM: $0.certificateChainPEM, privateKeyPEM: $0.privateKeyPEM) }
-            return { HTTPServerWorkload.start(on: $0, port: port, podName: podName, tls: context) }
+            return { HTTPServerWorkload.start(on: $0, port: port, podName: podName, tls: context, answer: answer) }
         case .tcpEcho(let port):
             return { TCPEchoServerWorkload.start(on: $0, port: port) }
         case .udpEcho(let port):

@@ -15,7 +15,16 @@ import Testing
 
     /// The proxy bed's edge node as a gateway: HTTP on 8000 to `web`, TCP on 9000 to `echo`.
     static func gateway(_ bed: Bed, _ configuration: IngressGateway.Configuration) throws -> IngressGateway {
-        let set = ManifestSet(files: ["gw.yaml": """
+        try gateway(bed, configuration, manifests: istioObjects(
+            http: "- {route: [{destination: {host: web, port: {number: 80}}}]}",
+            tcp: "- {match: [{port: 9000}], route: [{destination: {host: echo, port: {number: 2701}}}]}"))
+    }
+
+    /// A Gateway `gw` serving HTTP on 8000 and TCP on 9000 for every host, and one VirtualService
+    /// bound to it with these `http` and `tcp` route lists (YAML block sequences).
+    static func istioObjects(http: String, tcp: String = "") -> String {
+        func indented(_ list: String) -> String { list.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") }
+        return """
             apiVersion: networking.istio.io/v1beta1
             kind: Gateway
             metadata: {name: gw, namespace: default}
@@ -31,9 +40,17 @@ import Testing
             spec:
               hosts: ["*"]
               gateways: [gw]
-              http: [{route: [{destination: {host: web, port: {number: 80}}}]}]
-              tcp: [{match: [{port: 9000}], route: [{destination: {host: echo, port: {number: 2701}}}]}]
-            """])
+              http:
+            \(indented(http))
+              tcp:
+            \(indented(tcp))
+
+            """
+    }
+
+    /// The proxy bed's edge node as a gateway serving the Istio objects in `manifests` (YAML).
+    static func gateway(_ bed: Bed, _ configuration: IngressGateway.Configuration, manifests: String) throws -> IngressGateway {
+        let set = ManifestSet(files: ["gw.yaml": manifests])
         #expect(set.problems.isEmpty, "\(set.problems)")
         for object in set.objects.values.flatMap({ $0 }) { bed.table.apply(.upsert(object)) }
         let gateway = IngressGateway(proxy: bed.proxy, configuration: configuration)

@@ -55,8 +55,17 @@ import Testing
     }
 
     static func destination(_ decision: GatewayRoutes.Decision) -> [String] {
-        guard case .forward(let destinations, _) = decision else { return [] }
-        return destinations.map { "\($0.service.map { "\($0)" } ?? "-"):\($0.port.map(String.init) ?? "-")/\($0.weight)" }
+        guard case .forward(let forwarded) = decision else { return [] }
+        return destinations(forwarded.destinations)
+    }
+
+    static func destination(_ decision: GatewayRoutes.StreamDecision) -> [String] {
+        guard case .splice(let destinations, _) = decision else { return [] }
+        return Self.destinations(destinations)
+    }
+
+    static func destinations(_ destinations: [GatewayDestination]) -> [String] {
+        destinations.map { "\($0.service.map { "\($0)" } ?? "-"):\($0.port.map(String.init) ?? "-")/\($0.weight)" }
     }
 
     // MARK: Hosts
@@ -174,7 +183,7 @@ import Testing
     @Test func anInvalidRegexFitsNothingAndIsReported() throws {
         let broken = Self.shopRoutes.replacingOccurrences(of: "regex: \"/catalog/[0-9]+\"", with: "regex: \"/catalog/[0-9\"")
         let routes = try Self.routes(virtualServices: [broken])
-        #expect(routes.problems.count == 1 && routes.problems[0].hasPrefix("VirtualService shop/shop http[1]: uri regex \"/catalog/[0-9\" does not compile"))
+        #expect(routes.problems.count == 1 && routes.problems[0].hasPrefix("VirtualService shop/shop http[1].match[1]: uri regex \"/catalog/[0-9\" does not compile"))
         #expect(Self.destination(routes.decide(port: 80, hostHeader: "shop.example.com", target: "/catalog")) == ["shop/catalog:-/100"],
                 "the route's other match still fits")
     }
@@ -194,21 +203,21 @@ import Testing
               exportTo: ["."]
               tls: [{match: [{sniHosts: [shop.example.com]}], route: [{destination: {host: cart}}]}]
               http:
-              - match: [{uri: {prefix: /cart}, headers: {x-canary: {exact: "1"}}}]
+              - match: [{uri: {prefix: /cart}, sourceLabels: {app: canary}}]
                 route: [{destination: {host: canary}}]
               - match: [{uri: {prefix: /cart}}]
-                timeout: 2s
-                retries: {attempts: 3}
+                fault: {abort: {httpStatus: 500, percentage: {value: 1}}}
+                mirror: {host: cart-shadow}
                 route: [{destination: {host: cart}}]
             """,
         ])
         #expect(routes.problems == [
-            "VirtualService shop/shop http[0].match[0]: headers not implemented; the match fits no request",
-            "VirtualService shop/shop http[1]: retries, timeout not implemented; the route is served without them",
+            "VirtualService shop/shop http[0].match[0]: sourceLabels not implemented; the match fits no request",
+            "VirtualService shop/shop http[1]: fault, mirror not implemented; the route is served without them",
             "VirtualService shop/shop: exportTo, tls not implemented by this gateway; ignored",
         ])
         #expect(Self.destination(routes.decide(port: 80, hostHeader: "shop.example.com", target: "/cart")) == ["shop/cart:-/100"],
-                "the canary route's header match is not checked, so it takes nothing; the next route does")
+                "the canary route's source match is not checked, so it takes nothing; the next route does")
     }
 
     @Test func aTCPMatchWithAnUncheckableConditionFitsNoConnection() throws {

@@ -29,7 +29,7 @@ import Testing
     @Test func serversAndClientsGetTheirSecretsCertificates() throws {
         let scenario = try ScenarioParser.load(path: Self.path)
         let servers = scenario.workloads.compactMap { workload -> WorkloadSpec.ServerTLS? in
-            if case .httpServer(_, _, let tls) = workload.kind { return tls }
+            if case .httpServer(_, _, let tls, _) = workload.kind { return tls }
             return nil
         }
         #expect(servers.count == 3)

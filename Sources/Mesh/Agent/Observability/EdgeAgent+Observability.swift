@@ -154,6 +154,8 @@ extension EdgeAgent {
         out.add("edgemesh_proxy_streams_proxied_total", .counter, help: "TCP connections carried to a backend.", value: proxy.streamsProxied)
         out.add("edgemesh_proxy_streams_refused_total", .counter, help: "TCP connections no backend took.", value: proxy.streamsRefused)
         out.add("edgemesh_proxy_dial_failures_total", .counter, help: "Failed dials to backends (retried elsewhere).", value: proxy.dialFailures)
+        out.add("edgemesh_proxy_request_retries_total", .counter, help: "HTTP requests tried again on another backend by their route's retries.", value: proxy.requestRetries)
+        out.add("edgemesh_proxy_request_timeouts_total", .counter, help: "HTTP requests answered 504 or cut off at their route's timeout.", value: proxy.requestTimeouts)
         out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
         out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
         if let gateway {
