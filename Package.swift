@@ -58,6 +58,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 // https Kubernetes API endpoints (KubernetesAPI/).
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // The gateway's TLS passthrough reads the ClientHello's server name (built for NIOSSL anyway).
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         .target(

@@ -6,7 +6,29 @@ struct BoundVirtualService {
     var hosts: [HostPattern]
     var gateways: Set<ObjectKey>
     var http: [GatewayHTTPRoute]
+    var tls: [TLSRoute]
     var tcp: [TCPRoute]
+
+    /// A `tls` route: the connections whose server name (and port) one of its matches names.
+    struct TLSRoute {
+        struct Match {
+            var serverNames: [HostPattern]
+            var port: Int?
+
+            func fits(serverName: String, port: UInt16) -> Bool {
+                (self.port == nil || self.port == Int(port)) && serverNames.contains { $0.matches(serverName) }
+            }
+        }
+
+        var name: String
+        /// Any one fits; none means every connection of the servers it is bound to.
+        var matches: [Match]
+        var destinations: [GatewayDestination]
+
+        func fits(serverName: String, port: UInt16) -> Bool {
+            matches.isEmpty || matches.contains { $0.fits(serverName: serverName, port: port) }
+        }
+    }
 
     struct TCPRoute {
         var name: String
@@ -35,7 +57,23 @@ struct BoundVirtualService {
                 route, label: "VirtualService \(service.key) http[\(index)]", namespace: namespace, clusterDomain: clusterDomain,
                 problems: &problems)
         }
+        tls = Self.tlsRoutes(service, clusterDomain: clusterDomain, problems: &problems)
         tcp = Self.tcpRoutes(service, clusterDomain: clusterDomain, problems: &problems)
+    }
+
+    private static func tlsRoutes(_ service: VirtualService, clusterDomain: String, problems: inout [String]) -> [TLSRoute] {
+        service.spec.tls.enumerated().compactMap { index, route in
+            let label = "VirtualService \(service.key) tls[\(index)]"
+            for (matchIndex, match) in route.match.enumerated() where !match.unsupportedFields.isEmpty {
+                problems.append("\(label).match[\(matchIndex)]: \(match.unsupportedFields.joined(separator: ", ")) not implemented; the match fits no connection")
+            }
+            let usable = route.match.filter(\.unsupportedFields.isEmpty)
+            if !route.match.isEmpty && usable.isEmpty { return nil }
+            return TLSRoute(
+                name: label,
+                matches: usable.map { TLSRoute.Match(serverNames: $0.sniHosts.map(HostPattern.init), port: $0.port) },
+                destinations: destinations(route.route, namespace: service.metadata.namespace, clusterDomain: clusterDomain))
+        }
     }
 
     private static func tcpRoutes(_ service: VirtualService, clusterDomain: String, problems: inout [String]) -> [TCPRoute] {

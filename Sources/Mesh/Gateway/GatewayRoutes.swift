@@ -18,6 +18,9 @@ public struct GatewayRoutes {
         case https = "HTTPS"
         /// Bytes spliced to the destination of the port's `tcp` route.
         case tcp = "TCP"
+        /// TLS passed through untouched (`tls.mode: PASSTHROUGH`): the ClientHello's server name
+        /// chooses a `tls` route, and the connection is spliced to its destination.
+        case tlsPassthrough = "TLS passthrough"
     }
 
     /// A port the gateway listens on, and the Gateway servers that declared it.
@@ -160,11 +163,15 @@ public struct GatewayRoutes {
         switch server.port.normalizedProtocol {
         case "HTTP":
             return .success(.http)
-        case "HTTPS":
+        case "HTTPS", "TLS":
             let mode = server.tls?.mode ?? .passthrough
+            if mode == .passthrough { return .success(.tlsPassthrough) }
             guard mode == .simple || mode == .mutual else {
                 return .failure(GatewayProblem(
-                    "HTTPS with tls.mode \(mode.rawValue) is not served (SIMPLE and MUTUAL are: TLS ends at the gateway)"))
+                    "\(server.port.normalizedProtocol) with tls.mode \(mode.rawValue) is not served (PASSTHROUGH is, and SIMPLE and MUTUAL for HTTPS)"))
+            }
+            guard server.port.normalizedProtocol == "HTTPS" else {
+                return .failure(GatewayProblem("TLS with tls.mode \(mode.rawValue) is not served (PASSTHROUGH is; HTTPS ends TLS at the gateway)"))
             }
             guard server.tls?.credentialName != nil else {
                 return .failure(GatewayProblem("HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate"))
@@ -173,7 +180,7 @@ public struct GatewayRoutes {
         case "TCP", "MONGO":
             return .success(.tcp)
         default:
-            return .failure(GatewayProblem("protocol \(server.port.protocol) is not served by this gateway (HTTP, HTTPS, TCP)"))
+            return .failure(GatewayProblem("protocol \(server.port.protocol) is not served by this gateway (HTTP, HTTPS, TLS, TCP)"))
         }
     }
 
@@ -187,7 +194,7 @@ public struct GatewayRoutes {
     /// server of its port that serves its host.
     public func decide(_ request: GatewayRequest) -> Decision {
         let port = request.port
-        guard let listener = listeners[port], listener.protocol != .tcp else {
+        guard let listener = listeners[port], listener.protocol == .http || listener.protocol == .https else {
             return .notFound("no HTTP server of a Gateway listens on port \(port)")
         }
         let host = request.host
@@ -222,5 +229,30 @@ public struct GatewayRoutes {
             }
         }
         return .notFound("no VirtualService tcp route for port \(port)")
+    }
+
+    /// Where a TLS connection to a passthrough `port` whose ClientHello names `serverName` goes:
+    /// the first `tls` route (VirtualServices in key order) bound to a server of the port that
+    /// serves the name, whose match names it. A ClientHello without a name fits no route.
+    public func decidePassthrough(port: UInt16, serverName: String?) -> StreamDecision {
+        guard let listener = listeners[port], listener.protocol == .tlsPassthrough else {
+            return .notFound("no TLS passthrough server of a Gateway listens on port \(port)")
+        }
+        guard let serverName = serverName.map(HostPattern.normalized), !serverName.isEmpty else {
+            return .notFound("the ClientHello to port \(port) names no server (SNI); passthrough routes by name")
+        }
+        let servers = listener.servers.filter { $0.serves(serverName, forNamespace: nil) }
+        guard !servers.isEmpty else {
+            return .notFound("no Gateway server on port \(port) serves \"\(serverName)\"")
+        }
+        for service in virtualServices {
+            guard service.hosts.contains(where: { $0.matches(serverName) }),
+                servers.contains(where: { service.gateways.contains($0.gateway) && $0.serves(serverName, forNamespace: service.namespace) })
+            else { continue }
+            if let route = service.tls.first(where: { $0.fits(serverName: serverName, port: port) }) {
+                return .splice(route.destinations, route: route.name)
+            }
+        }
+        return .notFound("no VirtualService tls route on port \(port) for \"\(serverName)\"")
     }
 }

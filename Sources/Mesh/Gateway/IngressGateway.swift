@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOTLS
 
 /// The gateway role: exposes services to the outside through the Istio Gateways whose selector
 /// matches this gateway's labels and the VirtualServices bound to them.
@@ -13,7 +14,10 @@ import NIOSSL
 /// (or 502). HTTPS servers (`tls.mode: SIMPLE`) end TLS here with the certificate of their
 /// `credentialName` Secret, chosen by the client's SNI (`GatewayTLSContexts`); a server with
 /// `tls.httpsRedirect` answers 301. TCP servers splice each connection to the destination of
-/// the VirtualService `tcp` route for their port (`GatewayStreamHandler`). Changes to Gateways,
+/// the VirtualService `tcp` route for their port; TLS servers in `PASSTHROUGH` mode splice it to
+/// the destination of the `tls` route its ClientHello's server name fits, without ending TLS
+/// (`GatewayStreamHandler`). Each HTTP route's matches, rewrites, redirects, header edits, CORS,
+/// timeout and retries apply as Istio defines them (`GatewayHTTPRoute`). Changes to Gateways,
 /// VirtualServices and Secrets apply to the next request (or handshake, or connection).
 ///
 /// Confined to the host's event loop, like the proxy it rides on.
@@ -180,10 +184,19 @@ public final class IngressGateway: @unchecked Sendable {
             // The port is being closed: this connection came in just before.
             throw GatewayProblem("gateway port \(port) is no longer served")
         }
-        if listener.protocol == .tcp {
-            try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser(
+        if listener.protocol == .tcp || listener.protocol == .tlsPassthrough {
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(IdleConnectionCloser(
                 timeout: configuration.tcpIdleTimeout, now: { [host] in host.now }, closed: { [weak self] in self?.statistics.idleCloses += 1 }))
-            try channel.pipeline.syncOperations.addHandler(GatewayStreamHandler(gateway: self, port: port))
+            guard listener.protocol == .tlsPassthrough else {
+                try pipeline.addHandler(GatewayStreamHandler(gateway: self, port: port))
+                return
+            }
+            let stream = GatewayStreamHandler(gateway: self, port: port, routing: .byServerName(helloTimeout: proxy.configuration.requestHeadTimeout))
+            try pipeline.addHandler(ByteToMessageHandler(SNIHandler { [weak stream, eventLoop = channel.eventLoop] result in
+                stream?.serverNameRead(result) ?? eventLoop.makeFailedFuture(GatewayProblem("the connection closed"))
+            }))
+            try pipeline.addHandler(stream)
             return
         }
         if listener.protocol == .https {
@@ -231,6 +244,14 @@ public final class IngressGateway: @unchecked Sendable {
     /// The proxy's route for a new connection to the TCP `port`, by the routes in force now.
     func streamRoute(onPort port: UInt16) -> Result<ProxyRoute, GatewayProblem> {
         switch routes.decideStream(port: port) {
+        case .splice(let destinations, let routeName): chooseRoute(among: destinations, of: routeName)
+        case .notFound(let reason): .failure(GatewayProblem(reason))
+        }
+    }
+
+    /// The proxy's route for a TLS connection to the passthrough `port` naming `serverName`.
+    func passthroughRoute(onPort port: UInt16, serverName: String?) -> Result<ProxyRoute, GatewayProblem> {
+        switch routes.decidePassthrough(port: port, serverName: serverName) {
         case .splice(let destinations, let routeName): chooseRoute(among: destinations, of: routeName)
         case .notFound(let reason): .failure(GatewayProblem(reason))
         }

@@ -11,14 +11,29 @@ extension VirtualService: Encodable {
 }
 
 extension VirtualService.Spec: Encodable {
-    private enum WireKeys: String, CodingKey { case hosts, gateways, http, tcp }
-
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: WireKeys.self)
+        var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(hosts, forKey: .hosts)
         try container.encode(gateways, forKey: .gateways)
         try container.encode(http, forKey: .http)
+        if !tls.isEmpty { try container.encode(tls, forKey: .tls) }
         try container.encode(tcp, forKey: .tcp)
+    }
+}
+
+extension VirtualService.TLSRoute: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(match, forKey: .match)
+        try container.encode(route, forKey: .route)
+    }
+}
+
+extension VirtualService.TLSMatch: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(sniHosts, forKey: .sniHosts)
+        try container.encodeIfPresent(port, forKey: .port)
     }
 }
 

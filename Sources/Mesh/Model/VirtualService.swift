@@ -19,26 +19,30 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         /// Gateway names (`ns/name` or `name`); empty means mesh traffic only.
         public var gateways: [String]
         public var http: [HTTPRoute]
+        /// Routes for TLS connections passed through by server name (SNI), not terminated.
+        public var tls: [TLSRoute]
         public var tcp: [TCPRoute]
-        /// Fields of the spec present but not modelled (`tls`, `exportTo`, ...), in document order.
+        /// Fields of the spec present but not modelled (`exportTo`, ...), in document order.
         public var unsupportedFields: [String] = []
 
-        public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], tcp: [TCPRoute] = []) {
+        public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], tls: [TLSRoute] = [], tcp: [TCPRoute] = []) {
             self.hosts = hosts
             self.gateways = gateways
             self.http = http
+            self.tls = tls
             self.tcp = tcp
         }
 
-        enum CodingKeys: String, CodingKey { case hosts, gateways, http, tcp }
+        enum CodingKeys: String, CodingKey { case hosts, gateways, http, tls, tcp }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             hosts = try container.decodeList([String].self, forKey: .hosts)
             gateways = try container.decodeList([String].self, forKey: .gateways)
             http = try container.decodeList([HTTPRoute].self, forKey: .http)
+            tls = try container.decodeList([TLSRoute].self, forKey: .tls)
             tcp = try container.decodeList([TCPRoute].self, forKey: .tcp)
-            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["hosts", "gateways", "http", "tcp"])
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["hosts", "gateways", "http", "tls", "tcp"])
         }
     }
 
@@ -188,6 +192,47 @@ public struct VirtualService: Decodable, Hashable, Sendable {
                     debugDescription: "a string match needs exactly one of exact, prefix or regex"))
             }
             self = match
+        }
+    }
+
+    /// A `tls` route: connections whose ClientHello names a host of a match go to `route`.
+    public struct TLSRoute: Decodable, Hashable, Sendable {
+        public var match: [TLSMatch]
+        public var route: [RouteDestination]
+
+        public init(match: [TLSMatch], route: [RouteDestination]) {
+            self.match = match
+            self.route = route
+        }
+
+        enum CodingKeys: String, CodingKey { case match, route }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            match = try container.decodeList([TLSMatch].self, forKey: .match)
+            route = try container.decodeList([RouteDestination].self, forKey: .route)
+        }
+    }
+
+    public struct TLSMatch: Decodable, Hashable, Sendable {
+        /// Server names (`*.example.com` allowed), compared with the ClientHello's SNI.
+        public var sniHosts: [String]
+        public var port: Int?
+        /// Conditions present but not implemented (`destinationSubnets`, `sourceLabels`, ...).
+        public var unsupportedFields: [String] = []
+
+        public init(sniHosts: [String], port: Int? = nil) {
+            self.sniHosts = sniHosts
+            self.port = port
+        }
+
+        enum CodingKeys: String, CodingKey { case sniHosts, port }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            sniHosts = try container.decodeList([String].self, forKey: .sniHosts)
+            port = try container.decodeIfPresent(Int.self, forKey: .port)
+            unsupportedFields = try UnsupportedFields.named(in: decoder, besides: ["sniHosts", "port"])
         }
     }
 

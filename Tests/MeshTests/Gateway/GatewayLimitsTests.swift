@@ -129,4 +129,33 @@ import Testing
         #expect(recorder.closed)
         #expect(gateway.statistics.idleCloses == 1)
     }
+
+    /// A passthrough port waits for the ClientHello only as long as an HTTP port waits for a
+    /// request head: a client that opens a connection and says nothing is reset.
+    @Test func aPassthroughClientThatSendsNoClientHelloIsReset() throws {
+        let bed = try Bed()
+        let gateway = try Self.gateway(bed, .init(), manifests: """
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata: {name: gw, namespace: default}
+            spec:
+              selector: {kubeedge: edgemesh-gateway}
+              servers: [{port: {number: 8443, name: tls, protocol: TLS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}]
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: routes, namespace: default}
+            spec:
+              hosts: ["*"]
+              gateways: [gw]
+              tls: [{match: [{sniHosts: ["*"]}], route: [{destination: {host: secure}}]}]
+            """)
+        let (_, recorder) = try Self.connect(bed, from: "pod-4", port: 8443)
+        bed.sim.run(until: bed.sim.now + 4 * Self.s) { !recorder.closed }
+        #expect(!recorder.closed, "4 s is within the ClientHello timeout (5 s)")
+        bed.sim.run(until: bed.sim.now + 2 * Self.s) { !recorder.closed }
+        #expect(recorder.closed)
+        bed.sim.run(for: Self.s)
+        #expect(gateway.openConnections == 0)
+    }
 }

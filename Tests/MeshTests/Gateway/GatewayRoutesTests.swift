@@ -110,7 +110,7 @@ import Testing
         #expect(routes.listeners[80]?.servers.map(\.gateway.name) == ["edge-gateway"])
         #expect(routes.problems == [
             "Gateway shop/z-late port 80: TCP clashes with HTTP declared first by Gateway shop/edge-gateway; ignored",
-            "Gateway shop/z-late port 80: protocol GRPC is not served by this gateway (HTTP, HTTPS, TCP)",
+            "Gateway shop/z-late port 80: protocol GRPC is not served by this gateway (HTTP, HTTPS, TLS, TCP)",
         ])
     }
 
@@ -214,7 +214,7 @@ import Testing
         #expect(routes.problems == [
             "VirtualService shop/shop http[0].match[0]: sourceLabels not implemented; the match fits no request",
             "VirtualService shop/shop http[1]: fault, mirror not implemented; the route is served without them",
-            "VirtualService shop/shop: exportTo, tls not implemented by this gateway; ignored",
+            "VirtualService shop/shop: exportTo not implemented by this gateway; ignored",
         ])
         #expect(Self.destination(routes.decide(port: 80, hostHeader: "shop.example.com", target: "/cart")) == ["shop/cart:-/100"],
                 "the canary route's source match is not checked, so it takes nothing; the next route does")
@@ -288,5 +288,42 @@ import Testing
         let catchAll = Self.databaseRoutes.replacingOccurrences(of: "- match: [{port: 5432}]\n    route", with: "- route")
         let routes = try Self.routes(gateways: [Self.databaseGateway], virtualServices: [catchAll])
         #expect(Self.destination(routes.decideStream(port: 6379)) == ["shop/postgres:5432/100"])
+    }
+
+    // MARK: TLS passthrough
+
+    @Test func passthroughConnectionsRouteByServerName() throws {
+        let gateway = Self.gatewayYAML(servers: [
+            #"{port: {number: 443, name: tls, protocol: TLS}, hosts: ["*.example.com"], tls: {mode: PASSTHROUGH}}"#,
+        ])
+        let routes = try Self.routes(gateways: [gateway], virtualServices: [
+            """
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: passthrough, namespace: shop}
+            spec:
+              hosts: ["*.example.com"]
+              gateways: [edge-gateway]
+              tls:
+              - match: [{sniHosts: [shop.example.com], port: 443}]
+                route: [{destination: {host: shop, port: {number: 8443}}}]
+              - match: [{sniHosts: ["*.api.example.com"]}]
+                route: [{destination: {host: api}}]
+              - match: [{sniHosts: [db.example.com], destinationSubnets: [10.0.0.0/8]}]
+                route: [{destination: {host: db}}]
+            """,
+        ])
+        #expect(routes.listeners[443]?.protocol == .tlsPassthrough)
+        #expect(routes.problems == ["VirtualService shop/passthrough tls[2].match[0]: destinationSubnets not implemented; the match fits no connection"])
+        #expect(Self.destination(routes.decidePassthrough(port: 443, serverName: "Shop.Example.com")) == ["shop/shop:8443/100"])
+        #expect(Self.destination(routes.decidePassthrough(port: 443, serverName: "eu.api.example.com")) == ["shop/api:-/100"])
+        #expect(routes.decidePassthrough(port: 443, serverName: "db.example.com")
+            == .notFound("no VirtualService tls route on port 443 for \"db.example.com\""))
+        #expect(routes.decidePassthrough(port: 443, serverName: "shop.example.org")
+            == .notFound("no Gateway server on port 443 serves \"shop.example.org\""))
+        #expect(routes.decidePassthrough(port: 443, serverName: nil)
+            == .notFound("the ClientHello to port 443 names no server (SNI); passthrough routes by name"))
+        #expect(routes.decide(port: 443, hostHeader: "shop.example.com", target: "/")
+            == .notFound("no HTTP server of a Gateway listens on port 443"), "a passthrough port routes no HTTP requests")
     }
 }

@@ -23,13 +23,15 @@ import Testing
 
     @Test func otherTLSModesAndMissingCredentialsAreReported() throws {
         let routes = try Self.routes(servers: [
-            #"{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}"#,
+            #"{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: ISTIO_MUTUAL}}"#,
             #"{port: {number: 8443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE}}"#,
+            #"{port: {number: 9443, name: tls, protocol: TLS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: a-tls}}"#,
         ])
         #expect(routes.ports.isEmpty)
         #expect(routes.problems == [
-            "Gateway shop/edge-gateway port 443: HTTPS with tls.mode PASSTHROUGH is not served (SIMPLE and MUTUAL are: TLS ends at the gateway)",
+            "Gateway shop/edge-gateway port 443: HTTPS with tls.mode ISTIO_MUTUAL is not served (PASSTHROUGH is, and SIMPLE and MUTUAL for HTTPS)",
             "Gateway shop/edge-gateway port 8443: HTTPS needs tls.credentialName, the kubernetes.io/tls Secret with its certificate",
+            "Gateway shop/edge-gateway port 9443: TLS with tls.mode SIMPLE is not served (PASSTHROUGH is; HTTPS ends TLS at the gateway)",
         ])
     }
 

@@ -39,9 +39,9 @@ import Testing
         }))
         let failed = report.verdicts.filter { !$0.passed }.map { "\($0.expectation.subject): \($0.detail)" }
         #expect(failed.isEmpty, "\(failed)")
-        #expect(portsBefore == [80, 81, 443, 9000], "only the selected Gateway's ports open")
-        #expect(portsAfter == [80, 81, 443, 8000, 9000], "the port added to the Gateway opens while the gateway runs")
-        #expect(status?.first == "gateway kubeedge=edgemesh-gateway: listening on 80 (HTTP), 81 (HTTP), 443 (HTTPS), 8000 (HTTP), 9000 (TCP)",
+        #expect(portsBefore == [80, 81, 443, 8443, 9000], "only the selected Gateway's ports open")
+        #expect(portsAfter == [80, 81, 443, 8000, 8443, 9000], "the port added to the Gateway opens while the gateway runs")
+        #expect(status?.first == "gateway kubeedge=edgemesh-gateway: listening on 80 (HTTP), 81 (HTTP), 443 (HTTPS), 8000 (HTTP), 8443 (TLS passthrough), 9000 (TCP)",
                 "edgemesh status shows the ports and how each is served")
         #expect(status?.dropFirst().allSatisfy { $0.hasSuffix("of 1024 connections open") } == true, "then its connections, and no problem: \(String(describing: status))")
         let unrouted = try #require(report.workloads.first { $0.name == "unrouted-path" })
@@ -85,11 +85,11 @@ import Testing
             }
         }))
         #expect(holder != nil, "the other process holds the port before the Gateway adds it (at 50 s)")
-        #expect(portsWhileHeld == [80, 81, 443, 9000])
+        #expect(portsWhileHeld == [80, 81, 443, 8443, 9000])
         let blocked = statusWhileHeld?.first { $0.contains("port 8000") } ?? "none"
         #expect(blocked.hasPrefix("gateway: cannot listen on port 8000 (address 0.0.0.0:8000 is already in use); trying again in "),
                 "\(statusWhileHeld ?? [])")
-        #expect(portsAfterRelease == [80, 81, 443, 8000, 9000], "the port opens within one backoff (≤ 30 s) of being freed")
+        #expect(portsAfterRelease == [80, 81, 443, 8000, 8443, 9000], "the port opens within one backoff (≤ 30 s) of being freed")
         let added = try #require(runner.log(of: "added-port")).outcomes
         let afterRelease = added.filter { $0.startedAt >= .uptimeNanoseconds(100 * Self.second) }
         #expect(!afterRelease.isEmpty && afterRelease.allSatisfy(\.succeeded), "requests to the freed port are served")
