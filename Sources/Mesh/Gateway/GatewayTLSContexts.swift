@@ -6,7 +6,8 @@ import NIOSSL
 /// usable server's.
 ///
 /// A port with a `MUTUAL` server asks every client for a certificate and accepts only one that
-/// chains to a CA in that server's Secret (`ca.crt`, as Istio reads a combined credential);
+/// chains to a CA in that server's Secret (`ca.crt`, as Istio reads a combined credential) or in
+/// the Secret `<credentialName>-cacert` (`ca.crt` or `cacert`);
 /// verification is per port in TLS, so `SIMPLE` servers sharing the port require one too (said
 /// in the problems) rather than letting a `MUTUAL` host be reached without one.
 struct GatewayTLSContexts {
@@ -42,13 +43,14 @@ struct GatewayTLSContexts {
             let mutual = listener.servers.filter { $0.tls?.mode == .mutual && $0.credential != nil }
             if !mutual.isEmpty {
                 let authorities = mutual.compactMap { server -> [NIOSSLCertificate]? in
-                    guard let key = server.credential, let stored = secret(key) else { return nil }
-                    guard let pem = stored.value(forKey: "ca.crt") else {
-                        problems.append("Gateway \(server.gateway) port \(port) credentialName \(key.name): MUTUAL needs ca.crt in Secret \(key), the CA clients' certificates must chain to")
+                    guard let key = server.credential, secret(key) != nil else { return nil }
+                    let label = "Gateway \(server.gateway) port \(port) credentialName \(key.name)"
+                    guard let (pem, holder, field) = Self.clientAuthority(of: key, secret: secret) else {
+                        problems.append("\(label): MUTUAL needs ca.crt in Secret \(key) or Secret \(key.name)-cacert, the CA clients' certificates must chain to")
                         return nil
                     }
-                    do { return try TLSCredential.certificates(fromPEM: pem, field: "ca.crt") } catch {
-                        problems.append("Gateway \(server.gateway) port \(port) credentialName \(key.name): Secret \(key) \(error)")
+                    do { return try TLSCredential.certificates(fromPEM: pem, field: field) } catch {
+                        problems.append("\(label): Secret \(holder) \(error)")
                         return nil
                     }
                 }.flatMap { $0 }
@@ -83,5 +85,19 @@ struct GatewayTLSContexts {
             }
         }
         self.problems = problems.sorted()
+    }
+
+    /// The CA a MUTUAL server's clients must chain to, where Istio looks for it: `ca.crt` in the
+    /// credential's own Secret, else `ca.crt` or `cacert` in the Secret `<credentialName>-cacert`.
+    private static func clientAuthority(
+        of credential: ObjectKey, secret: (ObjectKey) -> Secret?
+    ) -> (pem: [UInt8], secret: ObjectKey, field: String)? {
+        if let pem = secret(credential)?.value(forKey: "ca.crt") { return (pem, credential, "ca.crt") }
+        let separate = ObjectKey(namespace: credential.namespace, name: credential.name + "-cacert")
+        guard let stored = secret(separate) else { return nil }
+        for field in ["ca.crt", "cacert"] {
+            if let pem = stored.value(forKey: field) { return (pem, separate, field) }
+        }
+        return nil
     }
 }

@@ -58,6 +58,8 @@ public struct WorkloadSpec: Hashable, Sendable {
             case dns
             /// HTTP on one kept-alive connection, each request with its own `X-Client-Key`.
             case httpKeepAlive = "http-keepalive"
+            /// The same over one TLS connection, its certificate checked as `https` checks it.
+            case httpsKeepAlive = "https-keepalive"
             /// Echo through a SOCKS5 node proxy (`proxy`) to a node's port, the target by name.
             case socks5
         }

@@ -139,22 +139,23 @@ extension ScenarioReader {
         let clientProtocol: WorkloadSpec.ClientSpec.ClientProtocol = try choice(required(fields, "protocol"), "a client protocol")
         var trustedPEM: [UInt8]?
         switch (clientProtocol, fields["caSecret"]) {
-        case (.https, let value?): trustedPEM = try trustedAuthorities(value, secrets: secrets)
-        case (.https, nil): throw fail(fields.value, "an https client needs caSecret: the Secret whose ca.crt (or tls.crt) it trusts")
-        case (_, let value?): throw fail(value, "caSecret is for https clients; this one speaks \(clientProtocol.rawValue)")
+        case (.https, let value?), (.httpsKeepAlive, let value?): trustedPEM = try trustedAuthorities(value, secrets: secrets)
+        case (.https, nil), (.httpsKeepAlive, nil):
+            throw fail(fields.value, "an \(clientProtocol.rawValue) client needs caSecret: the Secret whose ca.crt (or tls.crt) it trusts")
+        case (_, let value?): throw fail(value, "caSecret is for https and https-keepalive clients; this one speaks \(clientProtocol.rawValue)")
         case (_, nil): break
         }
         // A dns client looks names up: its targets have no port.
         func target(_ value: LocatedNode) throws(ScenarioError) -> String {
             clientProtocol == .dns ? try scalar(value, "a name to look up") : try hostPort(value)
         }
-        let speaksHTTP: Set<WorkloadSpec.ClientSpec.ClientProtocol> = [.http, .https, .httpKeepAlive]
+        let speaksHTTP: Set<WorkloadSpec.ClientSpec.ClientProtocol> = [.http, .https, .httpKeepAlive, .httpsKeepAlive]
         var hostHeader: String?
         var path = "/"
         for key in ["hostHeader", "path"] {
             guard let value = fields[key] else { continue }
             guard speaksHTTP.contains(clientProtocol) else {
-                throw fail(value, "\(key) is for http, https and http-keepalive clients; this one speaks \(clientProtocol.rawValue)")
+                throw fail(value, "\(key) is for http, https, http-keepalive and https-keepalive clients; this one speaks \(clientProtocol.rawValue)")
             }
             let text = try scalar(value, key == "path" ? "a request path" : "a Host header value")
             if key == "path" {

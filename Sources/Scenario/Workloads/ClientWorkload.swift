@@ -21,6 +21,8 @@ public struct ClientWorkload: Sendable {
         /// HTTP GETs on one kept-alive connection, each with its own `X-Client-Key` header
         /// (`KeepAliveHTTPSession`).
         case httpKeepAlive = "http-keepalive"
+        /// The same over one TLS connection, checked as `https` checks it.
+        case httpsKeepAlive = "https-keepalive"
         /// Echo through the SOCKS5 node proxy at `socksProxy`, which connects to the target by
         /// its name (`Socks5EchoExchange`).
         case socks5
@@ -79,7 +81,11 @@ public struct ClientWorkload: Sendable {
     /// Schedules the requests still ahead on `host`.
     public func start(on host: any Host, resolver: @escaping NameResolver, log: RequestLog) {
         precondition(!targets.isEmpty, "a client needs at least one target")
-        let session = kind == .httpKeepAlive ? KeepAliveHTTPSession(host: host) : nil
+        let session: KeepAliveHTTPSession? = switch kind {
+        case .httpKeepAlive: KeepAliveHTTPSession(host: host)
+        case .httpsKeepAlive: KeepAliveHTTPSession(host: host, tls: tls(for: targets[0]))
+        default: nil
+        }
         let cookies = keepsCookies ? CookieJar() : nil
         let now = host.now
         for index in 0..<count {
@@ -136,13 +142,21 @@ public struct ClientWorkload: Sendable {
         return DNSStubResolver(server: nameServer, timeout: timeout, searchDomains: searchDomains).lookupA(name, on: host).map { $0[0] }
     }
 
+    /// How an https client checks `target`: an address literal is no name, so the certificate
+    /// must then list the address itself; a virtual host is the name asked for (SNI) and checked.
+    private func tls(for target: HostPort) -> HTTPExchange.TLS? {
+        let name = hostHeader.map(HostPattern.requestHost(fromHeader:)) ?? target.host
+        let serverName = IPv4Address(name) == nil ? name : nil
+        return trustedAuthorities.map { HTTPExchange.TLS(context: $0, serverName: serverName) }
+    }
+
     /// Runs one request; succeeds with the name of who answered.
     private func exchange(
         _ index: Int, with address: IPv4Address, target: HostPort, on host: any Host, session: KeepAliveHTTPSession?,
         cookies: CookieJar?, note: RequestSocketNote
     ) -> EventLoopFuture<String> {
         switch kind {
-        case .httpKeepAlive:
+        case .httpKeepAlive, .httpsKeepAlive:
             guard let session else { preconditionFailure("a keep-alive client has its session from start") }
             return session.get(
                 index, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, note: note)
@@ -153,12 +167,9 @@ public struct ClientWorkload: Sendable {
         case .https:
             // An address literal is no name: the certificate must then list the address itself.
             // A virtual host is the name asked for (SNI) and checked.
-            let name = hostHeader.map(HostPattern.requestHost(fromHeader:)) ?? target.host
-            let serverName = IPv4Address(name) == nil ? name : nil
-            let tls = trustedAuthorities.map { HTTPExchange.TLS(context: $0, serverName: serverName) }
             return HTTPExchange.get(
-                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path, tls: tls,
-                cookies: cookies, note: note)
+                on: host, address: address, port: target.port, authority: hostHeader ?? target.description, path: path,
+                tls: tls(for: target), cookies: cookies, note: note)
         case .tcp:
             return StreamEchoExchange.echo(on: host, address: address, port: target.port, payload: payload(index), note: note)
                 .map { target.description }

@@ -1,6 +1,7 @@
 import Mesh
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// An HTTP/1.1 client that keeps one connection open across requests, as browsers and
 /// `requests.Session` do: each request goes on the open connection (opened on first use, and
@@ -20,10 +21,13 @@ public final class KeepAliveHTTPSession: @unchecked Sendable {
     static let keyCount = 8
 
     private let host: any Host
+    private let tls: HTTPExchange.TLS?
     private var connection: EventLoopFuture<Channel>?
 
-    public init(host: any Host) {
+    /// With `tls`, the connection is TLS, its certificate checked against `tls`'s authorities.
+    public init(host: any Host, tls: HTTPExchange.TLS? = nil) {
         self.host = host
+        self.tls = tls
     }
 
     /// Whether a connection is open (or opening) now; false before the first request and after
@@ -78,8 +82,13 @@ public final class KeepAliveHTTPSession: @unchecked Sendable {
 
     private func connect(to address: IPv4Address, port: UInt16) -> EventLoopFuture<Channel> {
         if let connection { return connection }
+        let tls = tls
         let opened = host.connectStream(StreamConnectOptions(remote: address.socketAddress(port: port))) { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
                 try channel.pipeline.syncOperations.addHandler(HTTPResponseQueue())
             }

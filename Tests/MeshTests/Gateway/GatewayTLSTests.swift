@@ -54,8 +54,14 @@ import Testing
         #expect(refused.contexts.isEmpty)
         #expect(refused.problems == [
             "Gateway port 443: MUTUAL without a usable ca.crt; its connections are closed",
-            "Gateway shop/edge-gateway port 443 credentialName a-tls: MUTUAL needs ca.crt in Secret shop/a-tls, the CA clients' certificates must chain to",
+            "Gateway shop/edge-gateway port 443 credentialName a-tls: MUTUAL needs ca.crt in Secret shop/a-tls or Secret a-tls-cacert, the CA clients' certificates must chain to",
         ])
+        // Istio's other place for it: a Secret of its own, named after the credential.
+        let separateCA = Secret(
+            metadata: ObjectMeta(name: "a-tls-cacert", namespace: "shop"),
+            stringData: ["cacert": String(decoding: KubernetesTLSFixtures.certificateAuthority, as: UTF8.self)])
+        let servedBySeparateCA = GatewayTLSContexts(routes: routes) { [withoutCA.key: withoutCA, separateCA.key: separateCA][$0] }
+        #expect(servedBySeparateCA.contexts[443] != nil, "\(servedBySeparateCA.problems)")
         var withCA = withoutCA
         withCA.stringData["ca.crt"] = String(decoding: KubernetesTLSFixtures.certificateAuthority, as: UTF8.self)
         let served = GatewayTLSContexts(routes: routes) { $0 == withCA.key ? withCA : nil }

@@ -96,6 +96,35 @@ import Testing
         #expect(added.contains { !$0.succeeded }, "while held, the port answered nothing of the gateway's")
     }
 
+    /// cert-manager renews a certificate by rewriting its Secret: the next handshake presents the
+    /// new certificate, and connections opened before carry on untouched. Here shop-tls is
+    /// rewritten at 60 s with the api's certificate, so new connections for shop.example.com
+    /// fail their name check from then on, while a kept-alive one keeps being answered.
+    @Test func aRotatedCertificateServesNewHandshakesAndLeavesOpenConnections() throws {
+        var scenario = try Self.scenario(replacing: "workloads:\n", with: """
+            workloads:
+              - {name: shop-https-kept, node: visitor, kind: client, protocol: https-keepalive, target: gateway-1:443,
+                 hostHeader: shop.example.com, path: /catalog, caSecret: gateway-ca, start: 15s, interval: 1s, count: 90, timeout: 5s}
+
+            """)
+        let apiCertificate = try #require(scenario.manifests.first { $0.kind == "Secret" && $0.name == "api-tls" })
+        var rotated = apiCertificate
+        rotated.name = "shop-tls"
+        rotated.yaml = apiCertificate.yaml.replacingOccurrences(of: "name: api-tls", with: "name: shop-tls")
+        #expect(rotated.yaml != apiCertificate.yaml)
+        scenario.changes.append(ObjectChangeSpec(at: 60 * Self.second, action: .apply(rotated)))
+        let runner = try ScenarioRunner(scenario: scenario)
+        _ = try runner.run()
+        let fresh = try #require(runner.log(of: "shop-https")).outcomes
+        let before = fresh.filter { $0.startedAt < .uptimeNanoseconds(60 * Self.second) }
+        let after = fresh.filter { $0.startedAt > .uptimeNanoseconds(61 * Self.second) }
+        #expect(!before.isEmpty && before.allSatisfy(\.succeeded), "the first certificate served until the rotation")
+        #expect(!after.isEmpty && after.allSatisfy { !$0.succeeded }, "each new handshake after it gets the new certificate")
+        let kept = try #require(runner.log(of: "shop-https-kept")).outcomes
+        #expect(kept.count == 90 && kept.allSatisfy(\.succeeded),
+                "the connection opened before the rotation is never dropped: \(kept.filter { !$0.succeeded }.count) failed")
+    }
+
     @Test func aDeletedGatewayClosesItsPorts() throws {
         let runner = try ScenarioRunner(scenario: try Self.scenario(
             replacing: "changes:\n", with: """
@@ -114,7 +143,7 @@ import Testing
         ("path: /catalog/books,", "path: catalog/books,", "\"catalog/books\" is not a request path (it starts with / and has no spaces)"),
         ("hostHeader: API.example.com,", "hostHeader: \"api example\",", "\"api example\" is not a Host header value"),
         ("target: gateway-1:9000, payload: 4KiB,", "target: gateway-1:9000, payload: 4KiB, path: /x,",
-         "path is for http, https and http-keepalive clients; this one speaks tcp"),
+         "path is for http, https, http-keepalive and https-keepalive clients; this one speaks tcp"),
     ])
     func aClientsRequestFieldsAreChecked(original: String, replacement: String, message: String) throws {
         let error = #expect(throws: ScenarioError.self) { _ = try Self.scenario(replacing: original, with: replacement) }

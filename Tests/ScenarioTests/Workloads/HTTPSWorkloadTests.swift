@@ -67,7 +67,7 @@ import Testing
         #expect(missing.contains("an https client needs caSecret"), "\(missing)")
 
         let misplaced = try Self.rejection(replacing: "protocol: https, target: secure-web:443,\n     caSecret: rogue-ca", with: "protocol: http, target: secure-web:443,\n     caSecret: rogue-ca")
-        #expect(misplaced.contains("caSecret is for https clients; this one speaks http"), "\(misplaced)")
+        #expect(misplaced.contains("caSecret is for https and https-keepalive clients; this one speaks http"), "\(misplaced)")
     }
 
     @Test func aDamagedCertificateIsReportedWithItsSecretAndKey() throws {
