@@ -95,7 +95,7 @@ public struct LabPlan: Sendable {
             switch fault.kind {
             case .partition(let a, let b, _): targets = a + b
             case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _), .crash(let node), .degrade(let node, _, _),
-                .clockSkew(let node, _):
+                .clockSkew(let node, _), .addressDown(let node, _):
                 targets = [node]
             case .natReboot(let router): targets = [router]
             case .cloudUnreachable: targets = []

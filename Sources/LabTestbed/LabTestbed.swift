@@ -76,6 +76,10 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
             }
         case .isolate(let node), .linkDown(let node, _), .flap(let node, _, _):
             guard network.hasLink(node) else { throw LabError("\"\(node)\" has no link in this run") }
+        case .addressDown(let node, let address):
+            guard plan.topology.nodes.contains(where: { $0.name == node && $0.secondaryAddresses.contains { $0.address == address } }) else {
+                throw LabError("\(address) is not a secondary address of \(node)")
+            }
         case .natReboot(let router):
             guard plan.topology.routers.contains(where: { $0.name == router && $0.nat != nil }), network.namespace(of: router) != nil else {
                 throw LabError("\"\(router)\" is not a NAT router of this run")
@@ -136,6 +140,10 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     }
 
     func rebootNAT(_ router: String) throws { try network.rebootNAT(router) }
+
+    func setAddress(_ address: IPv4Address, of node: String, present: Bool) throws {
+        try network.setAddress(address, of: node, present: present)
+    }
 
     // Refused by `checkTargets` before the run starts.
     func degradeLink(of node: String, loss: Double, latency: UInt64) throws {

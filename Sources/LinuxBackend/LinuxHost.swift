@@ -51,6 +51,12 @@ public final class LinuxHost: Host {
     // MARK: Interfaces
 
     /// A fresh snapshot on every read: addresses come and go (DHCP, the agent's own bridge).
+    /// Address changes, read by comparing `getifaddrs` every 2 s: cheaper to keep right than a
+    /// netlink socket, and a listener opened 2 s after DHCP is soon enough for a gateway.
+    public func watchInterfaces(_ changed: @escaping @Sendable () -> Void) -> InterfaceWatch {
+        pollInterfaces(changed)
+    }
+
     public var interfaces: [NetworkInterface] {
         let devices: [NIONetworkDevice]
         do {

@@ -13,6 +13,13 @@ extension TopologySpec {
             plans[network.name] = NetworkAddressPlan(name: network.name, subnet: network.subnet)
         }
         var result = self
+        // Secondary addresses are always written out: held first, so no address handed out takes one.
+        for node in nodes {
+            for secondary in node.secondaryAddresses {
+                guard plans[node.network] != nil else { continue }
+                _ = try plans[node.network]!.claim(secondary.address, for: node.name)
+            }
+        }
         for index in result.routers.indices {
             let router = result.routers[index]
             guard plans[router.upstream] != nil else {

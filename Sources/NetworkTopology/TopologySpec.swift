@@ -58,13 +58,32 @@ public struct TopologySpec: Hashable, Sendable {
         /// as interrupts and scheduling delay a real machine's processes. Zero is an ideal host
         /// whose peers, given the same timers, act at the same instant; two real hosts never do.
         public var hostJitter: UInt64
+        /// More addresses of the node in its network, each on a named interface (`eth1` for a
+        /// second NIC on the same LAN, `eth0` for an alias of the first): what multi-NIC
+        /// listening chooses among.
+        public var secondaryAddresses: [SecondaryAddress]
 
-        public init(name: String, network: String, address: IPv4Address? = nil, link: LinkSpec = .ideal, hostJitter: UInt64 = 0) {
+        /// An address besides the node's own, and the interface that holds it.
+        public struct SecondaryAddress: Hashable, Sendable {
+            public var interface: String
+            public var address: IPv4Address
+
+            public init(interface: String, address: IPv4Address) {
+                self.interface = interface
+                self.address = address
+            }
+        }
+
+        public init(
+            name: String, network: String, address: IPv4Address? = nil, link: LinkSpec = .ideal, hostJitter: UInt64 = 0,
+            secondaryAddresses: [SecondaryAddress] = []
+        ) {
             self.name = name
             self.network = network
             self.address = address
             self.link = link
             self.hostJitter = hostJitter
+            self.secondaryAddresses = secondaryAddresses
         }
     }
 

@@ -98,7 +98,8 @@ final class SimMeshDeployment {
             nodeName: host.name, listenAddress: .loopback, dnsPort: spec.dnsPort, clusterDomain: spec.clusterDomain,
             tunnel: spec.tunnel ? TunnelConfiguration(presharedKey: presharedKey) : nil,
             relays: spec.tunnel ? relayAddresses : [],
-            gateway: spec.gateways.contains(host.name) ? IngressGateway.Configuration() : nil,
+            gateway: spec.gateways.contains(host.name)
+                ? IngressGateway.Configuration(listenOn: spec.gatewayListen?.filter ?? .everything) : nil,
             socks5: spec.tunnel ? spec.socks5Ports.map {
                 Socks5Configuration(listenAddress: host.address.socketAddress(port: Socks5Configuration.defaultPort), allowedPorts: Set($0))
             } : nil)

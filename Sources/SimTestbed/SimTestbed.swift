@@ -10,6 +10,8 @@ import Scenario
 final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
     let simulator: Simulator
     let mesh: SimMeshDeployment?
+    /// The interfaces of secondary addresses taken down, to put them back on.
+    private var downAddresses: [IPv4Address: String] = [:]
 
     init(simulator: Simulator, mesh: SimMeshDeployment?) {
         self.simulator = simulator
@@ -41,6 +43,10 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
             _ = try simulator.nodes(named: [node])
         case .natReboot(let router):
             guard simulator.node(named: router)?.isNATRouter == true else { throw TopologyError("\"\(router)\" is not a NAT router") }
+        case .addressDown(let node, let address):
+            guard secondaryInterface(of: address, on: node) != nil else {
+                throw TopologyError("\(address) is not a secondary address of \(node)")
+            }
         case .cloudUnreachable:
             guard simulator.hasCloudNetwork else { throw TopologyError("no network is marked cloud") }
         }
@@ -69,6 +75,23 @@ final class SimTestbed: ScenarioTestbed, @unchecked Sendable {
     func boot(_ node: String) throws { try simulator.boot(node) }
 
     func rebootNAT(_ router: String) throws { try simulator.rebootNAT(router) }
+
+    func setAddress(_ address: IPv4Address, of node: String, present: Bool) throws {
+        if present {
+            guard let interface = downAddresses.removeValue(forKey: address) else {
+                throw TopologyError("\(address) of \(node) was not taken down")
+            }
+            try simulator.addAddress(address, interface: interface, toNode: node)
+        } else {
+            downAddresses[address] = secondaryInterface(of: address, on: node)
+            try simulator.removeAddress(address, fromNode: node)
+        }
+    }
+
+    /// The interface holding the secondary address `address` of `node` now.
+    private func secondaryInterface(of address: IPv4Address, on node: String) -> String? {
+        simulator.secondaryAddresses(ofNode: node).first { $0.address == address }?.interface
+    }
 
     // MARK: The mesh
 

@@ -87,8 +87,14 @@ struct AgentCommand: ParsableCommand {
     @Flag(help: "With --gateway: keep the Gateways' certificates (their credentialName Secrets) in the offline snapshot, so HTTPS is served after a restart without the cloud. Off: no secret is written to disk.")
     var snapshotSecrets = false
 
-    @Option(help: "The address the gateway's ports are opened on.")
-    var gatewayAddress: String = "0.0.0.0"
+    @Option(help: "The interfaces whose addresses the gateway's ports are opened on (EdgeMesh's nic): a comma list, or * for all. Addresses that come and go are followed.")
+    var gatewayNic: String?
+
+    @Option(help: "Only these addresses or networks (a.b.c.d or a.b.c.d/n, comma list; * for all) get the gateway's ports (EdgeMesh's includeIP).")
+    var gatewayIncludeIp: String?
+
+    @Option(help: "Never these addresses or networks (comma list) (EdgeMesh's excludeIP).")
+    var gatewayExcludeIp: String?
 
     @Flag(help: "Serve the SOCKS5 node proxy (EdgeMesh's socks5Proxy): CONNECT NODE_NAME:PORT reaches that port of that node through the tunnel, and peers' proxies may reach the allowed ports of this node.")
     var socks5 = false

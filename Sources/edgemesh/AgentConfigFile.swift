@@ -12,6 +12,8 @@ import Yams
 ///         cacheDNS: {enable, autoDetect, upstreamServers: ["ip" or "ip:port"], cacheTTL}
 ///       edgeProxy:
 ///         socks5Proxy: {enable, listenPort, allowedPorts: [22]}   # allowedPorts is ours
+///       edgeGateway: {nic, includeIP, excludeIP}                  # as in edgemesh-gateway.yaml
+///       edgeTunnel: {listenInterfaces, extraFilteredInterfaces}
 ///
 /// Every value is optional: what a file leaves out keeps its default, and command-line flags
 /// win over the file. Unknown fields are ignored (EdgeMesh files carry many for modules this
@@ -31,6 +33,13 @@ struct AgentConfigFile: Sendable {
     var socks5Enabled: Bool?
     var socks5ListenPort: UInt16?
     var socks5AllowedPorts: [UInt16]?
+    /// `edgeGateway`: the addresses the gateway's ports are opened on (comma lists).
+    var gatewayNIC: String?
+    var gatewayIncludeIP: String?
+    var gatewayExcludeIP: String?
+    /// `edgeTunnel`: the interfaces the tunnel listens on and advertises, and those it never does.
+    var tunnelListenInterfaces: String?
+    var tunnelExtraFilteredInterfaces: String?
 
     init(yaml: String) throws(AgentConfigFileError) {
         let root: Yams.Node?
@@ -69,6 +78,14 @@ struct AgentConfigFile: Sendable {
             }
             socks5AllowedPorts = allowed
         }
+        let edgeGateway = root["modules"]?["edgeGateway"]
+        gatewayNIC = try Self.string(edgeGateway?["nic"], field: "modules.edgeGateway.nic")
+        gatewayIncludeIP = try Self.string(edgeGateway?["includeIP"], field: "modules.edgeGateway.includeIP")
+        gatewayExcludeIP = try Self.string(edgeGateway?["excludeIP"], field: "modules.edgeGateway.excludeIP")
+        let edgeTunnel = root["modules"]?["edgeTunnel"]
+        tunnelListenInterfaces = try Self.string(edgeTunnel?["listenInterfaces"], field: "modules.edgeTunnel.listenInterfaces")
+        tunnelExtraFilteredInterfaces = try Self.string(
+            edgeTunnel?["extraFilteredInterfaces"], field: "modules.edgeTunnel.extraFilteredInterfaces")
         let cache = dns?["cacheDNS"]
         if let autoDetect = cache?["autoDetect"], !Self.isNull(autoDetect) {
             guard let value = autoDetect.bool else { throw .invalid(field: "modules.edgeDNS.cacheDNS.autoDetect", reason: "must be true or false") }

@@ -94,7 +94,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         }
         relays = try command.relay.compactMap { try Self.socketAddress($0, flag: "--relay", allowOff: false) }
         if !relays.isEmpty && tunnel == nil { throw AgentSettingsError("--relay needs --psk-file: relays carry the tunnel") }
-        gateway = try Self.gateway(command)
+        gateway = try Self.gateway(command, file: file)
         snapshotsSecrets = command.gateway && command.snapshotSecrets
         socks5 = try Self.socks5(command, file: file, listenAddress: listenAddress)
         if socks5 != nil && tunnel == nil { throw AgentSettingsError("--socks5 needs --psk-file: the node proxy reaches other nodes through the tunnel") }
@@ -180,15 +180,20 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         return .kubernetesAPI(file?.kubeAPI ?? KubernetesAPIConfiguration())
     }
 
-    private static func gateway(_ command: AgentCommand) throws -> IngressGateway.Configuration? {
+    private static func gateway(_ command: AgentCommand, file: AgentConfigFile?) throws -> IngressGateway.Configuration? {
         guard command.gateway else {
             if !command.gatewayLabel.isEmpty { throw AgentSettingsError("--gateway-label needs --gateway") }
             return nil
         }
-        guard let address = IPv4Address(command.gatewayAddress) else {
-            throw AgentSettingsError("--gateway-address \"\(command.gatewayAddress)\" is not an IPv4 address")
+        let listenOn: InterfaceAddressFilter
+        do {
+            listenOn = try .gateway(
+                nic: command.gatewayNic ?? file?.gatewayNIC ?? "*", includeIP: command.gatewayIncludeIp ?? file?.gatewayIncludeIP ?? "*",
+                excludeIP: command.gatewayExcludeIp ?? file?.gatewayExcludeIP ?? "")
+        } catch {
+            throw AgentSettingsError("gateway \(error)")
         }
-        guard !command.gatewayLabel.isEmpty else { return IngressGateway.Configuration(listenAddress: address) }
+        guard !command.gatewayLabel.isEmpty else { return IngressGateway.Configuration(listenOn: listenOn) }
         var labels: [String: String] = [:]
         for text in command.gatewayLabel {
             guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
@@ -196,7 +201,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
             }
             labels[String(text[..<equals])] = String(text[text.index(after: equals)...])
         }
-        return IngressGateway.Configuration(labels: labels, listenAddress: address)
+        return IngressGateway.Configuration(labels: labels, listenOn: listenOn)
     }
 
     private static func socketAddress(_ text: String, flag: String, allowOff: Bool) throws -> SocketAddress? {
@@ -227,7 +232,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         state directory: \(stateDirectory)
         status: \(statusAddress.map { "\($0)" } ?? "off")
         tunnel: \(tunnel.map { "port \($0.port)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
-        gateway: \(gateway.map { "on \($0.listenAddress), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
+        gateway: \(gateway.map { "on \($0.listenOn.summary), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
         """
     }
 }

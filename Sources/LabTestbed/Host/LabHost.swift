@@ -38,6 +38,10 @@ final class LabHost: Host, @unchecked Sendable {
         return (try? namespace.perform(returningTo: home) { base.interfaces }) ?? []
     }
 
+    func watchInterfaces(_ changed: @escaping @Sendable () -> Void) -> InterfaceWatch {
+        pollInterfaces(changed)
+    }
+
     func listenStream(
         _ options: StreamListenOptions, childInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {

@@ -131,7 +131,12 @@ final class LabMeshDeployment {
                 if let address = address(of: relay) { arguments += ["--relay", "\(address):\(Self.relayPort)"] }
             }
         }
-        if spec.gateways.contains(node) { arguments.append("--gateway") }
+        if spec.gateways.contains(node) {
+            arguments.append("--gateway")
+            if let listen = spec.gatewayListen {
+                arguments += ["--gateway-nic", listen.nic, "--gateway-include-ip", listen.includeIP, "--gateway-exclude-ip", listen.excludeIP]
+            }
+        }
         if let ports = spec.socks5Ports, spec.tunnel, let address = address(of: node) {
             // On the node's own address, so an operator on another node reaches it.
             arguments += ["--socks5", "--socks5-address", address.description] + ports.flatMap { ["--socks5-allowed-port", String($0)] }

@@ -8,7 +8,9 @@ import NetworkTopology
 /// the kernel has it. Addresses and routes are those the simulator gives the same file
 /// (`TopologySpec.withAddressesAssigned`).
 ///
-/// Interfaces: `eth0` on a node, `wan` and `lan` on a router, `pN` on a bridge.
+/// Interfaces: `eth0` on a node, `wan` and `lan` on a router, `pN` on a bridge. A node's
+/// secondary address named for `eth0` (or `eth0:label`) is added there; one named for another
+/// interface gets a veth of that name on the same bridge: a second NIC on the same LAN.
 final class LabNetwork {
     /// Where a node's or router's upstream link ends: its interface in its namespace, and the
     /// bridge port that leads to it in the network's namespace.
@@ -103,6 +105,14 @@ final class LabNetwork {
         let namespace = try names.makeNamespace(names.namespace(forHost: node.name))
         let network = topology.networks.first { $0.name == node.network }!
         try attach(namespace, interface: "eth0", to: network, address: node.address!, owner: node.name)
+        for secondary in node.secondaryAddresses {
+            if Self.device(of: secondary.interface) != "eth0",
+                !(try LabShell.run(["ip", "-n", namespace, "-o", "link", "show"]).contains(" \(secondary.interface)@"))
+            {
+                try attach(namespace, interface: secondary.interface, to: network, address: nil, owner: nil)
+            }
+            try setAddress(secondary.address, of: node.name, present: true)
+        }
         if let gateway = gateway(of: network) {
             try LabShell.run(["ip", "-n", namespace, "route", "add", "default", "via", "\(gateway)"])
         }
@@ -116,17 +126,36 @@ final class LabNetwork {
 
     /// A veth pair from `namespace` to the bridge of `network`; `owner` names the node or
     /// router whose upstream link it is (its profile and faults apply to it).
-    private func attach(_ namespace: String, interface: String, to network: TopologySpec.Network, address: IPv4Address, owner: String?) throws {
+    private func attach(_ namespace: String, interface: String, to network: TopologySpec.Network, address: IPv4Address?, owner: String?) throws {
         let bridge = names.namespace(forNetwork: network.name)
         let port = "p\(nextPort[bridge, default: 0])"
         nextPort[bridge, default: 0] += 1
         try LabShell.run(["ip", "link", "add", interface, "netns", namespace, "type", "veth", "peer", "name", port, "netns", bridge])
         try LabShell.run(["ip", "-n", bridge, "link", "set", port, "master", "br0", "up"])
-        try LabShell.run(["ip", "-n", namespace, "addr", "add", "\(address)/\(network.subnet.length)", "dev", interface])
+        if let address {
+            try LabShell.run(["ip", "-n", namespace, "addr", "add", "\(address)/\(network.subnet.length)", "dev", interface])
+        }
         try LabShell.run(["ip", "-n", namespace, "link", "set", interface, "up"])
         if let owner {
             linkEnds[owner] = LinkEnd(namespace: namespace, interface: interface, bridgeNamespace: bridge, bridgePort: port)
         }
+    }
+
+    /// Adds one of `node`'s secondary addresses to its interface (`ip addr add`), or takes it off.
+    func setAddress(_ address: IPv4Address, of node: String, present: Bool) throws {
+        guard let spec = topology.nodes.first(where: { $0.name == node }), let namespace = namespace(of: node),
+            let secondary = spec.secondaryAddresses.first(where: { $0.address == address }),
+            let network = topology.networks.first(where: { $0.name == spec.network })
+        else { throw LabError("\(address) is not a secondary address of \(node) in this run") }
+        let device = Self.device(of: secondary.interface)
+        var arguments = ["ip", "-n", namespace, "addr", present ? "add" : "del", "\(address)/\(network.subnet.length)", "dev", device]
+        if present && secondary.interface != device { arguments += ["label", secondary.interface] }
+        try LabShell.run(arguments)
+    }
+
+    /// The device an interface name stands for: `eth0:1` is a label on `eth0`.
+    private static func device(of interface: String) -> String {
+        String(interface.split(separator: ":", maxSplits: 1).first ?? Substring(interface))
     }
 
     /// Members of `network` reach what lies behind its plain (non-NAT) routers through them.

@@ -1,13 +1,27 @@
 import NIOCore
 
-/// The gateway's listening sockets: one per port its Gateways declare, opened and closed as the
-/// declared ports change. A port that cannot be opened (another process holds it, or the agent
-/// may not bind it) is tried again with backoff for as long as it stays declared, so the gateway
-/// takes the port by itself once it is free instead of waiting for the next Gateway change.
+/// The gateway's listening sockets: one per port its Gateways declare and address it listens on
+/// (every address, or those multi-NIC listening chose), opened and closed as the declared ports
+/// and the chosen addresses change. A socket that cannot be opened (another process holds the
+/// port, or the agent may not bind it) is tried again with backoff for as long as it stays
+/// wanted, so the gateway takes the port by itself once it is free instead of waiting for the
+/// next Gateway change.
 ///
 /// Confined to the host's event loop.
 final class GatewayListeners: @unchecked Sendable {
-    /// A declared port that could not be opened.
+    /// One listening socket: a port on an address (`0.0.0.0` for all).
+    struct Socket: Hashable, Comparable, CustomStringConvertible {
+        var address: IPv4Address
+        var port: UInt16
+
+        static func < (lhs: Socket, rhs: Socket) -> Bool {
+            (lhs.port, lhs.address.value) < (rhs.port, rhs.address.value)
+        }
+
+        var description: String { address == .any ? "port \(port)" : "\(address):\(port)" }
+    }
+
+    /// A wanted socket that could not be opened.
     private struct BlockedPort {
         var failedAttempts: Int
         var lastError: String
@@ -16,15 +30,16 @@ final class GatewayListeners: @unchecked Sendable {
     }
 
     private let host: any Host
-    private let address: IPv4Address
+    /// The addresses listened on: `[.any]` unless multi-NIC listening chose some.
+    private var addresses: [IPv4Address]
     private let backoff: RetryBackoff
     /// Sets up each accepted connection of a port.
     private let accept: @Sendable (Channel, UInt16) -> EventLoopFuture<Void>
     /// The ports to listen on, each with what it serves (for the log).
     private var declared: [UInt16: String] = [:]
-    private var listeners: [UInt16: Channel] = [:]
-    private var opening: Set<UInt16> = []
-    private var blocked: [UInt16: BlockedPort] = [:]
+    private var listeners: [Socket: Channel] = [:]
+    private var opening: Set<Socket> = []
+    private var blocked: [Socket: BlockedPort] = [:]
     private var stopped = false
 
     init(
@@ -32,88 +47,101 @@ final class GatewayListeners: @unchecked Sendable {
         accept: @escaping @Sendable (Channel, UInt16) -> EventLoopFuture<Void>
     ) {
         self.host = host
-        self.address = address
+        self.addresses = [address]
         self.backoff = backoff
         self.accept = accept
     }
 
-    /// The ports listened on now, ascending.
-    var ports: [UInt16] { listeners.keys.sorted() }
+    /// The ports listened on now (on at least one address), ascending.
+    var ports: [UInt16] { Set(listeners.keys.map(\.port)).sorted() }
 
-    /// One line per declared port that is not open, with why and when it is tried again.
+    /// The sockets open now, by port then address.
+    var sockets: [Socket] { listeners.keys.sorted() }
+
+    /// One line per wanted socket that is not open, with why and when it is tried again.
     var problems: [String] {
-        blocked.sorted { $0.key < $1.key }.map { port, state in
+        blocked.sorted { $0.key < $1.key }.map { socket, state in
             let wait = max(0, (state.retryAt - host.now).nanoseconds)
             let seconds = (wait + 999_999_999) / 1_000_000_000
-            return "cannot listen on port \(port) (\(state.lastError)); trying again in \(seconds) s "
+            return "cannot listen on \(socket) (\(state.lastError)); trying again in \(seconds) s "
                 + "(\(state.failedAttempts) failed attempt\(state.failedAttempts == 1 ? "" : "s"))"
         }
     }
 
-    /// Listens on exactly `ports` (each with what it serves): closes the others and opens the
-    /// missing ones, at once, even those waiting out a backoff, since a change may have freed
-    /// them. The future completes when every attempt has; it does not fail for a blocked port.
-    func update(to ports: [UInt16: String]) -> EventLoopFuture<Void> {
+    /// Listens on exactly `ports` (each with what it serves) on exactly `addresses` (nil keeps
+    /// those in force): closes the other sockets and opens the missing ones, at once, even those
+    /// waiting out a backoff, since a change may have freed them. The future completes when
+    /// every attempt has; it does not fail for a blocked socket.
+    func update(to ports: [UInt16: String], addresses: [IPv4Address]? = nil) -> EventLoopFuture<Void> {
         guard !stopped else { return host.eventLoop.makeSucceededVoidFuture() }
         declared = ports
-        for port in listeners.keys.sorted() where ports[port] == nil {
-            listeners.removeValue(forKey: port)?.close(promise: nil)
-            host.logger.info("gateway: port \(port) closed (no selected Gateway declares it any more)")
+        if let addresses { self.addresses = addresses }
+        let wanted = Set(self.addresses.flatMap { address in ports.keys.map { Socket(address: address, port: $0) } })
+        for socket in listeners.keys.sorted() where !wanted.contains(socket) {
+            listeners.removeValue(forKey: socket)?.close(promise: nil)
+            let why = ports[socket.port] == nil ? "no selected Gateway declares it any more" : "the address is no longer listened on"
+            host.logger.info("gateway: \(socket) closed (\(why))")
         }
-        for port in blocked.keys.sorted() where ports[port] == nil {
-            blocked.removeValue(forKey: port)?.retry.cancel()
+        for socket in blocked.keys.sorted() where !wanted.contains(socket) {
+            blocked.removeValue(forKey: socket)?.retry.cancel()
         }
-        let missing = ports.keys.sorted().filter(needsOpening)
+        let missing = wanted.sorted().filter(needsOpening)
         return EventLoopFuture.andAllComplete(missing.map { open($0) }, on: host.eventLoop)
     }
 
     /// Closes every port and stops retrying.
     func stop() -> EventLoopFuture<Void> {
         stopped = true
-        for port in blocked.keys.sorted() { blocked[port]?.retry.cancel() }
+        for socket in blocked.keys.sorted() { blocked[socket]?.retry.cancel() }
         blocked = [:]
         let closing = listeners.keys.sorted().compactMap { listeners[$0]?.close() }
         listeners = [:]
         return EventLoopFuture.andAllComplete(closing, on: host.eventLoop)
     }
 
-    /// Declared, not listened on, and no attempt under way.
-    private func needsOpening(_ port: UInt16) -> Bool {
-        !stopped && declared[port] != nil && listeners[port] == nil && !opening.contains(port)
+    /// Wanted, not open, and no attempt under way.
+    private func needsOpening(_ socket: Socket) -> Bool {
+        !stopped && isWanted(socket) && listeners[socket] == nil && !opening.contains(socket)
     }
 
-    private func open(_ port: UInt16) -> EventLoopFuture<Void> {
-        blocked[port]?.retry.cancel()
-        opening.insert(port)
-        let options = StreamListenOptions(address: address.socketAddress(port: port), allowRemoteHalfClosure: true, backlog: 1024)
+    private func isWanted(_ socket: Socket) -> Bool {
+        declared[socket.port] != nil && addresses.contains(socket.address)
+    }
+
+    private func open(_ socket: Socket) -> EventLoopFuture<Void> {
+        blocked[socket]?.retry.cancel()
+        opening.insert(socket)
+        let options = StreamListenOptions(
+            address: socket.address.socketAddress(port: socket.port), allowRemoteHalfClosure: true, backlog: 1024)
         let accept = self.accept
+        let port = socket.port
         return host.listenStream(options) { accept($0, port) }.map { listener in
-            self.opening.remove(port)
-            self.blocked[port] = nil
-            guard !self.stopped, let serving = self.declared[port] else {
+            self.opening.remove(socket)
+            self.blocked[socket] = nil
+            guard !self.stopped, self.isWanted(socket), let serving = self.declared[port] else {
                 listener.close(promise: nil)
                 return
             }
-            self.listeners[port] = listener
-            self.host.logger.info("gateway: listening on \(listener.localAddress.map { "\($0)" } ?? "port \(port)") (\(serving))")
+            self.listeners[socket] = listener
+            self.host.logger.info("gateway: listening on \(listener.localAddress.map { "\($0)" } ?? "\(socket)") (\(serving))")
         }.recover { error in
-            self.opening.remove(port)
-            self.failedToOpen(port, error: error)
+            self.opening.remove(socket)
+            self.failedToOpen(socket, error: error)
         }
     }
 
-    private func failedToOpen(_ port: UInt16, error: Error) {
-        guard !stopped, declared[port] != nil else {
-            blocked[port] = nil
+    private func failedToOpen(_ socket: Socket, error: Error) {
+        guard !stopped, isWanted(socket) else {
+            blocked[socket] = nil
             return
         }
-        let failedAttempts = (blocked[port]?.failedAttempts ?? 0) + 1
+        let failedAttempts = (blocked[socket]?.failedAttempts ?? 0) + 1
         let delay = backoff.delay(attempt: failedAttempts - 1, on: host)
         let retry = host.eventLoop.scheduleTask(in: delay) { [weak self] in
-            guard let self, self.needsOpening(port) else { return }
-            _ = self.open(port)
+            guard let self, self.needsOpening(socket) else { return }
+            _ = self.open(socket)
         }
-        blocked[port] = BlockedPort(failedAttempts: failedAttempts, lastError: "\(error)", retryAt: host.now + delay, retry: retry)
-        host.logger.error("gateway: cannot listen on port \(port): \(error); trying again in \(delay.nanoseconds / 1_000_000) ms")
+        blocked[socket] = BlockedPort(failedAttempts: failedAttempts, lastError: "\(error)", retryAt: host.now + delay, retry: retry)
+        host.logger.error("gateway: cannot listen on \(socket): \(error); trying again in \(delay.nanoseconds / 1_000_000) ms")
     }
 }

@@ -28,8 +28,10 @@ public final class IngressGateway: @unchecked Sendable {
 
         /// This gateway's labels, which Gateways' selectors are matched against.
         public var labels: [String: String]
-        /// Where the ports are opened (all addresses by default).
-        public var listenAddress: IPv4Address
+        /// Which of the node's addresses the ports are opened on (EdgeMesh's `nic`, `includeIP`
+        /// and `excludeIP`); all of them, through `0.0.0.0`, by default. A filter that leaves
+        /// some out follows the node's addresses as they come and go.
+        public var listenOn: InterfaceAddressFilter
         /// The waits before trying again to open a port that could not be opened.
         public var portRetryBackoff: RetryBackoff
         /// The most connections open at once over every port; more are refused at once. The
@@ -43,12 +45,12 @@ public final class IngressGateway: @unchecked Sendable {
         public var tcpIdleTimeout: TimeAmount
 
         public init(
-            labels: [String: String] = Configuration.defaultLabels, listenAddress: IPv4Address = .any,
+            labels: [String: String] = Configuration.defaultLabels, listenOn: InterfaceAddressFilter = .everything,
             portRetryBackoff: RetryBackoff = RetryBackoff(base: .seconds(1), cap: .seconds(30), jitter: .equal),
             maximumConnections: Int = 1024, maximumConnectionsPerClient: Int = 128, tcpIdleTimeout: TimeAmount = .hours(1)
         ) {
             self.labels = labels
-            self.listenAddress = listenAddress
+            self.listenOn = listenOn
             self.portRetryBackoff = portRetryBackoff
             self.maximumConnections = max(1, maximumConnections)
             self.maximumConnectionsPerClient = max(1, maximumConnectionsPerClient)
@@ -69,7 +71,7 @@ public final class IngressGateway: @unchecked Sendable {
     public private(set) var routes = GatewayRoutes()
     private var tls = GatewayTLSContexts()
     private lazy var listeners = GatewayListeners(
-        host: proxy.host, address: configuration.listenAddress, backoff: configuration.portRetryBackoff
+        host: proxy.host, address: .any, backoff: configuration.portRetryBackoff
     ) { [weak self] channel, port in
         guard let self else { return channel.eventLoop.makeFailedFuture(GatewayProblem("the gateway has stopped")) }
         guard self.admit(channel) else {
@@ -84,6 +86,9 @@ public final class IngressGateway: @unchecked Sendable {
     private var connectionsByClient: [IPv4Address: Int] = [:]
     public private(set) var statistics = Statistics()
     private var subscription: ServiceTable.Subscription?
+    private var interfaceWatch: InterfaceWatch?
+    /// The node's addresses and which the ports are opened on, when `listenOn` leaves some out.
+    public private(set) var addressChoices: [InterfaceAddressFilter.Choice] = []
     private var stopped = false
     private var host: any Host { proxy.host }
     private var table: ServiceTable { proxy.table }
@@ -106,8 +111,16 @@ public final class IngressGateway: @unchecked Sendable {
             limits += "; refused \(statistics.refusedAtTotalLimit) at the limit, \(statistics.refusedAtClientLimit) at the "
                 + "per-client limit of \(configuration.maximumConnectionsPerClient)"
         }
-        return ["gateway \(labels): listening on \(ports.isEmpty ? "no port (no selected Gateway declares one)" : ports.joined(separator: ", "))",
-                "gateway: \(limits)"]
+        let noAddress = !configuration.listenOn.takesEverything && !addressChoices.contains { $0.leftOutBecause == nil }
+        let none = routes.listeners.isEmpty ? "no port (no selected Gateway declares one)"
+            : noAddress ? "no port (no address of the node is chosen)" : "no port yet"
+        var lines = ["gateway \(labels): listening on \(ports.isEmpty ? none : ports.joined(separator: ", "))"]
+        if !configuration.listenOn.takesEverything {
+            let chosen = addressChoices.filter { $0.leftOutBecause == nil }.map { "\($0.address) (\($0.interface))" }
+            lines.append("gateway: on \(chosen.isEmpty ? "no address" : chosen.joined(separator: ", "))")
+            lines += addressChoices.filter { $0.leftOutBecause != nil }.map { "gateway: \($0)" }
+        }
+        return lines + ["gateway: \(limits)"]
             + (routes.problems + tls.problems + listeners.problems).map { "gateway: \($0)" }
     }
 
@@ -120,6 +133,9 @@ public final class IngressGateway: @unchecked Sendable {
             guard summary.changes.contains(where: { [.gateway, .virtualService, .secret].contains($0.kind) }) else { return }
             self?.reconcile()
         }
+        if !configuration.listenOn.takesEverything {
+            interfaceWatch = host.watchInterfaces { [weak self] in self?.reconcile() }
+        }
         return reconcile()
     }
 
@@ -129,6 +145,8 @@ public final class IngressGateway: @unchecked Sendable {
         stopped = true
         subscription?.cancel()
         subscription = nil
+        interfaceWatch?.cancel()
+        interfaceWatch = nil
         return listeners.stop()
     }
 
@@ -149,7 +167,16 @@ public final class IngressGateway: @unchecked Sendable {
         for problem in tls.problems where !previousTLS.problems.contains(problem) {
             host.logger.warning("gateway: \(problem)")
         }
-        return listeners.update(to: routes.listeners.mapValues(\.protocol.rawValue))
+        var addresses: [IPv4Address]?
+        if !configuration.listenOn.takesEverything {
+            let previousChoices = addressChoices
+            addressChoices = configuration.listenOn.choose(from: host.interfaces)
+            if addressChoices != previousChoices {
+                host.logger.info("gateway: addresses \(addressChoices.map(\.description).joined(separator: "; "))")
+            }
+            addresses = addressChoices.filter { $0.leftOutBecause == nil }.map(\.address)
+        }
+        return listeners.update(to: routes.listeners.mapValues(\.protocol.rawValue), addresses: addresses)
     }
 
     // MARK: Serving connections

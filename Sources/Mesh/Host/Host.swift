@@ -32,6 +32,10 @@ public protocol Host: AnyObject, Sendable {
     /// The node's interfaces with their addresses, loopback included.
     var interfaces: [NetworkInterface] { get }
 
+    /// Calls `changed` on the event loop whenever an address comes or goes on an interface
+    /// (netlink address events on Linux, address changes in NetSim), until the watch is cancelled.
+    func watchInterfaces(_ changed: @escaping @Sendable () -> Void) -> InterfaceWatch
+
     /// Listens for stream (TCP) connections; `childInitializer` configures each accepted channel.
     /// The returned channel is the listener: close it to stop listening.
     func listenStream(

@@ -21,6 +21,8 @@ final class SimListenerChannel: SimChannel, TCPAcceptor, @unchecked Sendable {
         self.local = local
     }
 
+    var listeningAddress: IPv4Address { local?.address ?? .any }
+
     func startListening() {
         kernel.listen(self, port: local!.port)
         register0(promise: nil)

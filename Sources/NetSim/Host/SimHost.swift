@@ -40,10 +40,28 @@ public final class SimHost: Host, @unchecked Sendable {
     public var openSockets: Int { kernel.openSocketCount }
 
     public var interfaces: [NetworkInterface] {
-        [NetworkInterface(name: "lo", ipv4Addresses: [.loopback], prefixLength: 8, isLoopback: true)]
+        var interfaces = [NetworkInterface(name: "lo", ipv4Addresses: [.loopback], prefixLength: 8, isLoopback: true)]
             + node.interfaces.map {
                 NetworkInterface(name: $0.name, ipv4Addresses: [$0.address], prefixLength: $0.prefixLength, isLoopback: false)
             }
+        // Secondary addresses join their interface, or make one of their own, in the LAN of eth0.
+        for (name, address) in node.secondaryAddresses {
+            if let index = interfaces.firstIndex(where: { $0.name == name }) {
+                interfaces[index].ipv4Addresses.append(address)
+            } else {
+                interfaces.append(NetworkInterface(
+                    name: name, ipv4Addresses: [address], prefixLength: node.interfaces[0].prefixLength, isLoopback: false))
+            }
+        }
+        return interfaces
+    }
+
+    public func watchInterfaces(_ changed: @escaping @Sendable () -> Void) -> InterfaceWatch {
+        let node = self.node
+        let token = node.nextWatcherToken
+        node.nextWatcherToken += 1
+        node.addressWatchers[token] = changed
+        return InterfaceWatch { [weak node] in node?.addressWatchers[token] = nil }
     }
 
     public func listenStream(

@@ -29,6 +29,13 @@ public final class SimNode {
     /// Nanoseconds the host's wall clock runs ahead of the others (behind when negative).
     var clockSkew: Int64 = 0
 
+    /// Addresses besides each interface's own, on the network of interface 0: an interface
+    /// named as one of the node's (an alias) or a NIC of its own on the same LAN.
+    var secondaryAddresses: [(interface: String, address: IPv4Address)] = []
+    /// Told when an address is added or removed, by token.
+    var addressWatchers: [Int: @Sendable () -> Void] = [:]
+    var nextWatcherToken = 0
+
     /// Called with every packet the node sends or receives, at virtual time (pcap capture).
     var capture: ((Packet, UInt64) -> Void)?
     /// Routers: called with the payload of every packet forwarded (the invariant checks).
@@ -47,7 +54,7 @@ public final class SimNode {
     public var isNATRouter: Bool { nat != nil }
 
     func owns(_ address: IPv4Address) -> Bool {
-        address.isLoopback || interfaces.contains { $0.address == address }
+        address.isLoopback || interfaces.contains { $0.address == address } || secondaryAddresses.contains { $0.address == address }
     }
 }
 

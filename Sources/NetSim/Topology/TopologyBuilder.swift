@@ -75,6 +75,9 @@ struct TopologyBuilder {
         let node = makeNode(name: spec.name, role: .host)
         let address = spec.address!
         _ = attach(node, name: "eth0", network: network, address: address, link: spec.link)
+        for secondary in spec.secondaryAddresses {
+            simulator.addAddress(secondary.address, interface: secondary.interface, to: node)
+        }
         let kernel = SimKernel(simulator: simulator, node: node)
         node.kernel = kernel
         node.host = SimHost(simulator: simulator, node: node, kernel: kernel)

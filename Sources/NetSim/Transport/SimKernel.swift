@@ -65,7 +65,7 @@ final class SimKernel {
             throw HostError.addressNotAvailable(address.socketAddress(port: requested?.port ?? 0))
         }
         if let port = requested?.port, port != 0 {
-            if !reuse && isPortInUse(port, transport: transport, countingConnections: !listening) {
+            if !reuse && isPortInUse(port, transport: transport, countingConnections: !listening, address: address) {
                 throw HostError.addressInUse(address.socketAddress(port: port))
             }
             return Endpoint(address, port)
@@ -73,10 +73,18 @@ final class SimKernel {
         return Endpoint(address, try allocateEphemeralPort(transport: transport))
     }
 
-    private func isPortInUse(_ port: UInt16, transport: TransportProtocol, countingConnections: Bool = true) -> Bool {
+    /// Whether `port` is taken for a socket on `address`: listeners on other addresses of the
+    /// host leave it free, one on `0.0.0.0` (or a request for it) does not, as on Linux.
+    private func isPortInUse(
+        _ port: UInt16, transport: TransportProtocol, countingConnections: Bool = true, address: IPv4Address = .any
+    ) -> Bool {
         switch transport {
         case .udp: return datagramSockets[port] != nil
-        case .tcp: return listeners[port] != nil || (countingConnections && connectionsPerPort[port] != nil)
+        case .tcp:
+            let listening = listeners[port]?.contains {
+                address.isUnspecified || $0.listeningAddress.isUnspecified || $0.listeningAddress == address
+            } ?? false
+            return listening || (countingConnections && connectionsPerPort[port] != nil)
         }
     }
 
@@ -100,6 +108,14 @@ final class SimKernel {
 
     func listen(_ acceptor: TCPAcceptor, port: UInt16) {
         listeners[port, default: []].append(acceptor)
+    }
+
+    /// The listener a connection to `destination` reaches: the one on its address, else one on
+    /// every address.
+    private func acceptor(for destination: Endpoint) -> TCPAcceptor? {
+        guard let candidates = listeners[destination.port] else { return nil }
+        return candidates.first { $0.listeningAddress == destination.address }
+            ?? candidates.first { $0.listeningAddress.isUnspecified }
     }
 
     func stopListening(_ acceptor: TCPAcceptor, port: UInt16) {
@@ -201,7 +217,7 @@ final class SimKernel {
             if let connection = connections[key] {
                 connection.receive(header, payload: packet.payload)
             } else if header.flags.contains(.syn), !header.flags.contains(.ack),
-                let acceptor = listeners[packet.destination.port]?.first
+                let acceptor = acceptor(for: packet.destination)
             {
                 let connection = TCPConnection(
                     passiveOpen: key, kernel: self, options: simulator.tcpOptions,

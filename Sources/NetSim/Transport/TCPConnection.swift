@@ -583,5 +583,7 @@ final class TCPConnection: @unchecked Sendable {
 
 /// Who learns of a completed passive open: the listening socket.
 protocol TCPAcceptor: AnyObject {
+    /// The address listened on; `0.0.0.0` for every address of the host.
+    var listeningAddress: IPv4Address { get }
     func accept(_ connection: TCPConnection)
 }

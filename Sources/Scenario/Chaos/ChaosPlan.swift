@@ -133,6 +133,7 @@ public struct ChaosPlan: Sendable {
         case .crash(let node): "crash \(node), then boot"
         case .natReboot(let router): "reboot NAT \(router)"
         case .cloudUnreachable: "cloud unreachable"
+        case .addressDown(let node, let address): "address \(address) of \(node) down"
         }
     }
 }

@@ -26,6 +26,9 @@ public struct FaultSpec: Hashable, Sendable {
         case natReboot(router: String)
         /// Everything on networks marked `cloud` is cut off from everything else.
         case cloudUnreachable
+        /// One of the node's secondary addresses is taken off its interface (`ip addr del`, a
+        /// DHCP lease lost), and put back when the fault ends.
+        case addressDown(node: String, address: IPv4Address)
     }
 
     /// When the fault starts, nanoseconds of virtual time.

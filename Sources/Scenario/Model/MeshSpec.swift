@@ -18,6 +18,9 @@ public struct MeshSpec: Hashable, Sendable {
     /// Agent nodes that are also the ingress gateway (`edgemesh agent --gateway`, EdgeMesh's
     /// default gateway labels).
     public var gateways: [String] = []
+    /// Which of a gateway node's addresses its ports are opened on (`gatewayListen: {nic,
+    /// includeIP, excludeIP}`, EdgeMesh's keys); every address when nil.
+    public var gatewayListen: GatewayListenSpec?
     /// With the tunnel: every agent serves the SOCKS5 node proxy on its node's address, port
     /// 10800, to these node ports (`socks5: {allowedPorts: [22]}`); nil for none.
     public var socks5Ports: [UInt16]?

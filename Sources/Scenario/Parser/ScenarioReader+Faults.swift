@@ -6,7 +6,9 @@ import Yams
 // MARK: - Faults
 
 extension ScenarioReader {
-    static let faultKinds = ["partition", "isolate", "linkDown", "flap", "degrade", "clockSkew", "crash", "natReboot", "cloudUnreachable"]
+    static let faultKinds = [
+        "partition", "isolate", "linkDown", "flap", "degrade", "clockSkew", "crash", "natReboot", "cloudUnreachable", "addressDown",
+    ]
 
     func fault(_ item: LocatedNode, names: TopologyNames, duration: UInt64) throws(ScenarioError) -> FaultSpec {
         let fields = try self.fields(item, allowed: ["at", "for"] + Self.faultKinds)
@@ -61,6 +63,9 @@ extension ScenarioReader {
         case "clockSkew":
             let skew = try self.fields(value, allowed: ["node", "by"])
             kind = .clockSkew(node: try reference(required(skew, "node"), to: [.node], in: names), offset: try signedDuration(required(skew, "by")))
+        case "addressDown":
+            let down = try self.fields(value, allowed: ["node", "address"])
+            kind = .addressDown(node: try reference(required(down, "node"), to: [.node], in: names), address: try address(required(down, "address")))
         case "natReboot":
             let router = try reference(value, to: [.router], in: names)
             guard names.natRouters.contains(router) else {

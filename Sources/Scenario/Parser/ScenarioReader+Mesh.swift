@@ -7,7 +7,8 @@ import Yams
 extension ScenarioReader {
     func mesh(_ value: LocatedNode, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
         let fields = try self.fields(
-            value, allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways", "socks5"])
+            value,
+            allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways", "gatewayListen", "socks5"])
         let agentsValue = try required(fields, "agents")
         var agents: [String] = []
         if case .scalar = agentsValue.node, try scalar(agentsValue, "\"all\" or a list of nodes") == "all" {
@@ -36,6 +37,20 @@ extension ScenarioReader {
                 throw fail(
                     item, "gateway node \"\(node)\" runs no agent; the gateway is a role of the agent (agents: \(agents.joined(separator: ", ")))")
             }
+        }
+        if let value = fields["gatewayListen"] {
+            guard !spec.gateways.isEmpty else { throw fail(value, "gatewayListen needs gateways: the nodes whose gateway listens so") }
+            let listen = try self.fields(value, allowed: ["nic", "includeIP", "excludeIP"])
+            var parsed = GatewayListenSpec()
+            if let nic = listen["nic"] { parsed.nic = try scalar(nic, "interface names (a comma list, or *)") }
+            if let include = listen["includeIP"] { parsed.includeIP = try scalar(include, "addresses or networks (a comma list, or *)") }
+            if let exclude = listen["excludeIP"] { parsed.excludeIP = try scalar(exclude, "addresses or networks (a comma list)") }
+            do {
+                _ = try InterfaceAddressFilter.gateway(nic: parsed.nic, includeIP: parsed.includeIP, excludeIP: parsed.excludeIP)
+            } catch {
+                throw fail(listen[error.field] ?? value, error.description)
+            }
+            spec.gatewayListen = parsed
         }
         if let value = fields["socks5"] {
             let socks5 = try self.fields(value, allowed: ["allowedPorts"])

@@ -72,12 +72,23 @@ extension ScenarioReader {
     }
 
     private func node(_ item: LocatedNode) throws(ScenarioError) -> (TopologySpec.Node, MappingEntries) {
-        let fields = try self.fields(item, allowed: ["name", "network", "address", "link", "hostJitter"])
+        let fields = try self.fields(item, allowed: ["name", "network", "address", "link", "hostJitter", "addresses"])
         var node = TopologySpec.Node(
             name: try name(required(fields, "name")), network: try name(required(fields, "network")))
         if let value = fields["address"] { node.address = try address(value) }
         if let value = fields["link"] { node.link = try link(value) }
         if let value = fields["hostJitter"] { node.hostJitter = try duration(value) }
+        if let value = fields["addresses"] {
+            // More addresses in the node's network: `[{interface: eth1, address: a.b.c.d}]`.
+            for entry in try list(value, of: "addresses ({interface, address})") {
+                let secondary = try self.fields(entry, allowed: ["interface", "address"])
+                let interface = try scalar(required(secondary, "interface"), "an interface name")
+                guard !interface.isEmpty, interface != "lo", interface.allSatisfy({ $0.isLetter || $0.isNumber || ":-_.".contains($0) }) else {
+                    throw fail(try required(secondary, "interface"), "\"\(interface)\" is not an interface name")
+                }
+                node.secondaryAddresses.append(.init(interface: interface, address: try address(required(secondary, "address"))))
+            }
+        }
         return (node, fields)
     }
 
@@ -184,6 +195,9 @@ extension ScenarioReader {
         }
         for node in nodes {
             assignments.append((node.spec.address, node.spec.network, node.fields["address"]))
+            for secondary in node.spec.secondaryAddresses {
+                assignments.append((secondary.address, node.spec.network, node.fields["addresses"]))
+            }
         }
         var used: [String: [IPv4Address: String]] = [:]
         for case let (address?, network, value?) in assignments {

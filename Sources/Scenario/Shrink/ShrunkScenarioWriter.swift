@@ -62,6 +62,8 @@ public enum ShrunkScenarioWriter {
         case .crash(let node): pairs.append(("crash", Node(node)))
         case .natReboot(let router): pairs.append(("natReboot", Node(router)))
         case .cloudUnreachable: pairs.append(("cloudUnreachable", Node("true")))
+        case .addressDown(let node, let address):
+            pairs.append(("addressDown", mapping([("node", Node(node)), ("address", Node(address.description))])))
         }
         return mapping(pairs)
     }

@@ -55,6 +55,9 @@ public enum FaultTimeline {
             atEnd { try testbed.boot(node) }
         case .natReboot(let router):
             try testbed.rebootNAT(router)
+        case .addressDown(let node, let address):
+            try testbed.setAddress(address, of: node, present: false)
+            atEnd { try testbed.setAddress(address, of: node, present: true) }
         }
     }
 }

@@ -64,6 +64,9 @@ public protocol ScenarioTestbed: AnyObject, Sendable {
     /// Makes a NAT router forget every mapping.
     func rebootNAT(_ router: String) throws
 
+    /// Takes one of `node`'s secondary addresses off its interface, or puts it back.
+    func setAddress(_ address: IPv4Address, of node: String, present: Bool) throws
+
     // MARK: The mesh
 
     /// Where clients on `node` send DNS queries: the node's agent, or nil when it runs none.

@@ -114,12 +114,15 @@ import Testing
 
     @Test func theGatewayRoleIsAnAgentFlagWithLabels() throws {
         let defaults = try EdgemeshProcess.run(["agent", "--node-name", "gw", "--gateway", "--print-config"])
-        #expect(defaults.output.contains("gateway: on 0.0.0.0, labels kubeedge=edgemesh-gateway"), "\(defaults.output)")
+        #expect(defaults.output.contains("gateway: on every address, labels kubeedge=edgemesh-gateway"), "\(defaults.output)")
         let labelled = try EdgemeshProcess.run([
             "agent", "--node-name", "gw", "--gateway", "--gateway-label", "role=ingress", "--gateway-label", "zone=eu",
-            "--gateway-address", "10.0.0.5", "--print-config",
+            "--gateway-nic", "eth1,lo", "--gateway-exclude-ip", "10.0.0.0/8", "--print-config",
         ])
-        #expect(labelled.output.contains("gateway: on 10.0.0.5, labels role=ingress,zone=eu"), "\(labelled.output)")
+        #expect(labelled.output.contains("gateway: on interfaces eth1,lo; excludeIP 10.0.0.0/8, labels role=ingress,zone=eu"),
+                "\(labelled.output)")
+        let badIP = try EdgemeshProcess.run(["agent", "--node-name", "gw", "--gateway", "--gateway-include-ip", "10.0.0.300", "--print-config"])
+        #expect(badIP.status != 0 && badIP.errors.contains("includeIP: \"10.0.0.300\" is not an IPv4 address or network"), "\(badIP.errors)")
         let off = try EdgemeshProcess.run(["agent", "--node-name", "gw", "--print-config"])
         #expect(off.output.contains("gateway: off"))
         let bad = try EdgemeshProcess.run(["agent", "--node-name", "gw", "--gateway", "--gateway-label", "ingress", "--print-config"])

@@ -18,6 +18,7 @@ final class ImpersonatingHost: Host, @unchecked Sendable {
     var random: MeshRandom { base.random }
     var logger: Logger { base.logger }
     var interfaces: [NetworkInterface] { base.interfaces }
+    func watchInterfaces(_ changed: @escaping @Sendable () -> Void) -> InterfaceWatch { base.watchInterfaces(changed) }
     var interception: TrafficInterception { base.interception }
     var store: DurableStore { base.store }
     func listenStream(_ options: StreamListenOptions, childInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>)

@@ -45,6 +45,7 @@ import TestFixtures
                     #expect(hosts.contains(node) && offset.magnitude <= 5 * Nanoseconds.minute)
                 case .partition(let a, let b, _): #expect(a != b && hosts.isSuperset(of: a + b))
                 case .cloudUnreachable, .isolate: break
+                case .addressDown: Issue.record("chaos takes no address down: \(fault)")
                 }
             }
         }

@@ -438,8 +438,19 @@ import Testing
 
     static let invalidCases: [InvalidCase] = [
         .init(
+            label: "secondary address outside the network", replace: "address: 192.168.1.10}",
+            with: "address: 192.168.1.10, addresses: [{interface: eth1, address: 192.168.9.20}]}", lineOf: "addresses:",
+            message: #"network.nodes[0].addresses: 192.168.9.20 is outside network "lan-a" (192.168.1.0/24)"#),
+        .init(
+            label: "secondary address twice", replace: "address: 192.168.1.10}",
+            with: "address: 192.168.1.10, addresses: [{interface: eth1, address: 192.168.1.10}]}", lineOf: "addresses:",
+            message: #"network.nodes[0].addresses: 192.168.1.10 is already used on network "lan-a" by network.nodes[0].address"#),
+        .init(
+            label: "http server status", replace: "kind: http-server, port: 8080}", with: "kind: http-server, port: 8080, status: 700}",
+            lineOf: "status: 700", message: #"workloads[0].status: 700 is not an HTTP status (200 to 599)"#),
+        .init(
             label: "unknown key", replace: "address: 192.168.1.10", with: "adress: 192.168.1.10", lineOf: "adress",
-            message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter)"#),
+            message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter, addresses)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
             message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab, chaos, judgeFrom)"#),
