@@ -75,6 +75,12 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "The tunnel's port (listened on, and dialed on peers).")
     var tunnelPort: UInt16 = 20006
 
+    @Option(help: "The interfaces the tunnel listens on and announces (EdgeMesh's listenInterfaces): a comma list, or * for all.")
+    var tunnelListenInterfaces: String?
+
+    @Option(help: "Interfaces the tunnel never listens on, besides docker*, edgemesh*, tunl*, flannel*, cni*, br* and kube-ipvs* (EdgeMesh's extraFilteredInterfaces).")
+    var tunnelExtraFilteredInterfaces: String?
+
     @Option(help: "A relay (ip:port) to keep a reservation on, for relayed paths and hole punching; repeatable.")
     var relay: [String] = []
 

@@ -85,7 +85,11 @@ struct AgentSettings: Sendable, CustomStringConvertible {
             do {
                 // The same derivation as the relay's, so one file serves both.
                 let key = try PresharedKeyFile.key(fromContents: Array(contents))
-                tunnel = TunnelConfiguration(port: command.tunnelPort, presharedKey: TunnelPresharedKey(derivedKey: key))
+                tunnel = TunnelConfiguration(
+                    port: command.tunnelPort, presharedKey: TunnelPresharedKey(derivedKey: key),
+                    listenOn: .tunnel(
+                        listenInterfaces: command.tunnelListenInterfaces ?? file?.tunnelListenInterfaces ?? "*",
+                        extraFilteredInterfaces: command.tunnelExtraFilteredInterfaces ?? file?.tunnelExtraFilteredInterfaces ?? ""))
             } catch {
                 throw AgentSettingsError("--psk-file \"\(path)\": \(error)")
             }
@@ -231,7 +235,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         upstream DNS: \(upstreams.isEmpty ? "-" : upstreams.map(\.description).joined(separator: ", ")) from \(upstreamOrigin), answers cached up to \(dnsCacheTTL) s
         state directory: \(stateDirectory)
         status: \(statusAddress.map { "\($0)" } ?? "off")
-        tunnel: \(tunnel.map { "port \($0.port)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
+        tunnel: \(tunnel.map { "port \($0.port) on \($0.listenOn.summary)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
         gateway: \(gateway.map { "on \($0.listenOn.summary), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
         """
     }

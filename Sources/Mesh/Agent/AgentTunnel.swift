@@ -56,7 +56,9 @@ public final class AgentTunnel {
                     relays: self.relays, presharedKey: self.tunnel.configuration.presharedKey.bytes,
                     localPort: self.relayLocalPort),
                 staticKey: identity.keyPair, acceptor: self.tunnel.peerStreamAcceptor)
-            let punching = HolePunchService(host: self.host, client: client, acceptor: self.tunnel.peerStreamAcceptor)
+            let punching = HolePunchService(
+                host: self.host, client: client, options: HolePunchOptions(candidateAddresses: self.tunnel.configuration.listenOn),
+                acceptor: self.tunnel.peerStreamAcceptor)
             self.relayClient = client
             self.holePunching = punching
             self.tunnel.addDialer(punching.dialer)

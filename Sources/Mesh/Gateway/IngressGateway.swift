@@ -70,8 +70,10 @@ public final class IngressGateway: @unchecked Sendable {
     /// The routes in force.
     public private(set) var routes = GatewayRoutes()
     private var tls = GatewayTLSContexts()
-    private lazy var listeners = GatewayListeners(
-        host: proxy.host, address: .any, backoff: configuration.portRetryBackoff
+    private lazy var listeners = ListenerSet(
+        owner: "gateway", host: proxy.host,
+        options: StreamListenOptions(address: IPv4Address.any.socketAddress(port: 0), allowRemoteHalfClosure: true, backlog: 1024),
+        backoff: configuration.portRetryBackoff
     ) { [weak self] channel, port in
         guard let self else { return channel.eventLoop.makeFailedFuture(GatewayProblem("the gateway has stopped")) }
         guard self.admit(channel) else {

@@ -97,8 +97,13 @@ public struct InterfaceAddressFilter: Hashable, Sendable {
     public var summary: String {
         guard !takesEverything else { return "every address" }
         var parts: [String] = []
-        if let interfaces { parts.append("interfaces \(interfaces.joined(separator: ","))") }
-        if !filteredInterfacePrefixes.isEmpty { parts.append("not \(filteredInterfacePrefixes.map { $0 + "*" }.joined(separator: ","))") }
+        let filtered = filteredInterfacePrefixes.map { $0 + "*" }.joined(separator: ",")
+        switch (interfaces, filteredInterfacePrefixes.isEmpty) {
+        case (let listed?, true): parts.append("interfaces \(listed.joined(separator: ","))")
+        case (let listed?, false): parts.append("interfaces \(listed.joined(separator: ",")) but \(filtered)")
+        case (nil, false): parts.append("every interface but \(filtered)")
+        case (nil, true): break
+        }
         if let included { parts.append("includeIP \(included.map(\.description).joined(separator: ","))") }
         if !excluded.isEmpty { parts.append("excludeIP \(excluded.map(\.description).joined(separator: ","))") }
         return parts.joined(separator: "; ")

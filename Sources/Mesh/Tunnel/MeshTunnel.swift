@@ -17,7 +17,18 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     private let keys: any PeerKeyDirectory
     private var dialers: [any PeerPathDialer]
     private var endpoint: TunnelEndpoint?
-    private var listener: Channel?
+    /// The tunnel port on each address `configuration.listenOn` chooses.
+    private lazy var listeners = ListenerSet(
+        owner: "tunnel", host: host,
+        options: StreamListenOptions(address: IPv4Address.any.socketAddress(port: configuration.port), reuseAddress: true),
+        backoff: RetryBackoff(base: .seconds(1), cap: .seconds(30), jitter: .equal)
+    ) { [weak self] channel, _ in
+        self?.accept(channel, kind: .direct)
+        return channel.eventLoop.makeSucceededVoidFuture()
+    }
+    private var interfaceWatch: InterfaceWatch?
+    /// The node's addresses and which the tunnel listens on (empty when it takes them all).
+    public private(set) var addressChoices: [InterfaceAddressFilter.Choice] = []
     private var maintenance: RepeatedTask?
     private var beacon: LANBeacon?
     private var peers: [String: TunnelPeer] = [:]
@@ -60,25 +71,51 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         TunnelIdentity.loadOrCreate(host: host).flatMap { identity in
             let endpoint = TunnelEndpoint(host: self.host, identity: identity, configuration: self.configuration, keys: self.keys)
             self.endpoint = endpoint
-            let options = StreamListenOptions(address: IPv4Address.any.socketAddress(port: self.configuration.port), reuseAddress: true)
-            return self.host.listenStream(options) { channel in
-                self.accept(channel, kind: .direct)
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }.map { listener in
-                self.listener = listener
+            if !self.configuration.listenOn.takesEverything {
+                self.interfaceWatch = self.host.watchInterfaces { [weak self] in _ = self?.followAddresses() }
+            }
+            return self.followAddresses().flatMapThrowing {
+                // Not one address could be listened on: the port is taken, or there is no address.
+                guard !self.listeners.sockets.isEmpty else {
+                    self.interfaceWatch?.cancel()
+                    _ = self.listeners.stop()
+                    throw TunnelError.listenFailed(self.listeners.problems.first ?? "no address of the node is chosen (\(self.configuration.listenOn.summary))")
+                }
+            }.map {
                 self.maintenance = self.host.eventLoop.scheduleRepeatedTask(
                     initialDelay: self.configuration.upgradeInterval, delay: self.configuration.upgradeInterval
                 ) { _ in self.maintain() }
                 self.host.logger.info("tunnel: listening", metadata: [
-                    "port": "\(self.configuration.port)", "publicKey": "\(identity.publicKeyText)"])
+                    "port": "\(self.configuration.port)", "publicKey": "\(identity.publicKeyText)",
+                    "addresses": "\(self.listeners.sockets.map { "\($0.address)" }.joined(separator: ","))"])
             }.flatMap {
                 guard self.configuration.lanDiscovery else { return self.host.eventLoop.makeSucceededVoidFuture() }
                 let beacon = LANBeacon(host: self.host, port: self.configuration.port, presharedKey: self.configuration.presharedKey,
-                                       clockWindow: self.configuration.handshakeClockWindow)
+                                       interfaces: self.configuration.listenOn, clockWindow: self.configuration.handshakeClockWindow)
                 self.beacon = beacon
                 return beacon.start(identity: identity)
             }
         }
+    }
+
+    /// Listens on the addresses `configuration.listenOn` chooses now (every address through
+    /// `0.0.0.0` when it takes them all).
+    private func followAddresses() -> EventLoopFuture<Void> {
+        var addresses: [IPv4Address]?
+        if !configuration.listenOn.takesEverything {
+            let previous = addressChoices
+            addressChoices = configuration.listenOn.choose(from: host.interfaces)
+            if addressChoices != previous {
+                host.logger.info("tunnel: addresses \(addressChoices.map(\.description).joined(separator: "; "))")
+            }
+            addresses = addressChoices.filter { $0.leftOutBecause == nil }.map(\.address)
+        }
+        return listeners.update(to: [configuration.port: "peers"], addresses: addresses)
+    }
+
+    /// The addresses listened on now, and each socket that could not be opened.
+    public var listeningStatus: (sockets: [String], problems: [String]) {
+        (listeners.sockets.map(\.description), listeners.problems)
     }
 
     /// Stops listening and closes every connection (their streams fail).
@@ -91,9 +128,9 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         for connection in closing { connection.fail("the tunnel was stopped on node \(host.name)") }
         peers = [:]
         endpoint = nil
-        let listener = self.listener
-        self.listener = nil
-        return listener?.close() ?? host.eventLoop.makeSucceededVoidFuture()
+        interfaceWatch?.cancel()
+        interfaceWatch = nil
+        return listeners.stop()
     }
 
     /// For the relay and hole-punching side: call with each raw byte stream a peer opened to

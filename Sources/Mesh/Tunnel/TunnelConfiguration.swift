@@ -52,6 +52,10 @@ public struct TunnelConfiguration: Sendable {
     /// use. A node rarely needs more than two (one per path while it upgrades); a holder of its
     /// credentials could otherwise open thousands.
     public var maximumConnectionsPerPeer: Int
+    /// The addresses the tunnel listens on and announces on the LAN (EdgeMesh's
+    /// `listenInterfaces` and `extraFilteredInterfaces`): every interface but container, bridge
+    /// and CNI ones by default, followed as addresses come and go.
+    public var listenOn: InterfaceAddressFilter
 
     public init(
         port: UInt16 = 20006,
@@ -70,8 +74,10 @@ public struct TunnelConfiguration: Sendable {
         lanDiscovery: Bool = true,
         maximumPendingHandshakes: Int = 256,
         maximumPendingHandshakesPerAddress: Int = 16,
-        maximumConnectionsPerPeer: Int = 4
+        maximumConnectionsPerPeer: Int = 4,
+        listenOn: InterfaceAddressFilter = .tunnel(listenInterfaces: "*", extraFilteredInterfaces: "")
     ) {
+        self.listenOn = listenOn
         self.port = port
         self.presharedKey = presharedKey
         self.keepaliveInterval = keepaliveInterval

@@ -18,6 +18,8 @@ public enum TunnelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// The tunnel was used before `start()` completed, or after `stop()`.
     case notRunning
+    /// Not one of the addresses to listen on could be listened on.
+    case listenFailed(String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum TunnelError: Error, Equatable, Sendable, CustomStringConvertible {
             "invalid tunnel configuration: \(detail)"
         case .notRunning:
             "the tunnel is not running (start the agent's tunnel first)"
+        case .listenFailed(let detail):
+            "the tunnel cannot listen: \(detail)"
         }
     }
 }

@@ -59,7 +59,7 @@ import Yams
         for line in [
             "node: edge-7", "source: metaServer http://127.0.0.1:10550", "listen: 169.254.96.16:53",
             "state directory: \(try #require(mounts["/var/lib/edgemesh"]).path)",
-            "tunnel: port 20006, relays [IPv4]203.0.113.5:20008",
+            "tunnel: port 20006 on every interface but docker*,edgemesh*,tunl*,flannel*,cni*,br*,kube-ipvs*, relays [IPv4]203.0.113.5:20008",
         ] {
             #expect(result.output.contains(line), "missing \"\(line)\" in:\n\(result.output)")
         }

@@ -18,6 +18,8 @@ public final class LANBeacon: @unchecked Sendable {
     private let interval: TimeAmount
     private let clockWindow: Int64
     private let macKey: SymmetricKey
+    /// The interfaces announced on.
+    private let interfaces: InterfaceAddressFilter
     private var socket: Channel?
     private var timer: RepeatedTask?
     private var announcement: [UInt8] = []
@@ -25,13 +27,15 @@ public final class LANBeacon: @unchecked Sendable {
     private var heard: [String: (address: IPv4Address, at: NIODeadline)] = [:]
 
     /// Announces and listens on UDP `port` (the tunnel's port number).
-    public init(host: any Host, port: UInt16, presharedKey: TunnelPresharedKey, interval: TimeAmount = .seconds(10),
+    public init(host: any Host, port: UInt16, presharedKey: TunnelPresharedKey, interfaces: InterfaceAddressFilter = .everything,
+                interval: TimeAmount = .seconds(10),
                 clockWindow: TimeAmount = .seconds(120)) {
         self.host = host
         self.port = port
         self.interval = interval
         self.clockWindow = clockWindow.nanoseconds
         self.macKey = Self.macKey(presharedKey: presharedKey)
+        self.interfaces = interfaces
     }
 
     /// The key announcements are authenticated with, derived from the cluster PSK.
@@ -84,7 +88,7 @@ public final class LANBeacon: @unchecked Sendable {
         guard let socket else { return }
         let message = Self.announcement(name: announcement, key: key, time: host.wallClock.nanosecondsSinceEpoch, macKey: macKey)
         for interface in host.interfaces where !interface.isLoopback {
-            for address in interface.ipv4Addresses {
+            for address in interface.ipv4Addresses where interfaces.addresses(from: [interface]).contains(address) {
                 let prefix = IPv4Prefix(network: address, length: interface.prefixLength)
                 let broadcast = prefix.address(at: UInt32(truncatingIfNeeded: prefix.size - 1))
                 socket.writeAndFlush(AddressedEnvelope(remoteAddress: broadcast.socketAddress(port: port),

@@ -13,6 +13,8 @@ public struct HolePunchOptions: Sendable {
     public var maximumAttemptsPerPeer: Int
     /// Punch attempts under way at once, in both roles; requests beyond are declined.
     public var maximumConcurrentAttempts: Int
+    /// The local addresses offered to a peer as candidates (the tunnel's `listenOn`).
+    public var candidateAddresses: InterfaceAddressFilter
 
     /// The most an attempt can take: the answer, every round, and the select handshake. Also
     /// how long a punch connection may take to send its first bytes.
@@ -20,8 +22,9 @@ public struct HolePunchOptions: Sendable {
 
     public init(
         attempts: Int = 3, attemptTimeout: TimeAmount = .seconds(3), answerTimeout: TimeAmount = .seconds(10),
-        maximumAttemptsPerPeer: Int = 2, maximumConcurrentAttempts: Int = 32
+        maximumAttemptsPerPeer: Int = 2, maximumConcurrentAttempts: Int = 32, candidateAddresses: InterfaceAddressFilter = .everything
     ) {
+        self.candidateAddresses = candidateAddresses
         self.attempts = attempts
         self.attemptTimeout = attemptTimeout
         self.answerTimeout = answerTimeout

@@ -60,7 +60,7 @@ public final class HolePunchService: @unchecked Sendable {
     /// Our NAT as the relays see it now.
     public var natObservation: NATObservation {
         NATObservation(
-            localAddresses: host.interfaces.flatMap(\.ipv4Addresses), localPort: localPort,
+            localAddresses: options.candidateAddresses.addresses(from: host.interfaces), localPort: localPort,
             observers: client.observations.map { .init(relay: $0.relay, observed: $0.observed) })
     }
 

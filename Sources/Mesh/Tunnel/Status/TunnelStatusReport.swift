@@ -46,13 +46,23 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
     public var peers: [Peer]
     /// Absent in reports of agents from before the limits.
     public var limits: Limits?
+    /// The sockets listened on ("port 20006" for every address, else "address:port"), then
+    /// each address left out and each socket that could not be opened, with why. Absent in
+    /// reports of agents from before multi-NIC listening.
+    public var listening: [String]?
+    public var notListening: [String]?
 
-    public init(node: String, publicKey: String?, port: UInt16, peers: [Peer], limits: Limits? = nil) {
+    public init(
+        node: String, publicKey: String?, port: UInt16, peers: [Peer], limits: Limits? = nil, listening: [String]? = nil,
+        notListening: [String]? = nil
+    ) {
         self.node = node
         self.publicKey = publicKey
         self.port = port
         self.peers = peers
         self.limits = limits
+        self.listening = listening
+        self.notListening = notListening
     }
 
     public func json() throws -> Data {
@@ -68,6 +78,8 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
     /// A table for people: one line per peer.
     public var text: String {
         var lines = ["node \(node)  tunnel port \(port)  key \(publicKey ?? "(not started)")"]
+        if let listening { lines.append("listening on \(listening.isEmpty ? "nothing" : listening.joined(separator: ", "))") }
+        lines += notListening ?? []
         if peers.isEmpty { lines.append("no peers yet") }
         let header = ["PEER", "PATH", "RTT", "SENT", "RECEIVED", "STREAMS"]
         var rows = [header]
@@ -112,6 +124,8 @@ extension MeshTunnel {
             limits: .init(
                 pendingHandshakes: pendingHandshakes, handshakesRefused: handshakesRefusedAtLimit,
                 connectionsClosedAtPeerLimit: connectionsClosedAtPeerLimit, receiveBudgetInUse: receiveBudgetInUse,
-                streamsRefusedOverBudget: streamsRefusedOverBudget))
+                streamsRefusedOverBudget: streamsRefusedOverBudget),
+            listening: listeningStatus.sockets,
+            notListening: addressChoices.filter { $0.leftOutBecause != nil }.map(\.description) + listeningStatus.problems)
     }
 }

@@ -1,14 +1,14 @@
 import NIOCore
 
-/// The gateway's listening sockets: one per port its Gateways declare and address it listens on
-/// (every address, or those multi-NIC listening chose), opened and closed as the declared ports
-/// and the chosen addresses change. A socket that cannot be opened (another process holds the
-/// port, or the agent may not bind it) is tried again with backoff for as long as it stays
-/// wanted, so the gateway takes the port by itself once it is free instead of waiting for the
-/// next Gateway change.
+/// A component's listening sockets (the gateway's, the tunnel's): one per port it wants and
+/// address it listens on (every address, or those multi-NIC listening chose), opened and closed
+/// as the wanted ports and the chosen addresses change. A socket that cannot be opened (another
+/// process holds the port, or the agent may not bind it) is tried again with backoff for as
+/// long as it stays wanted, so the port is taken by itself once it is free instead of waiting
+/// for the next change.
 ///
 /// Confined to the host's event loop.
-final class GatewayListeners: @unchecked Sendable {
+final class ListenerSet: @unchecked Sendable {
     /// One listening socket: a port on an address (`0.0.0.0` for all).
     struct Socket: Hashable, Comparable, CustomStringConvertible {
         var address: IPv4Address
@@ -30,6 +30,9 @@ final class GatewayListeners: @unchecked Sendable {
     }
 
     private let host: any Host
+    /// Who listens, for the log ("gateway", "tunnel").
+    private let owner: String
+    private let listenOptions: StreamListenOptions
     /// The addresses listened on: `[.any]` unless multi-NIC listening chose some.
     private var addresses: [IPv4Address]
     private let backoff: RetryBackoff
@@ -42,11 +45,14 @@ final class GatewayListeners: @unchecked Sendable {
     private var blocked: [Socket: BlockedPort] = [:]
     private var stopped = false
 
+    /// `options` are those of every socket but its address.
     init(
-        host: any Host, address: IPv4Address, backoff: RetryBackoff,
+        owner: String, host: any Host, address: IPv4Address = .any, options: StreamListenOptions, backoff: RetryBackoff,
         accept: @escaping @Sendable (Channel, UInt16) -> EventLoopFuture<Void>
     ) {
+        self.owner = owner
         self.host = host
+        self.listenOptions = options
         self.addresses = [address]
         self.backoff = backoff
         self.accept = accept
@@ -79,8 +85,8 @@ final class GatewayListeners: @unchecked Sendable {
         let wanted = Set(self.addresses.flatMap { address in ports.keys.map { Socket(address: address, port: $0) } })
         for socket in listeners.keys.sorted() where !wanted.contains(socket) {
             listeners.removeValue(forKey: socket)?.close(promise: nil)
-            let why = ports[socket.port] == nil ? "no selected Gateway declares it any more" : "the address is no longer listened on"
-            host.logger.info("gateway: \(socket) closed (\(why))")
+            let why = ports[socket.port] == nil ? "no longer wanted" : "the address is no longer listened on"
+            host.logger.info("\(owner): \(socket) closed (\(why))")
         }
         for socket in blocked.keys.sorted() where !wanted.contains(socket) {
             blocked.removeValue(forKey: socket)?.retry.cancel()
@@ -111,8 +117,8 @@ final class GatewayListeners: @unchecked Sendable {
     private func open(_ socket: Socket) -> EventLoopFuture<Void> {
         blocked[socket]?.retry.cancel()
         opening.insert(socket)
-        let options = StreamListenOptions(
-            address: socket.address.socketAddress(port: socket.port), allowRemoteHalfClosure: true, backlog: 1024)
+        var options = listenOptions
+        options.address = socket.address.socketAddress(port: socket.port)
         let accept = self.accept
         let port = socket.port
         return host.listenStream(options) { accept($0, port) }.map { listener in
@@ -123,7 +129,7 @@ final class GatewayListeners: @unchecked Sendable {
                 return
             }
             self.listeners[socket] = listener
-            self.host.logger.info("gateway: listening on \(listener.localAddress.map { "\($0)" } ?? "\(socket)") (\(serving))")
+            self.host.logger.info("\(self.owner): listening on \(listener.localAddress.map { "\($0)" } ?? "\(socket)") (\(serving))")
         }.recover { error in
             self.opening.remove(socket)
             self.failedToOpen(socket, error: error)
@@ -142,6 +148,6 @@ final class GatewayListeners: @unchecked Sendable {
             _ = self.open(socket)
         }
         blocked[socket] = BlockedPort(failedAttempts: failedAttempts, lastError: "\(error)", retryAt: host.now + delay, retry: retry)
-        host.logger.error("gateway: cannot listen on \(socket): \(error); trying again in \(delay.nanoseconds / 1_000_000) ms")
+        host.logger.error("\(owner): cannot listen on \(socket): \(error); trying again in \(delay.nanoseconds / 1_000_000) ms")
     }
 }
