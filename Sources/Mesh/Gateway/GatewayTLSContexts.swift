@@ -40,6 +40,8 @@ struct GatewayTLSContexts {
                 continue
             }
             var configuration = fallback.credential.serverConfiguration
+            // HTTP/2 for clients that offer it (ALPN), HTTP/1.1 for the rest.
+            configuration.applicationProtocols = ["h2", "http/1.1"]
             let mutual = listener.servers.filter { $0.tls?.mode == .mutual && $0.credential != nil }
             if !mutual.isEmpty {
                 let authorities = mutual.compactMap { server -> [NIOSSLCertificate]? in

@@ -232,20 +232,28 @@ public final class IngressGateway: @unchecked Sendable {
             guard let context = tls.contexts[port] else { throw GatewayProblem("gateway port \(port) has no usable certificate") }
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
         }
-        try HTTPRequestBalancer.install(
-            on: channel.pipeline.syncOperations, proxy: proxy,
-            routing: .perRequest(
-                description: "gateway port \(port) (\(listener.protocol.rawValue))",
-                decide: { [weak self] request, client in
-                    // A connection may outlive its gateway (the agent stopping, the process not).
-                    guard let self else {
-                        return .answer(LocalReply(status: .serviceUnavailable, reason: "the gateway has stopped"))
-                    }
-                    let scheme = listener.protocol == .https ? "https" : "http"
-                    let target = self.target(for: &request, onPort: port, scheme: scheme)
-                    if case .route = target { Self.addForwardingHeaders(to: &request, client: client, scheme: scheme) }
-                    return target
-                }))
+        let scheme = listener.protocol == .https ? "https" : "http"
+        let routing = HTTPRequestRouting.perRequest(
+            description: "gateway port \(port) (\(listener.protocol.rawValue))",
+            decide: { [weak self] request, client in
+                // A connection may outlive its gateway (the agent stopping, the process not).
+                guard let self else {
+                    return .answer(LocalReply(status: .serviceUnavailable, reason: "the gateway has stopped"))
+                }
+                let target = self.target(for: &request, onPort: port, scheme: scheme)
+                if case .route = target { Self.addForwardingHeaders(to: &request, client: client, scheme: scheme) }
+                return target
+            })
+        let proxy = self.proxy
+        try channel.pipeline.syncOperations.addHandler(HTTPVersionSelector(
+            negotiation: listener.protocol == .https ? .alpn : .priorKnowledge, timeout: proxy.configuration.requestHeadTimeout
+        ) { pipeline, http2 in
+            if http2 {
+                try HTTPRequestBalancer.installHTTP2(on: channel, proxy: proxy, routing: routing)
+            } else {
+                try HTTPRequestBalancer.install(on: pipeline, proxy: proxy, routing: routing)
+            }
+        })
     }
 
     /// Where one HTTP request goes, by the routes in force now; `request` becomes what the

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// Serves one client connection request by request: an intercepted one, for a policy that
 /// hashes on a header, cookie or query parameter, or one of the gateway's, whose requests each
@@ -57,6 +58,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     private let proxy: ServiceProxy
     private let routing: HTTPRequestRouting
+    /// An HTTP/2 stream: one request, after which the stream ends.
+    private let carriesOneRequest: Bool
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var connections: [ServiceBackend: BackendHTTPConnection] = [:]
@@ -71,9 +74,10 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     /// `requestHeadTimeout`, each next one on a kept-alive connection within `keepAliveTimeout`.
     private var headTimeout: Scheduled<Void>?
 
-    private init(proxy: ServiceProxy, routing: HTTPRequestRouting) {
+    private init(proxy: ServiceProxy, routing: HTTPRequestRouting, carriesOneRequest: Bool = false) {
         self.proxy = proxy
         self.routing = routing
+        self.carriesOneRequest = carriesOneRequest
     }
 
     /// Puts NIO's HTTP server handlers and a balancer at the end of a client connection's
@@ -95,6 +99,31 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
             withEncoderConfiguration: encoding, withDecoderLimitConfiguration: limits)
         try pipeline.addHandler(HTTPRequestBalancer(proxy: proxy, routing: routing))
+    }
+
+    /// Puts NIO's HTTP/2 server handler on a client connection whose client speaks HTTP/2, and a
+    /// balancer on each stream it opens (through NIO's HTTP/2-to-HTTP/1 codec): every stream's
+    /// request goes where its own head says, to HTTP/1.1 backends, while the connection carries
+    /// up to 100 streams at once (NIO's default `SETTINGS_MAX_CONCURRENT_STREAMS`, each held to
+    /// its flow-control window). The connection reads on its own; each stream reads when its
+    /// balancer wants more, as on HTTP/1.1.
+    static func installHTTP2(on channel: Channel, proxy: ServiceProxy, routing: HTTPRequestRouting) throws {
+        let pipeline = channel.pipeline.syncOperations
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = nioDefaultSettings + [
+            HTTP2Setting(parameter: .maxHeaderListSize, value: proxy.configuration.maximumRequestHeadLength),
+        ]
+        _ = try pipeline.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: .init()
+        ) { stream in
+            stream.setOption(ChannelOptions.autoRead, value: false).flatMapThrowing {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try stream.pipeline.syncOperations.addHandler(HTTPRequestBalancer(proxy: proxy, routing: routing, carriesOneRequest: true))
+            }
+        }
+        // Frames for every stream, SETTINGS and PINGs arrive on the connection: it is read
+        // continuously, and streams are held back by HTTP/2 flow control instead.
+        try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -253,7 +282,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             known?.close()
             connections[backend.backend] = backend
         }
-        backend.write(.head(exchange.request))
+        backend.write(.head(exchange.request.forHTTP11Backend))
         for part in exchange.waiting { backend.write(part) }
         // Chosen during a client read (a reused connection): the rest of the read's parts
         // follow, and `channelReadComplete` flushes them all at once.
@@ -421,7 +450,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         } else {
             drop(backend)
         }
-        guard reusable, !clientInputEnded else {
+        guard reusable, !clientInputEnded, !carriesOneRequest else {
             closeClient(after: [.end(trailers)])
             return
         }
@@ -534,6 +563,22 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         }
         client.removeHandler(context: context, promise: nil)
         splice.startReading()
+    }
+}
+
+extension HTTPRequestHead {
+    /// The request as an HTTP/1.1 backend takes it: one read from HTTP/2 gets version 1.1 and,
+    /// for a method that carries a body and no `Content-Length`, chunked framing (HTTP/2 frames
+    /// its bodies itself). The `Host` header is HTTP/2's `:authority`, which NIO's codec maps.
+    var forHTTP11Backend: HTTPRequestHead {
+        guard version.major == 2 else { return self }
+        var head = self
+        head.version = .http1_1
+        let bodiless: [HTTPMethod] = [.GET, .HEAD, .DELETE, .OPTIONS, .TRACE]
+        if !bodiless.contains(method), !head.headers.contains(name: "content-length") {
+            head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+        }
+        return head
     }
 }
 

@@ -2,7 +2,9 @@ import NIOCore
 import NIOHTTP1
 
 /// Where an `HTTPRequestBalancer` sends the requests of one client connection.
-enum HTTPRequestRouting {
+///
+/// Used on its connection's event loop only (the gateway's closure holds the gateway weakly).
+enum HTTPRequestRouting: @unchecked Sendable {
     /// Every request to one service port: an intercepted connection, whose destination chose it.
     case service(ProxyRoute)
     /// Each request where `decide` says, from its head and the client's address: the gateway,

@@ -154,6 +154,14 @@ import Testing
                 namespace, ["http://shop.example.com:8088/cart/", "http://shop.example.com:8088/catalog/"],
                 extra: ["-w", "[%{num_connects}]\n"])
             #expect(both?.output == "the cart pod\n[1]\nthe catalog pod\n[0]\n", "two services on one kept-alive connection")
+            // HTTP/2 in clear text (h2c with prior knowledge), routed by each request's own head.
+            // (curl 7.88 sends no second request on a reused h2 connection given --resolve; the
+            // streams of one connection are checked in the simulator's GatewayHTTP2Tests.)
+            for (path, page) in [("/cart/", "the cart pod\n"), ("/catalog/", "the catalog pod\n")] {
+                let http2 = Self.curl(
+                    namespace, ["http://shop.example.com:8088\(path)"], extra: ["--http2-prior-knowledge", "-w", "[%{http_version}]"])
+                #expect(http2?.output == page + "[2]", "\(http2?.output ?? "no answer")")
+            }
 
             // A VirtualService change applies to the next request; a Gateway change opens a port.
             try Self.shopRoutes(cartService: "catalog")
@@ -252,6 +260,12 @@ import Testing
             }, "curl verifies the shop's certificate and reaches the cart")
             #expect(Self.curl(namespace, ["https://api.example.com:8443/"], extra: ["--cacert", ca])?.output == "the catalog home\n",
                     "the api's name gets the api's certificate on the same port")
+            let http2 = Self.curl(
+                namespace, ["https://shop.example.com:8443/cart/"], extra: ["--cacert", ca, "--http2", "-w", "[%{http_version}]"])
+            #expect(http2?.output == "the cart pod\n[2]", "curl and the gateway agree on h2 by ALPN: \(http2?.output ?? "no answer")")
+            let http11 = Self.curl(
+                namespace, ["https://shop.example.com:8443/cart/"], extra: ["--cacert", ca, "--http1.1", "-w", "[%{http_version}]"])
+            #expect(http11?.output == "the cart pod\n[1.1]", "a client without h2 keeps HTTP/1.1")
             for name in ["shop.example.com", "api.example.com"] {
                 let handshake = try namespace.run([
                     AgentTLSPassthroughTests.openssl, "s_client", "-connect", "127.0.0.1:8443", "-servername", name,
