@@ -43,7 +43,7 @@ extension Service.Spec: Encodable {
 
 extension ServicePort: Encodable {
     private enum WireKeys: String, CodingKey {
-        case name, port, nodePort, `protocol`, targetPort
+        case name, port, nodePort, `protocol`, targetPort, appProtocol
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,5 +53,6 @@ extension ServicePort: Encodable {
         try container.encodeIfPresent(nodePort, forKey: .nodePort)
         try container.encodeIfPresent(declaredProtocol, forKey: .protocol)
         try container.encodeIfPresent(declaredTargetPort, forKey: .targetPort)
+        try container.encodeIfPresent(appProtocol, forKey: .appProtocol)
     }
 }

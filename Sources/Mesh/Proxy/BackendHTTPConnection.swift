@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// One backend connection of a request-balanced client connection: sits at the end of the
 /// backend channel's HTTP client pipeline, sends request parts and hands every response part,
@@ -12,15 +13,27 @@ final class BackendHTTPConnection: ChannelInboundHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPClientRequestPart
 
     let backend: ServiceBackend
+    /// The connection to the backend, or one HTTP/2 stream of it (`isStream`).
     let channel: Channel
+    /// An HTTP/2 stream: it carries one request, then closes.
+    let isStream: Bool
     /// Cleared when the balancer lets go of this connection, so late events go nowhere.
     weak var balancer: HTTPRequestBalancer?
     private var context: ChannelHandlerContext?
 
-    private init(backend: ServiceBackend, channel: Channel, balancer: HTTPRequestBalancer) {
+    private init(backend: ServiceBackend, channel: Channel, balancer: HTTPRequestBalancer, isStream: Bool = false) {
         self.backend = backend
         self.channel = channel
         self.balancer = balancer
+        self.isStream = isStream
+    }
+
+    /// Puts NIO's HTTP/2-to-HTTP/1 client codec and a connection handler on a new stream of a
+    /// backend's HTTP/2 connection (`BackendHTTP2Session`).
+    static func install(onStream stream: Channel, backend: ServiceBackend, balancer: HTTPRequestBalancer) throws -> BackendHTTPConnection {
+        let connection = BackendHTTPConnection(backend: backend, channel: stream, balancer: balancer, isStream: true)
+        try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http), connection])
+        return connection
     }
 
     /// Puts an HTTP client pipeline and a connection handler on a freshly dialled `channel`.

@@ -63,7 +63,13 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var connections: [ServiceBackend: BackendHTTPConnection] = [:]
+    /// HTTP/2 connections to backends of services that speak it, one per backend: this client
+    /// connection's own, or shared by the streams of an HTTP/2 client connection, which closes them.
+    private let sessions: BackendHTTP2Sessions
+    private let ownsSessions: Bool
     private var sawRequest = false
+    /// Whether the last request was gRPC's: the proxy's own failures then answer in gRPC's terms.
+    private var lastRequestIsGRPC = false
     private var switchingProtocols = false
     private var closing = false
     private var clientInputEnded = false
@@ -74,10 +80,12 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     /// `requestHeadTimeout`, each next one on a kept-alive connection within `keepAliveTimeout`.
     private var headTimeout: Scheduled<Void>?
 
-    private init(proxy: ServiceProxy, routing: HTTPRequestRouting, carriesOneRequest: Bool = false) {
+    private init(proxy: ServiceProxy, routing: HTTPRequestRouting, streamOf sharedSessions: BackendHTTP2Sessions? = nil) {
         self.proxy = proxy
         self.routing = routing
-        self.carriesOneRequest = carriesOneRequest
+        self.carriesOneRequest = sharedSessions != nil
+        self.sessions = sharedSessions ?? BackendHTTP2Sessions()
+        self.ownsSessions = sharedSessions == nil
     }
 
     /// Puts NIO's HTTP server handlers and a balancer at the end of a client connection's
@@ -113,12 +121,14 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         connection.initialSettings = nioDefaultSettings + [
             HTTP2Setting(parameter: .maxHeaderListSize, value: proxy.configuration.maximumRequestHeadLength),
         ]
+        let sessions = BackendHTTP2Sessions()
+        channel.closeFuture.whenComplete { _ in sessions.closeAll() }
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init()
         ) { stream in
             stream.setOption(ChannelOptions.autoRead, value: false).flatMapThrowing {
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try stream.pipeline.syncOperations.addHandler(HTTPRequestBalancer(proxy: proxy, routing: routing, carriesOneRequest: true))
+                try stream.pipeline.syncOperations.addHandler(HTTPRequestBalancer(proxy: proxy, routing: routing, streamOf: sessions))
             }
         }
         // Frames for every stream, SETTINGS and PINGs arrive on the connection: it is read
@@ -152,6 +162,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         switch part {
         case .head(var request):
             sawRequest = true
+            lastRequestIsGRPC = request.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
             headTimeout?.cancel()
             switch routing.target(for: &request, client: context.channel.remoteAddress) {
             case .route(let route, let policy):
@@ -203,6 +214,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         headTimeout?.cancel()
         for backend in connections.keys.sorted() { connections[backend]?.close() }
         connections = [:]
+        if ownsSessions { sessions.closeAll() }
         endExchange()?.backend?.close()
         context.fireChannelInactive()
     }
@@ -247,6 +259,10 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         let attributes = RequestAttributes(
             clientAddress: client?.ipv4Address, httpRequest: HTTPRequestSummary(request, keeping: route.policy.hashedHeaderName))
         proxy.connectStream(for: route, request: attributes, client: client, avoiding: tried, reusing: { [self] backend in
+            if route.backendsSpeakHTTP2 {
+                guard let session = sessions[backend], session.channel.isActive else { return nil }
+                return session.channel
+            }
             guard let open = connections[backend], open.channel.isActive else { return nil }
             return open.channel
         }).whenComplete { result in
@@ -260,14 +276,50 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     private func forward(to connected: ConnectedBackend) {
+        guard let exchange, exchange.route.backendsSpeakHTTP2 else { return forward(to: connected, over: nil) }
+        // A backend speaking HTTP/2: the request goes out as a new stream of its connection.
+        let session: BackendHTTP2Session
+        if let known = sessions[connected.choice.backend], known.channel.isActive {
+            // Another stream of the client may have opened it while this one dialled.
+            if known.channel !== connected.channel { connected.channel.close(promise: nil) }
+            session = known
+        } else {
+            do {
+                session = try BackendHTTP2Session.start(on: connected.channel, backend: connected.choice.backend)
+            } catch {
+                connected.selector.connectionClosed(to: connected.choice.backend)
+                connected.channel.close(promise: nil)
+                closeClient(after: LocalReply(for: error))
+                return
+            }
+            sessions[connected.choice.backend] = session
+        }
+        session.openStream(for: self).whenComplete { result in
+            switch result {
+            case .success(let stream): self.forward(to: connected, over: stream)
+            case .failure(let error):
+                connected.selector.connectionClosed(to: connected.choice.backend)
+                self.closeClient(after: LocalReply(for: error))
+            }
+        }
+    }
+
+    /// Sends the exchange's request to `connected`, on `stream` when the backend speaks HTTP/2.
+    private func forward(to connected: ConnectedBackend, over stream: BackendHTTPConnection?) {
         let known = connections[connected.choice.backend]
         guard var exchange, !closing else {
             connected.selector.connectionClosed(to: connected.choice.backend)
-            if known?.channel !== connected.channel { connected.channel.close(promise: nil) }
+            if let stream {
+                stream.close()
+            } else if known?.channel !== connected.channel {
+                connected.channel.close(promise: nil)
+            }
             return
         }
         let backend: BackendHTTPConnection
-        if let known, known.channel === connected.channel {
+        if let stream {
+            backend = stream
+        } else if let known, known.channel === connected.channel {
             backend = known
         } else {
             do {
@@ -282,7 +334,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             known?.close()
             connections[backend.backend] = backend
         }
-        backend.write(.head(exchange.request.forHTTP11Backend))
+        backend.write(.head(backend.isStream ? exchange.request : exchange.request.forHTTP11Backend))
         for part in exchange.waiting { backend.write(part) }
         // Chosen during a client read (a reused connection): the rest of the read's parts
         // follow, and `channelReadComplete` flushes them all at once.
@@ -395,13 +447,15 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
                 return
             }
             exchange.tryTimeout?.cancel()
+            if backend.isStream { Self.adapt(&response, fromHTTP2For: exchange.request) }
             HTTPHeaderEdit.apply(exchange.policy.responseEdits, to: &response.headers)
             if let cookie = exchange.setCookie {
                 response.headers = HTTPHeaders([("Set-Cookie", cookie)] + response.headers.map { ($0.name, $0.value) })
             }
             self.exchange?.responseStarted = true
-            self.exchange?.responseKeepsAlive = response.isKeepAlive
-                && !Self.isCloseDelimited(response, answering: exchange.request)
+            // An HTTP/2 stream's response ends with the stream, never with the connection.
+            self.exchange?.responseKeepsAlive = backend.isStream
+                || response.isKeepAlive && !Self.isCloseDelimited(response, answering: exchange.request)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
         case .body(let bytes):
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
@@ -444,7 +498,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         // requests on this connection: close it rather than leave the client waiting.
         let asksToSwitch = exchange.request.method == .CONNECT || exchange.request.headers.contains(name: "upgrade")
         let reusable = exchange.requestEnded && exchange.request.isKeepAlive && exchange.responseKeepsAlive && !asksToSwitch
-        if reusable {
+        if reusable && !backend.isStream {
             // An idle connection keeps a read pending, to notice when the backend closes it.
             backend.read()
         } else {
@@ -483,7 +537,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             closeClient()
             return
         }
-        closeClient(after: response.parts(allocator: context.channel.allocator))
+        closeClient(after: lastRequestIsGRPC ? response.grpcParts() : response.parts(allocator: context.channel.allocator))
     }
 
     /// Writes `parts`, then closes the client connection (and with it every backend connection).
@@ -505,6 +559,17 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
 
     private static func switchesProtocols(_ response: HTTPResponseHead, answering request: HTTPRequestHead) -> Bool {
         response.status == .switchingProtocols || (request.method == .CONNECT && (200..<300).contains(response.status.code))
+    }
+
+    /// A response read from an HTTP/2 stream, as the client's protocol carries it: its version,
+    /// and for an HTTP/1.1 client chunked framing when no length was given (HTTP/2 frames its
+    /// bodies itself; chunked framing also carries gRPC's trailers).
+    private static func adapt(_ response: inout HTTPResponseHead, fromHTTP2For request: HTTPRequestHead) {
+        response.version = request.version
+        guard request.version.major == 1, request.method != .HEAD, response.status.code >= 200,
+            response.status != .noContent, response.status != .notModified, !response.headers.contains(name: "content-length")
+        else { return }
+        response.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
     }
 
     /// Whether the response's body ends only when the backend closes the connection.

@@ -60,6 +60,34 @@ public struct LocalReply: Hashable, Sendable {
     /// The `Location` of a redirect.
     public var location: String? { headers.first { $0.name.lowercased() == "location" }?.value }
 
+    /// The gRPC status a gRPC client is given instead of this HTTP status (gRPC's "HTTP to gRPC
+    /// status code mapping": 14 UNAVAILABLE for 429, 502, 503 and 504).
+    var grpcStatus: Int {
+        switch status.code {
+        case 400: 13  // INTERNAL
+        case 401: 16  // UNAUTHENTICATED
+        case 403: 7  // PERMISSION_DENIED
+        case 404: 12  // UNIMPLEMENTED
+        case 429, 502, 503, 504: 14  // UNAVAILABLE
+        default: 2  // UNKNOWN
+        }
+    }
+
+    /// The reply as gRPC clients read a failure: 200, `content-type: application/grpc`, no
+    /// message, and `grpc-status` and `grpc-message` (percent-encoded) as trailers.
+    func grpcParts() -> [HTTPServerResponsePart] {
+        var message = ""
+        for byte in reason.utf8 {
+            if (0x20...0x7E).contains(byte) && byte != UInt8(ascii: "%") {
+                message.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                message += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders([("Content-Type", "application/grpc")]))
+        return [.head(head), .end(HTTPHeaders([("grpc-status", String(grpcStatus)), ("grpc-message", message)]))]
+    }
+
     /// Head, body and end, ready for an `HTTPResponseEncoder`.
     func parts(allocator: ByteBufferAllocator) -> [HTTPServerResponsePart] {
         let text = body ?? reason + "\n"
@@ -75,5 +103,11 @@ public struct LocalReply: Hashable, Sendable {
         if buffer.readableBytes > 0 { parts.append(.body(.byteBuffer(buffer))) }
         parts.append(.end(nil))
         return parts
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -35,6 +35,9 @@ public struct ProxyRoute: Hashable, Sendable, CustomStringConvertible {
     public var affinityTimeout: TimeAmount?
     /// The DestinationRule's outlier detection; nil when it asks for none.
     public var outlierDetection: OutlierDetector.Configuration?
+    /// Whether the backends speak HTTP/2 in clear text (gRPC): requests balanced per request
+    /// go to them as streams of an HTTP/2 connection.
+    public var backendsSpeakHTTP2 = false
 
     public var description: String { "\(address) (service \(service) port \(portName.isEmpty ? "-" : portName))" }
 
@@ -58,7 +61,7 @@ public struct ProxyRoute: Hashable, Sendable, CustomStringConvertible {
                     routes[key] = ProxyRoute(
                         address: key, service: service.key, portName: port.name ?? "", targetPort: port.targetPort,
                         localOnly: service.spec.internalTrafficPolicy == .local, policy: policy,
-                        affinityTimeout: affinity, outlierDetection: outlierDetection)
+                        affinityTimeout: affinity, outlierDetection: outlierDetection, backendsSpeakHTTP2: port.speaksHTTP2)
                 }
             }
         }

@@ -21,6 +21,7 @@ import Testing
         var status: HTTPResponseStatus?
         var headers = HTTPHeaders()
         var body = ""
+        var trailers: HTTPHeaders?
         var ended = false
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -29,7 +30,9 @@ import Testing
                 status = head.status
                 headers = head.headers
             case .body(let bytes): body += String(buffer: bytes)
-            case .end: ended = true
+            case .end(let trailers):
+                self.trailers = trailers
+                ended = true
             }
         }
     }
@@ -50,18 +53,28 @@ import Testing
     }
 
     /// Opens a stream and sends a GET for `path` with `host`; the response arrives in what it returns.
-    static func get(_ path: String, host: String, on multiplexer: NIOHTTP2Handler.StreamMultiplexer) -> StreamResponse {
+    static func get(
+        _ path: String, host: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: ByteBuffer? = nil,
+        on multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    ) -> StreamResponse {
         let response = StreamResponse()
         multiplexer.createStreamChannel(promise: nil) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
                 try stream.pipeline.syncOperations.addHandler(response)
-                let head = HTTPRequestHead(version: .http2, method: .GET, uri: path, headers: HTTPHeaders([("Host", host)]))
+                let head = HTTPRequestHead(version: .http2, method: method, uri: path, headers: HTTPHeaders([("Host", host)] + headers))
                 stream.write(HTTPClientRequestPart.head(head), promise: nil)
+                if let body { stream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
                 stream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             }
         }
         return response
+    }
+
+    /// A gRPC call as grpcio sends one: POST, `application/grpc`, `te: trailers`, one message.
+    static func grpcCall(_ path: String, on multiplexer: NIOHTTP2Handler.StreamMultiplexer) -> StreamResponse {
+        get(path, host: "grpc.example.com", method: .POST,
+            headers: [("content-type", "application/grpc"), ("te", "trailers")], body: GRPCPodServer.frame("who"), on: multiplexer)
     }
 
     @Test func eachStreamOfOneConnectionIsRoutedOnItsOwn() throws {
@@ -106,5 +119,106 @@ import Testing
         #expect(recorder.closed)
         bed.sim.run(for: Self.s)
         #expect(gateway.openConnections == 0)
+    }
+
+    /// gRPC through the gateway: each call of one client connection is balanced on its own over
+    /// the backends (HTTP/2 to each; once a backend has a connection, every call to it is a
+    /// stream of that one), the backends' trailers reach the client, and no backend is
+    /// UNAVAILABLE in gRPC's terms.
+    @Test func grpcCallsAreBalancedPerCallOverOneConnectionPerBackend() throws {
+        let bed = try Bed()
+        var addresses: [String] = []
+        let accepted = ProxyTestBox<[String: Int]>()
+        accepted.value = [:]
+        for pod in ["pod-1", "pod-2", "pod-3"] {
+            let host = try #require(bed.sim.host(named: pod))
+            GRPCPodServer.start(on: host, port: 9090, podName: pod) { accepted.value?[pod, default: 0] += 1 }
+            addresses.append("{ip: \(try #require(bed.sim.resolve(pod))), nodeName: \(pod)}")
+        }
+        let gateway = try GatewayLimitsTests.gateway(bed, .init(), manifests: GatewayLimitsTests.istioObjects(http: """
+            - match: [{uri: {prefix: /edge.Who/}}]
+              route: [{destination: {host: who}}]
+            - route: [{destination: {host: nobody}}]
+            """) + """
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: who, namespace: default}
+            spec: {clusterIP: 10.96.1.20, ports: [{name: grpc, port: 80, targetPort: 9090}]}
+            ---
+            apiVersion: v1
+            kind: Endpoints
+            metadata: {name: who, namespace: default}
+            subsets: [{addresses: [\(addresses.joined(separator: ", "))], ports: [{name: grpc, port: 9090}]}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: nobody, namespace: default}
+            spec: {clusterIP: 10.96.1.21, ports: [{name: grpc, port: 80, targetPort: 9090}]}
+            """)
+        let multiplexer = try Self.connect(bed)
+        // One call at a time until each backend has answered: each has its connection then.
+        var warmedUp: Set<String> = []
+        for _ in 0..<30 where warmedUp.count < 3 {
+            let call = Self.grpcCall("/edge.Who/Name", on: multiplexer)
+            bed.sim.run(until: bed.sim.now + 5 * Self.s) { !call.ended }
+            warmedUp.insert(String(call.body.dropFirst(5)))
+        }
+        #expect(warmedUp.count == 3)
+        let connectionsAfterWarmUp = accepted.value ?? [:]
+        let calls = (0..<30).map { _ in Self.grpcCall("/edge.Who/Name", on: multiplexer) }
+        let unavailable = Self.grpcCall("/edge.Nobody/Name", on: multiplexer)
+        bed.sim.run(until: bed.sim.now + 5 * Self.s) { !(calls + [unavailable]).allSatisfy(\.ended) }
+        #expect(calls.allSatisfy { $0.status == .ok && $0.trailers?["grpc-status"] == ["0"] }, "\(calls.map { $0.trailers ?? [:] })")
+        let answeredBy = calls.map { String($0.body.dropFirst(5)) }
+        #expect(Set(answeredBy) == ["pod-1", "pod-2", "pod-3"], "per call, not per connection: \(answeredBy)")
+        #expect(connectionsAfterWarmUp.values.allSatisfy { $0 == 1 }, "\(connectionsAfterWarmUp)")
+        #expect(accepted.value == connectionsAfterWarmUp, "30 concurrent calls over the backends' one connection each: \(accepted.value ?? [:])")
+        #expect(unavailable.status == .ok && unavailable.trailers?["grpc-status"] == ["14"], "\(String(describing: unavailable.trailers))")
+        #expect(unavailable.trailers?["grpc-message"].first?.contains("no") == true)
+        withExtendedLifetime(gateway) {}
+    }
+}
+
+/// A gRPC server as far as the wire goes: HTTP/2 in clear text, each call answered with one
+/// length-prefixed message (its pod name) and `grpc-status: 0` in the trailers.
+enum GRPCPodServer {
+    static func frame(_ text: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(text.utf8.count))
+        buffer.writeString(text)
+        return buffer
+    }
+
+    static func start(on host: any Host, port: UInt16, podName: String, accepted: @escaping @Sendable () -> Void) {
+        host.listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: port))) { channel in
+            accepted()
+            return channel.eventLoop.makeCompletedFuture {
+                _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                    mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+                ) { stream in
+                    stream.eventLoop.makeCompletedFuture {
+                        try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                        try stream.pipeline.syncOperations.addHandler(Responder(podName: podName))
+                    }
+                }
+            }
+        }.whenFailure { Issue.record($0) }
+    }
+
+    final class Responder: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let podName: String
+        init(podName: String) { self.podName = podName }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            let head = HTTPResponseHead(version: .http2, status: .ok, headers: HTTPHeaders([("content-type", "application/grpc")]))
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(GRPCPodServer.frame(podName)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(HTTPHeaders([("grpc-status", "0")]))), promise: nil)
+        }
     }
 }

@@ -73,7 +73,7 @@ import Testing
         #expect(service.metadata.annotations == ["note": "x"])
         #expect(service.spec.type == .nodePort)
         #expect(service.spec.allocatedClusterIPs == ["10.96.3.4", "fd00::4"])
-        #expect(service.spec.ports[0] == ServicePort(name: "http", port: 80, targetPort: .name("http-web"), nodePort: 30080))
+        #expect(service.spec.ports[0] == ServicePort(name: "http", port: 80, targetPort: .name("http-web"), nodePort: 30080, appProtocol: "http"))
         #expect(service.spec.ports[0].protocol == .tcp)
         #expect(service.spec.ports[1].protocol == .udp)
         #expect(service.spec.ports[1].targetPort == .number(9000))
@@ -726,5 +726,16 @@ import Testing
             guard case KubernetesDecodingError.invalidObject(let problem) = error else { return false }
             return problem.fieldPath == "type"
         }
+    }
+
+    /// Which ports the proxy speaks HTTP/2 to, as Istio selects a port's protocol.
+    @Test func http2PortsAreKnownByAppProtocolOrName() {
+        func speaks(_ name: String?, _ appProtocol: String? = nil) -> Bool {
+            ServicePort(name: name, port: 80, appProtocol: appProtocol).speaksHTTP2
+        }
+        #expect(speaks("grpc") && speaks("grpc-api") && speaks("http2") && speaks("h2c-internal"))
+        #expect(!speaks("grpcx") && !speaks("http") && !speaks(nil) && !speaks("web-grpc"))
+        #expect(speaks("web", "kubernetes.io/h2c") && speaks(nil, "GRPC") && speaks("http", "http2"))
+        #expect(!speaks("grpc", "http"), "appProtocol wins over the name")
     }
 }
