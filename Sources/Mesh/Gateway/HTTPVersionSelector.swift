@@ -21,9 +21,6 @@ final class HTTPVersionSelector: ChannelInboundHandler, RemovableChannelHandler,
         case priorKnowledge
     }
 
-    /// What HTTP/2 clients send first (RFC 9113, section 3.4).
-    static let connectionPreface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-
     private let negotiation: Negotiation
     /// Puts the stack for HTTP/2 (true) or HTTP/1.1 (false) at the end of the pipeline.
     private let install: (ChannelPipeline.SynchronousOperations, Bool) throws -> Void
@@ -62,12 +59,7 @@ final class HTTPVersionSelector: ChannelInboundHandler, RemovableChannelHandler,
         var bytes = unwrapInboundIn(data)
         if received == nil { received = bytes } else { received!.writeBuffer(&bytes) }
         guard case .priorKnowledge = negotiation, let received else { return }
-        let seen = received.readableBytesView.prefix(Self.connectionPreface.count)
-        if !seen.elementsEqual(Self.connectionPreface.prefix(seen.count)) {
-            decide(http2: false, context: context)
-        } else if seen.count == Self.connectionPreface.count {
-            decide(http2: true, context: context)
-        }
+        if let http2 = HTTPRequestHeadPeek.opensWithHTTP2Preface(received) { decide(http2: http2, context: context) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

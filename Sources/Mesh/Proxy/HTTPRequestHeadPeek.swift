@@ -20,4 +20,15 @@ enum HTTPRequestHeadPeek {
         }
         return nil
     }
+
+    /// What HTTP/2 clients send first (RFC 9113, section 3.4).
+    static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    /// Whether `bytes` open with the HTTP/2 connection preface (h2c with prior knowledge, as gRPC
+    /// clients send); nil while they match it so far but are too few to tell.
+    static func opensWithHTTP2Preface(_ bytes: ByteBuffer) -> Bool? {
+        let seen = bytes.readableBytesView.prefix(http2Preface.count)
+        guard seen.elementsEqual(http2Preface.prefix(seen.count)) else { return false }
+        return seen.count == http2Preface.count ? true : nil
+    }
 }

@@ -4,7 +4,9 @@ import NIOCore
 /// headed for, connects to a backend, replays the bytes read so far, then hands both channels to
 /// a `ChannelSpliceHandler` and steps out of the pipeline. When the policy hashes on a request
 /// field and the client speaks HTTP, it hands the connection to an `HTTPRequestBalancer`
-/// instead, which chooses a backend per request.
+/// instead, which chooses a backend per request; when the service's port speaks HTTP/2 (gRPC)
+/// and the client opens with HTTP/2's preface, to one balancer per stream, so the calls of one
+/// client connection spread over the backends, as Envoy balances gRPC.
 ///
 /// The accepted channel starts with `autoRead` off (and keeps it off: the splice asks for
 /// reads), so nothing is read that is not needed for the choice; bytes read while choosing go
@@ -68,7 +70,7 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
             refuse(ServiceProxyError.unknownService(target))
             return
         }
-        if route.policy.needsHTTPRequest {
+        if route.policy.needsHTTPRequest || route.backendsSpeakHTTP2 {
             state = .readingRequestHead(route)
             headTimeout = context.eventLoop.scheduleTask(in: proxy.configuration.requestHeadTimeout) {
                 self.spliceUnread()
@@ -83,20 +85,31 @@ final class InterceptedStreamHandler: ChannelInboundHandler, RemovableChannelHan
         var bytes = unwrapInboundIn(data)
         received.writeBuffer(&bytes)
         guard case .readingRequestHead(let route) = state else { return }
-        // HTTP is balanced request by request; other bytes (TLS) are spliced unread.
+        // HTTP is balanced request by request, HTTP/2 stream by stream; other bytes (TLS) are
+        // spliced unread.
+        if route.backendsSpeakHTTP2, let http2 = HTTPRequestHeadPeek.opensWithHTTP2Preface(received), http2 {
+            return balanceRequests(route, context: context, http2: true)
+        }
         switch HTTPRequestHeadPeek.opensWithRequestMethod(received) {
         case nil: context.read()
         case true?: balanceRequests(route, context: context)
-        case false?: spliceUnread()
+        case false?:
+            // The start of the preface: more bytes tell.
+            if route.backendsSpeakHTTP2, HTTPRequestHeadPeek.opensWithHTTP2Preface(received) == nil { return context.read() }
+            spliceUnread()
         }
     }
 
     /// Hands the connection to an `HTTPRequestBalancer`, with the bytes read so far.
-    private func balanceRequests(_ route: ProxyRoute, context: ChannelHandlerContext) {
+    private func balanceRequests(_ route: ProxyRoute, context: ChannelHandlerContext, http2: Bool = false) {
         headTimeout?.cancel()
         state = .spliced
         do {
-            try HTTPRequestBalancer.install(on: context.pipeline.syncOperations, proxy: proxy, route: route)
+            if http2 {
+                try HTTPRequestBalancer.installHTTP2(on: context.channel, proxy: proxy, routing: .service(route))
+            } else {
+                try HTTPRequestBalancer.install(on: context.pipeline.syncOperations, proxy: proxy, route: route)
+            }
         } catch {
             refuse(error)
             return

@@ -37,11 +37,11 @@ import Testing
         }
     }
 
-    /// An h2c connection from pod-4 to the gateway's port 8000.
-    static func connect(_ bed: Bed) throws -> NIOHTTP2Handler.StreamMultiplexer {
-        let host = try #require(bed.sim.host(named: "pod-4"))
+    /// An h2c connection from `node` (pod-4) to `address` (the gateway's port 8000).
+    static func connect(_ bed: Bed, from node: String = "pod-4", to address: SocketAddress? = nil) throws -> NIOHTTP2Handler.StreamMultiplexer {
+        let host = try #require(bed.sim.host(named: node))
         let box = ProxyTestBox<NIOHTTP2Handler.StreamMultiplexer>()
-        host.connectStream(StreamConnectOptions(remote: bed.edge.address.socketAddress(port: 8000))) { channel in
+        host.connectStream(StreamConnectOptions(remote: address ?? bed.edge.address.socketAddress(port: 8000))) { channel in
             channel.eventLoop.makeCompletedFuture {
                 box.value = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
