@@ -118,7 +118,9 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     static func installHTTP2(on channel: Channel, proxy: ServiceProxy, routing: HTTPRequestRouting) throws {
         let pipeline = channel.pipeline.syncOperations
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        connection.initialSettings = nioDefaultSettings + [
+        // NIO's defaults (100 concurrent streams), with the request-head limit HTTP/1.1 clients get.
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
             HTTP2Setting(parameter: .maxHeaderListSize, value: proxy.configuration.maximumRequestHeadLength),
         ]
         let sessions = BackendHTTP2Sessions()

@@ -58,6 +58,23 @@ final class NamespaceTestBed {
         try? FileManager.default.removeItem(atPath: "/etc/netns/\(name)")
     }
 
+    /// Writes `manifests` (file name to YAML) to `directory`/manifests and starts the real agent
+    /// on them (node `node-a`, state in `directory`/state, log in `directory`/agent.log) with
+    /// `arguments` added; returns the manifest directory, for changes.
+    @discardableResult
+    func startAgent(manifests: [String: String], in directory: URL, arguments: [String] = []) throws -> URL {
+        let folder = directory.appendingPathComponent("manifests")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (file, text) in manifests {
+            try text.write(to: folder.appendingPathComponent(file), atomically: true, encoding: .utf8)
+        }
+        try start(
+            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", folder.path,
+             "--state-dir", directory.appendingPathComponent("state").path] + arguments,
+            log: directory.appendingPathComponent("agent.log"))
+        return folder
+    }
+
     /// Starts `arguments` inside the namespace in the background; `log` receives its output.
     @discardableResult
     func start(_ arguments: [String], log: URL? = nil) throws -> Process {

@@ -80,16 +80,10 @@ import Testing
         defer { namespace.tearDown() }
         let directory = try EdgemeshProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let manifests = directory.appendingPathComponent("manifests")
-        try FileManager.default.createDirectory(at: manifests, withIntermediateDirectories: true)
-        try Self.manifests.write(to: manifests.appendingPathComponent("grpc.yaml"), atomically: true, encoding: .utf8)
         for (index, port) in [9091, 9092, 9093].enumerated() {
             try namespace.start([Namespace.python, "-c", Self.server, "replica-\(index + 1)", Namespace.podAddress, "\(port)"])
         }
-        try namespace.start(
-            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", manifests.path,
-             "--state-dir", directory.appendingPathComponent("state").path, "--gateway"],
-            log: directory.appendingPathComponent("agent.log"))
+        try namespace.startAgent(manifests: ["grpc.yaml": Self.manifests], in: directory, arguments: ["--gateway"])
         var output = ""
         #expect(Namespace.eventually {
             output = (try? namespace.run([Namespace.python, "-c", Self.client]).output) ?? ""

@@ -85,17 +85,11 @@ import Testing
         defer { namespace.tearDown() }
         let directory = try EdgemeshProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let manifests = directory.appendingPathComponent("manifests")
-        try FileManager.default.createDirectory(at: manifests, withIntermediateDirectories: true)
-        try Self.manifest.write(to: manifests.appendingPathComponent("hashed.yaml"), atomically: true, encoding: .utf8)
         for pod in Self.pods.dropFirst() {
             _ = try namespace.run([Namespace.ip, "addr", "add", "\(pod)/24", "dev", "edgemesh0"])
         }
         for pod in Self.pods { try namespace.start([Namespace.python, "-c", Self.backend(pod)]) }
-        try namespace.start(
-            [EdgemeshProcess.binary.path, "agent", "--node-name", "node-a", "--manifests", manifests.path,
-             "--state-dir", directory.appendingPathComponent("state").path],
-            log: directory.appendingPathComponent("agent.log"))
+        try namespace.startAgent(manifests: ["hashed.yaml": Self.manifest], in: directory)
         #expect(Namespace.eventually { ((try? Self.curl(namespace, users: ["probe"]))?.count ?? 0) == 1 },
                 "the agent proxies the service")
 

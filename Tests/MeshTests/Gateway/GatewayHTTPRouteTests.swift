@@ -15,17 +15,7 @@ import Testing
 
     /// A VirtualService for `shop.example.com` on the shop Gateway with these `http` routes (YAML).
     static func routes(_ http: String) throws -> GatewayRoutes {
-        let service = """
-            apiVersion: networking.istio.io/v1beta1
-            kind: VirtualService
-            metadata: {name: shop, namespace: shop}
-            spec:
-              hosts: [shop.example.com]
-              gateways: [edge-gateway]
-              http:
-            \(http.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
-            """
-        return try GatewayRoutesTests.routes(gateways: [gatewayYAML], virtualServices: [service])
+        try GatewayRoutesTests.routes(gateways: [gatewayYAML], virtualServices: [GatewayRoutesTests.shopVirtualService(http: http)])
     }
 
     static func request(

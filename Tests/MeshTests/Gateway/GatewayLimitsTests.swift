@@ -20,9 +20,10 @@ import Testing
             tcp: "- {match: [{port: 9000}], route: [{destination: {host: echo, port: {number: 2701}}}]}"))
     }
 
-    /// A Gateway `gw` serving HTTP on 8000 and TCP on 9000 for every host, and one VirtualService
-    /// bound to it with these `http` and `tcp` route lists (YAML block sequences).
-    static func istioObjects(http: String, tcp: String = "") -> String {
+    /// A Gateway `gw` serving HTTP on 8000, TCP on 9000 and TLS passthrough on 8443 for every
+    /// host, and one VirtualService bound to it with these `http`, `tcp` and `tls` route lists
+    /// (YAML block sequences).
+    static func istioObjects(http: String, tcp: String = "", tls: String = "") -> String {
         func indented(_ list: String) -> String { list.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") }
         return """
             apiVersion: networking.istio.io/v1beta1
@@ -33,6 +34,7 @@ import Testing
               servers:
               - {port: {number: 8000, name: http, protocol: HTTP}, hosts: ["*"]}
               - {port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}
+              - {port: {number: 8443, name: tls, protocol: TLS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}
             ---
             apiVersion: networking.istio.io/v1beta1
             kind: VirtualService
@@ -44,6 +46,8 @@ import Testing
             \(indented(http))
               tcp:
             \(indented(tcp))
+              tls:
+            \(indented(tls))
 
             """
     }
@@ -134,22 +138,8 @@ import Testing
     /// request head: a client that opens a connection and says nothing is reset.
     @Test func aPassthroughClientThatSendsNoClientHelloIsReset() throws {
         let bed = try Bed()
-        let gateway = try Self.gateway(bed, .init(), manifests: """
-            apiVersion: networking.istio.io/v1beta1
-            kind: Gateway
-            metadata: {name: gw, namespace: default}
-            spec:
-              selector: {kubeedge: edgemesh-gateway}
-              servers: [{port: {number: 8443, name: tls, protocol: TLS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}]
-            ---
-            apiVersion: networking.istio.io/v1beta1
-            kind: VirtualService
-            metadata: {name: routes, namespace: default}
-            spec:
-              hosts: ["*"]
-              gateways: [gw]
-              tls: [{match: [{sniHosts: ["*"]}], route: [{destination: {host: secure}}]}]
-            """)
+        let gateway = try Self.gateway(bed, .init(), manifests: Self.istioObjects(
+            http: "", tls: #"- {match: [{sniHosts: ["*"]}], route: [{destination: {host: secure}}]}"#))
         let (_, recorder) = try Self.connect(bed, from: "pod-4", port: 8443)
         bed.sim.run(until: bed.sim.now + 4 * Self.s) { !recorder.closed }
         #expect(!recorder.closed, "4 s is within the ClientHello timeout (5 s)")

@@ -32,7 +32,10 @@ import Testing
         #"{port: {number: 80, name: http, protocol: HTTP}, hosts: [shop.example.com, "*.api.example.com"]}"#,
     ])
 
-    static let shopRoutes = """
+    /// The VirtualService `shop/shop` for `shop.example.com` on the shop Gateway, with these
+    /// `http` routes (a YAML block sequence).
+    static func shopVirtualService(http: String) -> String {
+        """
         apiVersion: networking.istio.io/v1beta1
         kind: VirtualService
         metadata: {name: shop, namespace: shop}
@@ -40,13 +43,18 @@ import Testing
           hosts: [shop.example.com]
           gateways: [edge-gateway]
           http:
-          - name: cart
-            match: [{uri: {prefix: /cart}}]
-            route: [{destination: {host: cart, port: {number: 80}}}]
-          - name: catalog
-            match: [{uri: {exact: /catalog}}, {uri: {regex: "/catalog/[0-9]+"}}]
-            route: [{destination: {host: catalog.shop.svc.cluster.local}}]
+        \(http.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
         """
+    }
+
+    static let shopRoutes = shopVirtualService(http: """
+        - name: cart
+          match: [{uri: {prefix: /cart}}]
+          route: [{destination: {host: cart, port: {number: 80}}}]
+        - name: catalog
+          match: [{uri: {exact: /catalog}}, {uri: {regex: "/catalog/[0-9]+"}}]
+          route: [{destination: {host: catalog.shop.svc.cluster.local}}]
+        """)
 
     static func routes(gateways: [String] = [shopGateway], virtualServices: [String] = [shopRoutes]) throws -> GatewayRoutes {
         GatewayRoutes(
