@@ -51,10 +51,16 @@ public final class LinuxHost: Host {
     // MARK: Interfaces
 
     /// A fresh snapshot on every read: addresses come and go (DHCP, the agent's own bridge).
-    /// Address changes, read by comparing `getifaddrs` every 2 s: cheaper to keep right than a
-    /// netlink socket, and a listener opened 2 s after DHCP is soon enough for a gateway.
+    /// Address changes as the kernel announces them (rtnetlink `RTM_NEWADDR`/`RTM_DELADDR`),
+    /// or, where a netlink socket is refused, by comparing `getifaddrs` every 2 s.
     public func watchInterfaces(_ changed: @escaping @Sendable () -> Void) -> InterfaceWatch {
-        pollInterfaces(changed)
+        do {
+            let watch = try NetlinkAddressWatch(eventLoop: eventLoop, changed: changed)
+            return InterfaceWatch { watch.cancel() }
+        } catch {
+            logger.warning("no netlink address events (\(error)); interfaces are compared every 2 s instead")
+            return pollInterfaces(changed)
+        }
     }
 
     public var interfaces: [NetworkInterface] {

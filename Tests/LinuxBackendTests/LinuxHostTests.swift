@@ -224,7 +224,7 @@ struct LinuxHostTests {
 }
 
 /// These tests install no interception rules; any attempt is a test bug.
-private struct NoInterception: TrafficInterception {
+struct NoInterception: TrafficInterception {
     let eventLoop: EventLoop
 
     func apply(_ rules: [InterceptionRule]) -> EventLoopFuture<Void> {
