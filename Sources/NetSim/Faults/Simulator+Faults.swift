@@ -75,6 +75,8 @@ extension Simulator {
         node.isPoweredOn = false
         node.loop.discardPendingWork()
         node.kernel?.forgetEverything()
+        // Its processes die with it, and their address subscriptions (netlink sockets) too.
+        node.addressWatchers = [:]
         trace.recordFault(at: now, "crash \(name)")
     }
 
