@@ -64,11 +64,9 @@ struct BoundVirtualService {
     private static func tlsRoutes(_ service: VirtualService, clusterDomain: String, problems: inout [String]) -> [TLSRoute] {
         service.spec.tls.enumerated().compactMap { index, route in
             let label = "VirtualService \(service.key) tls[\(index)]"
-            for (matchIndex, match) in route.match.enumerated() where !match.unsupportedFields.isEmpty {
-                problems.append("\(label).match[\(matchIndex)]: \(match.unsupportedFields.joined(separator: ", ")) not implemented; the match fits no connection")
+            guard let usable = checkableMatches(route.match, label: label, unsupported: \.unsupportedFields, problems: &problems) else {
+                return nil
             }
-            let usable = route.match.filter(\.unsupportedFields.isEmpty)
-            if !route.match.isEmpty && usable.isEmpty { return nil }
             return TLSRoute(
                 name: label,
                 matches: usable.map { TLSRoute.Match(serverNames: $0.sniHosts.map(HostPattern.init), port: $0.port) },
@@ -79,18 +77,27 @@ struct BoundVirtualService {
     private static func tcpRoutes(_ service: VirtualService, clusterDomain: String, problems: inout [String]) -> [TCPRoute] {
         service.spec.tcp.enumerated().compactMap { index, route in
             let label = "VirtualService \(service.key) tcp[\(index)]"
-            for (matchIndex, match) in route.match.enumerated() where !match.unsupportedFields.isEmpty {
-                problems.append("\(label).match[\(matchIndex)]: \(match.unsupportedFields.joined(separator: ", ")) not implemented; the match fits no connection")
+            guard let usable = checkableMatches(route.match, label: label, unsupported: \.unsupportedFields, problems: &problems) else {
+                return nil
             }
-            let usable = route.match.filter(\.unsupportedFields.isEmpty)
-            // Every match has a condition we cannot check: the route takes nothing.
-            if !route.match.isEmpty && usable.isEmpty { return nil }
             // A match without a port fits every port, as no match at all does.
             let ports = usable.contains { $0.port == nil } ? [] : usable.compactMap(\.port)
             return TCPRoute(
-                name: "VirtualService \(service.key) tcp[\(index)]", ports: ports,
+                name: label, ports: ports,
                 destinations: destinations(route.route, namespace: service.metadata.namespace, clusterDomain: clusterDomain))
         }
+    }
+
+    /// The matches of an L4 route whose every condition the gateway can check, each other one
+    /// reported; nil when the route had matches and none is checkable, so it takes nothing.
+    private static func checkableMatches<Match>(
+        _ matches: [Match], label: String, unsupported: KeyPath<Match, [String]>, problems: inout [String]
+    ) -> [Match]? {
+        for (index, match) in matches.enumerated() where !match[keyPath: unsupported].isEmpty {
+            problems.append("\(label).match[\(index)]: \(match[keyPath: unsupported].joined(separator: ", ")) not implemented; the match fits no connection")
+        }
+        let usable = matches.filter { match in match[keyPath: unsupported].isEmpty }
+        return !matches.isEmpty && usable.isEmpty ? nil : usable
     }
 
     /// A route's destinations with the weights Istio gives them, names read in `namespace`.

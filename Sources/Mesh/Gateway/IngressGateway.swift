@@ -71,7 +71,7 @@ public final class IngressGateway: @unchecked Sendable {
     public private(set) var routes = GatewayRoutes()
     private var tls = GatewayTLSContexts()
     private lazy var listeners = ListenerSet(
-        owner: "gateway", host: proxy.host,
+        owner: "gateway", host: proxy.host, listenOn: configuration.listenOn,
         options: StreamListenOptions(address: IPv4Address.any.socketAddress(port: 0), allowRemoteHalfClosure: true, backlog: 1024),
         backoff: configuration.portRetryBackoff
     ) { [weak self] channel, port in
@@ -88,9 +88,8 @@ public final class IngressGateway: @unchecked Sendable {
     private var connectionsByClient: [IPv4Address: Int] = [:]
     public private(set) var statistics = Statistics()
     private var subscription: ServiceTable.Subscription?
-    private var interfaceWatch: InterfaceWatch?
     /// The node's addresses and which the ports are opened on, when `listenOn` leaves some out.
-    public private(set) var addressChoices: [InterfaceAddressFilter.Choice] = []
+    public var addressChoices: [InterfaceAddressFilter.Choice] { listeners.addressChoices }
     private var stopped = false
     private var host: any Host { proxy.host }
     private var table: ServiceTable { proxy.table }
@@ -135,9 +134,6 @@ public final class IngressGateway: @unchecked Sendable {
             guard summary.changes.contains(where: { [.gateway, .virtualService, .secret].contains($0.kind) }) else { return }
             self?.reconcile()
         }
-        if !configuration.listenOn.takesEverything {
-            interfaceWatch = host.watchInterfaces { [weak self] in self?.reconcile() }
-        }
         return reconcile()
     }
 
@@ -147,8 +143,6 @@ public final class IngressGateway: @unchecked Sendable {
         stopped = true
         subscription?.cancel()
         subscription = nil
-        interfaceWatch?.cancel()
-        interfaceWatch = nil
         return listeners.stop()
     }
 
@@ -169,16 +163,7 @@ public final class IngressGateway: @unchecked Sendable {
         for problem in tls.problems where !previousTLS.problems.contains(problem) {
             host.logger.warning("gateway: \(problem)")
         }
-        var addresses: [IPv4Address]?
-        if !configuration.listenOn.takesEverything {
-            let previousChoices = addressChoices
-            addressChoices = configuration.listenOn.choose(from: host.interfaces)
-            if addressChoices != previousChoices {
-                host.logger.info("gateway: addresses \(addressChoices.map(\.description).joined(separator: "; "))")
-            }
-            addresses = addressChoices.filter { $0.leftOutBecause == nil }.map(\.address)
-        }
-        return listeners.update(to: routes.listeners.mapValues(\.protocol.rawValue), addresses: addresses)
+        return listeners.update(to: routes.listeners.mapValues(\.protocol.rawValue))
     }
 
     // MARK: Serving connections

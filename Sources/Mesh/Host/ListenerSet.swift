@@ -1,8 +1,9 @@
 import NIOCore
 
 /// A component's listening sockets (the gateway's, the tunnel's): one per port it wants and
-/// address it listens on (every address, or those multi-NIC listening chose), opened and closed
-/// as the wanted ports and the chosen addresses change. A socket that cannot be opened (another
+/// address it listens on (every address through `0.0.0.0`, or those its `InterfaceAddressFilter`
+/// chooses, followed as the host's addresses come and go), opened and closed as the wanted ports
+/// and the chosen addresses change. A socket that cannot be opened (another
 /// process holds the port, or the agent may not bind it) is tried again with backoff for as
 /// long as it stays wanted, so the port is taken by itself once it is free instead of waiting
 /// for the next change.
@@ -33,8 +34,13 @@ final class ListenerSet: @unchecked Sendable {
     /// Who listens, for the log ("gateway", "tunnel").
     private let owner: String
     private let listenOptions: StreamListenOptions
-    /// The addresses listened on: `[.any]` unless multi-NIC listening chose some.
-    private var addresses: [IPv4Address]
+    /// Which of the host's addresses are listened on.
+    private let listenOn: InterfaceAddressFilter
+    /// The host's addresses and which were chosen (empty when `listenOn` takes them all).
+    private(set) var addressChoices: [InterfaceAddressFilter.Choice] = []
+    private var interfaceWatch: InterfaceWatch?
+    /// The addresses listened on: `[.any]` unless `listenOn` leaves some out.
+    private var addresses: [IPv4Address] = [.any]
     private let backoff: RetryBackoff
     /// Sets up each accepted connection of a port.
     private let accept: @Sendable (Channel, UInt16) -> EventLoopFuture<Void>
@@ -47,13 +53,13 @@ final class ListenerSet: @unchecked Sendable {
 
     /// `options` are those of every socket but its address.
     init(
-        owner: String, host: any Host, address: IPv4Address = .any, options: StreamListenOptions, backoff: RetryBackoff,
-        accept: @escaping @Sendable (Channel, UInt16) -> EventLoopFuture<Void>
+        owner: String, host: any Host, listenOn: InterfaceAddressFilter = .everything, options: StreamListenOptions,
+        backoff: RetryBackoff, accept: @escaping @Sendable (Channel, UInt16) -> EventLoopFuture<Void>
     ) {
         self.owner = owner
         self.host = host
+        self.listenOn = listenOn
         self.listenOptions = options
-        self.addresses = [address]
         self.backoff = backoff
         self.accept = accept
     }
@@ -74,14 +80,39 @@ final class ListenerSet: @unchecked Sendable {
         }
     }
 
-    /// Listens on exactly `ports` (each with what it serves) on exactly `addresses` (nil keeps
-    /// those in force): closes the other sockets and opens the missing ones, at once, even those
-    /// waiting out a backoff, since a change may have freed them. The future completes when
-    /// every attempt has; it does not fail for a blocked socket.
-    func update(to ports: [UInt16: String], addresses: [IPv4Address]? = nil) -> EventLoopFuture<Void> {
+    /// Listens on exactly `ports` (each with what it serves) on the chosen addresses: closes the
+    /// other sockets and opens the missing ones, at once, even those waiting out a backoff, since
+    /// a change may have freed them. The future completes when every attempt has; it does not
+    /// fail for a blocked socket.
+    func update(to ports: [UInt16: String]) -> EventLoopFuture<Void> {
         guard !stopped else { return host.eventLoop.makeSucceededVoidFuture() }
         declared = ports
-        if let addresses { self.addresses = addresses }
+        if !listenOn.takesEverything && interfaceWatch == nil {
+            interfaceWatch = host.watchInterfaces { [weak self] in self?.followAddresses() }
+            chooseAddresses()
+        }
+        return openAndCloseSockets()
+    }
+
+    /// The host's addresses changed: the sockets follow the addresses chosen now.
+    private func followAddresses() {
+        guard !stopped else { return }
+        chooseAddresses()
+        _ = openAndCloseSockets()
+    }
+
+    private func chooseAddresses() {
+        let previous = addressChoices
+        addressChoices = listenOn.choose(from: host.interfaces)
+        if addressChoices != previous {
+            host.logger.info("\(owner): addresses \(addressChoices.map(\.description).joined(separator: "; "))")
+        }
+        addresses = addressChoices.filter { $0.leftOutBecause == nil }.map(\.address)
+    }
+
+    /// Closes the sockets no longer wanted and opens the missing ones.
+    private func openAndCloseSockets() -> EventLoopFuture<Void> {
+        let ports = declared
         let wanted = Set(self.addresses.flatMap { address in ports.keys.map { Socket(address: address, port: $0) } })
         for socket in listeners.keys.sorted() where !wanted.contains(socket) {
             listeners.removeValue(forKey: socket)?.close(promise: nil)
@@ -98,6 +129,8 @@ final class ListenerSet: @unchecked Sendable {
     /// Closes every port and stops retrying.
     func stop() -> EventLoopFuture<Void> {
         stopped = true
+        interfaceWatch?.cancel()
+        interfaceWatch = nil
         for socket in blocked.keys.sorted() { blocked[socket]?.retry.cancel() }
         blocked = [:]
         let closing = listeners.keys.sorted().compactMap { listeners[$0]?.close() }

@@ -19,16 +19,15 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     private var endpoint: TunnelEndpoint?
     /// The tunnel port on each address `configuration.listenOn` chooses.
     private lazy var listeners = ListenerSet(
-        owner: "tunnel", host: host,
+        owner: "tunnel", host: host, listenOn: configuration.listenOn,
         options: StreamListenOptions(address: IPv4Address.any.socketAddress(port: configuration.port), reuseAddress: true),
         backoff: RetryBackoff(base: .seconds(1), cap: .seconds(30), jitter: .equal)
     ) { [weak self] channel, _ in
         self?.accept(channel, kind: .direct)
         return channel.eventLoop.makeSucceededVoidFuture()
     }
-    private var interfaceWatch: InterfaceWatch?
     /// The node's addresses and which the tunnel listens on (empty when it takes them all).
-    public private(set) var addressChoices: [InterfaceAddressFilter.Choice] = []
+    public var addressChoices: [InterfaceAddressFilter.Choice] { listeners.addressChoices }
     private var maintenance: RepeatedTask?
     private var beacon: LANBeacon?
     private var peers: [String: TunnelPeer] = [:]
@@ -71,13 +70,9 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         TunnelIdentity.loadOrCreate(host: host).flatMap { identity in
             let endpoint = TunnelEndpoint(host: self.host, identity: identity, configuration: self.configuration, keys: self.keys)
             self.endpoint = endpoint
-            if !self.configuration.listenOn.takesEverything {
-                self.interfaceWatch = self.host.watchInterfaces { [weak self] in _ = self?.followAddresses() }
-            }
-            return self.followAddresses().flatMapThrowing {
+            return self.listeners.update(to: [self.configuration.port: "peers"]).flatMapThrowing {
                 // Not one address could be listened on: the port is taken, or there is no address.
                 guard !self.listeners.sockets.isEmpty else {
-                    self.interfaceWatch?.cancel()
                     _ = self.listeners.stop()
                     throw TunnelError.listenFailed(self.listeners.problems.first ?? "no address of the node is chosen (\(self.configuration.listenOn.summary))")
                 }
@@ -98,21 +93,6 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         }
     }
 
-    /// Listens on the addresses `configuration.listenOn` chooses now (every address through
-    /// `0.0.0.0` when it takes them all).
-    private func followAddresses() -> EventLoopFuture<Void> {
-        var addresses: [IPv4Address]?
-        if !configuration.listenOn.takesEverything {
-            let previous = addressChoices
-            addressChoices = configuration.listenOn.choose(from: host.interfaces)
-            if addressChoices != previous {
-                host.logger.info("tunnel: addresses \(addressChoices.map(\.description).joined(separator: "; "))")
-            }
-            addresses = addressChoices.filter { $0.leftOutBecause == nil }.map(\.address)
-        }
-        return listeners.update(to: [configuration.port: "peers"], addresses: addresses)
-    }
-
     /// The addresses listened on now, and each socket that could not be opened.
     public var listeningStatus: (sockets: [String], problems: [String]) {
         (listeners.sockets.map(\.description), listeners.problems)
@@ -128,8 +108,6 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         for connection in closing { connection.fail("the tunnel was stopped on node \(host.name)") }
         peers = [:]
         endpoint = nil
-        interfaceWatch?.cancel()
-        interfaceWatch = nil
         return listeners.stop()
     }
 

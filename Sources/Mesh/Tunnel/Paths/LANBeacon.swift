@@ -87,8 +87,10 @@ public final class LANBeacon: @unchecked Sendable {
     private func announce(key: [UInt8]) {
         guard let socket else { return }
         let message = Self.announcement(name: announcement, key: key, time: host.wallClock.nanosecondsSinceEpoch, macKey: macKey)
-        for interface in host.interfaces where !interface.isLoopback {
-            for address in interface.ipv4Addresses where interfaces.addresses(from: [interface]).contains(address) {
+        let current = host.interfaces
+        let chosen = Set(interfaces.addresses(from: current))
+        for interface in current where !interface.isLoopback {
+            for address in interface.ipv4Addresses where chosen.contains(address) {
                 let prefix = IPv4Prefix(network: address, length: interface.prefixLength)
                 let broadcast = prefix.address(at: UInt32(truncatingIfNeeded: prefix.size - 1))
                 socket.writeAndFlush(AddressedEnvelope(remoteAddress: broadcast.socketAddress(port: port),
