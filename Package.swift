@@ -149,6 +149,11 @@ let package = Package(
             path: "Benchmarks/ProxyBenchmark"
         ),
         .executableTarget(
+            name: "GatewayBenchmark",
+            dependencies: ["BenchmarkLab"],
+            path: "Benchmarks/GatewayBenchmark"
+        ),
+        .executableTarget(
             name: "TunnelLabBenchmark",
             dependencies: ["BenchmarkLab"],
             path: "Benchmarks/TunnelLabBenchmark"

@@ -35,6 +35,41 @@ public final class Lab {
         }
     }
 
+    /// `--only PART` (repeatable, each one of `parts`) and the agent binary (default
+    /// `.build/release/edgemesh`) from the command line; prints the usage and exits on anything else.
+    public nonisolated static func arguments(benchmark: String, parts: [String]) -> (only: Set<String>, agent: String) {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var only: Set<String> = []
+        while let flag = arguments.firstIndex(of: "--only"), flag + 1 < arguments.count {
+            only.insert(arguments[flag + 1])
+            arguments.removeSubrange(flag...(flag + 1))
+        }
+        let agent = arguments.first ?? ".build/release/edgemesh"
+        guard !agent.hasPrefix("-"), only.isSubset(of: parts), FileManager.default.isExecutableFile(atPath: agent) else {
+            let problem = agent.hasPrefix("-") || !only.isSubset(of: parts) ? "" : "no agent binary at \(agent); "
+            FileHandle.standardError.write(Data("""
+                \(problem)usage: \(benchmark) [path/to/edgemesh] [--only \(parts.joined(separator: "|"))]...
+                build the agent first: swift build -c release --product edgemesh
+
+                """.utf8))
+            exit(2)
+        }
+        return (only, agent)
+    }
+
+    /// Gives `namespace` what an agent's node has: cluster IPs routed to the loopback (where the
+    /// agent intercepts them), the agent's link-local bridge `edgemesh0`, and `pod` (a /24
+    /// address) on that bridge for the backends.
+    public func addNodeNetwork(in namespace: String, pod: String) {
+        for command in [
+            ["route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"],
+            ["link", "add", "edgemesh0", "type", "bridge"], ["addr", "add", "169.254.96.16/32", "dev", "edgemesh0"],
+            ["addr", "add", "\(pod)/24", "dev", "edgemesh0"], ["link", "set", "edgemesh0", "up"],
+        ] {
+            Lab.run(["/usr/sbin/ip", "-n", namespace] + command)
+        }
+    }
+
     /// Adds a namespace (full name returned) with its loopback up.
     @discardableResult
     public func addNamespace(_ suffix: String) -> String {

@@ -42,4 +42,24 @@ public enum Measurements {
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
+
+    /// Requests/s and the 99th percentile latency (ms) from the output of `wrk --latency`; NaN
+    /// for a figure it did not print.
+    public static func wrkFigures(_ output: String) -> (rps: Double, p99: Double) {
+        var rps = Double.nan, p99 = Double.nan
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.first == "Requests/sec:", fields.count > 1 { rps = Double(fields[1]) ?? .nan }
+            if fields.first == "99%", fields.count > 1 { p99 = milliseconds(String(fields[1])) }
+        }
+        return (rps, p99)
+    }
+
+    /// A duration as wrk prints it (`812.00us`, `1.20ms`, `2.00s`) in milliseconds.
+    public static func milliseconds(_ text: String) -> Double {
+        for (suffix, scale) in [("ms", 1.0), ("us", 0.001), ("s", 1000.0)] where text.hasSuffix(suffix) {
+            return (Double(text.dropLast(suffix.count)) ?? .nan) * scale
+        }
+        return .nan
+    }
 }

@@ -16,28 +16,8 @@ Lab.require(root: "ProxyBenchmark",
             tools: ["/usr/sbin/ip", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
                     "/usr/bin/python3"],
             install: "apt-get install iperf3 curl wrk nginx-light haproxy python3")
-/// The parts a run measures: every one unless `--only` names some.
-let parts = ["bulk", "transfer", "http", "hash", "scale", "memory"]
-/// `--only PART` (repeatable) and the agent binary, from the command line.
-func parseArguments() -> (only: Set<String>, agent: String) {
-    var arguments = Array(CommandLine.arguments.dropFirst())
-    var only: Set<String> = []
-    while let flag = arguments.firstIndex(of: "--only"), flag + 1 < arguments.count {
-        only.insert(arguments[flag + 1])
-        arguments.removeSubrange(flag...(flag + 1))
-    }
-    return (only, arguments.first ?? ".build/release/edgemesh")
-}
-let (only, agentBinary) = parseArguments()
-guard !agentBinary.hasPrefix("-"), only.isSubset(of: parts), FileManager.default.isExecutableFile(atPath: agentBinary) else {
-    let problem = agentBinary.hasPrefix("-") || !only.isSubset(of: parts) ? "" : "no agent binary at \(agentBinary); "
-    FileHandle.standardError.write(Data("""
-        \(problem)usage: ProxyBenchmark [path/to/edgemesh] [--only \(parts.joined(separator: "|"))]...
-        build the agent first: swift build -c release --product edgemesh
-
-        """.utf8))
-    exit(2)
-}
+let (only, agentBinary) = Lab.arguments(
+    benchmark: "ProxyBenchmark", parts: ["bulk", "transfer", "http", "hash", "scale", "memory"])
 func measures(_ part: String) -> Bool { only.isEmpty || only.contains(part) }
 
 let lab = Lab(name: "emproxybench")
@@ -50,13 +30,7 @@ func progress(_ text: String) { Lab.progress("ProxyBenchmark", text) }
 let namespace = lab.addNamespace("ns")
 func run(_ arguments: [String]) -> (status: Int32, output: String) { Lab.run(arguments, in: namespace) }
 @MainActor func start(_ arguments: [String]) -> Process { lab.start(arguments, in: namespace) }
-for command in [
-    ["route", "add", "10.96.0.0/12", "dev", "lo", "src", "127.0.0.1"],
-    ["link", "add", "edgemesh0", "type", "bridge"], ["addr", "add", "169.254.96.16/32", "dev", "edgemesh0"],
-    ["addr", "add", "\(pod)/24", "dev", "edgemesh0"], ["link", "set", "edgemesh0", "up"],
-] {
-    Lab.run(["/usr/sbin/ip", "-n", namespace] + command)
-}
+lab.addNodeNetwork(in: namespace, pod: pod)
 let www = work.appendingPathComponent("www")
 try! FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
 try! Data(count: 4 * 1024 * 1024).write(to: www.appendingPathComponent("4mb.bin"))
@@ -194,21 +168,7 @@ func wrk(_ target: String, newConnections: Bool, header: String? = nil) -> (rps:
     var arguments = ["/usr/bin/wrk", "-t1", "-c16", "-d5s", "--latency"]
     if newConnections { arguments += ["-H", "Connection: close"] }
     if let header { arguments += ["-H", header] }
-    let output = run(arguments + ["http://\(target)/index.html"]).output
-    var rps = Double.nan, p99 = Double.nan
-    for line in output.split(separator: "\n") {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        if fields.first == "Requests/sec:", fields.count > 1 { rps = Double(fields[1]) ?? .nan }
-        if fields.first == "99%", fields.count > 1 { p99 = milliseconds(String(fields[1])) }
-    }
-    return (rps, p99)
-}
-
-func milliseconds(_ text: String) -> Double {
-    for (suffix, scale) in [("ms", 1.0), ("us", 0.001), ("s", 1000.0)] where text.hasSuffix(suffix) {
-        return (Double(text.dropLast(suffix.count)) ?? .nan) * scale
-    }
-    return .nan
+    return Measurements.wrkFigures(run(arguments + ["http://\(target)/index.html"]).output)
 }
 
 // iperf3 runs 5 s: Gbit/s × 5 / 8 is the GB carried.

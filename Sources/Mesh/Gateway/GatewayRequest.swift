@@ -53,7 +53,8 @@ public struct GatewayRequest {
     /// (`http://host/path`) gives its path.
     static func path(ofTarget target: String) -> String {
         var path = Substring(target)
-        if let scheme = path.range(of: "://"), !path[..<scheme.lowerBound].contains("/") {
+        // Origin form, the usual one, skips the search for a scheme.
+        if !target.hasPrefix("/"), let scheme = path.range(of: "://"), !path[..<scheme.lowerBound].contains("/") {
             let authority = path[scheme.upperBound...]
             path = authority.firstIndex(of: "/").map { authority[$0...] } ?? "/"
         }

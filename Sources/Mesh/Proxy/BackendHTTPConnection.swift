@@ -19,6 +19,8 @@ final class BackendHTTPConnection: ChannelInboundHandler, RemovableChannelHandle
     let isStream: Bool
     /// Cleared when the balancer lets go of this connection, so late events go nowhere.
     weak var balancer: HTTPRequestBalancer?
+    /// Set while the connection idles in the proxy's pool, which hears of its close.
+    weak var pool: BackendConnectionPool?
     private var context: ChannelHandlerContext?
 
     private init(backend: ServiceBackend, channel: Channel, balancer: HTTPRequestBalancer, isStream: Bool = false) {
@@ -98,7 +100,12 @@ final class BackendHTTPConnection: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        balancer?.backendSent(unwrapInboundIn(data), on: self)
+        guard let balancer else {
+            // Nothing was asked of an idle connection: it is out of step.
+            pool?.discard(self)
+            return
+        }
+        balancer.backendSent(unwrapInboundIn(data), on: self)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -123,12 +130,14 @@ final class BackendHTTPConnection: ChannelInboundHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         balancer?.backendClosed(self, error: nil)
         balancer = nil
+        pool?.discard(self)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         balancer?.backendClosed(self, error: error)
         balancer = nil
+        pool?.discard(self)
         context.close(promise: nil)
     }
 }

@@ -34,6 +34,13 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         var policy: HTTPExchangePolicy
         /// Tries made after the first.
         var retries = 0
+        /// Whether the current try went out on a connection an earlier request used (this
+        /// client's or the pool's), which the backend may have closed unseen.
+        var onReusedConnection = false
+        /// Sends made again because a reused connection turned out closed
+        /// (`resendAfterStaleConnection`); the next goes out on a new connection.
+        var staleResends = 0
+        var sawBody = false
         /// The backends tried, which a retry avoids.
         var tried: [ServiceBackend] = []
         /// The request's body and end as read so far, kept to be sent again on a retry while
@@ -176,6 +183,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             }
         case .body, .end:
             guard exchange != nil else { return }
+            if case .body = part { exchange?.sawBody = true }
             keepForReplay(part)
             if case .end = part {
                 exchange?.requestEnded = true
@@ -214,10 +222,14 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
         headTimeout?.cancel()
-        for backend in connections.keys.sorted() { connections[backend]?.close() }
+        // The connection of a request cut short cannot carry another; the idle ones can.
+        let current = endExchange()?.backend
+        current?.close()
+        for backend in connections.keys.sorted() {
+            if let idle = connections[backend], idle !== current { proxy.idleBackendConnections.release(idle) }
+        }
         connections = [:]
         if ownsSessions { sessions.closeAll() }
-        endExchange()?.backend?.close()
         context.fireChannelInactive()
     }
 
@@ -265,7 +277,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
                 guard let session = sessions[backend], session.channel.isActive else { return nil }
                 return session.channel
             }
-            guard let open = connections[backend], open.channel.isActive else { return nil }
+            guard exchange?.staleResends == 0 else { return nil }
+            guard let open = connections[backend], open.channel.isActive else { return adoptIdleConnection(to: backend)?.channel }
             return open.channel
         }).whenComplete { result in
             switch result {
@@ -319,10 +332,12 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             return
         }
         let backend: BackendHTTPConnection
+        exchange.onReusedConnection = false
         if let stream {
             backend = stream
         } else if let known, known.channel === connected.channel {
             backend = known
+            exchange.onReusedConnection = true
         } else {
             do {
                 backend = try BackendHTTPConnection.install(
@@ -336,7 +351,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             known?.close()
             connections[backend.backend] = backend
         }
-        backend.write(.head(backend.isStream ? exchange.request : exchange.request.forHTTP11Backend))
+        backend.write(.head(backend.isStream ? exchange.request : exchange.request.forHTTP11Backend.withoutHopByHopHeaders))
         for part in exchange.waiting { backend.write(part) }
         // Chosen during a client read (a reused connection): the rest of the read's parts
         // follow, and `channelReadComplete` flushes them all at once.
@@ -424,6 +439,39 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         return true
     }
 
+    /// A kept-alive connection the backend closed while it idled (a restart, its own idle
+    /// timeout) fails the request sent on it before any answer: the request goes out again on
+    /// another connection, as a browser or Go's HTTP client does, without counting as one of the
+    /// route's retries. Once, on a new connection to the same backend (a hash policy keeps its
+    /// replica), and only a request the proxy can send again whole: one whose copy it kept for
+    /// its retries, or one without a body that has ended.
+    private func resendAfterStaleConnection() -> Bool {
+        guard var exchange, !closing, exchange.staleResends == 0, let context else { return false }
+        let replay: [HTTPServerRequestPart]
+        if let kept = exchange.replay {
+            replay = kept
+        } else if exchange.requestEnded && !exchange.sawBody {
+            replay = [.end(nil)]
+        } else {
+            return false
+        }
+        exchange.staleResends += 1
+        exchange.tryTimeout?.cancel()
+        exchange.tryTimeout = nil
+        if let stale = exchange.backend {
+            exchange.selector?.connectionClosed(to: stale.backend)
+            drop(stale)
+        }
+        exchange.backend = nil
+        exchange.selector = nil
+        exchange.setCookie = nil
+        exchange.waiting = replay
+        self.exchange = exchange
+        proxy.logger.debug("request to \(exchange.route) sent again: a reused backend connection was closed")
+        chooseBackend(for: exchange.request, route: exchange.route, client: context.channel.remoteAddress)
+        return true
+    }
+
     // MARK: Backend side
 
     func backendSent(_ part: HTTPClientResponsePart, on backend: BackendHTTPConnection) {
@@ -458,6 +506,11 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             // An HTTP/2 stream's response ends with the stream, never with the connection.
             self.exchange?.responseKeepsAlive = backend.isStream
                 || response.isKeepAlive && !Self.isCloseDelimited(response, answering: exchange.request)
+            if exchange.request.version.major == 1, !exchange.request.isKeepAlive {
+                // The backend never saw the client's `Connection: close` (`withoutHopByHopHeaders`);
+                // the client must still read that this connection closes after the response.
+                response.headers.replaceOrAdd(name: "Connection", value: "close")
+            }
             context.write(wrapOutboundOut(.head(response)), promise: nil)
         case .body(let bytes):
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
@@ -480,6 +533,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         if connections[backend.backend] === backend { connections[backend.backend] = nil }
         guard let exchange, exchange.backend === backend, !switchingProtocols else { return }
         proxy.logger.debug("backend \(backend.backend) of \(exchange.route) broke off: \(error.map { "\($0)" } ?? "closed")")
+        if !exchange.responseStarted, exchange.onReusedConnection, resendAfterStaleConnection() { return }
         if exchange.responseStarted {
             // The client must see the response end early, not wait for the rest.
             closeClient()
@@ -499,14 +553,19 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         // After an Upgrade or CONNECT the backend refused, NIO's decoder reads no further
         // requests on this connection: close it rather than leave the client waiting.
         let asksToSwitch = exchange.request.method == .CONNECT || exchange.request.headers.contains(name: "upgrade")
-        let reusable = exchange.requestEnded && exchange.request.isKeepAlive && exchange.responseKeepsAlive && !asksToSwitch
-        if reusable && !backend.isStream {
+        // The backend never saw an HTTP/1.1 client's `Connection` header (`withoutHopByHopHeaders`);
+        // an HTTP/1.0 request's went through, and without keep-alive the backend closes.
+        let backendReusable = exchange.requestEnded && exchange.responseKeepsAlive && !asksToSwitch
+            && (exchange.request.version != .http1_0 || exchange.request.isKeepAlive)
+        let clientContinues = backendReusable && exchange.request.isKeepAlive && !clientInputEnded && !carriesOneRequest
+        if backendReusable && !backend.isStream {
             // An idle connection keeps a read pending, to notice when the backend closes it.
             backend.read()
+            if !clientContinues { release(backend) }
         } else {
             drop(backend)
         }
-        guard reusable, !clientInputEnded, !carriesOneRequest else {
+        guard clientContinues else {
             closeClient(after: [.end(trailers)])
             return
         }
@@ -525,6 +584,23 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         ended.tryTimeout?.cancel()
         if let backend = ended.backend { ended.selector?.connectionClosed(to: backend.backend) }
         return ended
+    }
+
+    /// Makes an idle connection of the proxy's pool this client connection's own.
+    private func adoptIdleConnection(to backend: ServiceBackend) -> BackendHTTPConnection? {
+        guard !closing, let pooled = proxy.idleBackendConnections.take(backend) else { return nil }
+        pooled.balancer = self
+        proxy.statistics.backendConnectionsReused += 1
+        connections[backend]?.close()
+        connections[backend] = pooled
+        return pooled
+    }
+
+    /// Hands a connection that carried a whole exchange to the proxy's pool, for whichever client
+    /// connection next needs its backend.
+    private func release(_ backend: BackendHTTPConnection) {
+        if connections[backend.backend] === backend { connections[backend.backend] = nil }
+        proxy.idleBackendConnections.release(backend)
     }
 
     private func drop(_ backend: BackendHTTPConnection) {
@@ -645,6 +721,24 @@ extension HTTPRequestHead {
         if !bodiless.contains(method), !head.headers.contains(name: "content-length") {
             head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
         }
+        return head
+    }
+}
+
+extension HTTPRequestHead {
+    /// An HTTP/1.1 request without the headers that describe only the client's connection
+    /// (`Connection`, `Keep-Alive`, `Proxy-Connection`), so a client's `Connection: close` does
+    /// not close the backend connection, which the proxy keeps for the next request. Headers a
+    /// `Connection` header names stay, as nginx leaves them: a client naming `X-Forwarded-For`
+    /// there must not strip what the gateway added. An upgrade keeps them all (the backend must
+    /// see it), and so does an HTTP/1.0 request, whose keep-alive is opt-in.
+    var withoutHopByHopHeaders: HTTPRequestHead {
+        let hopByHop = ["connection", "keep-alive", "proxy-connection"]
+        guard version == .http1_1, hopByHop.contains(where: headers.contains(name:)), !headers.contains(name: "upgrade") else {
+            return self
+        }
+        var head = self
+        for name in hopByHop { head.headers.remove(name: name) }
         return head
     }
 }

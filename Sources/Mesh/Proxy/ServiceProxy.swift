@@ -49,6 +49,12 @@ public final class ServiceProxy: @unchecked Sendable {
         public var outlierDetection: OutlierDetector.Configuration?
         /// How long after a failed `interception.apply` the proxy tries again.
         public var interceptionRetryDelay: TimeAmount
+        /// Kept-alive HTTP/1.1 backend connections no client is using, kept for the next request
+        /// (`BackendConnectionPool`): at most this many per backend (nginx's `keepalive`)...
+        public var maximumIdleConnectionsPerBackend: Int
+        /// ... and this many in all, each for at most `backendIdleTimeout`.
+        public var maximumIdleBackendConnections: Int
+        public var backendIdleTimeout: TimeAmount
 
         public init(
             listenAddress: IPv4Address = .any, streamPort: UInt16 = 0, connectTimeout: TimeAmount = .seconds(5),
@@ -57,7 +63,8 @@ public final class ServiceProxy: @unchecked Sendable {
             datagramSessionIdleTimeout: TimeAmount = .seconds(60),
             datagramSessionQueueLimit: Int = 64, maximumDatagramSessionsPerPort: Int = 10_000, requestHeadTimeout: TimeAmount = .seconds(5),
             keepAliveTimeout: TimeAmount = .seconds(60), maximumRequestHeadLength: Int = 16 * 1024, outlierDetection: OutlierDetector.Configuration? = nil,
-            interceptionRetryDelay: TimeAmount = .seconds(5)
+            interceptionRetryDelay: TimeAmount = .seconds(5), maximumIdleConnectionsPerBackend: Int = 256,
+            maximumIdleBackendConnections: Int = 1024, backendIdleTimeout: TimeAmount = .seconds(60)
         ) {
             self.listenAddress = listenAddress
             self.streamPort = streamPort
@@ -72,6 +79,9 @@ public final class ServiceProxy: @unchecked Sendable {
             self.maximumRequestHeadLength = maximumRequestHeadLength
             self.outlierDetection = outlierDetection
             self.interceptionRetryDelay = interceptionRetryDelay
+            self.maximumIdleConnectionsPerBackend = maximumIdleConnectionsPerBackend
+            self.maximumIdleBackendConnections = maximumIdleBackendConnections
+            self.backendIdleTimeout = backendIdleTimeout
         }
     }
 
@@ -89,6 +99,9 @@ public final class ServiceProxy: @unchecked Sendable {
         public var requestRetries = 0
         /// HTTP requests answered 504 or cut off at their route's `timeout`.
         public var requestTimeouts = 0
+        /// HTTP requests sent on an idle backend connection another client connection had left
+        /// in the pool, instead of on a new one.
+        public var backendConnectionsReused = 0
     }
 
     public let host: any Host
@@ -99,6 +112,8 @@ public final class ServiceProxy: @unchecked Sendable {
     public internal(set) var statistics = Statistics()
     /// The flows carried recently (`recentFlows`, `GET /flows`).
     var flowLog = ProxiedFlowLog()
+    /// Idle kept-alive connections to backends, shared by every request-balanced client connection.
+    let idleBackendConnections: BackendConnectionPool
 
     private var listener: Channel?
     private var subscription: ServiceTable.Subscription?
@@ -122,7 +137,15 @@ public final class ServiceProxy: @unchecked Sendable {
         self.table = table
         self.configuration = configuration
         self.dialer = BackendDialer(host: host, tunnel: tunnel, connectTimeout: configuration.connectTimeout)
+        self.idleBackendConnections = BackendConnectionPool(
+            eventLoop: host.eventLoop,
+            limits: .init(
+                perBackend: configuration.maximumIdleConnectionsPerBackend, total: configuration.maximumIdleBackendConnections,
+                idleTimeout: configuration.backendIdleTimeout))
     }
+
+    /// Idle kept-alive backend connections held for the next request now.
+    public var idleBackendConnectionCount: Int { idleBackendConnections.count }
 
     /// The TCP listener's port, once started.
     public var streamPort: UInt16? { listener?.localAddress?.port.map(UInt16.init) }
@@ -152,6 +175,7 @@ public final class ServiceProxy: @unchecked Sendable {
     public func stop() -> EventLoopFuture<Void> {
         host.eventLoop.preconditionInEventLoop()
         stopped = true
+        idleBackendConnections.closeAll()
         subscription?.cancel()
         subscription = nil
         let closing = [listener].compactMap { $0 }.map { $0.close() }

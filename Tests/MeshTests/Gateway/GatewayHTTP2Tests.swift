@@ -106,6 +106,27 @@ import Testing
         #expect(gateway.openConnections == 1, "one connection carried every stream")
     }
 
+    /// Each stream carries one request, but not one backend connection: a stream's HTTP/1.1
+    /// backend connection is left to the next stream (and to other clients), so a client
+    /// sending request after request on one HTTP/2 connection costs the backends no new
+    /// connection each.
+    @Test func streamsOneAfterAnotherShareBackendConnections() throws {
+        let bed = try Bed()
+        let gateway = try GatewayLimitsTests.gateway(bed, .init())
+        let multiplexer = try Self.connect(bed)
+        var pods: [String] = []
+        for _ in 0..<12 {
+            let response = Self.get("/", host: "shop.example.com", on: multiplexer)
+            bed.sim.run(until: bed.sim.now + 5 * Self.s) { !response.ended }
+            #expect(response.status == .ok)
+            pods.append(response.body)
+        }
+        #expect(Set(pods).count == 3, "still balanced over the three replicas: \(pods)")
+        #expect(bed.proxy.statistics.backendConnectionsReused == 9, "one dial per replica, then reuse")
+        #expect(bed.proxy.idleBackendConnectionCount == 3)
+        withExtendedLifetime(gateway) {}
+    }
+
     /// The preface decides the protocol; a client that trickles part of it and stops is closed
     /// as one that sends no request head is (5 s), not held open for ever.
     @Test func aClientStuckInThePrefaceIsClosed() throws {

@@ -156,6 +156,10 @@ extension EdgeAgent {
         out.add("edgemesh_proxy_dial_failures_total", .counter, help: "Failed dials to backends (retried elsewhere).", value: proxy.dialFailures)
         out.add("edgemesh_proxy_request_retries_total", .counter, help: "HTTP requests tried again on another backend by their route's retries.", value: proxy.requestRetries)
         out.add("edgemesh_proxy_request_timeouts_total", .counter, help: "HTTP requests answered 504 or cut off at their route's timeout.", value: proxy.requestTimeouts)
+        out.add("edgemesh_proxy_backend_connections_reused_total", .counter,
+                help: "HTTP requests sent on an idle pooled backend connection instead of a new one.", value: proxy.backendConnectionsReused)
+        out.add("edgemesh_proxy_idle_backend_connections", .gauge, help: "Idle kept-alive backend connections held for the next request.",
+                value: self.proxy.idleBackendConnectionCount)
         out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
         out.add("edgemesh_proxy_datagrams_dropped_total", .counter, help: "UDP datagrams dropped.", value: proxy.datagramsDropped)
         if let gateway {
