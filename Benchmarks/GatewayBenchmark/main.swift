@@ -236,4 +236,9 @@ func h2load(_ port: Int) -> Load {
 if measures("http1") { report("https_http1_keepalive") { wrk($0.port, newConnections: false) } }
 if measures("http2") { report("https_http2") { h2load($0.port) } }
 if measures("handshake") { report("https_new_connection") { wrk($0.port, newConnections: true) } }
+// nginx's workers outlive a master that is killed outright: a TERM makes it stop them first.
+kill(nginx.processIdentifier, SIGTERM)
+lab.waitUntil("nginx's workers to stop") {
+    Lab.run(["/usr/bin/pgrep", "-P", "\(nginx.processIdentifier)"]).status != 0
+}
 lab.tearDown()

@@ -92,6 +92,10 @@ public final class IngressGateway: @unchecked Sendable {
     public var addressChoices: [InterfaceAddressFilter.Choice] { listeners.addressChoices }
     private var stopped = false
     private var host: any Host { proxy.host }
+    /// `proxyRoute(for:)`'s answers while the table and the proxy's routes stay as they were:
+    /// every request asks, and the answer means reading a service and its ports.
+    private var cachedProxyRoutes: (revisions: ProxyRouteRevisions, byDestination: [GatewayDestination: Result<ProxyRoute, GatewayProblem>])
+        = (.init(table: 0, routes: 0), [:])
     private var table: ServiceTable { proxy.table }
 
     public init(proxy: ServiceProxy, configuration: Configuration = .init()) {
@@ -301,6 +305,19 @@ public final class IngressGateway: @unchecked Sendable {
 
     /// The proxy's route to the service port a destination names.
     func proxyRoute(for destination: GatewayDestination) -> Result<ProxyRoute, GatewayProblem> {
+        let revisions = ProxyRouteRevisions(table: table.revision, routes: proxy.routesRevision)
+        if cachedProxyRoutes.revisions != revisions {
+            cachedProxyRoutes = (revisions, [:])
+        } else if let known = cachedProxyRoutes.byDestination[destination] {
+            return known
+        }
+        let route = uncachedProxyRoute(for: destination)
+        // Bounded by the destinations the VirtualServices name; emptied on every change.
+        cachedProxyRoutes.byDestination[destination] = route
+        return route
+    }
+
+    private func uncachedProxyRoute(for destination: GatewayDestination) -> Result<ProxyRoute, GatewayProblem> {
         guard let key = destination.service, let service = table.service(key) else {
             let named = destination.service.map { " (\($0))" } ?? ""
             return .failure(.init("destination \(destination.host)\(named) is not a service of this cluster"))
@@ -333,6 +350,12 @@ public final class IngressGateway: @unchecked Sendable {
         let rest = target[scheme.upperBound...]
         return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
     }
+}
+
+/// What a route to a service port is derived from: the table and the proxy's routes.
+private struct ProxyRouteRevisions: Hashable {
+    let table: UInt64
+    let routes: UInt64
 }
 
 /// Why the gateway cannot serve something (a destination, a connection), in words.

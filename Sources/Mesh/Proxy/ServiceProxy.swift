@@ -118,7 +118,11 @@ public final class ServiceProxy: @unchecked Sendable {
     private var listener: Channel?
     private var subscription: ServiceTable.Subscription?
     /// The routes in force, by intercepted address.
-    private(set) var routes: [ProxiedAddress: ProxyRoute] = [:]
+    private(set) var routes: [ProxiedAddress: ProxyRoute] = [:] {
+        didSet { routesRevision &+= 1 }
+    }
+    /// Counts changes of `routes`, so that what is derived from them can be cached.
+    private(set) var routesRevision: UInt64 = 0
     /// One selector per route, kept while the route's policy and affinity stay the same.
     private var selectors: [ProxiedAddress: BackendSelector] = [:]
     private var datagramPorts: [ProxiedAddress: DatagramServicePort] = [:]

@@ -66,6 +66,22 @@ import Testing
         bed.sim.run(until: bed.sim.now + 4 * Self.s)
     }
 
+    /// The route to a destination is worked out once per change of the table, not per request:
+    /// a service that goes and comes back is followed at once all the same.
+    @Test func aDestinationFollowsItsServiceThroughTableChanges() throws {
+        let bed = try Bed()
+        let gateway = try GatewayLimitsTests.gateway(bed, .init())
+        #expect(Self.status(try Self.request(bed).response) == "HTTP/1.1 200")
+        let web = try #require(ProxyTestBed.services.first)
+        bed.table.apply(.delete(web))
+        let gone = try Self.request(bed).response
+        #expect(Self.status(gone) == "HTTP/1.1 503" && gone.contains("not a service of this cluster"), "\(gone)")
+        bed.table.apply(.upsert(web))
+        bed.sim.run(for: Self.s)
+        #expect(Self.status(try Self.request(bed).response) == "HTTP/1.1 200")
+        withExtendedLifetime(gateway) {}
+    }
+
     @Test func retriesHideAFailingReplica() throws {
         let bed = try Bed()
         let gateway = try Self.gateway(bed, routes: """
