@@ -117,6 +117,18 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "A file holding \"username:password\": SOCKS5 clients must give them (RFC 1929).")
     var socks5Credentials: String?
 
+    @Flag(help: "Turn on the edge CNI (EdgeMesh's edgeCNI.enable): pod IPs of every node mapped to their node, from Node.spec.podCIDR or the mesh CIDR pools.")
+    var edgeCni = false
+
+    @Option(help: "Networks cloud nodes' pods take their IPs from (EdgeMesh's meshCIDRConfig.cloudCIDR), comma list: a node without spec.podCIDR gets a block of them.")
+    var cloudCidr: String?
+
+    @Option(help: "Networks edge nodes' pods take their IPs from (EdgeMesh's meshCIDRConfig.edgeCIDR), comma list.")
+    var edgeCidr: String?
+
+    @Option(help: "The prefix length of the block each node gets from the pools (as kube-controller-manager's --node-cidr-mask-size; default 24).")
+    var nodeCidrMaskSize: Int?
+
     @Option(help: "The resolver file upstreams are taken from when none are configured.")
     var resolvConf: String = ResolvConf.defaultPath
 

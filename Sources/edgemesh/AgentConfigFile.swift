@@ -14,6 +14,10 @@ import Yams
 ///         socks5Proxy: {enable, listenPort, allowedPorts: [22]}   # allowedPorts is ours
 ///       edgeGateway: {nic, includeIP, excludeIP}                  # as in edgemesh-gateway.yaml
 ///       edgeTunnel: {listenInterfaces, extraFilteredInterfaces}
+///       edgeCNI:
+///         enable: false
+///         meshCIDRConfig: {cloudCIDR: ["10.244.0.0/20"], edgeCIDR: ["10.244.16.0/20"]}
+///         nodeCIDRMaskSize: 24                                    # ours
 ///
 /// Every value is optional: what a file leaves out keeps its default, and command-line flags
 /// win over the file. Unknown fields are ignored (EdgeMesh files carry many for modules this
@@ -40,6 +44,11 @@ struct AgentConfigFile: Sendable {
     /// `edgeTunnel`: the interfaces the tunnel listens on and advertises, and those it never does.
     var tunnelListenInterfaces: String?
     var tunnelExtraFilteredInterfaces: String?
+    /// `edgeCNI`: whether it is on, the pools of cloud and edge pods, the block each node gets.
+    var edgeCNIEnabled: Bool?
+    var cloudCIDRs: [IPv4Prefix]?
+    var edgeCIDRs: [IPv4Prefix]?
+    var nodeCIDRMaskSize: Int?
 
     init(yaml: String) throws(AgentConfigFileError) {
         let root: Yams.Node?
@@ -86,6 +95,19 @@ struct AgentConfigFile: Sendable {
         tunnelListenInterfaces = try Self.string(edgeTunnel?["listenInterfaces"], field: "modules.edgeTunnel.listenInterfaces")
         tunnelExtraFilteredInterfaces = try Self.string(
             edgeTunnel?["extraFilteredInterfaces"], field: "modules.edgeTunnel.extraFilteredInterfaces")
+        let edgeCNI = root["modules"]?["edgeCNI"]
+        if let enable = edgeCNI?["enable"], !Self.isNull(enable) {
+            guard let value = enable.bool else { throw .invalid(field: "modules.edgeCNI.enable", reason: "must be true or false") }
+            edgeCNIEnabled = value
+        }
+        cloudCIDRs = try Self.networks(edgeCNI?["meshCIDRConfig"]?["cloudCIDR"], field: "modules.edgeCNI.meshCIDRConfig.cloudCIDR")
+        edgeCIDRs = try Self.networks(edgeCNI?["meshCIDRConfig"]?["edgeCIDR"], field: "modules.edgeCNI.meshCIDRConfig.edgeCIDR")
+        if let size = edgeCNI?["nodeCIDRMaskSize"], !Self.isNull(size) {
+            guard let value = size.int, (8...30).contains(value) else {
+                throw .invalid(field: "modules.edgeCNI.nodeCIDRMaskSize", reason: "\"\(size.string ?? "")\" is not a prefix length from 8 to 30")
+            }
+            nodeCIDRMaskSize = value
+        }
         let cache = dns?["cacheDNS"]
         if let autoDetect = cache?["autoDetect"], !Self.isNull(autoDetect) {
             guard let value = autoDetect.bool else { throw .invalid(field: "modules.edgeDNS.cacheDNS.autoDetect", reason: "must be true or false") }
@@ -116,6 +138,28 @@ struct AgentConfigFile: Sendable {
         if IPv4Address(text) != nil { return HostPort(host: text, port: 53) }
         guard let target = HostPort(text), IPv4Address(target.host) != nil else { return nil }
         return target
+    }
+
+    /// A list of IPv4 networks (`a.b.c.d/n`), as a YAML list or one comma-separated string
+    /// (EdgeMesh's examples write both).
+    private static func networks(_ node: Yams.Node?, field: String) throws(AgentConfigFileError) -> [IPv4Prefix]? {
+        guard let node, !isNull(node) else { return nil }
+        let texts: [String]
+        if let sequence = node.sequence {
+            texts = sequence.compactMap(\.string)
+            guard texts.count == sequence.count else { throw .invalid(field: field, reason: "must be a list of networks") }
+        } else if let text = node.scalar?.string {
+            texts = [text]
+        } else {
+            throw .invalid(field: field, reason: "must be a list of networks")
+        }
+        var networks: [IPv4Prefix] = []
+        for text in texts.flatMap({ $0.split(separator: ",") }) {
+            let trimmed = text.filter { $0 != " " }
+            guard let network = IPv4Prefix(trimmed) else { throw .invalid(field: field, reason: "\"\(trimmed)\" is not an IPv4 network (a.b.c.d/n)") }
+            networks.append(network)
+        }
+        return networks
     }
 
     private static func port(_ node: Yams.Node?, field: String) throws(AgentConfigFileError) -> UInt16? {

@@ -42,7 +42,7 @@ final class AgentRunner: @unchecked Sendable {
             nodeName: name, listenAddress: settings.listenAddress, dnsPort: settings.dnsPort,
             clusterDomain: settings.clusterDomain, upstreamDNS: upstreams, dnsCacheTTL: settings.dnsCacheTTL, statusAddress: settings.statusAddress,
             tunnel: settings.tunnel, relays: settings.relays, gateway: settings.gateway, snapshotsSecrets: settings.snapshotsSecrets,
-            socks5: settings.socks5)
+            socks5: settings.socks5, edgeCNI: settings.edgeCNI)
         let host = self.host
         let agent = try loop.submit { try EdgeAgent(host: host, configuration: configuration) }.wait()
         self.agent = agent

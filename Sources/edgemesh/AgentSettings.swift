@@ -37,6 +37,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     var snapshotsSecrets = false
     /// The SOCKS5 node proxy, with --socks5 or `edgeProxy.socks5Proxy.enable`.
     var socks5: Socks5Configuration?
+    /// The edge CNI's pools, with --edge-cni or `edgeCNI.enable`; nil when off.
+    var edgeCNI: MeshCIDRConfiguration?
 
     init(_ command: AgentCommand, environment: [String: String]) throws {
         var file: AgentConfigFile?
@@ -102,6 +104,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         snapshotsSecrets = command.gateway && command.snapshotSecrets
         socks5 = try Self.socks5(command, file: file, listenAddress: listenAddress)
         if socks5 != nil && tunnel == nil { throw AgentSettingsError("--socks5 needs --psk-file: the node proxy reaches other nodes through the tunnel") }
+        edgeCNI = try Self.edgeCNI(command, file: file)
 
         if !command.upstreamDNS.isEmpty {
             upstreams = try command.upstreamDNS.map { text in
@@ -184,6 +187,33 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         return .kubernetesAPI(file?.kubeAPI ?? KubernetesAPIConfiguration())
     }
 
+    private static func edgeCNI(_ command: AgentCommand, file: AgentConfigFile?) throws -> MeshCIDRConfiguration? {
+        func networks(_ text: String?, flag: String) throws -> [IPv4Prefix]? {
+            guard let text else { return nil }
+            return try text.split(separator: ",").map { part in
+                let trimmed = part.filter { $0 != " " }
+                guard let network = IPv4Prefix(trimmed) else { throw AgentSettingsError("\(flag) \"\(trimmed)\" is not an IPv4 network (a.b.c.d/n)") }
+                return network
+            }
+        }
+        let cloud = try networks(command.cloudCidr, flag: "--cloud-cidr") ?? file?.cloudCIDRs ?? []
+        let edge = try networks(command.edgeCidr, flag: "--edge-cidr") ?? file?.edgeCIDRs ?? []
+        if let size = command.nodeCidrMaskSize, !(8...30).contains(size) {
+            throw AgentSettingsError("--node-cidr-mask-size \(size) is not a prefix length from 8 to 30")
+        }
+        let size = command.nodeCidrMaskSize ?? file?.nodeCIDRMaskSize ?? 24
+        guard command.edgeCni || file?.edgeCNIEnabled == true else {
+            if command.cloudCidr != nil || command.edgeCidr != nil || command.nodeCidrMaskSize != nil {
+                throw AgentSettingsError("--cloud-cidr, --edge-cidr and --node-cidr-mask-size need --edge-cni")
+            }
+            return nil
+        }
+        if let wide = (cloud + edge).first(where: { $0.length > size }) {
+            throw AgentSettingsError("edge CNI pool \(wide) is smaller than one /\(size) node block")
+        }
+        return MeshCIDRConfiguration(cloudCIDRs: cloud, edgeCIDRs: edge, nodeMaskSize: size)
+    }
+
     private static func gateway(_ command: AgentCommand, file: AgentConfigFile?) throws -> IngressGateway.Configuration? {
         guard command.gateway else {
             if !command.gatewayLabel.isEmpty { throw AgentSettingsError("--gateway-label needs --gateway") }
@@ -237,6 +267,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         status: \(statusAddress.map { "\($0)" } ?? "off")
         tunnel: \(tunnel.map { "port \($0.port) on \($0.listenOn.summary)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
         gateway: \(gateway.map { "on \($0.listenOn.summary), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
+        edge CNI: \(edgeCNI.map { "on; \($0)" } ?? "off")
         """
     }
 }

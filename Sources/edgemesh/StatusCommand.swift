@@ -43,6 +43,7 @@ struct StatusCommand: ParsableCommand {
         lines += status.relays ?? []
         lines += status.gateway ?? []
         lines += status.socks5 ?? []
+        lines += status.podNetworks ?? []
         if let limits = status.limitsReached, !limits.isEmpty { lines.append("limits reached: " + limits.joined(separator: "; ")) }
         return lines.joined(separator: "\n")
     }

@@ -37,14 +37,20 @@ public final class EdgeAgent: @unchecked Sendable {
         /// The SOCKS5 node proxy (EdgeMesh's `socks5Proxy`); nil for none. With it, this node's
         /// agent also lets peers' tunnel streams reach its `allowedPorts` on the node itself.
         public var socks5: Socks5Configuration?
+        /// The edge CNI (EdgeMesh's `modules.edgeCNI`): pod IPs reachable across nodes, with the
+        /// pools nodes without a pod network of their own are given one from; nil when off (the
+        /// default, as in EdgeMesh).
+        public var edgeCNI: MeshCIDRConfiguration?
 
         public init(
             nodeName: String, listenAddress: IPv4Address, dnsPort: UInt16 = 53, clusterDomain: String = "cluster.local",
             upstreamDNS: [SocketAddress] = [], dnsCacheTTL: UInt32 = 30, statusAddress: SocketAddress? = nil, proxy: ServiceProxy.Configuration = .init(),
             tunnel: TunnelConfiguration? = nil, relays: [SocketAddress] = [], relayLocalPort: UInt16 = 20007,
-            gateway: IngressGateway.Configuration? = nil, snapshotsSecrets: Bool = false, socks5: Socks5Configuration? = nil
+            gateway: IngressGateway.Configuration? = nil, snapshotsSecrets: Bool = false, socks5: Socks5Configuration? = nil,
+            edgeCNI: MeshCIDRConfiguration? = nil
         ) {
             self.socks5 = socks5
+            self.edgeCNI = edgeCNI
             self.gateway = gateway
             self.snapshotsSecrets = snapshotsSecrets
             self.nodeName = nodeName
@@ -102,6 +108,19 @@ public final class EdgeAgent: @unchecked Sendable {
     private var lastManifests: ManifestSet?
     /// Where the table's objects come from, in words for the status.
     public private(set) var sourceDescription = "snapshot only"
+    /// `podNetworks` as of a table revision.
+    private var cachedPodNetworks: (revision: UInt64, map: PodNetworkMap)?
+
+    /// Which node each pod network belongs to, from the table's Node objects (and so from the
+    /// offline snapshot while the cloud is away); empty while the edge CNI is off. Call on the
+    /// host's event loop.
+    public var podNetworks: PodNetworkMap {
+        guard let meshCIDRs = configuration.edgeCNI else { return PodNetworkMap() }
+        if let cached = cachedPodNetworks, cached.revision == table.revision { return cached.map }
+        let map = PodNetworkMap(nodes: table.nodes, meshCIDRs: meshCIDRs)
+        cachedPodNetworks = (table.revision, map)
+        return map
+    }
 
     /// Throws `DNSNameError` when the cluster domain is not a valid DNS name. Cross-node
     /// traffic goes through `tunnel` when given (tests), else through the configured tunnel,

@@ -1,11 +1,20 @@
-/// A cluster Node: its addresses (for reaching its agent) and readiness.
+/// A cluster Node: its addresses (for reaching its agent), readiness, and the pod networks
+/// its pods take their IPs from.
 public struct Node: Decodable, Hashable, Sendable {
     public var metadata: ObjectMeta
+    public var spec: Spec
     public var status: Status
 
-    public init(metadata: ObjectMeta, status: Status = Status()) {
+    public init(metadata: ObjectMeta, spec: Spec = Spec(), status: Status = Status()) {
         self.metadata = metadata
+        self.spec = spec
         self.status = status
+    }
+
+    /// The IPv4 networks of `spec.podCIDRs` (or `spec.podCIDR` when the list is empty), in
+    /// order; IPv6 and unparsable entries are left out.
+    public var podNetworks: [IPv4Prefix] {
+        (spec.podCIDRs.isEmpty ? [spec.podCIDR].compactMap { $0 } : spec.podCIDRs).compactMap { IPv4Prefix($0) }
     }
 
     /// Nodes are cluster-scoped: the name alone identifies one.
@@ -18,12 +27,33 @@ public struct Node: Decodable, Hashable, Sendable {
         status.addresses.first { $0.type == type }?.address
     }
 
-    enum CodingKeys: String, CodingKey { case metadata, status }
+    enum CodingKeys: String, CodingKey { case metadata, spec, status }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         metadata = try container.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try container.decodeIfPresent(Spec.self, forKey: .spec) ?? Spec()
         status = try container.decodeIfPresent(Status.self, forKey: .status) ?? Status()
+    }
+
+    /// What the node's pods are given: `podCIDR` and `podCIDRs` as the node IPAM controller (or
+    /// the operator) set them, the list's first entry equal to `podCIDR`.
+    public struct Spec: Decodable, Hashable, Sendable {
+        public var podCIDR: String?
+        public var podCIDRs: [String]
+
+        public init(podCIDR: String? = nil, podCIDRs: [String] = []) {
+            self.podCIDR = podCIDR
+            self.podCIDRs = podCIDRs
+        }
+
+        enum CodingKeys: String, CodingKey { case podCIDR, podCIDRs }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            podCIDR = try container.decodeIfPresent(String.self, forKey: .podCIDR)
+            podCIDRs = try container.decodeList([String].self, forKey: .podCIDRs)
+        }
     }
 
     public enum AddressType: String, Decodable, Hashable, Sendable, CaseIterable {

@@ -43,12 +43,23 @@ extension Pod.Status: Encodable {
 }
 
 extension Node: Encodable {
-    private enum WireKeys: String, CodingKey { case metadata, status }
+    private enum WireKeys: String, CodingKey { case metadata, spec, status }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: WireKeys.self)
         try container.encode(metadata, forKey: .metadata)
+        if spec != Node.Spec() { try container.encode(spec, forKey: .spec) }
         try container.encode(status, forKey: .status)
+    }
+}
+
+extension Node.Spec: Encodable {
+    private enum WireKeys: String, CodingKey { case podCIDR, podCIDRs }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: WireKeys.self)
+        try container.encodeIfPresent(podCIDR, forKey: .podCIDR)
+        if !podCIDRs.isEmpty { try container.encode(podCIDRs, forKey: .podCIDRs) }
     }
 }
 

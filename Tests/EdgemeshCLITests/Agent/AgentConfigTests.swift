@@ -96,6 +96,9 @@ import Testing
         ("kubeAPIConfig:\n  qps: -1\n", "qps"),
         ("kubeAPIConfig:\n  master: ftp://x\n", "master"),
         ("modules: [\n", "not YAML"),
+        ("modules:\n  edgeCNI:\n    meshCIDRConfig: {edgeCIDR: [10.244.0.0/33]}\n", "modules.edgeCNI.meshCIDRConfig.edgeCIDR"),
+        ("modules:\n  edgeCNI:\n    enable: yes please\n", "modules.edgeCNI.enable"),
+        ("modules:\n  edgeCNI:\n    nodeCIDRMaskSize: 31\n", "modules.edgeCNI.nodeCIDRMaskSize"),
     ])
     func aBadValueIsReportedByItsFieldAndTheAgentDoesNotStart(file: String, field: String) throws {
         try Self.withFiles(["agent.yaml": file]) { directory in
@@ -105,6 +108,35 @@ import Testing
             #expect(result.errors.contains(field), "\(result.errors)")
             #expect(result.errors.contains(path), "the message names the file: \(result.errors)")
         }
+    }
+
+    /// EdgeMesh's `edgeCNI` section (off by default, as there); its pools as a list or as one
+    /// comma string, as EdgeMesh's own examples write them; flags win.
+    @Test func theEdgeCNIIsOffByDefaultAndReadFromTheFileOrFlags() throws {
+        let off = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--print-config"])
+        #expect(off.output.contains("edge CNI: off"), "\(off.output)")
+        let file = """
+            modules:
+              edgeCNI:
+                enable: true
+                meshCIDRConfig:
+                  cloudCIDR: [10.244.36.0/24]
+                  edgeCIDR: 10.244.13.0/24,10.244.16.0/20
+            """
+        try Self.withFiles(["agent.yaml": file]) { directory in
+            let path = directory.appendingPathComponent("agent.yaml").path
+            let fromFile = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--config", path, "--print-config"])
+            #expect(fromFile.output.contains(
+                "edge CNI: on; cloudCIDR 10.244.36.0/24, edgeCIDR 10.244.13.0/24,10.244.16.0/20, a /24 per node"), "\(fromFile.output)")
+            let flags = try EdgemeshProcess.run([
+                "agent", "--node-name", "edge-1", "--config", path, "--edge-cidr", "10.250.0.0/16", "--node-cidr-mask-size", "26", "--print-config",
+            ])
+            #expect(flags.output.contains("edge CNI: on; cloudCIDR 10.244.36.0/24, edgeCIDR 10.250.0.0/16, a /26 per node"), "\(flags.output)")
+        }
+        let orphan = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--edge-cidr", "10.250.0.0/16", "--print-config"])
+        #expect(orphan.status != 0 && orphan.errors.contains("need --edge-cni"), "\(orphan.errors)")
+        let narrow = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--edge-cni", "--edge-cidr", "10.250.0.0/25", "--print-config"])
+        #expect(narrow.status != 0 && narrow.errors.contains("10.250.0.0/25 is smaller than one /24 node block"), "\(narrow.errors)")
     }
 
     @Test func twoSourcesAtOnceAreRefused() throws {

@@ -411,6 +411,7 @@ import Testing
             apiVersion: v1
             kind: Node
             metadata: {name: edge-1}
+            spec: {podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24, "fd00:1::/64"]}
             status:
               addresses: [{type: InternalIP, address: 192.168.1.10}]
               conditions: [{type: Ready, status: "True", reason: KubeletReady}]
@@ -480,6 +481,8 @@ import Testing
 
         let restored = Self.table()
         for change in decoded.changes { restored.apply(change) }
+        #expect(restored.node(named: "edge-1")?.podNetworks == [IPv4Prefix("10.244.1.0/24")!],
+                "a node's pod network survives the cloud being away")
         for kind in TableObjectKind.allCases {
             #expect(restored.objects(of: kind) == table.objects(of: kind), "\(kind)")
         }

@@ -43,6 +43,9 @@ public struct AgentStatus: Codable, Equatable, Sendable {
     public var gateway: [String]? = nil
     /// The SOCKS5 node proxy: where it listens, its sessions and refusals; nil without it.
     public var socks5: [String]? = nil
+    /// The edge CNI's pod networks, node by node, then the refused and the unassigned; nil
+    /// while it is off.
+    public var podNetworks: [String]? = nil
     /// Each limit reached so far, with its count ("3 DNS TCP clients refused ..."); nil from
     /// agents from before the list.
     public var limitsReached: [String]? = nil

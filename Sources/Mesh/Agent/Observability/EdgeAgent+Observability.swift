@@ -28,6 +28,7 @@ extension EdgeAgent {
             relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) },
             gateway: gateway?.statusLines,
             socks5: socks5Proxy?.statusLines,
+            podNetworks: configuration.edgeCNI.map { _ in podNetworks.statusLines },
             limitsReached: limitCounters.filter { $0.value > 0 }.map { "\($0.value) \($0.words)" })
     }
 
