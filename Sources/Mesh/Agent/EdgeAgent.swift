@@ -101,7 +101,12 @@ public final class EdgeAgent: @unchecked Sendable {
     public private(set) var apiSource: KubernetesAPISource?
     /// Keeps this node's tunnel key on its Node object, while the tunnel runs and the source is
     /// an API server.
-    public private(set) var keyPublisher: TunnelKeyPublisher?
+    public private(set) var keyPublisher: NodeAnnotationPublisher?
+    /// With the edge CNI, keeps the pod network allocated to this node on its Node object
+    /// (`edgemesh.io/pod-cidr`), so that no node joining later can move it.
+    public private(set) var podNetworkPublisher: NodeAnnotationPublisher?
+    /// Follows the table for `podNetworkPublisher`, until it starts.
+    private var podNetworkWatch: ServiceTable.Subscription?
     /// When `start` was called (host clock), for the status's uptime.
     public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
     /// The manifests applied last, whose objects stand in for files that stop parsing.
@@ -211,11 +216,15 @@ public final class EdgeAgent: @unchecked Sendable {
         apiSource?.stop()
         keyPublisher?.stop()
         keyPublisher = nil
+        stopPodNetworkPublisher()
         let source = KubernetesAPISource(client: client, table: table, options: options)
         apiSource = source
         sourceDescription = "api \(client.endpoint)"
         source.start()
         startKeyPublisherIfReady()
+        if configuration.edgeCNI != nil {
+            podNetworkWatch = table.subscribe { [weak self] _ in self?.startPodNetworkPublisherIfReady() }
+        }
     }
 
     /// The kinds an agent follows: `kinds`, plus Secrets on a gateway (the certificates its
@@ -227,11 +236,35 @@ public final class EdgeAgent: @unchecked Sendable {
     /// Starts publishing once both the tunnel identity and an API source exist, whichever came last.
     private func startKeyPublisherIfReady() {
         guard keyPublisher == nil, let client = apiSource?.client, let identity = tunnel?.identity else { return }
-        let publisher = TunnelKeyPublisher(
+        let publisher = NodeAnnotationPublisher(
             client: client, table: table, nodeName: configuration.nodeName, publicKeyText: identity.publicKeyText,
             backoff: apiSource?.options.backoff ?? RetryBackoff())
         keyPublisher = publisher
         publisher.start()
+    }
+
+    /// Pins this node's allocated pod network once every kind has listed (an allocation made
+    /// from a partial node list could take a block another node holds): the annotation then
+    /// names it, and the allocation is never run for this node again.
+    private func startPodNetworkPublisherIfReady() {
+        guard podNetworkPublisher == nil, let source = apiSource, source.isSynced else { return }
+        let own = podNetworks.assignments.filter { $0.node == configuration.nodeName }
+        guard !own.isEmpty, own.allSatisfy({ $0.source == .allocated }) else { return }
+        let networks = own.map(\.network.description).joined(separator: ",")
+        let publisher = NodeAnnotationPublisher(
+            client: source.client, table: table, nodeName: configuration.nodeName, annotations: [PodNetworkMap.annotation: networks],
+            subject: "pod network", backoff: source.options.backoff)
+        podNetworkPublisher = publisher
+        podNetworkWatch?.cancel()
+        podNetworkWatch = nil
+        publisher.start()
+    }
+
+    private func stopPodNetworkPublisher() {
+        podNetworkWatch?.cancel()
+        podNetworkWatch = nil
+        podNetworkPublisher?.stop()
+        podNetworkPublisher = nil
     }
 
     private func startHTTPEndpoint() -> EventLoopFuture<Void> {
@@ -248,6 +281,7 @@ public final class EdgeAgent: @unchecked Sendable {
     public func stop() -> EventLoopFuture<Void> {
         apiSource?.stop()
         keyPublisher?.stop()
+        stopPodNetworkPublisher()
         snapshotter.stop()
         let tunnelStopped = agentTunnel?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()

@@ -102,7 +102,7 @@ import Yams
             }
             required[resource.storageKey, default: []].formUnion(["list", "watch"])
         }
-        required[TunnelKeyPublisher.resource.storageKey, default: []].insert(TunnelKeyPublisher.requiredVerb)
+        required[NodeAnnotationPublisher.resource.storageKey, default: []].insert(NodeAnnotationPublisher.requiredVerb)
         return required
     }
 

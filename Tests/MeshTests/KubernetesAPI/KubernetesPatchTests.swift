@@ -138,7 +138,7 @@ import Testing
     struct PublishingNode {
         let table: ServiceTable
         let source: KubernetesAPISource
-        let publisher: TunnelKeyPublisher
+        let publisher: NodeAnnotationPublisher
         var attempts = 0
     }
 
@@ -148,7 +148,7 @@ import Testing
         let partition = try bed.sim.partition(["edge-1"], from: ["api"])
         let table = ServiceTable(eventLoop: bed.edge.eventLoop)
         let source = KubernetesAPISource(client: bed.client, table: table, options: .init(kinds: [.node]))
-        let publisher = TunnelKeyPublisher(client: bed.client, table: table, nodeName: "edge-1", publicKeyText: Self.key)
+        let publisher = NodeAnnotationPublisher(client: bed.client, table: table, nodeName: "edge-1", publicKeyText: Self.key)
         var attempts = 0
         publisher.onStateChange = { if case .publishing = $0 { attempts += 1 } }
         source.start()
@@ -192,7 +192,7 @@ import Testing
         try bed.server.create(.nodes, json: Self.node("edge-1"))
         bed.server.forbidden = [.init(verb: "patch", resource: .nodes)]
         let table = ServiceTable(eventLoop: bed.edge.eventLoop)
-        let publisher = TunnelKeyPublisher(client: bed.client, table: table, nodeName: "edge-1", publicKeyText: Self.key)
+        let publisher = NodeAnnotationPublisher(client: bed.client, table: table, nodeName: "edge-1", publicKeyText: Self.key)
         publisher.start()
         bed.sim.run(for: 300 * Self.s)
         guard case .retrying(let reason, _) = publisher.state else { Issue.record("\(publisher.state)"); return }

@@ -1,17 +1,19 @@
+import Logging
 import NIOCore
 
-/// Publishes this node's tunnel public key where peers look for it: the
-/// `edgemesh.io/tunnel-public-key` annotation of its own Node object, written with a JSON merge
-/// patch (RBAC verb `patch` on nodes). It keeps it there: when the agent's own watch shows the
-/// annotation missing or different (someone edited the Node), it patches again.
+/// Publishes annotations of this node where other agents look for them, on its own Node object,
+/// written with a JSON merge patch (RBAC verb `patch` on nodes): the tunnel public key
+/// (`edgemesh.io/tunnel-public-key`), and the edge CNI's allocated pod network
+/// (`edgemesh.io/pod-cidr`, which pins the block for good). It keeps them there: when the
+/// agent's own watch shows one missing or different (someone edited the Node), it patches again.
 ///
 /// A failed patch is retried with the capped, jittered backoff: soon when the API server is
-/// unreachable (so the key goes out as soon as the cloud is back), at the cap when the cluster
+/// unreachable (so the value goes out as soon as the cloud is back), at the cap when the cluster
 /// refused it (403, 404, 422), in case someone fixes the ClusterRole or registers the node.
 ///
 /// Not for manifests mode: there the Node comes from a file and nothing can be patched.
 /// Confined to the host's event loop, like the table it watches.
-public final class TunnelKeyPublisher: @unchecked Sendable {
+public final class NodeAnnotationPublisher: @unchecked Sendable {
     public enum State: Hashable, Sendable, CustomStringConvertible {
         case idle
         /// A patch is on its way; `previousFailure` says why the one before failed, if it did.
@@ -40,7 +42,10 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
 
     public let client: KubernetesAPIClient
     public let nodeName: String
-    public let publicKeyText: String
+    /// The annotations kept on the Node, by key.
+    public let annotations: [String: String]
+    /// What they are, for the log ("tunnel key", "pod network").
+    public let subject: String
     public let backoff: RetryBackoff
     public private(set) var state: State = .idle
     /// Patches the server accepted (the first publication and every repair).
@@ -58,14 +63,29 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
     private var host: any Host { client.host }
 
     public init(
-        client: KubernetesAPIClient, table: ServiceTable, nodeName: String, publicKeyText: String,
+        client: KubernetesAPIClient, table: ServiceTable, nodeName: String, annotations: [String: String], subject: String,
         backoff: RetryBackoff = RetryBackoff()
     ) {
         self.client = client
         self.table = table
         self.nodeName = nodeName
-        self.publicKeyText = publicKeyText
+        self.annotations = annotations
+        self.subject = subject
         self.backoff = backoff
+    }
+
+    /// Keeps the tunnel's public key on the Node, where peers look for it.
+    public convenience init(
+        client: KubernetesAPIClient, table: ServiceTable, nodeName: String, publicKeyText: String, backoff: RetryBackoff = RetryBackoff()
+    ) {
+        self.init(
+            client: client, table: table, nodeName: nodeName, annotations: [tunnelPublicKeyAnnotation: publicKeyText],
+            subject: "tunnel key", backoff: backoff)
+    }
+
+    /// Whether `node` carries every annotation with its value.
+    private func carriesAnnotations(_ node: Node) -> Bool {
+        annotations.allSatisfy { node.metadata.annotations[$0.key] == $0.value }
     }
 
     public func start() {
@@ -87,15 +107,15 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
         onStateChange?(state)
     }
 
-    /// Re-publishes when the table's copy of this node (from the watch) lacks the key. While a
-    /// patch is in flight or a retry is pending, that attempt will do.
+    /// Re-publishes when the table's copy of this node (from the watch) lacks an annotation.
+    /// While a patch is in flight or a retry is pending, that attempt will do.
     private func tableChanged(_ summary: TableChangeSummary) {
         guard case .published = state else { return }
         guard summary.changes.contains(where: { $0.kind == .node && $0.key.name == nodeName }),
-            let node = table.node(named: nodeName), node.metadata.annotations[tunnelPublicKeyAnnotation] != publicKeyText
+            let node = table.node(named: nodeName), !carriesAnnotations(node)
         else { return }
-        let found = node.metadata.annotations[tunnelPublicKeyAnnotation] == nil ? "no key" : "a different key"
-        host.logger.warning("tunnel: Node \(nodeName) shows \(found) in \(tunnelPublicKeyAnnotation); publishing ours again")
+        let keys = annotations.keys.sorted().joined(separator: ", ")
+        host.logger.warning("Node \(nodeName) lacks this node's \(subject) (\(keys)) or shows another; publishing it again")
         publish()
     }
 
@@ -119,7 +139,7 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
     /// `{"metadata":{"annotations":{"edgemesh.io/tunnel-public-key":"KEY"}}}`
     private var patchBody: [UInt8] {
         KubernetesJSONValue.object([
-            "metadata": .object(["annotations": .object([tunnelPublicKeyAnnotation: .string(publicKeyText)])])
+            "metadata": .object(["annotations": .object(annotations.mapValues { .string($0) })])
         ]).encoded()
     }
 
@@ -130,14 +150,16 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
         } catch {
             return failed(reason: "the API server's answer to the patch is not a Node (\(error))", transient: true)
         }
-        guard node.metadata.annotations[tunnelPublicKeyAnnotation] == publicKeyText else {
+        guard carriesAnnotations(node) else {
             return failed(
-                reason: "the API server accepted the patch but the Node it returned lacks the key (a server that ignores patches?)",
+                reason: "the API server accepted the patch but the Node it returned lacks the \(subject) (a server that ignores patches?)",
                 transient: false)
         }
         failedAttempts = 0
         publications += 1
-        host.logger.info("tunnel: published this node's key on Node \(nodeName)", metadata: ["publicKey": "\(publicKeyText)"])
+        host.logger.info(
+            "published this node's \(subject) on Node \(nodeName)",
+            metadata: annotations.mapValues { Logger.MetadataValue.string($0) })
         setState(.published(resourceVersion: node.metadata.resourceVersion))
     }
 
@@ -150,7 +172,7 @@ public final class TunnelKeyPublisher: @unchecked Sendable {
         // A refusal needs someone to change the cluster: ask again, but only as often as the cap allows.
         let delay = backoff.delay(attempt: transient ? failedAttempts - 1 : Int.max, on: host)
         if failedAttempts == 1 || !transient {
-            host.logger.warning("tunnel: cannot publish this node's key on Node \(nodeName): \(reason)")
+            host.logger.warning("cannot publish this node's \(subject) on Node \(nodeName): \(reason)")
         }
         setState(.retrying(reason: reason, delay: delay))
         let current = generation
