@@ -153,13 +153,9 @@ struct AgentConfigFile: Sendable {
         } else {
             throw .invalid(field: field, reason: "must be a list of networks")
         }
-        var networks: [IPv4Prefix] = []
-        for text in texts.flatMap({ $0.split(separator: ",") }) {
-            let trimmed = text.filter { $0 != " " }
-            guard let network = IPv4Prefix(trimmed) else { throw .invalid(field: field, reason: "\"\(trimmed)\" is not an IPv4 network (a.b.c.d/n)") }
-            networks.append(network)
-        }
-        return networks
+        let parsed = IPv4Prefix.list(texts.joined(separator: ","))
+        if let invalid = parsed.invalid { throw .invalid(field: field, reason: "\"\(invalid)\" is not an IPv4 network (a.b.c.d/n)") }
+        return parsed.networks
     }
 
     private static func port(_ node: Yams.Node?, field: String) throws(AgentConfigFileError) -> UInt16? {

@@ -190,11 +190,9 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     private static func edgeCNI(_ command: AgentCommand, file: AgentConfigFile?) throws -> MeshCIDRConfiguration? {
         func networks(_ text: String?, flag: String) throws -> [IPv4Prefix]? {
             guard let text else { return nil }
-            return try text.split(separator: ",").map { part in
-                let trimmed = part.filter { $0 != " " }
-                guard let network = IPv4Prefix(trimmed) else { throw AgentSettingsError("\(flag) \"\(trimmed)\" is not an IPv4 network (a.b.c.d/n)") }
-                return network
-            }
+            let parsed = IPv4Prefix.list(text)
+            if let invalid = parsed.invalid { throw AgentSettingsError("\(flag) \"\(invalid)\" is not an IPv4 network (a.b.c.d/n)") }
+            return parsed.networks
         }
         let cloud = try networks(command.cloudCidr, flag: "--cloud-cidr") ?? file?.cloudCIDRs ?? []
         let edge = try networks(command.edgeCidr, flag: "--edge-cidr") ?? file?.edgeCIDRs ?? []

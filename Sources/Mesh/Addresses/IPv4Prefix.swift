@@ -18,6 +18,18 @@ public struct IPv4Prefix: Hashable, Sendable, CustomStringConvertible {
         self.init(network: address, length: length)
     }
 
+    /// Parses a comma-separated list ("10.244.13.0/24, 10.244.16.0/20"), as configuration files
+    /// and annotations write them; spaces and empty items are ignored. `invalid` is the first item
+    /// that is not a network, if any (the others are still parsed).
+    public static func list(_ text: some StringProtocol) -> (networks: [IPv4Prefix], invalid: String?) {
+        var networks: [IPv4Prefix] = []
+        var invalid: String?
+        for item in text.split(separator: ",").map({ String($0.filter { $0 != " " }) }) where !item.isEmpty {
+            if let network = IPv4Prefix(item) { networks.append(network) } else if invalid == nil { invalid = item }
+        }
+        return (networks, invalid)
+    }
+
     public var mask: UInt32 { IPv4Prefix.mask(length) }
 
     public func contains(_ address: IPv4Address) -> Bool {

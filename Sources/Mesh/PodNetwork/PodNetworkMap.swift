@@ -83,10 +83,7 @@ public struct PodNetworkMap: Hashable, Sendable {
     private static func namedNetworks(of node: Node) -> (networks: [IPv4Prefix], source: Source) {
         let fromSpec = node.podNetworks
         if !fromSpec.isEmpty { return (fromSpec, .nodeSpec) }
-        let annotated = (node.metadata.annotations[annotation] ?? "").split(separator: ",").compactMap {
-            IPv4Prefix($0.filter { $0 != " " })
-        }
-        return (annotated, .annotation)
+        return (IPv4Prefix.list(node.metadata.annotations[annotation] ?? "").networks, .annotation)
     }
 
     private mutating func claim(_ network: IPv4Prefix, for node: String, source: Source) {

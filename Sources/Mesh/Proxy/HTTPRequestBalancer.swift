@@ -37,9 +37,9 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         /// Whether the current try went out on a connection an earlier request used (this
         /// client's or the pool's), which the backend may have closed unseen.
         var onReusedConnection = false
-        /// Sends made again because a reused connection turned out closed
-        /// (`resendAfterStaleConnection`); the next goes out on a new connection.
-        var staleResends = 0
+        /// Whether the request was sent again because a reused connection turned out closed
+        /// (`resendAfterStaleConnection`): it then goes out on a new connection, and only once.
+        var resentOnNewConnection = false
         var sawBody = false
         /// The backends tried, which a retry avoids.
         var tried: [ServiceBackend] = []
@@ -61,6 +61,21 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         var responseStarted = false
         /// Whether the response (and the backend) allows another request on the connection.
         var responseKeepsAlive = true
+
+        /// Leaves the current try, whose response has not reached the client, so that `parts`
+        /// are sent on the next; returns its connection, which cannot carry another request
+        /// (its response may still be arriving).
+        mutating func abandonTry(replaying parts: [HTTPServerRequestPart]) -> BackendHTTPConnection? {
+            tryTimeout?.cancel()
+            tryTimeout = nil
+            let abandoned = backend
+            if let abandoned { selector?.connectionClosed(to: abandoned.backend) }
+            backend = nil
+            selector = nil
+            setCookie = nil
+            waiting = parts
+            return abandoned
+        }
     }
 
     private let proxy: ServiceProxy
@@ -277,7 +292,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
                 guard let session = sessions[backend], session.channel.isActive else { return nil }
                 return session.channel
             }
-            guard exchange?.staleResends == 0 else { return nil }
+            guard exchange?.resentOnNewConnection != true else { return nil }
             guard let open = connections[backend], open.channel.isActive else { return adoptIdleConnection(to: backend)?.channel }
             return open.channel
         }).whenComplete { result in
@@ -417,16 +432,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             let context
         else { return false }
         exchange.retries += 1
-        exchange.tryTimeout?.cancel()
-        exchange.tryTimeout = nil
-        let abandoned = exchange.backend
-        if let abandoned { exchange.selector?.connectionClosed(to: abandoned.backend) }
-        exchange.backend = nil
-        exchange.selector = nil
-        exchange.setCookie = nil
-        exchange.waiting = replay
+        let abandoned = exchange.abandonTry(replaying: replay)
         self.exchange = exchange
-        // Its response may still be arriving: the connection cannot carry another request.
         if let abandoned { drop(abandoned) }
         proxy.statistics.requestRetries += 1
         proxy.logger.debug("request to \(exchange.route) tried again (\(exchange.retries) of \(exchange.policy.retry.attempts)): \(reason)")
@@ -446,7 +453,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     /// replica), and only a request the proxy can send again whole: one whose copy it kept for
     /// its retries, or one without a body that has ended.
     private func resendAfterStaleConnection() -> Bool {
-        guard var exchange, !closing, exchange.staleResends == 0, let context else { return false }
+        guard var exchange, !closing, !exchange.resentOnNewConnection, let context else { return false }
         let replay: [HTTPServerRequestPart]
         if let kept = exchange.replay {
             replay = kept
@@ -455,18 +462,10 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         } else {
             return false
         }
-        exchange.staleResends += 1
-        exchange.tryTimeout?.cancel()
-        exchange.tryTimeout = nil
-        if let stale = exchange.backend {
-            exchange.selector?.connectionClosed(to: stale.backend)
-            drop(stale)
-        }
-        exchange.backend = nil
-        exchange.selector = nil
-        exchange.setCookie = nil
-        exchange.waiting = replay
+        exchange.resentOnNewConnection = true
+        let stale = exchange.abandonTry(replaying: replay)
         self.exchange = exchange
+        if let stale { drop(stale) }
         proxy.logger.debug("request to \(exchange.route) sent again: a reused backend connection was closed")
         chooseBackend(for: exchange.request, route: exchange.route, client: context.channel.remoteAddress)
         return true
@@ -723,9 +722,7 @@ extension HTTPRequestHead {
         }
         return head
     }
-}
 
-extension HTTPRequestHead {
     /// An HTTP/1.1 request without the headers that describe only the client's connection
     /// (`Connection`, `Keep-Alive`, `Proxy-Connection`), so a client's `Connection: close` does
     /// not close the backend connection, which the proxy keeps for the next request. Headers a
