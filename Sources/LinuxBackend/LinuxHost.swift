@@ -221,6 +221,44 @@ public final class LinuxHost: Host {
         return destination.futureResult
     }
 
+    /// A TUN device (see `LinuxPacketInterface`); needs CAP_NET_ADMIN.
+    public func openPacketInterface(
+        _ options: PacketInterfaceOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<PacketInterface> {
+        let device: TUNDevice
+        let writeDescriptor: CInt
+        do {
+            device = try TUNDevice.create(name: options.name, mtu: options.mtu)
+            writeDescriptor = dup(device.descriptor)
+            guard writeDescriptor >= 0 else {
+                let code = errno
+                close(device.descriptor)
+                throw NetworkDeviceError.netlink(operation: "duplicate the descriptor of \(options.name)", errno: code)
+            }
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        // One packet per read: a buffer of exactly the MTU, never shrunk by NIO's adaptive sizing.
+        return NIOPipeBootstrap(group: eventLoop)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: max(options.mtu, 576)))
+            .channelInitializer { channel in
+                do {
+                    try channel.pipeline.syncOperations.addHandler(TUNPacketWriter(descriptor: writeDescriptor))
+                } catch {
+                    close(writeDescriptor)
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return initializer(channel)
+            }
+            .takingOwnershipOfDescriptor(input: device.descriptor)
+            .map { channel in LinuxPacketInterface(channel: channel, options: options, device: device, host: self) }
+            .flatMapErrorThrowing { error in
+                close(device.descriptor)
+                throw error
+            }
+    }
+
     public func resetStream(_ channel: Channel) {
         guard let provider = channel as? SocketOptionProvider else {
             channel.close(promise: nil)

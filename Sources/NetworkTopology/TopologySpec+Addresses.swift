@@ -43,7 +43,37 @@ extension TopologySpec {
             }
             result.nodes[index].address = try plans[node.network]!.claim(node.address, for: node.name)
         }
+        try assignPodAddresses(&result)
         return result
+    }
+
+    /// Each pod network's `.1` is its node's (the bridge); pods take addresses from `.2` up.
+    /// A pod network may not overlap another network or pod network: its addresses would be
+    /// ambiguous to every router.
+    private func assignPodAddresses(_ result: inout TopologySpec) throws {
+        var taken: [(name: String, subnet: IPv4Prefix)] = networks.map { ($0.name, $0.subnet) }
+        for index in result.nodes.indices {
+            let node = result.nodes[index]
+            guard let podNetwork = node.podNetwork else {
+                if let pod = node.pods.first {
+                    throw TopologyError("pod \"\(pod.name)\": node \"\(node.name)\" has no pod network")
+                }
+                continue
+            }
+            if let clash = taken.first(where: { $0.subnet.overlaps(podNetwork) }) {
+                throw TopologyError("node \"\(node.name)\": pod network \(podNetwork) overlaps \(clash.name) (\(clash.subnet))")
+            }
+            let name = "\(node.name)/pods"
+            taken.append((name, podNetwork))
+            var plan = NetworkAddressPlan(name: name, subnet: podNetwork)
+            _ = try plan.claim(podNetwork.address(at: 1), for: node.name)
+            for pod in node.pods where pod.address != nil {
+                _ = try plan.claim(pod.address, for: pod.name)
+            }
+            for podIndex in node.pods.indices where node.pods[podIndex].address == nil {
+                result.nodes[index].pods[podIndex].address = try plan.claim(nil, for: node.pods[podIndex].name)
+            }
+        }
     }
 }
 

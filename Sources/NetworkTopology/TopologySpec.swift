@@ -62,6 +62,24 @@ public struct TopologySpec: Hashable, Sendable {
         /// second NIC on the same LAN, `eth0` for an alias of the first): what multi-NIC
         /// listening chooses among.
         public var secondaryAddresses: [SecondaryAddress]
+        /// The node's pod network (its pod CIDR): a network of its own behind it, on which the
+        /// node holds the first address (the bridge, `cni0`) and routes for its pods. `nil`
+        /// for a node without pods of their own.
+        public var podNetwork: IPv4Prefix?
+        /// Pods with addresses of their own on `podNetwork`, each a host of its own.
+        public var pods: [Pod]
+
+        /// A pod on the node's pod network.
+        public struct Pod: Hashable, Sendable {
+            public var name: String
+            /// The pod's IP; the next free address of the pod network when `nil`.
+            public var address: IPv4Address?
+
+            public init(name: String, address: IPv4Address? = nil) {
+                self.name = name
+                self.address = address
+            }
+        }
 
         /// An address besides the node's own, and the interface that holds it.
         public struct SecondaryAddress: Hashable, Sendable {
@@ -76,7 +94,7 @@ public struct TopologySpec: Hashable, Sendable {
 
         public init(
             name: String, network: String, address: IPv4Address? = nil, link: LinkSpec = .ideal, hostJitter: UInt64 = 0,
-            secondaryAddresses: [SecondaryAddress] = []
+            secondaryAddresses: [SecondaryAddress] = [], podNetwork: IPv4Prefix? = nil, pods: [Pod] = []
         ) {
             self.name = name
             self.network = network
@@ -84,6 +102,8 @@ public struct TopologySpec: Hashable, Sendable {
             self.link = link
             self.hostJitter = hostJitter
             self.secondaryAddresses = secondaryAddresses
+            self.podNetwork = podNetwork
+            self.pods = pods
         }
     }
 

@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func aNameTheKernelWouldRefuseIsRejectedBeforeAsking() {
-        #expect(throws: LinkLocalDeviceError.invalidName("a-name-longer-than-15")) {
+        #expect(throws: NetworkDeviceError.invalidName("a-name-longer-than-15")) {
             _ = try LinkLocalDevice.create(name: "a-name-longer-than-15", address: IPv4Address(169, 254, 96, 16))
         }
     }

@@ -64,6 +64,14 @@ final class LabHost: Host, @unchecked Sendable {
 
     func resetStream(_ channel: Channel) { base.resetStream(channel) }
 
+    /// Workloads have no packet interface: in the lab the agent is a process of its own, in the
+    /// node's namespace, and opens its TUN device there.
+    func openPacketInterface(
+        _ options: PacketInterfaceOptions, initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<PacketInterface> {
+        eventLoop.makeFailedFuture(HostError.unsupported("a packet interface for a lab workload (the agent process opens its own)"))
+    }
+
     /// Creates the socket `make` asks for inside the node's namespace, on the loop's thread.
     private func inNamespace(_ make: @escaping (LinuxHost) -> EventLoopFuture<Channel>) -> EventLoopFuture<Channel> {
         guard eventLoop.inEventLoop else {

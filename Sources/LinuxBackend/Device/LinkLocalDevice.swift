@@ -20,7 +20,7 @@ public final class LinkLocalDevice {
     }
 
     /// Creates (or takes over) the bridge `name`, gives it `address`/32 and brings it up.
-    public static func create(name: String, address: IPv4Address) throws(LinkLocalDeviceError) -> LinkLocalDevice {
+    public static func create(name: String, address: IPv4Address) throws(NetworkDeviceError) -> LinkLocalDevice {
         guard (1...15).contains(name.utf8.count), !name.contains("/"), !name.contains(where: \.isWhitespace) else {
             throw .invalidName(name)
         }
@@ -52,7 +52,7 @@ public final class LinkLocalDevice {
     }
 
     /// Deletes the device (and its address). Succeeds when it is already gone.
-    public func remove() throws(LinkLocalDeviceError) {
+    public func remove() throws(NetworkDeviceError) {
         let index = if_nametoindex(name)
         guard index != 0 else { return }
         let socket = try RouteNetlinkSocket()
@@ -67,7 +67,7 @@ public final class LinkLocalDevice {
         if_nametoindex(name) != 0
     }
 
-    private static func index(of name: String) throws(LinkLocalDeviceError) -> Int32 {
+    private static func index(of name: String) throws(NetworkDeviceError) -> Int32 {
         let index = if_nametoindex(name)
         guard index != 0 else { throw .netlink(operation: "find \(name) after creating it", errno: errno) }
         return Int32(index)

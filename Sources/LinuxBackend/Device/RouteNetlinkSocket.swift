@@ -9,11 +9,14 @@ final class RouteNetlinkSocket {
     /// Message types and attributes of rtnetlink(7); the numbers are kernel ABI
     /// (<linux/rtnetlink.h>, <linux/if_link.h>, <linux/if_addr.h>).
     enum MessageType: UInt16 {
-        case newLink = 16, deleteLink = 17, newAddress = 20
+        case newLink = 16, deleteLink = 17, newAddress = 20, newRoute = 24, deleteRoute = 25
     }
 
     enum Attribute {
         static let linkName: UInt16 = 3  // IFLA_IFNAME
+        static let linkMTU: UInt16 = 4  // IFLA_MTU
+        static let routeDestination: UInt16 = 1  // RTA_DST
+        static let routeOutputInterface: UInt16 = 4  // RTA_OIF
         static let linkInfo: UInt16 = 18  // IFLA_LINKINFO
         static let linkInfoKind: UInt16 = 1  // IFLA_INFO_KIND
         static let addressAddress: UInt16 = 1  // IFA_ADDRESS
@@ -22,7 +25,7 @@ final class RouteNetlinkSocket {
 
     private let mnl: MNLSocket
 
-    init() throws(LinkLocalDeviceError) {
+    init() throws(NetworkDeviceError) {
         do {
             mnl = try MNLSocket(bus: NETLINK_ROUTE, busName: "route")
         } catch {
@@ -77,5 +80,17 @@ final class RouteNetlinkSocket {
         body.storeBytes(of: UInt8(AF_INET), toByteOffset: 0, as: UInt8.self)
         body.storeBytes(of: prefixLength, toByteOffset: 1, as: UInt8.self)
         body.storeBytes(of: UInt32(bitPattern: index), toByteOffset: 4, as: UInt32.self)
+    }
+
+    /// Appends `struct rtmsg` for an IPv4 route to a `prefixLength` destination in the main
+    /// table, through a device (scope link, static, unicast), as `ip route add ... dev X` makes it.
+    static func putRouteHeader(_ message: UnsafeMutablePointer<nlmsghdr>, prefixLength: UInt8) {
+        let body = mnl_nlmsg_put_extra_header(message, 12)!
+        body.storeBytes(of: UInt8(AF_INET), toByteOffset: 0, as: UInt8.self)
+        body.storeBytes(of: prefixLength, toByteOffset: 1, as: UInt8.self)  // rtm_dst_len
+        body.storeBytes(of: UInt8(254), toByteOffset: 4, as: UInt8.self)  // RT_TABLE_MAIN
+        body.storeBytes(of: UInt8(4), toByteOffset: 5, as: UInt8.self)  // RTPROT_STATIC
+        body.storeBytes(of: UInt8(253), toByteOffset: 6, as: UInt8.self)  // RT_SCOPE_LINK
+        body.storeBytes(of: UInt8(1), toByteOffset: 7, as: UInt8.self)  // RTN_UNICAST
     }
 }

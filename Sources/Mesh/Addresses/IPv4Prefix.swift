@@ -41,6 +41,11 @@ public struct IPv4Prefix: Hashable, Sendable, CustomStringConvertible {
         IPv4Address(network.value | (index & ~mask))
     }
 
+    /// Whether the two prefixes share an address (one holds the other).
+    public func overlaps(_ other: IPv4Prefix) -> Bool {
+        contains(other.network) || other.contains(network)
+    }
+
     /// How many addresses the prefix holds.
     public var size: UInt64 { UInt64(1) << UInt64(32 - length) }
 

@@ -107,6 +107,12 @@ public final class EdgeAgent: @unchecked Sendable {
     public private(set) var podNetworkPublisher: NodeAnnotationPublisher?
     /// Follows the table for `podNetworkPublisher`, until it starts.
     private var podNetworkWatch: ServiceTable.Subscription?
+    /// With the edge CNI and the tunnel, carries pod-network packets between this node's packet
+    /// interface and the peers; nil while the interface is not open.
+    public private(set) var podNetworkRouter: PodNetworkRouter?
+    /// Why the edge CNI's packet interface could not be opened, for the status.
+    public private(set) var podNetworkRouterProblem: String?
+    private var podNetworkRouterWatch: ServiceTable.Subscription?
     /// When `start` was called (host clock), for the status's uptime.
     public private(set) var startedAt: NIODeadline = .uptimeNanoseconds(0)
     /// The manifests applied last, whose objects stand in for files that stop parsing.
@@ -181,7 +187,33 @@ public final class EdgeAgent: @unchecked Sendable {
     }
 
     private func startTunnel() -> EventLoopFuture<Void> {
-        agentTunnel?.start { self.startKeyPublisherIfReady() } ?? host.eventLoop.makeSucceededVoidFuture()
+        (agentTunnel?.start { self.startKeyPublisherIfReady() } ?? host.eventLoop.makeSucceededVoidFuture())
+            .flatMap { self.startPodNetworkRouter() }
+    }
+
+    /// With the edge CNI and the tunnel, opens the packet interface and follows the pod networks.
+    /// An interface that cannot open (no CAP_NET_ADMIN, no TUN driver) leaves the rest of the
+    /// agent running; the status says why pods on other nodes are out of reach.
+    private func startPodNetworkRouter() -> EventLoopFuture<Void> {
+        guard configuration.edgeCNI != nil else { return host.eventLoop.makeSucceededVoidFuture() }
+        guard let tunnel else {
+            podNetworkRouterProblem = "the edge CNI needs the tunnel (modules.edgeTunnel), which is off"
+            host.logger.error("edge CNI: \(podNetworkRouterProblem!)")
+            return host.eventLoop.makeSucceededVoidFuture()
+        }
+        let router = PodNetworkRouter(host: host, tunnel: tunnel)
+        return router.start().map {
+            self.podNetworkRouter = router
+            self.podNetworkRouterProblem = nil
+            router.update(self.podNetworks)
+            self.podNetworkRouterWatch = self.table.subscribe { [weak self] _ in
+                guard let self, let router = self.podNetworkRouter else { return }
+                router.update(self.podNetworks)
+            }
+        }.recover { error in
+            self.podNetworkRouterProblem = "the packet interface did not open: \(error)"
+            self.host.logger.error("edge CNI: \(self.podNetworkRouterProblem!)")
+        }
     }
 
     /// Makes the table hold exactly what these manifest files declare; returns what was skipped.
@@ -287,11 +319,15 @@ public final class EdgeAgent: @unchecked Sendable {
         let endpointStopped = httpEndpoint?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let gatewayStopped = gateway?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         let socks5Stopped = socks5Proxy?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        podNetworkRouterWatch?.cancel()
+        podNetworkRouterWatch = nil
+        let podNetworkStopped = podNetworkRouter?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
+        podNetworkRouter = nil
         return snapshotter.flush().flatMap {
             self.proxy.stop().flatMapError { error in
                 self.host.logger.error("interception rules not removed: \(error)")
                 return self.host.eventLoop.makeSucceededVoidFuture()
             }
-        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).and(gatewayStopped).and(socks5Stopped).map { _ in }
+        }.flatMap { self.dnsServer.stop() }.and(tunnelStopped).and(endpointStopped).and(gatewayStopped).and(socks5Stopped).and(podNetworkStopped).map { _ in }
     }
 }

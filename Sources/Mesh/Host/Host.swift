@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 
 /// The whole world as the mesh sees it: one node's clock, randomness, sockets,
-/// interfaces, traffic interception and durable store.
+/// interfaces, traffic interception, packet interface and durable store.
 ///
 /// Everything in `Mesh` reaches the outside only through a `Host`, so the same code runs on
 /// the deterministic simulator (`NetSim`) and on Linux (`LinuxBackend`). Channels handed out
@@ -67,6 +67,13 @@ public protocol Host: AnyObject, Sendable {
 
     /// "Send traffic for these service addresses to me."
     var interception: TrafficInterception { get }
+
+    /// Opens the node's packet interface for pod networks (see `PacketInterface`); at most one
+    /// at a time. `initializer` configures its channel before the first packet is read.
+    func openPacketInterface(
+        _ options: PacketInterfaceOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<PacketInterface>
 
     /// A small store that survives restarts of the agent and of the node.
     var store: DurableStore { get }

@@ -19,6 +19,8 @@ public enum HostError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupported(String)
     /// The durable store could not be read or written.
     case storeFailure(key: String, reason: String)
+    /// A route the host will not install (says which and why).
+    case routeRejected(String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,7 @@ public enum HostError: Error, Equatable, Sendable, CustomStringConvertible {
         case .networkUnreachable(let address): "no route to \(Self.text(address))"
         case .unsupported(let what): "not supported: \(what)"
         case .storeFailure(let key, let reason): "durable store key \"\(key)\": \(reason)"
+        case .routeRejected(let why): "route rejected: \(why)"
         }
     }
 

@@ -122,13 +122,6 @@ public struct PodNetworkMap: Hashable, Sendable {
     }
 }
 
-extension IPv4Prefix {
-    /// Whether the two networks share any address (one then holds the other).
-    public func overlaps(_ other: IPv4Prefix) -> Bool {
-        contains(other.network) || other.contains(network)
-    }
-}
-
 extension PodNetworkMap {
     /// For `edgemesh status`: each node's networks and where they came from, then every refused
     /// network and every node left without one.

@@ -31,6 +31,7 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     private var maintenance: RepeatedTask?
     private var beacon: LANBeacon?
     private var peers: [String: TunnelPeer] = [:]
+    private var packetReceiver: ((String, ByteBuffer) -> Void)?
     /// Handshakes under way on accepted connections, in all and by direct source address.
     public private(set) var pendingHandshakes = 0
     private var pendingHandshakesByAddress: [IPv4Address: Int] = [:]
@@ -69,6 +70,7 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     public func start() -> EventLoopFuture<Void> {
         TunnelIdentity.loadOrCreate(host: host).flatMap { identity in
             let endpoint = TunnelEndpoint(host: self.host, identity: identity, configuration: self.configuration, keys: self.keys)
+            endpoint.packetReceiver = self.packetReceiver
             self.endpoint = endpoint
             return self.listeners.update(to: [self.configuration.port: "peers"]).flatMapThrowing {
                 // Not one address could be listened on: the port is taken, or there is no address.
@@ -171,6 +173,22 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
             }
         }
         return opened.hop(to: eventLoop)
+    }
+
+    /// Sends one pod-network packet (an IPv4 packet, for the edge CNI) to `node`'s agent over the
+    /// connection in use, dialing one if none is up (see `TunnelPeer.sendPacket`). Best effort,
+    /// as a router is: a packet that cannot go is dropped and counted in the peer's status.
+    /// Call on the host's event loop.
+    public func sendPacket(_ packet: ByteBuffer, to node: String) {
+        guard let endpoint, node != host.name, packet.readableBytes <= TunnelConnection.maxPacket else { return }
+        peer(node).sendPacket(packet, endpoint: endpoint)
+    }
+
+    /// Hands every pod-network packet a peer sends to `receiver`, with the peer's node name (the
+    /// identity its handshake proved). Call on the host's event loop.
+    public func receivePackets(_ receiver: @escaping (_ node: String, _ packet: ByteBuffer) -> Void) {
+        packetReceiver = receiver
+        endpoint?.packetReceiver = receiver
     }
 
     /// Where `node` was heard on this node's LANs recently (see `LANBeacon`); for the direct

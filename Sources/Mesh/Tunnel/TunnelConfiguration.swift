@@ -52,6 +52,9 @@ public struct TunnelConfiguration: Sendable {
     /// use. A node rarely needs more than two (one per path while it upgrades); a holder of its
     /// credentials could otherwise open thousands.
     public var maximumConnectionsPerPeer: Int
+    /// Pod-network packets kept per peer while its first connection comes up (WireGuard
+    /// stages packets during its handshake the same way); later ones are dropped.
+    public var maximumStagedPackets: Int = 64
     /// The addresses the tunnel listens on and announces on the LAN (EdgeMesh's
     /// `listenInterfaces` and `extraFilteredInterfaces`): every interface but container, bridge
     /// and CNI ones by default, followed as addresses come and go.

@@ -16,6 +16,16 @@ public struct TunnelPeerStatus: Equatable, Sendable {
     public var openConnections: Int
     /// Why the last attempt or connection failed, in words a user can act on.
     public var lastFailure: String?
+    /// Pod-network packets (the edge CNI) carried to and from the peer, and those dropped on
+    /// the way out (no path came up, or too many waited for one).
+    public var packets = PacketCounters()
+
+    public struct PacketCounters: Equatable, Sendable {
+        public var sent: UInt64 = 0
+        public var received: UInt64 = 0
+        public var dropped: UInt64 = 0
+        public init() {}
+    }
 
     public init(node: String, path: PeerPathKind?, roundTripTime: TimeAmount?, bytesSent: UInt64,
                 bytesReceived: UInt64, openStreams: Int, openConnections: Int = 1, lastFailure: String?) {

@@ -77,6 +77,8 @@ extension Simulator {
         node.kernel?.forgetEverything()
         // Its processes die with it, and their address subscriptions (netlink sockets) too.
         node.addressWatchers = [:]
+        // A TUN device lives as long as the process holding it.
+        node.packetDevice?.remove()
         trace.recordFault(at: now, "crash \(name)")
     }
 

@@ -127,6 +127,20 @@ public final class SimHost: Host, @unchecked Sendable {
         return eventLoop.makeSucceededFuture(kernel.originalDestination(transport: .tcp, client: remote)?.socketAddress)
     }
 
+    public func openPacketInterface(
+        _ options: PacketInterfaceOptions,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<PacketInterface> {
+        guard node.packetDevice == nil else {
+            return eventLoop.makeFailedFuture(HostError.unsupported("a second packet interface (close the open one first)"))
+        }
+        let device = SimPacketDevice(simulator: simulator, node: node, kernel: kernel, options: options)
+        return initializer(device.channel).map {
+            device.start()
+            return device as PacketInterface
+        }
+    }
+
     public func resetStream(_ channel: Channel) {
         guard let stream = channel as? SimStreamChannel else {
             channel.close(promise: nil)

@@ -13,8 +13,65 @@ extension Simulator {
             scheduleArrival(at: now, packet, node: node.id, interface: -1)
             return
         }
+        if node.forwardsPackets, routeTowardPods(packet, from: node) { return }
         let interface = node.interfaces[0]
         route(packet, on: interface.network, from: node, interface: 0)
+    }
+
+    /// A node with a pod network or a packet interface routes packets for its pods onto the
+    /// pod network and packets for the interface's prefixes into it, before its default route.
+    /// Returns whether the packet went one of those ways.
+    private func routeTowardPods(_ packet: Packet, from node: SimNode, arrivedOn interface: Int = -1) -> Bool {
+        if let pods = node.podInterface, interface != pods,
+            networks[node.interfaces[pods].network].subnet.contains(packet.destination.address)
+        {
+            route(packet, on: node.interfaces[pods].network, from: node, interface: pods)
+            return true
+        }
+        if let device = node.packetDevice, device.claims(packet.destination.address) {
+            device.deliver(packet)
+            return true
+        }
+        return false
+    }
+
+    /// A packet passing through a node that is not for one of its addresses (a pod's packet
+    /// to another node's pod): routed as the node's kernel forwards it, or dropped.
+    private func forwardThroughNode(_ arriving: Packet, at node: SimNode, arrivedOn interface: Int) {
+        var packet = arriving
+        guard packet.ttl > 1 else {
+            drop(packet, at: node, reason: "ttl-exceeded")
+            return
+        }
+        packet.ttl -= 1
+        trace.recordPacket(.forwarded, at: now, node: node.id, packet: arriving)
+        node.capture?(arriving, now)
+        if !routeTowardPods(packet, from: node, arrivedOn: interface) {
+            drop(packet, at: node, reason: "no-route")
+        }
+    }
+
+    /// The agent wrote `bytes` to the node's packet interface: they leave it as a packet
+    /// arriving from a device does, to a pod of the node or to the node itself.
+    func routeFromDevice(_ bytes: ByteBuffer, at node: SimNode) {
+        guard node.isPoweredOn else { return }
+        let packet: Packet
+        do {
+            packet = try IPPacketCodec.decode(bytes, id: makePacketID(), origin: node.id)
+        } catch {
+            trace.recordFault(at: now, "\(node.name): packet interface dropped a written packet (\(error.rawValue))")
+            countDropped()
+            return
+        }
+        if node.owns(packet.destination.address) {
+            scheduleArrival(at: now, packet, node: node.id, interface: -1)
+        } else if let pods = node.podInterface, networks[node.interfaces[pods].network].subnet.contains(packet.destination.address) {
+            node.capture?(packet, now)
+            route(packet, on: node.interfaces[pods].network, from: node, interface: pods)
+        } else {
+            // Never back out: a peer's packet leaves a device only for the node and its pods.
+            drop(packet, at: node, reason: "no-route")
+        }
     }
 
     /// Puts `packet` on network `networkIndex` from `node`'s interface towards its next hop.
@@ -84,6 +141,12 @@ extension Simulator {
         }
         switch node.role {
         case .host:
+            if interface >= 0, node.forwardsPackets, !node.owns(packet.destination.address),
+                packet.destination.address != networks[node.interfaces[interface].network].broadcastAddress
+            {
+                forwardThroughNode(packet, at: node, arrivedOn: interface)
+                return
+            }
             trace.recordPacket(.delivered, at: now, node: node.id, packet: packet)
             countDelivered()
             if interface >= 0 { node.capture?(packet, now) }

@@ -29,6 +29,14 @@ public final class SimNode {
     /// Nanoseconds the host's wall clock runs ahead of the others (behind when negative).
     var clockSkew: Int64 = 0
 
+    /// The interface on the node's pod network (`cni0`), for a node with pods of its own.
+    var podInterface: Int?
+    /// The packet interface the agent opened (`Host.openPacketInterface`), while it is open.
+    var packetDevice: SimPacketDevice?
+    /// Whether packets for addresses not its own may pass through the node: to its pods, or
+    /// into its packet interface.
+    var forwardsPackets: Bool { podInterface != nil || packetDevice != nil }
+
     /// Addresses besides each interface's own, on the network of interface 0: an interface
     /// named as one of the node's (an alias) or a NIC of its own on the same LAN.
     var secondaryAddresses: [(interface: String, address: IPv4Address)] = []

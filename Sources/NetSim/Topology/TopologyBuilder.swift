@@ -78,12 +78,36 @@ struct TopologyBuilder {
         for secondary in spec.secondaryAddresses {
             simulator.addAddress(secondary.address, interface: secondary.interface, to: node)
         }
-        let kernel = SimKernel(simulator: simulator, node: node)
-        node.kernel = kernel
-        node.host = SimHost(simulator: simulator, node: node, kernel: kernel)
+        startKernel(on: node)
         if spec.hostJitter > 0 {
             node.stackDelay = HostStackDelay(
                 jitter: spec.hostJitter, random: SimRandom(seed: simulator.seed, label: "stack:\(spec.name)"))
+        }
+        if let podNetwork = spec.podNetwork { addPods(spec.pods, on: podNetwork, behind: node, nodeNetwork: network) }
+    }
+
+    private func startKernel(on node: SimNode) {
+        let kernel = SimKernel(simulator: simulator, node: node)
+        node.kernel = kernel
+        node.host = SimHost(simulator: simulator, node: node, kernel: kernel)
+    }
+
+    /// The node's pod network: a network of its own whose way out is the node (its `cni0`
+    /// holds `.1`, as the `bridge` CNI plugin's gateway does), with each pod a host on it.
+    private func addPods(_ pods: [TopologySpec.Node.Pod], on podNetwork: IPv4Prefix, behind node: SimNode, nodeNetwork: Int) {
+        let index = simulator.networks.count
+        let network = SimNetwork(
+            index: index, name: "\(node.name)/pods", subnet: podNetwork, isCloud: simulator.networks[nodeNetwork].isCloud)
+        simulator.networks.append(network)
+        simulator.networksByName[network.name] = index
+        let bridge = attach(node, name: "cni0", network: index, address: podNetwork.address(at: 1), link: .ideal)
+        node.podInterface = bridge
+        network.gateway = SimNetwork.Attachment(node: node.id, interface: bridge)
+        for pod in pods {
+            // `withAddressesAssigned` gave every pod its address.
+            let host = makeNode(name: pod.name, role: .host)
+            _ = attach(host, name: "eth0", network: index, address: pod.address!, link: .ideal)
+            startKernel(on: host)
         }
     }
 

@@ -11,7 +11,7 @@ import Testing
 @Suite struct TunnelAgentTests {
     static let s = Nanoseconds.second
 
-    static func nodeManifest(_ name: String, address: IPv4Address, key: String) -> String {
+    static func nodeManifest(_ name: String, address: IPv4Address, key: String, podCIDR: IPv4Prefix? = nil) -> String {
         """
         apiVersion: v1
         kind: Node
@@ -19,6 +19,7 @@ import Testing
           name: \(name)
           annotations:
             \(tunnelPublicKeyAnnotation): "\(key)"
+        spec: {\(podCIDR.map { "podCIDR: \($0)" } ?? "")}
         status:
           addresses:
           - type: InternalIP

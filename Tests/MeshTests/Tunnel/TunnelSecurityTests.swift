@@ -32,6 +32,9 @@ final class ImpersonatingHost: Host, @unchecked Sendable {
     { base.bindDatagram(options, initializer: initializer) }
     func originalDestination(of channel: Channel) -> EventLoopFuture<SocketAddress?> { base.originalDestination(of: channel) }
     func resetStream(_ channel: Channel) { base.resetStream(channel) }
+    func openPacketInterface(
+        _ options: PacketInterfaceOptions, initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<PacketInterface> { base.openPacketInterface(options, initializer: initializer) }
 }
 
 /// Flips one bit in the next large outbound write once armed: an attacker on the path.

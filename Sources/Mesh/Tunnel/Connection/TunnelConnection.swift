@@ -48,6 +48,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
     private(set) var roundTripTime: TimeAmount?
     private(set) var bytesSent: UInt64 = 0
     private(set) var bytesReceived: UInt64 = 0
+    private(set) var packetsReceived: UInt64 = 0
 
     /// Succeeds when the handshake completed; fails with `TunnelError` when it did not.
     var established: EventLoopFuture<TunnelConnection> { establishedPromise.futureResult }
@@ -280,6 +281,13 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Called by the multiplexer for each pod-network packet the peer sent.
+    func receivePacket(_ packet: ByteBuffer) {
+        guard let peerNode else { return }
+        packetsReceived += 1
+        endpoint.packetReceiver?(peerNode, packet)
+    }
+
     // MARK: Sending
 
     /// Seals `frame` and writes it (unflushed); the caller flushes.
@@ -302,6 +310,8 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// The largest plaintext a transport record can carry.
     static let maxFramePlaintext = TunnelRecord.maxLength - 1 - NoiseTransport.frameOverhead
+    /// The largest pod-network packet a frame carries (its 5-byte header taken off).
+    static let maxPacket = maxFramePlaintext - 5
 
     private func write(_ type: TunnelRecord.RecordType, _ body: [UInt8]) {
         let record = TunnelRecord(type: type, body: ByteBuffer(bytes: body)).encode(allocator: channel.allocator)

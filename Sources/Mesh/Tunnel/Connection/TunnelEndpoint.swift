@@ -16,6 +16,9 @@ final class TunnelEndpoint: @unchecked Sendable {
     /// Gates initiations addressed to us.
     let responderGate: HandshakeInitiationGate
     private var replayFilter: HandshakeReplayFilter
+    /// Takes each pod-network packet a peer sends, with the peer's node name; packets are
+    /// dropped while nobody takes them.
+    var packetReceiver: ((String, ByteBuffer) -> Void)?
 
     /// Mixed into every handshake, so a different protocol's Noise handshake cannot be mistaken
     /// for ours.

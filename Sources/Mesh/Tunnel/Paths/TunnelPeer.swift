@@ -25,6 +25,10 @@ final class TunnelPeer: @unchecked Sendable {
     private(set) var lastFailure: String?
     private var closedBytesSent: UInt64 = 0
     private var closedBytesReceived: UInt64 = 0
+    private var closedPacketsReceived: UInt64 = 0
+    /// Pod-network packets waiting for the first connection to come up, oldest first.
+    private var stagedPackets: [ByteBuffer] = []
+    private var packetCounters = TunnelPeerStatus.PacketCounters()
 
     init(node: String, tunnel: MeshTunnel) {
         self.node = node
@@ -41,6 +45,37 @@ final class TunnelPeer: @unchecked Sendable {
         dialing = attempt
         attempt.whenComplete { _ in self.dialing = nil }
         return attempt
+    }
+
+    /// Sends one pod-network packet on the connection in use; with none up yet, keeps up to
+    /// `maximumStagedPackets` until one is (as WireGuard stages packets during its handshake),
+    /// dropping later ones and, if no path comes up, the staged ones too.
+    func sendPacket(_ packet: ByteBuffer, endpoint: TunnelEndpoint) {
+        if let current, current.isEstablished {
+            current.send(.packet(packet))
+            current.flush()
+            packetCounters.sent += 1
+            return
+        }
+        guard stagedPackets.count < tunnel.configuration.maximumStagedPackets else {
+            packetCounters.dropped += 1
+            return
+        }
+        stagedPackets.append(packet)
+        // The first packet staged waits for the connection; the others ride along with it.
+        guard stagedPackets.count == 1 else { return }
+        connection(endpoint: endpoint).whenComplete { result in
+            let staged = self.stagedPackets
+            self.stagedPackets = []
+            switch result {
+            case .success(let connection) where connection.isEstablished:
+                for packet in staged { connection.send(.packet(packet)) }
+                connection.flush()
+                self.packetCounters.sent += UInt64(staged.count)
+            default:
+                self.packetCounters.dropped += UInt64(staged.count)
+            }
+        }
     }
 
     /// Dials over `dialers` (best first, racing with a head start; see `PathRace`).
@@ -102,6 +137,7 @@ final class TunnelPeer: @unchecked Sendable {
         connections.remove(at: index)
         closedBytesSent += connection.bytesSent
         closedBytesReceived += connection.bytesReceived
+        closedPacketsReceived += connection.packetsReceived
         if current === connection {
             lastFailure = "\(connection.pathKind) path closed: \(connection.closeReason ?? "the connection closed")"
             // Fall back to the best connection still open; none means the next stream dials.
@@ -139,13 +175,16 @@ final class TunnelPeer: @unchecked Sendable {
     }
 
     var status: TunnelPeerStatus {
-        TunnelPeerStatus(
+        var status = TunnelPeerStatus(
             node: node, path: current?.pathKind, roundTripTime: current?.roundTripTime,
             bytesSent: closedBytesSent + connections.reduce(0) { $0 + $1.bytesSent },
             bytesReceived: closedBytesReceived + connections.reduce(0) { $0 + $1.bytesReceived },
             openStreams: connections.reduce(0) { $0 + $1.multiplexer.openStreamCount },
             openConnections: connections.count,
             lastFailure: lastFailure)
+        status.packets = packetCounters
+        status.packets.received = closedPacketsReceived + connections.reduce(0) { $0 + $1.packetsReceived }
+        return status
     }
 
     /// Whether `candidate`, established after `incumbent`, should carry new streams instead.

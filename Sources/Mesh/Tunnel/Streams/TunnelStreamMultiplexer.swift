@@ -72,6 +72,8 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
         switch frame {
         case .ping, .pong:
             connection.receivePing(frame)
+        case .packet(let packet):
+            connection.receivePacket(packet)
         case .open(let id, let target, let peerWindow):
             try receiveOpen(id: id, target: target, peerWindow: peerWindow)
         case .accepted(let id, let peerWindow):

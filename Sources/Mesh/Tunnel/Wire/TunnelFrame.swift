@@ -25,18 +25,21 @@ public enum TunnelFrame: Equatable, Sendable {
     case reset(stream: UInt32, TunnelStreamFailure)
     case ping(nonce: UInt64)
     case pong(nonce: UInt64)
+    /// One IPv4 packet of the pod network (the edge CNI), on no stream: packets are not flow
+    /// controlled, a peer that cannot take one drops it as a router does.
+    case packet(ByteBuffer)
 
     enum Kind: UInt8 {
-        case open = 1, accepted, refused, data, windowUpdate, finish, reset, ping, pong
+        case open = 1, accepted, refused, data, windowUpdate, finish, reset, ping, pong, packet
     }
 
-    /// The stream a frame belongs to (0 for ping and pong).
+    /// The stream a frame belongs to (0 for ping, pong and packets).
     public var stream: UInt32 {
         switch self {
         case .open(let stream, _, _), .accepted(let stream, _), .refused(let stream, _), .data(let stream, _),
             .windowUpdate(let stream, _), .finish(let stream), .reset(let stream, _):
             stream
-        case .ping, .pong:
+        case .ping, .pong, .packet:
             0
         }
     }
@@ -75,6 +78,9 @@ public enum TunnelFrame: Equatable, Sendable {
         case .pong(let nonce):
             buffer.writeHeader(.pong, 0)
             buffer.writeInteger(nonce)
+        case .packet(let packet):
+            buffer.writeHeader(.packet, 0)
+            buffer.writeImmutableBuffer(packet)
         }
     }
 
@@ -109,6 +115,11 @@ public enum TunnelFrame: Equatable, Sendable {
             frame = .refused(stream: stream, try TunnelStreamFailure.decode(from: &buffer, stream: stream))
         case .data:
             return .data(stream: stream, buffer)
+        case .packet:
+            guard stream == 0, buffer.readableBytes > 0 else {
+                throw .malformedFrame("a packet frame must be on stream 0 and carry a packet")
+            }
+            return .packet(buffer)
         case .windowUpdate:
             guard let increment: UInt32 = buffer.readInteger(), increment > 0 else {
                 throw .malformedFrame("stream \(stream): window update lacks a positive increment")

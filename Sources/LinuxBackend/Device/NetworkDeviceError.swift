@@ -1,7 +1,8 @@
 import Glibc
 
-/// Why the agent's own device could not be set up or removed.
-public enum LinkLocalDeviceError: Error, Hashable, Sendable, CustomStringConvertible {
+/// Why one of the agent's own devices (its link-local bridge, its packet interface) could not
+/// be set up, changed or removed.
+public enum NetworkDeviceError: Error, Hashable, Sendable, CustomStringConvertible {
     case netlink(operation: String, errno: Int32)
     case invalidName(String)
 

@@ -1,0 +1,132 @@
+import Mesh
+@testable import Scenario
+import NIOCore
+import NetworkTopology
+import Testing
+
+@testable import NetSim
+
+/// Collects the datagrams a socket reads.
+final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    var payloads: [String] = []
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        payloads.append(String(buffer: unwrapInboundIn(data).data))
+    }
+}
+
+/// Pods on two nodes reach each other by pod IP through the agents' packet interfaces and the
+/// tunnel between them, and a peer cannot use that path to reach what is not its business.
+@Suite struct PodTrafficTests {
+    static let s = Nanoseconds.second
+
+    /// Two nodes, each with a pod network and a pod, their agents running the edge CNI, and
+    /// the Node objects (tunnel keys, addresses, pod CIDRs) every agent would list.
+    final class Cluster {
+        let sim: Simulator
+        var agents: [String: EdgeAgent] = [:]
+
+        init() throws {
+            sim = try Simulator(
+                seed: 5,
+                topology: TopologySpec(
+                    networks: [.init(name: "lan", subnet: IPv4Prefix("192.168.1.0/24")!)],
+                    nodes: [
+                        .init(name: "edge-1", network: "lan", podNetwork: IPv4Prefix("10.244.1.0/24")!, pods: [.init(name: "pod-1")]),
+                        .init(name: "edge-2", network: "lan", podNetwork: IPv4Prefix("10.244.2.0/24")!, pods: [.init(name: "pod-2")]),
+                    ]))
+            for name in ["edge-1", "edge-2"] {
+                let host = sim.host(named: name)!
+                let tunnel = TunnelConfiguration(presharedKey: try TunnelPresharedKey(secret: "psk"), lanDiscovery: false)
+                let agent = try EdgeAgent(
+                    host: host, configuration: .init(nodeName: name, listenAddress: host.address, tunnel: tunnel, edgeCNI: MeshCIDRConfiguration()))
+                agents[name] = agent
+                _ = agent.start()
+            }
+            sim.run(for: PodTrafficTests.s)
+            var manifests: [String: String] = [:]
+            for (name, network) in [("edge-1", "10.244.1.0/24"), ("edge-2", "10.244.2.0/24")] {
+                let key = try #require(agents[name]?.tunnel?.identity?.publicKeyText)
+                manifests["\(name).yaml"] = TunnelAgentTests.nodeManifest(
+                    name, address: sim.host(named: name)!.address, key: key, podCIDR: IPv4Prefix(network)!)
+            }
+            for name in agents.keys.sorted() { #expect(agents[name]!.applyManifests(manifests).isEmpty) }
+            sim.run(for: PodTrafficTests.s)
+        }
+
+        func stop() {
+            var stopped = 0
+            for name in agents.keys.sorted() { agents[name]!.stop().whenComplete { _ in stopped += 1 } }
+            _ = sim.run(until: sim.now + 10 * PodTrafficTests.s) { stopped < agents.count }
+            sim.run(for: 120 * PodTrafficTests.s)
+        }
+    }
+
+    @Test func podsOnTwoNodesTalkTCPAndUDPByPodIP() throws {
+        let cluster = try Cluster()
+        let sim = cluster.sim
+        let client = sim.host(named: "pod-1")!, server = sim.host(named: "pod-2")!
+        #expect(cluster.agents["edge-1"]?.podNetworkRouter?.routes == [IPv4Prefix("10.244.2.0/24")!])
+        TCPEchoServerWorkload.start(on: server, port: 8080)
+        UDPEchoServerWorkload.start(on: server, port: 5353)
+
+        var message = ByteBuffer()
+        for i in 0..<50_000 { message.writeInteger(UInt8(truncatingIfNeeded: i)) }
+        let sent = message
+        let recorder = StreamRecorder()
+        client.connectStream(StreamConnectOptions(remote: server.address.socketAddress(port: 8080))) { channel in
+            channel.pipeline.addHandler(recorder)
+        }.whenSuccess { $0.writeAndFlush(sent, promise: nil) }
+        let datagrams = DatagramRecorder()
+        client.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
+            channel.pipeline.addHandler(datagrams)
+        }.whenSuccess { channel in
+            channel.writeAndFlush(AddressedEnvelope(
+                remoteAddress: server.address.socketAddress(port: 5353), data: ByteBuffer(string: "ping by pod IP")), promise: nil)
+        }
+        _ = sim.run(until: sim.now + 20 * Self.s) { recorder.byteCount < sent.readableBytes || datagrams.payloads.isEmpty }
+        #expect(recorder.bytes == sent)
+        #expect(datagrams.payloads == ["ping by pod IP"])
+
+        let peer = try #require(cluster.agents["edge-1"]?.tunnel?.peerStatuses().first)
+        #expect(peer.node == "edge-2" && peer.path == .direct)
+        #expect(peer.packets.sent > 30 && peer.packets.received > 30 && peer.packets.dropped == 0)
+        #expect(cluster.agents["edge-2"]?.podNetworkRouter?.counters.refused == 0)
+        cluster.stop()
+    }
+
+    @Test func aPeerCannotSpoofAnotherNodesPodsOrReachTheNodeItself() throws {
+        let cluster = try Cluster()
+        let sim = cluster.sim
+        let node1 = sim.host(named: "edge-1")!, pod1 = sim.host(named: "pod-1")!
+        let atPod = DatagramRecorder(), atNode = DatagramRecorder()
+        _ = pod1.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 9))) { $0.pipeline.addHandler(atPod) }
+        _ = node1.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 9))) { $0.pipeline.addHandler(atNode) }
+        sim.run(for: Self.s)
+        // edge-2's agent, holding edge-2's credentials, sends what a hostile node would.
+        let hostile = try #require(cluster.agents["edge-2"]?.tunnel)
+        let forged: [(from: IPv4Address, to: IPv4Address, payload: String)] = [
+            (IPv4Address(10, 244, 1, 7), pod1.address, "as a pod of edge-1 itself"),
+            (IPv4Address(192, 168, 1, 50), pod1.address, "as a LAN address"),
+            (IPv4Address(10, 244, 2, 2), node1.address, "to the node, not a pod"),
+            (IPv4Address(10, 244, 2, 2), pod1.address, "legitimate"),
+        ]
+        sim.host(named: "edge-2")!.eventLoop.execute {
+            for packet in forged {
+                let udp = Packet(
+                    id: 1, transport: .udp, source: Endpoint(packet.from, 4000), destination: Endpoint(packet.to, 9),
+                    payload: ByteBuffer(string: packet.payload), origin: NodeID(0))
+                hostile.sendPacket(try! IPPacketCodec.encode(udp, allocator: ByteBufferAllocator()), to: "edge-1")
+            }
+            hostile.sendPacket(ByteBuffer(bytes: [0x45, 0, 0, 1, 2, 3]), to: "edge-1")
+        }
+        sim.run(for: 5 * Self.s)
+        #expect(atPod.payloads == ["legitimate"])
+        #expect(atNode.payloads.isEmpty)
+        let counters = try #require(cluster.agents["edge-1"]?.podNetworkRouter?.counters)
+        #expect(counters.refused == 3)
+        #expect(counters.malformed == 1)
+        #expect(counters.delivered == 1)
+        cluster.stop()
+    }
+}
