@@ -114,11 +114,11 @@ public final class LabRunner: @unchecked Sendable {
         var hosts: [String: LabHost] = [:]
         var logger = Logger(label: "edgemesh.lab")
         logger.logLevel = .notice
-        for node in plan.topology.nodes {
-            guard let namespace = network.namespace(of: node.name) else { continue }
-            hosts[node.name] = LabHost(
-                name: node.name, eventLoop: loop, namespace: try NetworkNamespace(named: namespace), home: home,
-                storeDirectory: "\(names.directory)/workloads/\(node.name)", logger: logger)
+        for name in plan.topology.nodes.flatMap({ [$0.name] + $0.pods.map(\.name) }) {
+            guard let namespace = network.namespace(of: name) else { continue }
+            hosts[name] = LabHost(
+                name: name, eventLoop: loop, namespace: try NetworkNamespace(named: namespace), home: home,
+                storeDirectory: "\(names.directory)/workloads/\(name)", logger: logger)
         }
         let mesh = try scenario.mesh.map {
             try LabMeshDeployment(

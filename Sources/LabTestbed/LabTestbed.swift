@@ -46,6 +46,7 @@ final class LabTestbed: ScenarioTestbed, @unchecked Sendable {
     func address(of name: String) -> IPv4Address? {
         if let address = IPv4Address(name) { return address }
         if let node = plan.topology.nodes.first(where: { $0.name == name }) { return node.address }
+        if let pod = plan.topology.nodes.lazy.flatMap(\.pods).first(where: { $0.name == name }) { return pod.address }
         return plan.topology.routers.first { $0.name == name }?.address
     }
 

@@ -42,7 +42,8 @@ final class SimMeshDeployment {
         }
         let agentNodes = try spec.agents.map { node in
             guard let address = simulator.resolve(node) else { throw TopologyError("unknown agent node \"\(node)\"") }
-            return (name: node, address: address)
+            return ClusterObjects.AgentNode(
+                name: node, address: address, podNetwork: simulator.topology.nodes.first { $0.name == node }?.podNetwork)
         }
         self.objects = try ClusterObjects(manifests: manifests, changes: changes, agentNodes: agentNodes, apiServer: server)
     }
@@ -102,7 +103,8 @@ final class SimMeshDeployment {
                 ? IngressGateway.Configuration(listenOn: spec.gatewayListen?.filter ?? .everything) : nil,
             socks5: spec.tunnel ? spec.socks5Ports.map {
                 Socks5Configuration(listenAddress: host.address.socketAddress(port: Socks5Configuration.defaultPort), allowedPorts: Set($0))
-            } : nil)
+            } : nil,
+            edgeCNI: spec.tunnel && spec.edgeCNI ? MeshCIDRConfiguration() : nil)
         // The domain was validated by the parser.
         let agent = try! EdgeAgent(host: host, configuration: configuration)
         agents[host.name] = agent
@@ -133,7 +135,7 @@ final class SimMeshDeployment {
             } else {
                 if let identity = agent.tunnel?.identity {
                     // Nothing to patch in manifests mode: the runner writes the key the agent would have published.
-                    objects.publishKey(of: host.name, address: host.address, key: identity.publicKeyText)
+                    objects.publishKey(of: host.name, key: identity.publicKeyText)
                     applyManifestsOnEveryAgent()
                 }
                 agent.applyManifests(objects.manifestFiles)

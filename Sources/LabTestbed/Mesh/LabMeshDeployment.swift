@@ -56,8 +56,10 @@ final class LabMeshDeployment {
             server = KubernetesTestAPIServer(host: host, configuration: .init(port: spec.apiPort))
         }
         let agentNodes = try spec.agents.filter { hosts[$0] != nil }.map { node in
-            guard let address = topology.nodes.first(where: { $0.name == node })?.address else { throw LabError("unknown agent node \(node)") }
-            return (name: node, address: address)
+            guard let spec = topology.nodes.first(where: { $0.name == node }), let address = spec.address else {
+                throw LabError("unknown agent node \(node)")
+            }
+            return ClusterObjects.AgentNode(name: node, address: address, podNetwork: spec.podNetwork)
         }
         objects = try ClusterObjects(manifests: manifests, changes: changes, agentNodes: agentNodes, apiServer: server)
     }
@@ -141,6 +143,9 @@ final class LabMeshDeployment {
             // On the node's own address, so an operator on another node reaches it.
             arguments += ["--socks5", "--socks5-address", address.description] + ports.flatMap { ["--socks5-allowed-port", String($0)] }
         }
+        if spec.tunnel && spec.edgeCNI {
+            arguments.append("--edge-cni")
+        }
         processes["agent-\(node)"] = try LabProcess(name: "agent-\(node)", namespace: namespace, executable: executable, arguments: arguments, logDirectory: directory)
     }
 
@@ -218,11 +223,9 @@ final class LabMeshDeployment {
     /// Without an API server nothing publishes an agent's key: the runner writes it into the
     /// manifests once the agent has one, as the simulator does.
     private func publishKeyIfNeeded(of node: String, status: AgentStatus) {
-        guard objects.apiServer == nil, !publishedKeys.contains(node), let key = status.tunnel?.publicKey,
-            let address = address(of: node)
-        else { return }
+        guard objects.apiServer == nil, !publishedKeys.contains(node), let key = status.tunnel?.publicKey else { return }
         publishedKeys.insert(node)
-        objects.publishKey(of: node, address: address, key: key)
+        objects.publishKey(of: node, key: key)
         try? writeManifests()
     }
 

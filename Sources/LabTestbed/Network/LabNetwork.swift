@@ -41,7 +41,9 @@ final class LabNetwork {
 
     /// The namespace of a node or router that is part of the run.
     func namespace(of name: String) -> String? {
-        guard !excluded.contains(name), topology.nodes.contains(where: { $0.name == name }) || topology.routers.contains(where: { $0.name == name })
+        guard !excluded.contains(name),
+            topology.nodes.contains(where: { $0.name == name }) || topology.routers.contains(where: { $0.name == name })
+                || topology.nodes.contains(where: { node in !excluded.contains(node.name) && node.pods.contains { $0.name == name } })
         else { return nil }
         return names.namespace(forHost: name)
     }
@@ -117,6 +119,29 @@ final class LabNetwork {
             try LabShell.run(["ip", "-n", namespace, "route", "add", "default", "via", "\(gateway)"])
         }
         try shape(node.name, link: node.link)
+        if let podNetwork = node.podNetwork { try buildPods(node.pods, on: podNetwork, behind: namespace) }
+    }
+
+    /// The node's pod network as the standard `bridge` CNI plugin lays it out: a bridge `cni0`
+    /// holding `.1` (the pods' gateway), each pod a namespace of its own with a veth `eth0` on
+    /// it, and forwarding on in the node (its agent routes other nodes' pods through its TUN).
+    private func buildPods(_ pods: [TopologySpec.Node.Pod], on podNetwork: IPv4Prefix, behind node: String) throws {
+        let gateway = podNetwork.address(at: 1)
+        try LabShell.run(["ip", "-n", node, "link", "add", "cni0", "type", "bridge"])
+        try LabShell.run(["ip", "-n", node, "addr", "add", "\(gateway)/\(podNetwork.length)", "dev", "cni0"])
+        try LabShell.run(["ip", "-n", node, "link", "set", "cni0", "up"])
+        try LabShell.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], in: node)
+        for (index, pod) in pods.enumerated() {
+            let namespace = try names.makeNamespace(names.namespace(forHost: pod.name))
+            let port = "veth\(index)"
+            try LabShell.run(["ip", "link", "add", "eth0", "netns", namespace, "type", "veth", "peer", "name", port, "netns", node])
+            try LabShell.run(["ip", "-n", node, "link", "set", port, "master", "cni0", "up"])
+            // `withAddressesAssigned` gave every pod its address.
+            try LabShell.run(["ip", "-n", namespace, "addr", "add", "\(pod.address!)/\(podNetwork.length)", "dev", "eth0"])
+            try LabShell.run(["ip", "-n", namespace, "link", "set", "eth0", "up"])
+            try LabShell.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
+            try LabShell.run(["ip", "-n", namespace, "route", "add", "default", "via", "\(gateway)"])
+        }
     }
 
     /// The router's inside address of `network`: its members' default gateway.

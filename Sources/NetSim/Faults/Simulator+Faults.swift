@@ -28,7 +28,7 @@ extension Simulator {
     /// Everything on `cloud: true` networks is cut off from everything else.
     @discardableResult
     public func makeCloudUnreachable() throws -> Int {
-        let cloud = networks.filter(\.isCloud).map(\.name)
+        let cloud = topology.networks.filter(\.isCloud).map(\.name)
         guard !cloud.isEmpty else { throw TopologyError("no network is marked cloud") }
         let cloudNodes = try nodes(named: cloud)
         let others = nodes.map(\.name).filter { nodesByName[$0].map { !cloudNodes.contains($0) } ?? false }

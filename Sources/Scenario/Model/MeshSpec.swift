@@ -24,6 +24,9 @@ public struct MeshSpec: Hashable, Sendable {
     /// With the tunnel: every agent serves the SOCKS5 node proxy on its node's address, port
     /// 10800, to these node ports (`socks5: {allowedPorts: [22]}`); nil for none.
     public var socks5Ports: [UInt16]?
+    /// With the tunnel: every agent runs the edge CNI (`edgeCNI: true`), carrying pod IPs of the
+    /// nodes' pod networks (their `podCIDR`, on their Node objects) between nodes.
+    public var edgeCNI = false
 
     public init(
         agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",

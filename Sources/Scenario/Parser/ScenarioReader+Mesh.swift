@@ -8,7 +8,7 @@ extension ScenarioReader {
     func mesh(_ value: LocatedNode, names: TopologyNames) throws(ScenarioError) -> MeshSpec {
         let fields = try self.fields(
             value,
-            allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways", "gatewayListen", "socks5"])
+            allowed: ["agents", "apiServer", "apiPort", "clusterDomain", "dnsPort", "tunnel", "relays", "gateways", "gatewayListen", "socks5", "edgeCNI"])
         let agentsValue = try required(fields, "agents")
         var agents: [String] = []
         if case .scalar = agentsValue.node, try scalar(agentsValue, "\"all\" or a list of nodes") == "all" {
@@ -62,6 +62,10 @@ extension ScenarioReader {
             }
             guard spec.tunnel else { throw fail(value, "the SOCKS5 node proxy reaches nodes through the tunnel; this mesh has tunnel: false") }
             spec.socks5Ports = ports
+        }
+        if let value = fields["edgeCNI"] {
+            spec.edgeCNI = try bool(value)
+            guard !spec.edgeCNI || spec.tunnel else { throw fail(value, "the edge CNI carries pod packets through the tunnel; this mesh has tunnel: false") }
         }
         if let value = fields["apiServer"] { spec.apiServer = try reference(value, to: [.node], in: names) }
         if let value = fields["apiPort"] { spec.apiPort = try port(value) }

@@ -10,7 +10,7 @@ extension ScenarioReader {
         let section = try fields(value, allowed: ["networks", "routers", "nodes"])
         var networks: [(spec: TopologySpec.Network, fields: MappingEntries)] = []
         var routers: [(spec: TopologySpec.Router, fields: MappingEntries)] = []
-        var nodes: [(spec: TopologySpec.Node, fields: MappingEntries)] = []
+        var nodes: [(spec: TopologySpec.Node, fields: MappingEntries, pods: [(name: String, fields: MappingEntries)])] = []
         let networksValue = try required(section, "networks")
         for item in try list(networksValue, of: "networks") {
             networks.append(try network(item))
@@ -27,12 +27,12 @@ extension ScenarioReader {
         var firstUse: [String: String] = [:]
         let named: [(String, TopologyNameKind, MappingEntries)] =
             networks.map { ($0.spec.name, .network, $0.fields) } + routers.map { ($0.spec.name, .router, $0.fields) }
-            + nodes.map { ($0.spec.name, .node, $0.fields) }
+            + nodes.map { ($0.spec.name, .node, $0.fields) } + nodes.flatMap { node in node.pods.map { ($0.name, .pod, $0.fields) } }
         for (name, kind, fields) in named {
             if let first = firstUse[name] {
                 throw fail(
                     try required(fields, "name"),
-                    "name \"\(name)\" is already used by \(first) (networks, routers and nodes need distinct names)")
+                    "name \"\(name)\" is already used by \(first) (networks, routers, nodes and pods need distinct names)")
             }
             firstUse[name] = fields.value.path
             names.kinds[name] = kind
@@ -44,7 +44,7 @@ extension ScenarioReader {
         for node in nodes where names.kinds[node.spec.network] != .network {
             throw try unknownNetwork(required(node.fields, "network"), node.spec.network, names: names)
         }
-        try checkAddresses(networks: networks, routers: routers, nodes: nodes)
+        try checkAddresses(networks: networks, routers: routers, nodes: nodes.map { ($0.spec, $0.fields) })
 
         let topology = TopologySpec(
             networks: networks.map(\.spec), routers: routers.map(\.spec), nodes: nodes.map(\.spec))
@@ -71,8 +71,10 @@ extension ScenarioReader {
         return (router, fields)
     }
 
-    private func node(_ item: LocatedNode) throws(ScenarioError) -> (TopologySpec.Node, MappingEntries) {
-        let fields = try self.fields(item, allowed: ["name", "network", "address", "link", "hostJitter", "addresses"])
+    private func node(_ item: LocatedNode) throws(ScenarioError) -> (
+        spec: TopologySpec.Node, fields: MappingEntries, pods: [(name: String, fields: MappingEntries)]
+    ) {
+        let fields = try self.fields(item, allowed: ["name", "network", "address", "link", "hostJitter", "addresses", "podCIDR", "pods"])
         var node = TopologySpec.Node(
             name: try name(required(fields, "name")), network: try name(required(fields, "network")))
         if let value = fields["address"] { node.address = try address(value) }
@@ -89,7 +91,25 @@ extension ScenarioReader {
                 node.secondaryAddresses.append(.init(interface: interface, address: try address(required(secondary, "address"))))
             }
         }
-        return (node, fields)
+        var pods: [(name: String, fields: MappingEntries)] = []
+        if let value = fields["podCIDR"] { node.podNetwork = try prefix(value) }
+        if let value = fields["pods"] {
+            // Hosts on the node's pod network: `[{name: web-0}, {name: web-1, address: 10.244.1.9}]`.
+            guard let podNetwork = node.podNetwork else { throw fail(value, "pods need the node's podCIDR: the network they are on") }
+            for entry in try list(value, of: "pods ({name, address})") {
+                let pod = try self.fields(entry, allowed: ["name", "address"])
+                var spec = TopologySpec.Node.Pod(name: try name(required(pod, "name")))
+                if let address = pod["address"] {
+                    spec.address = try self.address(address)
+                    guard podNetwork.contains(spec.address!), spec.address != podNetwork.address(at: 1) else {
+                        throw fail(address, "\(spec.address!) is not a pod address of \(podNetwork) (.1 is the node's bridge)")
+                    }
+                }
+                node.pods.append(spec)
+                pods.append((spec.name, pod))
+            }
+        }
+        return (node, fields, pods)
     }
 
     private func unknownNetwork(_ value: LocatedNode, _ name: String, names: TopologyNames) -> ScenarioError {

@@ -109,7 +109,7 @@ extension ScenarioReader {
         let kind = try keyword(required(fields, "kind"), "a workload kind", allowed: Self.workloadKinds)
         try check(fields, allowed: Self.workloadKeys(kind), context: "kind \(kind)")
         let name = try self.name(required(fields, "name"))
-        let node = try reference(required(fields, "node"), to: [.node], in: names)
+        let node = try reference(required(fields, "node"), to: [.node, .pod], in: names)
         let spec: WorkloadSpec.Kind
         switch kind {
         case "http-server":

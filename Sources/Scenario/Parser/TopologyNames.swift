@@ -1,6 +1,8 @@
 /// What a name in the topology stands for.
 enum TopologyNameKind: String {
     case network, router, node
+    /// A pod on a node's pod network (a host of its own that runs workloads, never an agent).
+    case pod
 }
 
 /// The topology's names by kind, for checking references from workloads and faults.

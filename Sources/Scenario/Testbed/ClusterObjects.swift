@@ -8,20 +8,36 @@ public final class ClusterObjects {
     /// The objects as they stand now.
     public private(set) var manifests: [KubernetesManifest]
     public let apiServer: KubernetesTestAPIServer?
+    /// The nodes running an agent, for the Node objects the kubelet would register.
+    private let agentNodes: [AgentNode]
+
+    /// What a node's Node object says of it: its address and its pod network.
+    public struct AgentNode: Sendable {
+        public var name: String
+        public var address: IPv4Address
+        public var podNetwork: IPv4Prefix?
+
+        public init(name: String, address: IPv4Address, podNetwork: IPv4Prefix? = nil) {
+            self.name = name
+            self.address = address
+            self.podNetwork = podNetwork
+        }
+    }
 
     /// Registers every object with `apiServer`, when there is one, and a Node object for each
     /// agent node that has none (as the kubelet does; the agents publish their keys on it).
     /// Throws `TopologyError` for an object the server cannot serve, or a change that applies one.
     public init(
-        manifests: [KubernetesManifest], changes: [ObjectChangeSpec], agentNodes: [(name: String, address: IPv4Address)],
+        manifests: [KubernetesManifest], changes: [ObjectChangeSpec], agentNodes: [AgentNode],
         apiServer: KubernetesTestAPIServer?
     ) throws {
         self.manifests = manifests
         self.apiServer = apiServer
+        self.agentNodes = agentNodes
         guard let apiServer else { return }
         for manifest in manifests { try Self.write(manifest, to: apiServer) }
         for node in agentNodes where !manifests.contains(where: { $0.kind == "Node" && $0.name == node.name }) {
-            try Self.write(Self.nodeManifest(node.name, address: node.address, key: nil), to: apiServer)
+            try Self.write(Self.nodeManifest(node, key: nil), to: apiServer)
         }
         for change in changes {
             if case .apply(let manifest) = change.action { _ = try Self.resource(for: manifest.kind) }
@@ -50,24 +66,27 @@ public final class ClusterObjects {
 
     /// Writes a node's tunnel key into its Node object, as the agent would publish it through
     /// an API server: for agents that read manifests, which have nothing to patch.
-    public func publishKey(of node: String, address: IPv4Address, key: String) {
-        // The YAML is built here from a node name, an address and base64: it always converts.
-        try! apply(.apply(Self.nodeManifest(node, address: address, key: key)))
+    public func publishKey(of node: String, key: String) {
+        guard let agentNode = agentNodes.first(where: { $0.name == node }) else { return }
+        // The YAML is built here from a node name, addresses and base64: it always converts.
+        try! apply(.apply(Self.nodeManifest(agentNode, key: key)))
     }
 
-    /// The node's Node object with its address (peers dial it) and, when given, its tunnel key
+    /// The node's Node object with its address (peers dial it), its pod network when it has one
+    /// (`spec.podCIDR`, as the controller manager allocates it) and, when given, its tunnel key
     /// (peers accept its handshakes by it).
-    static func nodeManifest(_ node: String, address: IPv4Address, key: String?) -> KubernetesManifest {
+    static func nodeManifest(_ node: AgentNode, key: String?) -> KubernetesManifest {
         let annotations = key.map { "\n  annotations: {\(tunnelPublicKeyAnnotation): \"\($0)\"}" } ?? ""
+        let spec = node.podNetwork.map { "\nspec: {podCIDR: \($0)}" } ?? ""
         let yaml = """
             apiVersion: v1
             kind: Node
             metadata:
-              name: \(node)\(annotations)
+              name: \(node.name)\(annotations)\(spec)
             status:
-              addresses: [{type: InternalIP, address: \(address)}]
+              addresses: [{type: InternalIP, address: \(node.address)}]
             """
-        return KubernetesManifest(apiVersion: "v1", kind: "Node", name: node, namespace: nil, yaml: yaml)
+        return KubernetesManifest(apiVersion: "v1", kind: "Node", name: node.name, namespace: nil, yaml: yaml)
     }
 
     private static func sameObject(_ manifest: KubernetesManifest, kind: String, namespace: String?, name: String) -> Bool {

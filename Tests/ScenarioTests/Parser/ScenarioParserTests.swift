@@ -438,6 +438,18 @@ import Testing
 
     static let invalidCases: [InvalidCase] = [
         .init(
+            label: "pods without a pod network", replace: "address: 192.168.1.10}",
+            with: "address: 192.168.1.10, pods: [{name: web-0}]}", lineOf: "pods:",
+            message: #"network.nodes[0].pods: pods need the node's podCIDR: the network they are on"#),
+        .init(
+            label: "pod outside its pod network", replace: "address: 192.168.1.10}",
+            with: "address: 192.168.1.10, podCIDR: 10.244.1.0/24, pods: [{name: web-0, address: 10.244.2.5}]}", lineOf: "pods:",
+            message: #"network.nodes[0].pods[0].address: 10.244.2.5 is not a pod address of 10.244.1.0/24 (.1 is the node's bridge)"#),
+        .init(
+            label: "pod named as a node", replace: "address: 192.168.1.10}",
+            with: "address: 192.168.1.10, podCIDR: 10.244.1.0/24, pods: [{name: cloud-1}]}", lineOf: "pods:",
+            message: #"network.nodes[0].pods[0].name: name "cloud-1" is already used by network.nodes[2] (networks, routers, nodes and pods need distinct names)"#),
+        .init(
             label: "secondary address outside the network", replace: "address: 192.168.1.10}",
             with: "address: 192.168.1.10, addresses: [{interface: eth1, address: 192.168.9.20}]}", lineOf: "addresses:",
             message: #"network.nodes[0].addresses: 192.168.9.20 is outside network "lan-a" (192.168.1.0/24)"#),
@@ -450,7 +462,7 @@ import Testing
             lineOf: "status: 700", message: #"workloads[0].status: 700 is not an HTTP status (200 to 599)"#),
         .init(
             label: "unknown key", replace: "address: 192.168.1.10", with: "adress: 192.168.1.10", lineOf: "adress",
-            message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter, addresses)"#),
+            message: #"network.nodes[0].adress: unknown key "adress" (allowed: name, network, address, link, hostJitter, addresses, podCIDR, pods)"#),
         .init(
             label: "unknown top-level key", replace: "faults:", with: "fault:", lineOf: "fault:",
             message: #"fault: unknown key "fault" (allowed: name, duration, network, description, seed, kubernetes, manifests, mesh, changes, workloads, faults, expect, matrix, lab, chaos, judgeFrom)"#),
@@ -467,7 +479,7 @@ import Testing
         .init(
             label: "duplicate name", replace: "{name: cloud-1, network: cloud}", with: "{name: nat-b, network: cloud}",
             lineOf: "{name: nat-b, network: cloud}",
-            message: #"network.nodes[2].name: name "nat-b" is already used by network.routers[2] (networks, routers and nodes need distinct names)"#),
+            message: #"network.nodes[2].name: name "nat-b" is already used by network.routers[2] (networks, routers, nodes and pods need distinct names)"#),
         .init(
             label: "address outside subnet", replace: "address: 192.168.1.10", with: "address: 192.168.2.10",
             lineOf: "192.168.2.10",
@@ -526,7 +538,7 @@ import Testing
         .init(
             label: "workload on a router", replace: "{name: web, node: edge-1", with: "{name: web, node: nat-a",
             lineOf: "{name: web,",
-            message: #"workloads[0].node: "nat-a" is a router, not a node (known: cloud-1, edge-1, edge-2)"#),
+            message: #"workloads[0].node: "nat-a" is a router, not a node or pod (known: cloud-1, edge-1, edge-2)"#),
         .init(
             label: "peer is not a punch peer", replace: "peer: peer-b", with: "peer: web", lineOf: "peer: web",
             message: #"workloads[2].peer: "web" is not a punch-peer (its kind is http-server); peer names another punch-peer workload (known: peer-b)"#),
