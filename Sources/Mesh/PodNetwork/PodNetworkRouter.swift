@@ -45,6 +45,19 @@ public final class PodNetworkRouter: @unchecked Sendable {
     /// The prefixes routed into the device now.
     public var routes: [IPv4Prefix] { interface?.routes ?? [] }
 
+    /// What `edgemesh status` says of the data path: the device, its routes, what became of
+    /// the packets, and why routes are missing if they are.
+    public var statusLines: [String] {
+        let device = interface.map { "device \($0.options.name) (MTU \($0.options.mtu))" } ?? "device closed"
+        let routed = routes.isEmpty ? "no routes yet" : "routes \(routes.map(\.description).joined(separator: ", "))"
+        var lines = ["edge CNI: \(device), \(routed)"]
+        lines.append(
+            "pod packets: \(counters.sent) sent to peers, \(counters.delivered) delivered from peers, \(counters.refused) refused "
+                + "(source or destination not the peer's or ours), \(counters.unroutable) to no known pod network, \(counters.malformed) malformed")
+        if let routeProblem { lines.append("edge CNI routes not installed: \(routeProblem)") }
+        return lines
+    }
+
     /// Opens the packet interface and takes packets from peers.
     public func start() -> EventLoopFuture<Void> {
         tunnel.receivePackets { [weak self] node, packet in self?.receive(packet, from: node) }

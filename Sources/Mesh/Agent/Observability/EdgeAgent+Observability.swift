@@ -28,7 +28,9 @@ extension EdgeAgent {
             relays: holePunching.map { $0.status.description.split(separator: "\n").map(String.init) },
             gateway: gateway?.statusLines,
             socks5: socks5Proxy?.statusLines,
-            podNetworks: configuration.edgeCNI.map { _ in podNetworks.statusLines },
+            podNetworks: configuration.edgeCNI.map { _ in
+                podNetworks.statusLines + (podNetworkRouter?.statusLines ?? podNetworkRouterProblem.map { ["edge CNI: \($0)"] } ?? [])
+            },
             limitsReached: limitCounters.filter { $0.value > 0 }.map { "\($0.value) \($0.words)" })
     }
 

@@ -14,6 +14,11 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         /// Absent in reports of agents from before the per-peer limit.
         public var openConnections: Int?
         public var lastFailure: String?
+        /// Pod-network packets (the edge CNI) to and from the peer, and those dropped on the way
+        /// out; absent while none were carried, and in reports of agents before the edge CNI.
+        public var packetsSent: UInt64?
+        public var packetsReceived: UInt64?
+        public var packetsDropped: UInt64?
 
         public init(_ status: TunnelPeerStatus) {
             node = status.node
@@ -24,6 +29,11 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
             openStreams = status.openStreams
             openConnections = status.openConnections
             lastFailure = status.lastFailure
+            if status.packets != TunnelPeerStatus.PacketCounters() {
+                packetsSent = status.packets.sent
+                packetsReceived = status.packets.received
+                packetsDropped = status.packets.dropped
+            }
         }
     }
 
@@ -81,13 +91,16 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         if let listening { lines.append("listening on \(listening.isEmpty ? "nothing" : listening.joined(separator: ", "))") }
         lines += notListening ?? []
         if peers.isEmpty { lines.append("no peers yet") }
-        let header = ["PEER", "PATH", "RTT", "SENT", "RECEIVED", "STREAMS"]
+        // Pod packets get a column only where the edge CNI carried some.
+        let showsPackets = peers.contains { $0.packetsSent != nil }
+        let header = ["PEER", "PATH", "RTT", "SENT", "RECEIVED", "STREAMS"] + (showsPackets ? ["POD PACKETS OUT/IN/DROPPED"] : [])
         var rows = [header]
         for peer in peers {
+            let packets = "\(peer.packetsSent ?? 0)/\(peer.packetsReceived ?? 0)/\(peer.packetsDropped ?? 0)"
             rows.append([
                 peer.node, peer.path ?? "down", peer.rttMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-",
                 Self.bytes(peer.bytesSent), Self.bytes(peer.bytesReceived), "\(peer.openStreams)",
-            ])
+            ] + (showsPackets ? [packets] : []))
         }
         if !peers.isEmpty {
             let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
