@@ -129,6 +129,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "The prefix length of the block each node gets from the pools (as kube-controller-manager's --node-cidr-mask-size; default 24).")
     var nodeCidrMaskSize: Int?
 
+    @Option(help: "With the edge CNI, where the agent writes the node's CNI network configuration (\(CNINetworkConfiguration.fileName): the bridge and host-local plugins over its pod network) for the container runtime; empty for nowhere.")
+    var cniConfDir: String = "/etc/cni/net.d"
+
     @Option(help: "The resolver file upstreams are taken from when none are configured.")
     var resolvConf: String = ResolvConf.defaultPath
 

@@ -62,6 +62,10 @@ final class AgentRunner: @unchecked Sendable {
             try loop.submit { agent.follow(access.makeClient(host: host)) }.wait()
             printError("edgemesh agent \(name): following the Kubernetes API through \(access.origin)")
         }
+        if let directory = settings.cniConfigurationDirectory {
+            let store = DirectoryStore(directory: directory, eventLoop: loop)
+            try loop.submit { agent.writeCNIConfiguration(to: store) }.wait()
+        }
         let addresses = try loop.submit { agent.dnsServer.localAddresses }.wait()
         printError("edgemesh agent \(name): DNS on " + addresses.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }.joined(separator: ", "))
     }

@@ -39,6 +39,8 @@ struct AgentSettings: Sendable, CustomStringConvertible {
     var socks5: Socks5Configuration?
     /// The edge CNI's pools, with --edge-cni or `edgeCNI.enable`; nil when off.
     var edgeCNI: MeshCIDRConfiguration?
+    /// With the edge CNI, the container runtime's CNI configuration directory; nil for none.
+    var cniConfigurationDirectory: String?
 
     init(_ command: AgentCommand, environment: [String: String]) throws {
         var file: AgentConfigFile?
@@ -105,6 +107,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         socks5 = try Self.socks5(command, file: file, listenAddress: listenAddress)
         if socks5 != nil && tunnel == nil { throw AgentSettingsError("--socks5 needs --psk-file: the node proxy reaches other nodes through the tunnel") }
         edgeCNI = try Self.edgeCNI(command, file: file)
+        cniConfigurationDirectory = edgeCNI == nil || command.cniConfDir.isEmpty ? nil : command.cniConfDir
 
         if !command.upstreamDNS.isEmpty {
             upstreams = try command.upstreamDNS.map { text in
@@ -265,7 +268,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         status: \(statusAddress.map { "\($0)" } ?? "off")
         tunnel: \(tunnel.map { "port \($0.port) on \($0.listenOn.summary)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
         gateway: \(gateway.map { "on \($0.listenOn.summary), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
-        edge CNI: \(edgeCNI.map { "on; \($0)" } ?? "off")
+        edge CNI: \(edgeCNI.map { "on; \($0)" } ?? "off")\(cniConfigurationDirectory.map { "; CNI configuration in \($0)" } ?? "")
         """
     }
 }

@@ -496,7 +496,7 @@ final class OutcomeBox<T: Sendable>: Sendable {
 /// cannot block on a full pipe while we wait.
 enum Command {
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], timeout: TimeInterval = 30) throws -> String {
+    static func run(_ program: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 30) throws -> String {
         let directory = FileManager.default.temporaryDirectory
         let outputURL = directory.appendingPathComponent("em-nft-out-\(UUID().uuidString)")
         let errorURL = directory.appendingPathComponent("em-nft-err-\(UUID().uuidString)")
@@ -512,6 +512,12 @@ enum Command {
         process.arguments = arguments
         process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorURL)
+        let inputURL = directory.appendingPathComponent("em-nft-in-\(UUID().uuidString)")
+        if let input {
+            try Data(input.utf8).write(to: inputURL)
+            process.standardInput = try FileHandle(forReadingFrom: inputURL)
+        }
+        defer { try? FileManager.default.removeItem(at: inputURL) }
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline {

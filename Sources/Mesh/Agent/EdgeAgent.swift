@@ -110,6 +110,22 @@ public final class EdgeAgent: @unchecked Sendable {
     /// With the edge CNI and the tunnel, carries pod-network packets between this node's packet
     /// interface and the peers; nil while the interface is not open.
     public private(set) var podNetworkRouter: PodNetworkRouter?
+    /// The CNI network configuration for this node's container runtime, once its pod network is
+    /// known; nil while the edge CNI is off or the node has none. Call on the host's event loop.
+    public var cniConfiguration: CNINetworkConfiguration? {
+        guard configuration.edgeCNI != nil else { return nil }
+        let own = podNetworks.networks(of: configuration.nodeName)
+        guard !own.isEmpty else { return nil }
+        return CNINetworkConfiguration(podNetworks: own, mtu: PacketInterfaceOptions().mtu)
+    }
+    /// Writes `cniConfiguration` into `directory` whenever it changes, from now until `stop`.
+    public func writeCNIConfiguration(to directory: DurableStore) {
+        let writer = CNIConfigurationWriter(directory: directory, logger: host.logger)
+        cniConfigurationWatch?.cancel()
+        cniConfigurationWatch = table.subscribe { [weak self] _ in writer.update(self?.cniConfiguration) }
+        writer.update(cniConfiguration)
+    }
+    private var cniConfigurationWatch: ServiceTable.Subscription?
     /// Why the edge CNI's packet interface could not be opened, for the status.
     public private(set) var podNetworkRouterProblem: String?
     private var podNetworkRouterWatch: ServiceTable.Subscription?
@@ -321,6 +337,8 @@ public final class EdgeAgent: @unchecked Sendable {
         let socks5Stopped = socks5Proxy?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         podNetworkRouterWatch?.cancel()
         podNetworkRouterWatch = nil
+        cniConfigurationWatch?.cancel()
+        cniConfigurationWatch = nil
         let podNetworkStopped = podNetworkRouter?.stop() ?? host.eventLoop.makeSucceededVoidFuture()
         podNetworkRouter = nil
         return snapshotter.flush().flatMap {

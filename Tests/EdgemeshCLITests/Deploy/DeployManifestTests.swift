@@ -60,6 +60,7 @@ import Yams
             "node: edge-7", "source: metaServer http://127.0.0.1:10550", "listen: 169.254.96.16:53",
             "state directory: \(try #require(mounts["/var/lib/edgemesh"]).path)",
             "tunnel: port 20006 on every interface but docker*,edgemesh*,tunl*,flannel*,cni*,br*,kube-ipvs*, relays [IPv4]203.0.113.5:20008",
+            "edge CNI: off",
         ] {
             #expect(result.output.contains(line), "missing \"\(line)\" in:\n\(result.output)")
         }
@@ -137,6 +138,7 @@ import Yams
         let variables = try #require(spec["variables"]?.sequence).compactMap { $0["expression"]?.string }.joined(separator: "\n")
         #expect(variables.contains("request.userInfo.extra['authentication.kubernetes.io/node-name'][0]"))
         #expect(variables.contains("'\(tunnelPublicKeyAnnotation)'"), "the annotation the agent publishes")
+        #expect(variables.contains("'\(PodNetworkMap.annotation)'"), "the pod network the agent pins with the edge CNI")
         let validations = try #require(spec["validations"]?.sequence).compactMap { $0["expression"]?.string }
         #expect(validations.contains("variables.podNode == object.metadata.name"))
         #expect(validations.contains { $0.contains("object.spec == oldObject.spec") })
