@@ -213,7 +213,7 @@ public final class EdgeAgent: @unchecked Sendable {
     private func startPodNetworkRouter() -> EventLoopFuture<Void> {
         guard configuration.edgeCNI != nil else { return host.eventLoop.makeSucceededVoidFuture() }
         guard let tunnel else {
-            podNetworkRouterProblem = "the edge CNI needs the tunnel (modules.edgeTunnel), which is off"
+            podNetworkRouterProblem = "the edge CNI needs the tunnel (--psk-file), which is off: pod packets go nowhere"
             host.logger.error("edge CNI: \(podNetworkRouterProblem!)")
             return host.eventLoop.makeSucceededVoidFuture()
         }

@@ -31,6 +31,7 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     private var maintenance: RepeatedTask?
     private var beacon: LANBeacon?
     private var peers: [String: TunnelPeer] = [:]
+    private var datagramSocket: TunnelDatagramSocket?
     private var packetReceiver: ((String, ByteBuffer) -> Void)?
     /// Handshakes under way on accepted connections, in all and by direct source address.
     public private(set) var pendingHandshakes = 0
@@ -86,12 +87,40 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
                     "port": "\(self.configuration.port)", "publicKey": "\(identity.publicKeyText)",
                     "addresses": "\(self.listeners.sockets.map { "\($0.address)" }.joined(separator: ","))"])
             }.flatMap {
+                self.startDatagrams(endpoint: endpoint)
+            }.flatMap { socket in
                 guard self.configuration.lanDiscovery else { return self.host.eventLoop.makeSucceededVoidFuture() }
                 let beacon = LANBeacon(host: self.host, port: self.configuration.port, presharedKey: self.configuration.presharedKey,
                                        interfaces: self.configuration.listenOn, clockWindow: self.configuration.handshakeClockWindow)
                 self.beacon = beacon
-                return beacon.start(identity: identity)
+                guard let socket else { return beacon.start(identity: identity) }
+                // One UDP port: the datagram socket hands the beacon its announcements.
+                self.datagramSocket?.beaconReceiver = { [weak beacon] bytes, source in
+                    guard bytes.readableBytes <= LANBeacon.maximumLength else { return }
+                    beacon?.receive(Array(bytes.readableBytesView), from: source)
+                }
+                return beacon.start(identity: identity, on: socket)
             }
+        }
+    }
+
+    /// The UDP socket for pod packets' datagram path, when `configuration.datagrams`; nil (and
+    /// datagrams off) when the port cannot be bound, which the log says.
+    private func startDatagrams(endpoint: TunnelEndpoint) -> EventLoopFuture<Channel?> {
+        guard configuration.datagrams else { return host.eventLoop.makeSucceededFuture(nil) }
+        let socket = TunnelDatagramSocket(host: host, port: configuration.port)
+        return socket.start().map { channel -> Channel? in
+            self.datagramSocket = socket
+            endpoint.datagramSocket = socket
+            endpoint.datagramCandidates = { [weak self] in
+                guard let self else { return [] }
+                return self.configuration.listenOn.addresses(from: self.host.interfaces).prefix(TunnelFrame.maximumCandidates)
+                    .map { TunnelEndpointAddress($0, self.configuration.port) }
+            }
+            return channel
+        }.recover { error in
+            self.host.logger.warning("tunnel: no datagram path for pod packets (UDP port \(self.configuration.port): \(error))")
+            return nil
         }
     }
 
@@ -106,6 +135,8 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         maintenance = nil
         beacon?.stop()
         beacon = nil
+        datagramSocket?.stop()
+        datagramSocket = nil
         let closing = peers.keys.sorted().flatMap { peers[$0]!.connections }
         for connection in closing { connection.fail("the tunnel was stopped on node \(host.name)") }
         peers = [:]

@@ -55,6 +55,9 @@ public struct TunnelConfiguration: Sendable {
     /// Pod-network packets kept per peer while its first connection comes up (WireGuard
     /// stages packets during its handshake the same way); later ones are dropped.
     public var maximumStagedPackets: Int = 64
+    /// Whether pod packets may take a UDP path between the two nodes (`TunnelDatagramSession`,
+    /// on the tunnel's port number over UDP) when one works, instead of the connection's stream.
+    public var datagrams = true
     /// The addresses the tunnel listens on and announces on the LAN (EdgeMesh's
     /// `listenInterfaces` and `extraFilteredInterfaces`): every interface but container, bridge
     /// and CNI ones by default, followed as addresses come and go.

@@ -19,11 +19,17 @@ public struct TunnelPeerStatus: Equatable, Sendable {
     /// Pod-network packets (the edge CNI) carried to and from the peer, and those dropped on
     /// the way out (no path came up, or too many waited for one).
     public var packets = PacketCounters()
+    /// Where pod packets go as UDP datagrams (the peer's endpoint), when that path is up; nil
+    /// while they ride the connection's stream.
+    public var datagramEndpoint: String?
+    public var datagramRoundTripTime: TimeAmount?
 
     public struct PacketCounters: Equatable, Sendable {
         public var sent: UInt64 = 0
         public var received: UInt64 = 0
         public var dropped: UInt64 = 0
+        /// Of `sent`, those that went as UDP datagrams rather than on the connection's stream.
+        public var sentAsDatagrams: UInt64 = 0
         public init() {}
     }
 

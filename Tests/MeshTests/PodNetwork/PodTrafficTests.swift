@@ -90,6 +90,9 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
 
         let peer = try #require(cluster.agents["edge-1"]?.tunnel?.peerStatuses().first)
         #expect(peer.node == "edge-2" && peer.path == .direct)
+        // Neighbours on a LAN: the pod packets go as UDP datagrams to edge-2's tunnel port.
+        #expect(peer.datagramEndpoint == "192.168.1.3:20006")
+        #expect(peer.packets.sentAsDatagrams * 10 >= peer.packets.sent * 9, "\(peer.packets)")
         #expect(peer.packets.sent > 30 && peer.packets.received > 30 && peer.packets.dropped == 0)
         #expect(cluster.agents["edge-2"]?.podNetworkRouter?.counters.refused == 0)
         // What `edgemesh status` shows of it.
@@ -99,6 +102,8 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
         let tunnelText = cluster.agents["edge-1"]?.tunnel?.statusReport.text ?? ""
         #expect(tunnelText.contains("POD PACKETS OUT/IN/DROPPED"), "\(tunnelText)")
         #expect(tunnelText.contains("\(peer.packets.sent)/\(peer.packets.received)/0"), "\(tunnelText)")
+        #expect(tunnelText.contains("udp 192.168.1.3:20006"), "\(tunnelText)")
+        #expect(peer.bytesSent > 50_000 && peer.bytesReceived > 50_000, "the datagrams' bytes count too")
         cluster.stop()
     }
 

@@ -46,9 +46,15 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
     private(set) var closeReason: String?
 
     private(set) var roundTripTime: TimeAmount?
-    private(set) var bytesSent: UInt64 = 0
-    private(set) var bytesReceived: UInt64 = 0
+    private(set) var streamBytesSent: UInt64 = 0
+    private(set) var streamBytesReceived: UInt64 = 0
+    /// Bytes on the wire to and from the peer on this connection: its stream's records and its
+    /// datagram session's datagrams.
+    var bytesSent: UInt64 { streamBytesSent + (datagramSession?.bytesSent ?? 0) }
+    var bytesReceived: UInt64 { streamBytesReceived + (datagramSession?.bytesReceived ?? 0) }
     private(set) var packetsReceived: UInt64 = 0
+    /// Pod packets as UDP datagrams on this connection's keys, when datagrams are on.
+    private(set) var datagramSession: TunnelDatagramSession?
 
     /// Succeeds when the handshake completed; fails with `TunnelError` when it did not.
     var established: EventLoopFuture<TunnelConnection> { establishedPromise.futureResult }
@@ -112,7 +118,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let record = unwrapInboundIn(data)
-        bytesReceived += UInt64(record.body.readableBytes + 3)
+        streamBytesReceived += UInt64(record.body.readableBytes + 3)
         lastReceived = context.eventLoop.now
         do {
             try receive(record)
@@ -171,7 +177,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
             let message3 = try handshake.writeMessage(payload: Array(endpoint.nodeName.utf8))
             write(.confirmation, message3)
             channel.flush()
-            try establish(try handshake.split())
+            try establish(handshake)
         case (.awaitingConfirmation(var handshake), .confirmation):
             let payload = try handshake.readMessage(body)
             let claimed = String(decoding: payload, as: UTF8.self)
@@ -181,7 +187,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
                 throw TunnelHandshakeRejection.keyNotBound(node: claimed, presented: presented)
             }
             peerNode = claimed
-            try establish(try handshake.split())
+            try establish(handshake)
         case (.silenced, _):
             break
         default:
@@ -218,8 +224,14 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
         channel.flush()
     }
 
-    private func establish(_ transport: NoiseTransport) throws {
-        state = .established(transport)
+    private func establish(_ handshake: NoiseHandshake) throws {
+        state = .established(try handshake.split())
+        if let socket = endpoint.datagramSocket {
+            datagramSession = socket.makeSession(
+                transport: try handshake.split(label: Self.datagramKeyLabel),
+                keepaliveInterval: endpoint.configuration.keepaliveInterval, deadAfter: endpoint.configuration.deadAfter
+            ) { [weak self] packet in self?.receivePacket(packet) }
+        }
         handshakeTimer?.cancel()
         handshakeTimer = nil
         multiplexer = TunnelStreamMultiplexer(connection: self, opensOddStreams: !isResponder)
@@ -227,7 +239,26 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
             initialDelay: endpoint.configuration.keepaliveInterval, delay: endpoint.configuration.keepaliveInterval
         ) { [weak self] _ in self?.keepalive() }
         logger.debug("tunnel: connection established", metadata: ["peer": "\(peerNode ?? "?")", "path": "\(pathKind)"])
+        if let datagramSession {
+            send(.datagramOffer(index: datagramSession.localIndex, candidates: endpoint.datagramCandidates()))
+            channel.flush()
+        }
         establishedPromise.succeed(self)
+    }
+
+    /// The label the datagram session's keys are split from the handshake under.
+    static let datagramKeyLabel = Array("edgemesh datagrams v1".utf8)
+
+    /// The peer's datagram offer: its session index and endpoints, plus where this connection's
+    /// bytes come from (a direct or punched connection's source is the peer's NAT mapping,
+    /// which a NAT that preserves ports gives its UDP too).
+    func receiveDatagramOffer(index: UInt32, candidates: [TunnelEndpointAddress]) {
+        guard let datagramSession else { return }
+        var observed: [TunnelEndpointAddress] = []
+        if pathKind != .relayed, let remote = channel.remoteAddress.flatMap(TunnelEndpointAddress.init) {
+            observed = [remote, TunnelEndpointAddress(remote.address, endpoint.configuration.port)]
+        }
+        datagramSession.receiveOffer(index: index, candidates: candidates, observed: observed)
     }
 
     private var isResponder: Bool { !isInitiator }
@@ -315,7 +346,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func write(_ type: TunnelRecord.RecordType, _ body: [UInt8]) {
         let record = TunnelRecord(type: type, body: ByteBuffer(bytes: body)).encode(allocator: channel.allocator)
-        bytesSent += UInt64(record.readableBytes)
+        streamBytesSent += UInt64(record.readableBytes)
         channel.write(record, promise: nil)
     }
 
@@ -332,6 +363,7 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
         closeReason = reason
         handshakeTimer?.cancel()
         keepaliveTimer?.cancel()
+        datagramSession?.close()
         let node = peerNode ?? "(unknown)"
         if wasEstablished {
             logger.info("tunnel: connection closed", metadata: ["peer": "\(node)", "path": "\(pathKind)", "reason": "\(reason)"])

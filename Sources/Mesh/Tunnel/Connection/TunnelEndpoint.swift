@@ -19,6 +19,10 @@ final class TunnelEndpoint: @unchecked Sendable {
     /// Takes each pod-network packet a peer sends, with the peer's node name; packets are
     /// dropped while nobody takes them.
     var packetReceiver: ((String, ByteBuffer) -> Void)?
+    /// The UDP socket datagram sessions use; nil when datagrams are off.
+    var datagramSocket: TunnelDatagramSocket?
+    /// The UDP endpoints this node offers peers for datagrams.
+    var datagramCandidates: () -> [TunnelEndpointAddress] = { [] }
 
     /// Mixed into every handshake, so a different protocol's Noise handshake cannot be mistaken
     /// for ours.

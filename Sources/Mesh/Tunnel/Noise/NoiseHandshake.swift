@@ -169,12 +169,13 @@ public struct NoiseHandshake: Sendable {
     }
 
     /// Split() (§5.3) into the transport: the initiator sends with the first cipher state, the
-    /// responder with the second.
-    public func split(options: NoiseTransport.Options = .init()) throws -> NoiseTransport {
+    /// responder with the second. A non-empty `label` derives a second transport whose keys are
+    /// independent of the unlabelled one's (see `NoiseSymmetricState.split(label:)`).
+    public func split(label: [UInt8] = [], options: NoiseTransport.Options = .init()) throws -> NoiseTransport {
         guard isComplete, let remoteStaticKey else {
             throw NoiseError.wrongState("split() needs all \(Self.messageCount) handshake messages; \(messagesProcessed) done")
         }
-        let (initiatorToResponder, responderToInitiator) = symmetric.split()
+        let (initiatorToResponder, responderToInitiator) = symmetric.split(label: label)
         let (sending, receiving) = role == .initiator
             ? (initiatorToResponder, responderToInitiator)
             : (responderToInitiator, initiatorToResponder)

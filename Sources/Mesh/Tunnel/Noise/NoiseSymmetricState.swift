@@ -64,8 +64,11 @@ public struct NoiseSymmetricState: Sendable {
     }
 
     /// Split() (§5.2): the two transport cipher states, initiator-to-responder first.
-    public func split() -> (NoiseCipherState, NoiseCipherState) {
-        let (first, second, _) = Self.hkdf(chainingKey: chainingKey, inputKeyMaterial: [])
+    /// With a `label`, a second pair of keys independent of the first (HKDF of the chaining key
+    /// with the label as input key material), for a second transport of the same session that
+    /// must never share a key, and so a nonce, with the first.
+    public func split(label: [UInt8] = []) -> (NoiseCipherState, NoiseCipherState) {
+        let (first, second, _) = Self.hkdf(chainingKey: chainingKey, inputKeyMaterial: label)
         return (NoiseCipherState(key: first), NoiseCipherState(key: second))
     }
 

@@ -12,6 +12,8 @@ import NIOCore
 /// Confined to the host's event loop.
 public final class LANBeacon: @unchecked Sendable {
     public static let magic: [UInt8] = Array("EMB1".utf8)
+    /// The longest datagram read as an announcement (a node name is at most 255 bytes).
+    static let maximumLength = 512
 
     private let host: any Host
     private let port: UInt16
@@ -21,6 +23,8 @@ public final class LANBeacon: @unchecked Sendable {
     /// The interfaces announced on.
     private let interfaces: InterfaceAddressFilter
     private var socket: Channel?
+    /// Whether `socket` is the beacon's own (it closes it when it stops).
+    private var ownsSocket = false
     private var timer: RepeatedTask?
     private var announcement: [UInt8] = []
     /// Node name → where and when it was last heard.
@@ -62,15 +66,22 @@ public final class LANBeacon: @unchecked Sendable {
     }
 
     public func start(identity: TunnelIdentity) -> EventLoopFuture<Void> {
-        announcement = Array(host.name.utf8.prefix(255))
         let options = DatagramBindOptions(address: IPv4Address.any.socketAddress(port: port), reuseAddress: true)
         return host.bindDatagram(options) { channel in
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Receiver(beacon: self)) }
         }.flatMap { socket in
-            self.socket = socket
-            // Sending to a broadcast address needs SO_BROADCAST on Linux; the simulator ignores it.
-            return socket.setOption(ChannelOptions.socketOption(.so_broadcast), value: 1)
-        }.map {
+            self.ownsSocket = true
+            return self.start(identity: identity, on: socket)
+        }
+    }
+
+    /// Announces on a socket another part of the tunnel bound (the datagram path's, which hands
+    /// announcements to `receive`); the socket stays open when the beacon stops.
+    func start(identity: TunnelIdentity, on socket: Channel) -> EventLoopFuture<Void> {
+        announcement = Array(host.name.utf8.prefix(255))
+        self.socket = socket
+        // Sending to a broadcast address needs SO_BROADCAST on Linux; the simulator ignores it.
+        return socket.setOption(ChannelOptions.socketOption(.so_broadcast), value: 1).map {
             self.timer = self.host.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: self.interval) { _ in
                 self.announce(key: identity.keyPair.publicKey)
             }
@@ -80,7 +91,7 @@ public final class LANBeacon: @unchecked Sendable {
     public func stop() {
         timer?.cancel()
         timer = nil
-        socket?.close(promise: nil)
+        if ownsSocket { socket?.close(promise: nil) }
         socket = nil
     }
 
@@ -122,7 +133,7 @@ public final class LANBeacon: @unchecked Sendable {
     }
 
     /// Records a genuine announcement from a neighbour; anything else is ignored.
-    fileprivate func receive(_ bytes: [UInt8], from source: SocketAddress) {
+    func receive(_ bytes: [UInt8], from source: SocketAddress) {
         guard let (name, time) = Self.verify(bytes, macKey: macKey), name != host.name,
             ClockSkew.isWithin(clockWindow, of: host.wallClock.nanosecondsSinceEpoch, time),
             let text = source.ipAddress, let address = IPv4Address(text)
@@ -140,7 +151,7 @@ public final class LANBeacon: @unchecked Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
-            guard envelope.data.readableBytes <= 512 else { return }
+            guard envelope.data.readableBytes <= LANBeacon.maximumLength else { return }
             beacon.receive(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
         }
     }

@@ -52,8 +52,12 @@ final class TunnelPeer: @unchecked Sendable {
     /// dropping later ones and, if no path comes up, the staged ones too.
     func sendPacket(_ packet: ByteBuffer, endpoint: TunnelEndpoint) {
         if let current, current.isEstablished {
-            current.send(.packet(packet))
-            current.flush()
+            if current.datagramSession?.sendPacket(packet) == true {
+                packetCounters.sentAsDatagrams += 1
+            } else {
+                current.send(.packet(packet))
+                current.flush()
+            }
             packetCounters.sent += 1
             return
         }
@@ -184,6 +188,10 @@ final class TunnelPeer: @unchecked Sendable {
             lastFailure: lastFailure)
         status.packets = packetCounters
         status.packets.received = closedPacketsReceived + connections.reduce(0) { $0 + $1.packetsReceived }
+        if let session = current?.datagramSession, let endpoint = session.endpoint {
+            status.datagramEndpoint = "\(endpoint)"
+            status.datagramRoundTripTime = session.roundTripTime
+        }
         return status
     }
 

@@ -19,6 +19,9 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         public var packetsSent: UInt64?
         public var packetsReceived: UInt64?
         public var packetsDropped: UInt64?
+        /// Where pod packets go as UDP datagrams, while that path is up, and its round trip.
+        public var datagramEndpoint: String?
+        public var datagramRttMilliseconds: Double?
 
         public init(_ status: TunnelPeerStatus) {
             node = status.node
@@ -34,6 +37,8 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
                 packetsReceived = status.packets.received
                 packetsDropped = status.packets.dropped
             }
+            datagramEndpoint = status.datagramEndpoint
+            datagramRttMilliseconds = status.datagramRoundTripTime.map { Double($0.nanoseconds) / 1_000_000 }
         }
     }
 
@@ -93,14 +98,14 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         if peers.isEmpty { lines.append("no peers yet") }
         // Pod packets get a column only where the edge CNI carried some.
         let showsPackets = peers.contains { $0.packetsSent != nil }
-        let header = ["PEER", "PATH", "RTT", "SENT", "RECEIVED", "STREAMS"] + (showsPackets ? ["POD PACKETS OUT/IN/DROPPED"] : [])
+        let header = ["PEER", "PATH", "RTT", "SENT", "RECEIVED", "STREAMS"] + (showsPackets ? ["POD PACKETS OUT/IN/DROPPED", "VIA"] : [])
         var rows = [header]
         for peer in peers {
             let packets = "\(peer.packetsSent ?? 0)/\(peer.packetsReceived ?? 0)/\(peer.packetsDropped ?? 0)"
             rows.append([
                 peer.node, peer.path ?? "down", peer.rttMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-",
                 Self.bytes(peer.bytesSent), Self.bytes(peer.bytesReceived), "\(peer.openStreams)",
-            ] + (showsPackets ? [packets] : []))
+            ] + (showsPackets ? [packets, Self.via(peer)] : []))
         }
         if !peers.isEmpty {
             let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
@@ -119,6 +124,13 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
                     + "\(limits.streamsRefusedOverBudget) streams refused over the receive budget (\(Self.bytes(UInt64(limits.receiveBudgetInUse))) in use)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// How pod packets reach the peer: "udp ENDPOINT (RTT)" while the datagram path is up,
+    /// else the connection's stream.
+    private static func via(_ peer: Peer) -> String {
+        guard let endpoint = peer.datagramEndpoint else { return "stream" }
+        return "udp \(endpoint)" + (peer.datagramRttMilliseconds.map { String(format: " (%.1f ms)", $0) } ?? "")
     }
 
     private static func bytes(_ count: UInt64) -> String {

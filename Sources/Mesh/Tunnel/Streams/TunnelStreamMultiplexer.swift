@@ -74,6 +74,8 @@ final class TunnelStreamMultiplexer: @unchecked Sendable {
             connection.receivePing(frame)
         case .packet(let packet):
             connection.receivePacket(packet)
+        case .datagramOffer(let index, let candidates):
+            connection.receiveDatagramOffer(index: index, candidates: candidates)
         case .open(let id, let target, let peerWindow):
             try receiveOpen(id: id, target: target, peerWindow: peerWindow)
         case .accepted(let id, let peerWindow):

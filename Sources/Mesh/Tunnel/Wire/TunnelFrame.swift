@@ -28,9 +28,15 @@ public enum TunnelFrame: Equatable, Sendable {
     /// One IPv4 packet of the pod network (the edge CNI), on no stream: packets are not flow
     /// controlled, a peer that cannot take one drops it as a router does.
     case packet(ByteBuffer)
+    /// The sender's datagram session on this connection: the index its datagrams must carry to
+    /// reach it, and the UDP endpoints it may be reached at (at most `maximumCandidates`).
+    case datagramOffer(index: UInt32, candidates: [TunnelEndpointAddress])
+
+    /// The most UDP endpoints an offer names: what a peer can make this node probe.
+    public static let maximumCandidates = 8
 
     enum Kind: UInt8 {
-        case open = 1, accepted, refused, data, windowUpdate, finish, reset, ping, pong, packet
+        case open = 1, accepted, refused, data, windowUpdate, finish, reset, ping, pong, packet, datagramOffer
     }
 
     /// The stream a frame belongs to (0 for ping, pong and packets).
@@ -39,7 +45,7 @@ public enum TunnelFrame: Equatable, Sendable {
         case .open(let stream, _, _), .accepted(let stream, _), .refused(let stream, _), .data(let stream, _),
             .windowUpdate(let stream, _), .finish(let stream), .reset(let stream, _):
             stream
-        case .ping, .pong, .packet:
+        case .ping, .pong, .packet, .datagramOffer:
             0
         }
     }
@@ -81,6 +87,15 @@ public enum TunnelFrame: Equatable, Sendable {
         case .packet(let packet):
             buffer.writeHeader(.packet, 0)
             buffer.writeImmutableBuffer(packet)
+        case .datagramOffer(let index, let candidates):
+            buffer.writeHeader(.datagramOffer, 0)
+            buffer.writeInteger(index)
+            let named = candidates.prefix(Self.maximumCandidates)
+            buffer.writeInteger(UInt8(named.count))
+            for candidate in named {
+                buffer.writeInteger(candidate.address.value)
+                buffer.writeInteger(candidate.port)
+            }
         }
     }
 
@@ -120,6 +135,17 @@ public enum TunnelFrame: Equatable, Sendable {
                 throw .malformedFrame("a packet frame must be on stream 0 and carry a packet")
             }
             return .packet(buffer)
+        case .datagramOffer:
+            guard stream == 0, let index: UInt32 = buffer.readInteger(), let count: UInt8 = buffer.readInteger(),
+                Int(count) <= Self.maximumCandidates, buffer.readableBytes == Int(count) * 6
+            else { throw .malformedFrame("a datagram offer must be on stream 0 and name at most \(Self.maximumCandidates) endpoints") }
+            var candidates: [TunnelEndpointAddress] = []
+            for _ in 0..<count {
+                let address: UInt32 = buffer.readInteger()!
+                let port: UInt16 = buffer.readInteger()!
+                candidates.append(TunnelEndpointAddress(IPv4Address(address), port))
+            }
+            frame = .datagramOffer(index: index, candidates: candidates)
         case .windowUpdate:
             guard let increment: UInt32 = buffer.readInteger(), increment > 0 else {
                 throw .malformedFrame("stream \(stream): window update lacks a positive increment")
