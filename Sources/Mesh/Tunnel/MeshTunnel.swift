@@ -237,6 +237,10 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     /// the tunnel last started.
     public var datagramsDroppedForFullStreams: Int { endpoint?.targetDialer.datagramDrops.count ?? 0 }
 
+    /// Datagrams on the tunnel's UDP port dropped since it started: for no session of ours, not
+    /// authenticating under the session they name, replayed, or not the tunnel's at all.
+    public var datagramsRejected: UInt64 { datagramSocket?.rejected ?? 0 }
+
     /// Every peer this node has talked to, by node name.
     public func peerStatuses() -> [TunnelPeerStatus] {
         peers.keys.sorted().map { peers[$0]!.status }

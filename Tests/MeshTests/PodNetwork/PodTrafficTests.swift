@@ -34,6 +34,8 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
                     nodes: [
                         .init(name: "edge-1", network: "lan", podNetwork: IPv4Prefix("10.244.1.0/24")!, pods: [.init(name: "pod-1")]),
                         .init(name: "edge-2", network: "lan", podNetwork: IPv4Prefix("10.244.2.0/24")!, pods: [.init(name: "pod-2")]),
+                        // On the LAN, with no credentials: sees and sends what it likes.
+                        .init(name: "mallory", network: "lan"),
                     ]))
             for name in ["edge-1", "edge-2"] {
                 let host = sim.host(named: name)!
@@ -104,6 +106,57 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
         #expect(tunnelText.contains("\(peer.packets.sent)/\(peer.packets.received)/0"), "\(tunnelText)")
         #expect(tunnelText.contains("udp 192.168.1.3:20006"), "\(tunnelText)")
         #expect(peer.bytesSent > 50_000 && peer.bytesReceived > 50_000, "the datagrams' bytes count too")
+        cluster.stop()
+    }
+
+    @Test func datagramsThatDoNotAuthenticateOrComeAgainAreDropped() throws {
+        let cluster = try Cluster()
+        let sim = cluster.sim
+        let client = sim.host(named: "pod-1")!, server = sim.host(named: "pod-2")!
+        UDPEchoServerWorkload.start(on: server, port: 5353)
+        // What mallory sees on the LAN: every datagram to edge-2's tunnel port.
+        var seen: [ByteBuffer] = []
+        sim.node(named: "edge-2")!.capture = { packet, _ in
+            if packet.transport == .udp, packet.destination.port == 20006, packet.payload.getInteger(at: 0, as: UInt8.self) == 4 {
+                seen.append(packet.payload)
+            }
+        }
+        let echoes = DatagramRecorder()
+        var socket: Channel?
+        client.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 0))) { channel in
+            channel.pipeline.addHandler(echoes)
+        }.whenSuccess { socket = $0 }
+        for round in 0..<3 {
+            sim.run(for: PodTrafficTests.s)
+            socket?.writeAndFlush(AddressedEnvelope(
+                remoteAddress: server.address.socketAddress(port: 5353), data: ByteBuffer(string: "echo \(round)")), promise: nil)
+        }
+        sim.run(for: PodTrafficTests.s)
+        #expect(echoes.payloads == ["echo 0", "echo 1", "echo 2"])
+        let router = try #require(cluster.agents["edge-2"]?.podNetworkRouter)
+        let tunnel = try #require(cluster.agents["edge-2"]?.tunnel)
+        let delivered = router.counters.delivered, rejected = tunnel.datagramsRejected
+        let genuine = try #require(seen.last)
+
+        var tampered = genuine
+        tampered.setInteger(genuine.getInteger(at: genuine.writerIndex - 1, as: UInt8.self)! ^ 1, at: genuine.writerIndex - 1)
+        var unknownSession = genuine
+        unknownSession.setInteger(genuine.getInteger(at: 1, as: UInt32.self)! &+ 1, at: 1)
+        let mallory = sim.host(named: "mallory")!
+        mallory.bindDatagram(DatagramBindOptions(address: IPv4Address.any.socketAddress(port: 40000))) { _ in
+            mallory.eventLoop.makeSucceededVoidFuture()
+        }.whenSuccess { channel in
+            for datagram in [genuine, tampered, unknownSession, ByteBuffer(bytes: [4, 0, 0])] {
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: IPv4Address(192, 168, 1, 3).socketAddress(port: 20006), data: datagram), promise: nil)
+            }
+        }
+        sim.run(for: PodTrafficTests.s)
+        #expect(router.counters.delivered == delivered, "nothing mallory sent reached a pod")
+        #expect(tunnel.datagramsRejected == rejected + 4)
+        #expect(echoes.payloads.count == 3)
+        // The path still works, and did not move to mallory's address.
+        let peer = try #require(tunnel.peerStatuses().first)
+        #expect(peer.datagramEndpoint == "192.168.1.2:20006")
         cluster.stop()
     }
 
