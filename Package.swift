@@ -159,6 +159,11 @@ let package = Package(
             path: "Benchmarks/TunnelLabBenchmark"
         ),
         .executableTarget(
+            name: "PodNetworkBenchmark",
+            dependencies: ["BenchmarkLab"],
+            path: "Benchmarks/PodNetworkBenchmark"
+        ),
+        .executableTarget(
             name: "TunnelBenchmark",
             dependencies: ["Mesh", "NetworkTopology", "NetSim", "Scenario", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/TunnelBenchmark"

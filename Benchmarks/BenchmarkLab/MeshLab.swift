@@ -89,9 +89,9 @@ public final class MeshLab {
         return peers.first { $0["node"] as? String == peer.name }?["path"] as? String ?? "down"
     }
 
-    /// Starts every node's agent, waits for its tunnel key, and writes its Node object; the
-    /// agents are left running.
-    public func publishKeys(of nodes: [Node]) {
+    /// Starts every node's agent, waits for its tunnel key, and writes its Node object (with
+    /// `spec.podCIDR` where `podCIDRs` names one); the agents are left running.
+    public func publishKeys(of nodes: [Node], podCIDRs: [String: String] = [:]) {
         for node in nodes where agents[node.name] == nil { startAgent(on: node) }
         for node in nodes {
             var key: String?
@@ -103,6 +103,7 @@ public final class MeshLab {
                 apiVersion: v1
                 kind: Node
                 metadata: {name: \(node.name), annotations: {edgemesh.io/tunnel-public-key: "\(key!)"}}
+                spec: {\(podCIDRs[node.name].map { "podCIDR: \($0)" } ?? "")}
                 status: {addresses: [{type: InternalIP, address: \(node.address)}]}
                 """, "manifests/node-\(node.name).yaml")
         }

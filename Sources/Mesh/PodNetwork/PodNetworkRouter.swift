@@ -113,6 +113,10 @@ public final class PodNetworkRouter: @unchecked Sendable {
         tunnel.sendPacket(packet, to: node)
     }
 
+    fileprivate func flush() {
+        tunnel.flushPackets()
+    }
+
     /// A packet `node`'s agent sent for this node's pods.
     private func receive(_ packet: ByteBuffer, from node: String) {
         guard let interface, let header = IPv4PacketHeader(validating: packet) else {
@@ -140,5 +144,10 @@ private final class DevicePacketReader: ChannelInboundHandler, @unchecked Sendab
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         router?.send(unwrapInboundIn(data))
+    }
+
+    /// The device's packets of one read burst leave together.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        router?.flush()
     }
 }

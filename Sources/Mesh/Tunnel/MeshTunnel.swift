@@ -209,10 +209,15 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
     /// Sends one pod-network packet (an IPv4 packet, for the edge CNI) to `node`'s agent over the
     /// connection in use, dialing one if none is up (see `TunnelPeer.sendPacket`). Best effort,
     /// as a router is: a packet that cannot go is dropped and counted in the peer's status.
-    /// Call on the host's event loop.
+    /// Datagrams wait for `flushPackets`, so a burst leaves together. Call on the host's event loop.
     public func sendPacket(_ packet: ByteBuffer, to node: String) {
         guard let endpoint, node != host.name, packet.readableBytes <= TunnelConnection.maxPacket else { return }
         peer(node).sendPacket(packet, endpoint: endpoint)
+    }
+
+    /// Sends the datagrams `sendPacket` left waiting: call after a burst of packets.
+    public func flushPackets() {
+        datagramSocket?.flushPending()
     }
 
     /// Hands every pod-network packet a peer sends to `receiver`, with the peer's node name (the

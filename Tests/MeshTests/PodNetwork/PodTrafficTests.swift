@@ -184,6 +184,7 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
                 hostile.sendPacket(try! IPPacketCodec.encode(udp, allocator: ByteBufferAllocator()), to: "edge-1")
             }
             hostile.sendPacket(ByteBuffer(bytes: [0x45, 0, 0, 1, 2, 3]), to: "edge-1")
+            hostile.flushPackets()
         }
         sim.run(for: 5 * Self.s)
         #expect(atPod.payloads == ["legitimate"])

@@ -121,15 +121,16 @@ final class TunnelDatagramSession: @unchecked Sendable {
     // MARK: Sending
 
     /// Sends one pod packet on the path in use; false when there is none (the caller uses the stream).
+    /// Left unflushed: the caller flushes the socket after a burst (`TunnelDatagramSocket.flushPending`).
     func sendPacket(_ packet: ByteBuffer) -> Bool {
         guard let endpoint, !closed else { return false }
-        guard send(.packet(packet), to: endpoint) else { return false }
+        guard send(.packet(packet), to: endpoint, flush: false) else { return false }
         packetsSent += 1
         return true
     }
 
     @discardableResult
-    private func send(_ frame: TunnelFrame, to destination: TunnelEndpointAddress) -> Bool {
+    private func send(_ frame: TunnelFrame, to destination: TunnelEndpointAddress, flush: Bool = true) -> Bool {
         guard let remoteIndex else { return false }
         var plaintext = socket.allocator.buffer(capacity: 64)
         frame.encode(into: &plaintext)
@@ -139,7 +140,7 @@ final class TunnelDatagramSession: @unchecked Sendable {
         datagram.writeInteger(remoteIndex)
         datagram.writeBytes(sealed)
         bytesSent += UInt64(datagram.readableBytes)
-        socket.send(datagram, to: destination)
+        socket.send(datagram, to: destination, flush: flush)
         return true
     }
 

@@ -16,6 +16,7 @@ final class TunnelDatagramSocket: @unchecked Sendable {
     private var sessions: [UInt32: TunnelDatagramSession] = [:]
     /// Takes the LAN beacon's announcements.
     var beaconReceiver: ((ByteBuffer, SocketAddress) -> Void)?
+    private var unflushed = false
     /// Datagrams dropped: unknown session, failed authentication, or not ours at all.
     var rejected: UInt64 = 0
 
@@ -62,8 +63,24 @@ final class TunnelDatagramSocket: @unchecked Sendable {
         if sessions[session.localIndex] === session { sessions[session.localIndex] = nil }
     }
 
-    func send(_ datagram: ByteBuffer, to destination: TunnelEndpointAddress) {
-        channel?.writeAndFlush(AddressedEnvelope(remoteAddress: destination.socketAddress, data: datagram), promise: nil)
+    /// Sends `datagram`; with `flush: false` it waits for `flushPending`, so a burst of pod
+    /// packets read from the device in one go leaves in one `sendmmsg`.
+    func send(_ datagram: ByteBuffer, to destination: TunnelEndpointAddress, flush: Bool = true) {
+        guard let channel else { return }
+        channel.write(AddressedEnvelope(remoteAddress: destination.socketAddress, data: datagram), promise: nil)
+        if flush {
+            channel.flush()
+            unflushed = false
+        } else {
+            unflushed = true
+        }
+    }
+
+    /// Sends what `send(_:to:flush: false)` left waiting.
+    func flushPending() {
+        guard unflushed else { return }
+        unflushed = false
+        channel?.flush()
     }
 
     fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {

@@ -2,16 +2,17 @@ import BenchmarkLab
 import Foundation
 
 /// wireguard-go between two namespaces: an interface in each, peered over their veth
-/// addresses, with tunnel addresses 10.78.0.1 and 10.78.0.2.
+/// addresses, with tunnel addresses 10.78.0.1 and 10.78.0.2; each side's `routed` networks
+/// (pod networks behind it, say) are among its peer's allowed IPs too.
 @MainActor
-struct WireGuardPair {
+public struct WireGuardPair {
     static let port = 51820
-    let interfaces: [String]
-    private var daemons: [Process] = []
+    public let interfaces: [String]
+    public private(set) var daemons: [Process] = []
 
     /// Interface names carry the process id: wireguard-go's control sockets live in
     /// /var/run/wireguard, shared by every namespace.
-    init(lab: Lab, namespaces: [String], underlay: [String]) {
+    public init(lab: Lab, namespaces: [String], underlay: [String], routed: [[String]] = [[], []]) {
         let suffix = getpid() % 100_000
         interfaces = ["wga\(suffix)", "wgb\(suffix)"]
         let keys = (0..<2).map { index -> (private: String, public: String) in
@@ -30,15 +31,15 @@ struct WireGuardPair {
             }
             Lab.run(["/usr/bin/wg", "set", interface, "private-key", keys[index].private, "listen-port", "\(Self.port)",
                      "peer", keys[other].public, "endpoint", "\(underlay[other]):\(Self.port)",
-                     "allowed-ips", "\(address(other))/32"], in: namespace)
+                     "allowed-ips", (["\(address(other))/32"] + routed[other]).joined(separator: ",")], in: namespace)
             Lab.run(["/usr/sbin/ip", "addr", "add", "\(address(index))/24", "dev", interface], in: namespace)
             Lab.run(["/usr/sbin/ip", "link", "set", interface, "up"], in: namespace)
         }
     }
 
-    func address(_ index: Int) -> String { "10.78.0.\(index + 1)" }
+    public func address(_ index: Int) -> String { "10.78.0.\(index + 1)" }
 
-    func stop(lab: Lab) {
+    public func stop(lab: Lab) {
         for daemon in daemons { lab.stop(daemon) }
     }
 }
