@@ -13,12 +13,18 @@ public struct NoiseCipherState: Sendable {
     public static let reservedNonce = UInt64.max
 
     /// `k`, or nil while the key is "empty" (before the first MixKey).
-    public private(set) var key: [UInt8]?
+    public private(set) var key: [UInt8]? {
+        didSet { symmetricKey = key.map { SymmetricKey(data: $0) } }
+    }
+    /// `key` as CryptoKit takes it, made once per key rather than once per message. Never
+    /// mutated in place (only replaced with `key`), so sharing it across threads is safe.
+    nonisolated(unsafe) private var symmetricKey: SymmetricKey?
     /// `n`, the next implicit nonce.
     public private(set) var nonce: UInt64 = 0
 
     public init(key: [UInt8]? = nil) {
         self.key = key
+        self.symmetricKey = key.map { SymmetricKey(data: $0) }
     }
 
     /// InitializeKey(key) (§5.1): sets the key and resets the nonce.
@@ -32,44 +38,44 @@ public struct NoiseCipherState: Sendable {
     /// EncryptWithAd (§5.1): encrypts under the implicit nonce, or passes the plaintext through
     /// while no key is set.
     public mutating func encrypt(_ plaintext: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
-        guard let key else { return plaintext }
+        guard let symmetricKey else { return plaintext }
         guard nonce != Self.reservedNonce else { throw NoiseError.nonceExhausted }
-        let result = try Self.seal(plaintext, key: key, nonce: nonce, associatedData: associatedData)
+        let result = try Self.seal(plaintext, key: symmetricKey, nonce: nonce, associatedData: associatedData)
         nonce += 1
         return result
     }
 
     /// DecryptWithAd (§5.1): the nonce advances only when the tag verifies.
     public mutating func decrypt(_ ciphertext: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
-        guard let key else { return ciphertext }
+        guard let symmetricKey else { return ciphertext }
         guard nonce != Self.reservedNonce else { throw NoiseError.nonceExhausted }
-        let result = try Self.open(ciphertext, key: key, nonce: nonce, associatedData: associatedData)
+        let result = try Self.open(ciphertext, key: symmetricKey, nonce: nonce, associatedData: associatedData)
         nonce += 1
         return result
     }
 
     /// ENCRYPT(k, n, ad, plaintext) with a nonce the caller chose (§11.4 explicit nonces).
     public func encrypt(_ plaintext: [UInt8], nonce: UInt64, associatedData: [UInt8] = []) throws -> [UInt8] {
-        guard let key else { throw NoiseError.wrongState("cipher state has no key") }
+        guard let symmetricKey else { throw NoiseError.wrongState("cipher state has no key") }
         guard nonce != Self.reservedNonce else { throw NoiseError.nonceExhausted }
-        return try Self.seal(plaintext, key: key, nonce: nonce, associatedData: associatedData)
+        return try Self.seal(plaintext, key: symmetricKey, nonce: nonce, associatedData: associatedData)
     }
 
     /// DECRYPT(k, n, ad, ciphertext) with a nonce taken from the message.
     public func decrypt(_ ciphertext: [UInt8], nonce: UInt64, associatedData: [UInt8] = []) throws -> [UInt8] {
-        guard let key else { throw NoiseError.wrongState("cipher state has no key") }
+        guard let symmetricKey else { throw NoiseError.wrongState("cipher state has no key") }
         guard nonce != Self.reservedNonce else {
             throw NoiseError.malformedMessage(reason: "nonce 2^64-1 is reserved for rekeying")
         }
-        return try Self.open(ciphertext, key: key, nonce: nonce, associatedData: associatedData)
+        return try Self.open(ciphertext, key: symmetricKey, nonce: nonce, associatedData: associatedData)
     }
 
     /// Rekey() (§5.1) with the default REKEY(k) of §4.2: the first 32 bytes of
     /// ENCRYPT(k, 2^64-1, empty, 32 zero bytes). The nonce is left alone, as the spec says.
     public mutating func rekey() throws {
-        guard let key else { throw NoiseError.wrongState("cannot rekey a cipher state without a key") }
+        guard let symmetricKey else { throw NoiseError.wrongState("cannot rekey a cipher state without a key") }
         let sealed = try Self.seal([UInt8](repeating: 0, count: Self.keyLength),
-                                   key: key, nonce: Self.reservedNonce, associatedData: [])
+                                   key: symmetricKey, nonce: Self.reservedNonce, associatedData: [])
         self.key = Array(sealed.prefix(Self.keyLength))
     }
 
@@ -82,15 +88,15 @@ public struct NoiseCipherState: Sendable {
         return try ChaChaPoly.Nonce(data: bytes)
     }
 
-    static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
-        let box = try ChaChaPoly.seal(plaintext, using: SymmetricKey(data: key),
+    static func seal(_ plaintext: [UInt8], key: SymmetricKey, nonce: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
+        let box = try ChaChaPoly.seal(plaintext, using: key,
                                       nonce: chachaNonce(nonce), authenticating: associatedData)
         var out = Array(box.ciphertext)
         out.append(contentsOf: box.tag)
         return out
     }
 
-    static func open(_ ciphertext: [UInt8], key: [UInt8], nonce: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
+    static func open(_ ciphertext: [UInt8], key: SymmetricKey, nonce: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
         guard ciphertext.count >= tagLength else {
             throw NoiseError.malformedMessage(reason: "ciphertext of \(ciphertext.count) bytes is shorter than the 16-byte tag")
         }
@@ -99,7 +105,7 @@ public struct NoiseCipherState: Sendable {
             let box = try ChaChaPoly.SealedBox(nonce: chachaNonce(nonce),
                                                ciphertext: ciphertext[..<split],
                                                tag: ciphertext[split...])
-            return Array(try ChaChaPoly.open(box, using: SymmetricKey(data: key), authenticating: associatedData))
+            return Array(try ChaChaPoly.open(box, using: key, authenticating: associatedData))
         } catch {
             throw NoiseError.decryptFailed
         }
