@@ -79,7 +79,8 @@ class SimChannel: Channel, ChannelCore, @unchecked Sendable {
         case is ChannelOptions.Types.WriteBufferWaterMarkOption:
             writeBufferWaterMark = value as! ChannelOptions.Types.WriteBufferWaterMark
         case is ChannelOptions.Types.SocketOption, is ChannelOptions.Types.RecvAllocatorOption,
-            is ChannelOptions.Types.ConnectTimeoutOption, is ChannelOptions.Types.BacklogOption:
+            is ChannelOptions.Types.ConnectTimeoutOption, is ChannelOptions.Types.BacklogOption,
+            is ChannelOptions.Types.DatagramVectorReadMessageCountOption:
             // Socket-level knobs a simulated socket has no use for.
             break
         default:

@@ -17,6 +17,7 @@ final class TunnelDatagramSocket: @unchecked Sendable {
     /// Takes the LAN beacon's announcements.
     var beaconReceiver: ((ByteBuffer, SocketAddress) -> Void)?
     private var unflushed = false
+    static let vectorReadCount = 32
     /// Datagrams dropped: unknown session, failed authentication, or not ours at all.
     var rejected: UInt64 = 0
 
@@ -33,6 +34,9 @@ final class TunnelDatagramSocket: @unchecked Sendable {
         let options = DatagramBindOptions(address: IPv4Address.any.socketAddress(port: port), reuseAddress: true)
         return host.bindDatagram(options) { channel in
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Reader(socket: self)) }
+        }.flatMap { channel in
+            // A burst of pod packets is read with one recvmmsg, not a recvmsg each.
+            channel.setOption(ChannelOptions.datagramVectorReadMessageCount, value: Self.vectorReadCount).map { channel }
         }.map { channel in
             self.channel = channel
             return channel
