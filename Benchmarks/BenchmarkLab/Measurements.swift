@@ -2,6 +2,18 @@ import Foundation
 
 /// The measuring tools both lab benchmarks use, each run inside a namespace.
 public enum Measurements {
+    /// A figure with two decimals, as the benchmarks print them.
+    public static func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    /// Prints one figure, `name value unit`; `peer` names the figure it is compared with,
+    /// measured in the same run, and adds `peer=value ratio=x`.
+    public static func report(_ figure: String, _ value: Double, _ unit: String, peer: (name: String, value: Double)? = nil) {
+        var line = "\(figure) \(format(value)) \(unit)"
+        if let peer { line += " \(peer.name)=\(format(peer.value)) ratio=\(format(value / peer.value))" }
+        print(line)
+        fflush(nil)
+    }
+
     /// iperf3's received throughput in Gbit/s (NaN when iperf3 failed).
     public static func iperf(_ host: String, port: Int = 5201, streams: Int = 1, seconds: Int = 5,
                              in namespace: String) -> Double {

@@ -20,13 +20,6 @@ Lab.require(root: name, tools: ["/usr/sbin/ip", "/usr/sbin/nft", "/usr/bin/iperf
 let (only, agentBinary) = Lab.arguments(benchmark: name, parts: ["datagram", "stream", "wireguard", "vxlan"])
 func wanted(_ part: String) -> Bool { only.isEmpty || only.contains(part) }
 func progress(_ text: String) { Lab.progress(name, text) }
-func format(_ value: Double) -> String { String(format: "%.2f", value) }
-func report(_ figure: String, _ value: Double, _ unit: String, peer: (name: String, value: Double)? = nil) {
-    var line = "\(figure) \(format(value)) \(unit)"
-    if let peer { line += " \(peer.name)=\(format(peer.value)) ratio=\(format(value / peer.value))" }
-    print(line)
-    fflush(nil)
-}
 
 let lab = Lab(name: "empodbench")
 let mesh = MeshLab(lab: lab, agentBinary: agentBinary)
@@ -153,11 +146,11 @@ if wanted("datagram") || wanted("stream") {
 let datagram = results["datagram"], stream = results["stream"], wireguard = results["wireguard"], vxlan = results["vxlan"]
 func figures(_ label: String, _ value: PathFigures?, against peer: (String, PathFigures)?) {
     guard let value else { return }
-    report("\(label)_throughput_1_stream", value.single, "Gbit/s", peer: peer.map { ($0.0, $0.1.single) })
-    report("\(label)_throughput_4_streams", value.four, "Gbit/s", peer: peer.map { ($0.0, $0.1.four) })
+    Measurements.report("\(label)_throughput_1_stream", value.single, "Gbit/s", peer: peer.map { ($0.0, $0.1.single) })
+    Measurements.report("\(label)_throughput_4_streams", value.four, "Gbit/s", peer: peer.map { ($0.0, $0.1.four) })
     if !value.cpuPerGigabyte.isNaN {
         let peerCPU = peer.flatMap { $0.1.cpuPerGigabyte.isNaN ? nil : ($0.0, $0.1.cpuPerGigabyte) }
-        report("\(label)_cpu_per_gb", value.cpuPerGigabyte, "s", peer: peerCPU)
+        Measurements.report("\(label)_cpu_per_gb", value.cpuPerGigabyte, "s", peer: peerCPU)
     }
 }
 figures("vxlan", vxlan, against: nil)

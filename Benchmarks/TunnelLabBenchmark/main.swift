@@ -23,14 +23,6 @@ let idlePeers = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 
 guard (1...200).contains(idlePeers) else { fatalError("idle peers must be 1...200, not \(idlePeers)") }
 
 func progress(_ text: String) { Lab.progress(name, text) }
-func format(_ value: Double) -> String { String(format: "%.2f", value) }
-/// One figure; `peer` names the figure it is compared with, measured in this run.
-func report(_ figure: String, _ value: Double, _ unit: String, peer: (name: String, value: Double)? = nil) {
-    var line = "\(figure) \(format(value)) \(unit)"
-    if let peer { line += " \(peer.name)=\(format(peer.value)) ratio=\(format(value / peer.value))" }
-    print(line)
-    fflush(nil)
-}
 
 let lab = Lab(name: "emtunbench")
 let mesh = MeshLab(lab: lab, agentBinary: agentBinary)
@@ -96,17 +88,17 @@ mesh.block(nodeA, from: nodeB)
 let relayed = tunnelFigures("tunnel relayed", expecting: "relayed")
 mesh.allow(nodeA)
 
-report("plain_tcp_throughput", plain.throughput, "Gbit/s")
-report("wireguard_go_throughput", wireguardFigures.throughput, "Gbit/s", peer: ("plain", plain.throughput))
-report("tunnel_direct_throughput", direct.throughput, "Gbit/s", peer: ("wireguard_go", wireguardFigures.throughput))
-report("tunnel_relayed_throughput", relayed.throughput, "Gbit/s", peer: ("tunnel_direct", direct.throughput))
-report("wireguard_go_handshake", wireguardFigures.handshake, "ms")
-report("tunnel_direct_handshake", direct.handshake, "ms", peer: ("wireguard_go", wireguardFigures.handshake))
-report("tunnel_relayed_handshake", relayed.handshake, "ms", peer: ("wireguard_go", wireguardFigures.handshake))
-report("plain_tcp_round_trip", plain.roundTrip, "us")
+Measurements.report("plain_tcp_throughput", plain.throughput, "Gbit/s")
+Measurements.report("wireguard_go_throughput", wireguardFigures.throughput, "Gbit/s", peer: ("plain", plain.throughput))
+Measurements.report("tunnel_direct_throughput", direct.throughput, "Gbit/s", peer: ("wireguard_go", wireguardFigures.throughput))
+Measurements.report("tunnel_relayed_throughput", relayed.throughput, "Gbit/s", peer: ("tunnel_direct", direct.throughput))
+Measurements.report("wireguard_go_handshake", wireguardFigures.handshake, "ms")
+Measurements.report("tunnel_direct_handshake", direct.handshake, "ms", peer: ("wireguard_go", wireguardFigures.handshake))
+Measurements.report("tunnel_relayed_handshake", relayed.handshake, "ms", peer: ("wireguard_go", wireguardFigures.handshake))
+Measurements.report("plain_tcp_round_trip", plain.roundTrip, "us")
 for (label, figures) in [("wireguard_go", wireguardFigures), ("tunnel_direct", direct), ("tunnel_relayed", relayed)] {
-    report("\(label)_round_trip", figures.roundTrip, "us", peer: ("plain", plain.roundTrip))
-    report("\(label)_round_trip_overhead", figures.roundTrip - plain.roundTrip, "us")
+    Measurements.report("\(label)_round_trip", figures.roundTrip, "us", peer: ("plain", plain.roundTrip))
+    Measurements.report("\(label)_round_trip_overhead", figures.roundTrip - plain.roundTrip, "us")
 }
 
 // Resident memory per idle peer: a fresh node-b agent (the heap the bulk transfers freed would
@@ -130,6 +122,6 @@ for peer in peers {
 Thread.sleep(forTimeInterval: 2)
 let connected = peers.filter { mesh.path(from: $0, to: nodeB) != "down" }.count
 let after = Measurements.residentKilobytes(agentB)
-report("tunnel_rss_per_idle_peer", (after - before) / Double(idlePeers), "KiB")
-print("tunnel_idle_peers \(connected) connected of \(idlePeers) rss_before=\(format(before / 1024)) MiB rss_after=\(format(after / 1024)) MiB")
+Measurements.report("tunnel_rss_per_idle_peer", (after - before) / Double(idlePeers), "KiB")
+print("tunnel_idle_peers \(connected) connected of \(idlePeers) rss_before=\(Measurements.format(before / 1024)) MiB rss_after=\(Measurements.format(after / 1024)) MiB")
 lab.tearDown()

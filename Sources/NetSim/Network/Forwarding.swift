@@ -35,15 +35,21 @@ extension Simulator {
         return false
     }
 
+    /// `packet` one hop further (its TTL spent by one), or nil (dropped) when it had none left.
+    private func hop(_ packet: Packet, at node: SimNode) -> Packet? {
+        guard packet.ttl > 1 else {
+            drop(packet, at: node, reason: "ttl-exceeded")
+            return nil
+        }
+        var forwarded = packet
+        forwarded.ttl -= 1
+        return forwarded
+    }
+
     /// A packet passing through a node that is not for one of its addresses (a pod's packet
     /// to another node's pod): routed as the node's kernel forwards it, or dropped.
     private func forwardThroughNode(_ arriving: Packet, at node: SimNode, arrivedOn interface: Int) {
-        var packet = arriving
-        guard packet.ttl > 1 else {
-            drop(packet, at: node, reason: "ttl-exceeded")
-            return
-        }
-        packet.ttl -= 1
+        guard let packet = hop(arriving, at: node) else { return }
         trace.recordPacket(.forwarded, at: now, node: node.id, packet: arriving)
         node.capture?(arriving, now)
         if !routeTowardPods(packet, from: node, arrivedOn: interface) {
@@ -172,12 +178,7 @@ extension Simulator {
     /// it is a NAT: outbound packets get an external source, inbound ones an inside destination,
     /// and inside packets addressed to the NAT's own external address are hairpinned back in.
     private func forward(_ arriving: Packet, at router: SimNode, arrivedOn interface: Int) {
-        var packet = arriving
-        guard packet.ttl > 1 else {
-            drop(packet, at: router, reason: "ttl-exceeded")
-            return
-        }
-        packet.ttl -= 1
+        guard var packet = hop(arriving, at: router) else { return }
         router.capture?(arriving, now)
         router.forwardWatch?(router.name, arriving.payload)
         let outbound = interface == router.insideInterface
