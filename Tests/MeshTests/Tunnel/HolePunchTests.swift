@@ -81,6 +81,28 @@ import Testing
         #expect(status.contains("no punched path to b: node \"b\" declined to punch: its NAT maps per destination"), "\(status)")
     }
 
+    /// Both ends of a relayed connection try to upgrade on the same timer. Two punches dialling
+    /// from the same ports into each other spoil each other; the node whose name sorts first
+    /// keeps its punch, the other answers it and steps aside, and one connection results.
+    @Test func twoNodesPunchingEachOtherAtOnceMakeOnePunch() throws {
+        let bed = try bed(Self.cone, Self.cone)
+        var fromA: Result<Channel, Error>?
+        var fromB: Result<Channel, Error>?
+        bed.punchers["a"]!.punch(to: "b").whenComplete { fromA = $0 }
+        bed.punchers["b"]!.punch(to: "a").whenComplete { fromB = $0 }
+        _ = bed.sim.run(until: bed.sim.now + 30 * Self.s) { fromA == nil || fromB == nil }
+        let kept = try #require(try fromA?.get(), "a's punch goes through")
+        guard case .failure(let error) = fromB, error as? HolePunchError == .yieldedToPeer(node: "a") else {
+            Issue.record("b should step aside for a's punch, got \(String(describing: fromB))")
+            return
+        }
+        #expect(bed.accepted["b"] == [.holePunched], "b took a's punched connection")
+        #expect(bed.accepted["a"] == nil, "no second connection from b's own punch")
+        #expect(bed.punchers["b"]?.lastFailure["a"] == nil, "stepping aside is not a failure to report")
+        kept.close(promise: nil)
+        bed.sim.run(until: bed.sim.now + Self.s)
+    }
+
     @Test func aSymmetricNATBehindAFullConeStillPunchesThroughTheCone() throws {
         let fullCone = NATConfiguration(mapping: .endpointIndependent, filtering: .endpointIndependent)
         let bed = try bed(Self.symmetric, fullCone)

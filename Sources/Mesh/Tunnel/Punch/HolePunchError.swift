@@ -10,6 +10,9 @@ public enum HolePunchError: Error, Hashable, Sendable, CustomStringConvertible {
     case peerDeclined(node: String, reason: String)
     /// The peer did not answer the punch request in time.
     case noAnswer(node: String)
+    /// The peer asked to punch to us while we were asking it (both ends upgrade on the same
+    /// timer); its punch goes on and this one stepped aside, so one punch uses the port.
+    case yieldedToPeer(node: String)
     /// The synchronised connects went out, and none got through.
     case noConnectionGotThrough(node: String, attempts: Int, local: NATMappingBehavior, peer: NATMappingBehavior)
 
@@ -25,6 +28,8 @@ public enum HolePunchError: Error, Hashable, Sendable, CustomStringConvertible {
             return "node \"\(node)\" declined to punch: \(reason)"
         case .noAnswer(let node):
             return "node \"\(node)\" did not answer the punch request in time; staying relayed"
+        case .yieldedToPeer(let node):
+            return "node \"\(node)\" started a punch to us at the same time; this node answers that one instead"
         case .noConnectionGotThrough(let node, let attempts, let local, let peer):
             let hint: String
             if local.isPredictable && peer.isPredictable {

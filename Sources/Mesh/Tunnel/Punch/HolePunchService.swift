@@ -85,8 +85,12 @@ public final class HolePunchService: @unchecked Sendable {
                 promise.succeed(channel)
             },
             onFailure: { [self] error in
-                lastFailure[node] = error
-                host.logger.info("hole punch to \(node) failed: \(error)")
+                if case .yieldedToPeer = error {
+                    host.logger.debug("hole punch to \(node): \(error)")
+                } else {
+                    lastFailure[node] = error
+                    host.logger.info("hole punch to \(node) failed: \(error)")
+                }
                 promise.fail(error)
             })
         register(attempt)
@@ -136,6 +140,16 @@ public final class HolePunchService: @unchecked Sendable {
 
     private func respond(to node: String, token: RelayToken, mapping peerMapping: NATMappingBehavior, endpoint: NodeEndpoint) {
         guard attempts[token] == nil else { return }
+        // Both ends asked at once (their upgrade timers fire together). Two punches would dial
+        // from the same port into each other's and spoil both; the node whose name sorts first
+        // keeps its own, the other answers it and drops its own.
+        if let ours = attempts.values.first(where: { $0.peer == node && $0.role == .initiator }) {
+            guard node < host.name else {
+                decline(node, token, "a punch from this node to it is already under way")
+                return
+            }
+            ours.finish(.failure(.yieldedToPeer(node: node)))
+        }
         let fromPeer = attempts.values.filter { $0.peer == node && $0.role == .responder }.count
         guard fromPeer < options.maximumAttemptsPerPeer, attempts.count < options.maximumConcurrentAttempts else {
             declinedRequests += 1
