@@ -13,7 +13,7 @@ import Yams
 ///       edgeProxy:
 ///         socks5Proxy: {enable, listenPort, allowedPorts: [22]}   # allowedPorts is ours
 ///       edgeGateway: {nic, includeIP, excludeIP}                  # as in edgemesh-gateway.yaml
-///       edgeTunnel: {listenInterfaces, extraFilteredInterfaces}
+///       edgeTunnel: {listenInterfaces, extraFilteredInterfaces, enableHolePunch}
 ///       edgeCNI:
 ///         enable: false
 ///         meshCIDRConfig: {cloudCIDR: ["10.244.0.0/20"], edgeCIDR: ["10.244.16.0/20"]}
@@ -44,6 +44,8 @@ struct AgentConfigFile: Sendable {
     /// `edgeTunnel`: the interfaces the tunnel listens on and advertises, and those it never does.
     var tunnelListenInterfaces: String?
     var tunnelExtraFilteredInterfaces: String?
+    /// `edgeTunnel.enableHolePunch`: whether the tunnel punches TCP through NATs (default on).
+    var tunnelHolePunching: Bool?
     /// `edgeCNI`: whether it is on, the pools of cloud and edge pods, the block each node gets.
     var edgeCNIEnabled: Bool?
     var cloudCIDRs: [IPv4Prefix]?
@@ -95,6 +97,10 @@ struct AgentConfigFile: Sendable {
         tunnelListenInterfaces = try Self.string(edgeTunnel?["listenInterfaces"], field: "modules.edgeTunnel.listenInterfaces")
         tunnelExtraFilteredInterfaces = try Self.string(
             edgeTunnel?["extraFilteredInterfaces"], field: "modules.edgeTunnel.extraFilteredInterfaces")
+        if let enable = edgeTunnel?["enableHolePunch"], !Self.isNull(enable) {
+            guard let value = enable.bool else { throw .invalid(field: "modules.edgeTunnel.enableHolePunch", reason: "must be true or false") }
+            tunnelHolePunching = value
+        }
         let edgeCNI = root["modules"]?["edgeCNI"]
         if let enable = edgeCNI?["enable"], !Self.isNull(enable) {
             guard let value = enable.bool else { throw .invalid(field: "modules.edgeCNI.enable", reason: "must be true or false") }

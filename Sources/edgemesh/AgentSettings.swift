@@ -94,6 +94,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
                     listenOn: .tunnel(
                         listenInterfaces: command.tunnelListenInterfaces ?? file?.tunnelListenInterfaces ?? "*",
                         extraFilteredInterfaces: command.tunnelExtraFilteredInterfaces ?? file?.tunnelExtraFilteredInterfaces ?? ""))
+                tunnel?.holePunching = file?.tunnelHolePunching ?? true
             } catch {
                 throw AgentSettingsError("--psk-file \"\(path)\": \(error)")
             }
@@ -266,7 +267,7 @@ struct AgentSettings: Sendable, CustomStringConvertible {
         upstream DNS: \(upstreams.isEmpty ? "-" : upstreams.map(\.description).joined(separator: ", ")) from \(upstreamOrigin), answers cached up to \(dnsCacheTTL) s
         state directory: \(stateDirectory)
         status: \(statusAddress.map { "\($0)" } ?? "off")
-        tunnel: \(tunnel.map { "port \($0.port) on \($0.listenOn.summary)" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
+        tunnel: \(tunnel.map { "port \($0.port) on \($0.listenOn.summary)\($0.holePunching ? "" : ", hole punching off")" } ?? "off (no --psk-file)")\(relays.isEmpty ? "" : ", relays " + relays.map { "\($0)" }.joined(separator: ", "))
         gateway: \(gateway.map { "on \($0.listenOn.summary), labels " + $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "off")
         edge CNI: \(edgeCNI.map { "on; \($0)" } ?? "off")\(cniConfigurationDirectory.map { "; CNI configuration in \($0)" } ?? "")
         """

@@ -56,13 +56,15 @@ public final class AgentTunnel {
                     relays: self.relays, presharedKey: self.tunnel.configuration.presharedKey.bytes,
                     localPort: self.relayLocalPort),
                 staticKey: identity.keyPair, acceptor: self.tunnel.peerStreamAcceptor)
+            var punchOptions = HolePunchOptions(candidateAddresses: self.tunnel.configuration.listenOn)
+            punchOptions.enabled = self.tunnel.configuration.holePunching
             let punching = HolePunchService(
-                host: self.host, client: client, options: HolePunchOptions(candidateAddresses: self.tunnel.configuration.listenOn),
-                acceptor: self.tunnel.peerStreamAcceptor)
+                host: self.host, client: client, options: punchOptions, acceptor: self.tunnel.peerStreamAcceptor)
             self.relayClient = client
             self.holePunching = punching
-            self.tunnel.addDialer(punching.dialer)
+            if punchOptions.enabled { self.tunnel.addDialer(punching.dialer) }
             self.tunnel.addDialer(client.relayedDialer)
+            self.tunnel.reflectDatagramEndpoints(through: self.relays)
             // Punching owns the shared port's listener, so it starts before the relay client dials from that port.
             return punching.start().map { client.start() }
         }

@@ -112,10 +112,15 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         return socket.start().map { channel -> Channel? in
             self.datagramSocket = socket
             endpoint.datagramSocket = socket
-            endpoint.datagramCandidates = { [weak self] in
+            endpoint.datagramCandidates = { [weak self, weak socket] in
                 guard let self else { return [] }
-                return self.configuration.listenOn.addresses(from: self.host.interfaces).prefix(TunnelFrame.maximumCandidates)
+                var candidates = self.configuration.listenOn.addresses(from: self.host.interfaces)
                     .map { TunnelEndpointAddress($0, self.configuration.port) }
+                // Behind a NAT, the endpoint the relays see is the one a peer elsewhere can reach.
+                for reflexive in socket?.reflexiveProbe?.endpoints ?? [] where !candidates.contains(reflexive) {
+                    candidates.append(reflexive)
+                }
+                return Array(candidates.prefix(TunnelFrame.maximumCandidates))
             }
             return channel
         }.recover { error in
@@ -123,6 +128,25 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
             return nil
         }
     }
+
+    /// Asks `relays` (on their port, over UDP) where they see the tunnel's UDP port from; their
+    /// answers join the datagram endpoints offered to peers, and when they change every
+    /// connection offers again. Call once the tunnel started; nothing without datagrams.
+    public func reflectDatagramEndpoints(through relays: [SocketAddress]) {
+        guard let socket = datagramSocket, socket.reflexiveProbe == nil, !relays.isEmpty else { return }
+        let probe = ReflexiveEndpointProbe(socket: socket, relays: relays)
+        probe.onChange = { [weak self] in
+            guard let self else { return }
+            for node in self.peers.keys.sorted() {
+                for connection in self.peers[node]!.connections { connection.offerDatagrams() }
+            }
+        }
+        socket.reflexiveProbe = probe
+        probe.start()
+    }
+
+    /// The tunnel's UDP endpoints as the relays see them (empty without relays or behind none).
+    public var reflexiveDatagramEndpoints: [TunnelEndpointAddress] { datagramSocket?.reflexiveProbe?.endpoints ?? [] }
 
     /// The addresses listened on now, and each socket that could not be opened.
     public var listeningStatus: (sockets: [String], problems: [String]) {

@@ -55,6 +55,9 @@ public struct TunnelConfiguration: Sendable {
     /// Pod-network packets kept per peer while its first connection comes up (WireGuard
     /// stages packets during its handshake the same way); later ones are dropped.
     public var maximumStagedPackets: Int = 64
+    /// Whether the tunnel punches TCP connections through NATs (EdgeMesh's `enableHolePunch`).
+    /// Off, peers behind NATs stay relayed for streams; pod packets still punch their UDP path.
+    public var holePunching = true
     /// Whether pod packets may take a UDP path between the two nodes (`TunnelDatagramSession`,
     /// on the tunnel's port number over UDP) when one works, instead of the connection's stream.
     public var datagrams = true

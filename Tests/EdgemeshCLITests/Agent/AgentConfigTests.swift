@@ -99,6 +99,7 @@ import Testing
         ("modules:\n  edgeCNI:\n    meshCIDRConfig: {edgeCIDR: [10.244.0.0/33]}\n", "modules.edgeCNI.meshCIDRConfig.edgeCIDR"),
         ("modules:\n  edgeCNI:\n    enable: yes please\n", "modules.edgeCNI.enable"),
         ("modules:\n  edgeCNI:\n    nodeCIDRMaskSize: 31\n", "modules.edgeCNI.nodeCIDRMaskSize"),
+        ("modules:\n  edgeTunnel:\n    enableHolePunch: sometimes\n", "modules.edgeTunnel.enableHolePunch"),
     ])
     func aBadValueIsReportedByItsFieldAndTheAgentDoesNotStart(file: String, field: String) throws {
         try Self.withFiles(["agent.yaml": file]) { directory in
@@ -137,6 +138,21 @@ import Testing
         #expect(orphan.status != 0 && orphan.errors.contains("need --edge-cni"), "\(orphan.errors)")
         let narrow = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--edge-cni", "--edge-cidr", "10.250.0.0/25", "--print-config"])
         #expect(narrow.status != 0 && narrow.errors.contains("10.250.0.0/25 is smaller than one /24 node block"), "\(narrow.errors)")
+    }
+
+    /// EdgeMesh's `edgeTunnel.enableHolePunch` (on by default, as there).
+    @Test func holePunchingIsOnUnlessTheFileTurnsItOff() throws {
+        try Self.withFiles(["psk": "a cluster secret of enough bytes\n", "agent.yaml": "modules:\n  edgeTunnel:\n    enableHolePunch: false\n"]) { directory in
+            let psk = directory.appendingPathComponent("psk").path
+            let on = try EdgemeshProcess.run(["agent", "--node-name", "edge-1", "--psk-file", psk, "--print-config"])
+            #expect(on.status == 0, "\(on.errors)")
+            #expect(on.output.contains("tunnel: port 20006") && !on.output.contains("hole punching off"), "\(on.output)")
+            let off = try EdgemeshProcess.run([
+                "agent", "--node-name", "edge-1", "--psk-file", psk, "--config", directory.appendingPathComponent("agent.yaml").path,
+                "--print-config",
+            ])
+            #expect(off.output.contains("hole punching off"), "\(off.output)")
+        }
     }
 
     @Test func twoSourcesAtOnceAreRefused() throws {

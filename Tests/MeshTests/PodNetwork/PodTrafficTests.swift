@@ -21,36 +21,77 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
     static let s = Nanoseconds.second
 
     /// Two nodes, each with a pod network and a pod, their agents running the edge CNI, and
-    /// the Node objects (tunnel keys, addresses, pod CIDRs) every agent would list.
+    /// the Node objects (tunnel keys, addresses, pod CIDRs) every agent would list. By default
+    /// on one LAN; `behindNATs` puts each behind a home NAT of its own with a relay on the
+    /// internet.
     final class Cluster {
+        static let home = NATConfiguration(mapping: .endpointIndependent, filtering: .addressAndPortDependent)
+        static let relayAddress = IPv4Address(203, 0, 113, 250)
         let sim: Simulator
         var agents: [String: EdgeAgent] = [:]
+        var relay: RelayServer?
 
-        init() throws {
-            sim = try Simulator(
-                seed: 5,
-                topology: TopologySpec(
+        init(behindNATs: Bool = false, configure: (inout TunnelConfiguration) -> Void = { _ in }) throws {
+            let pods: [String: (IPv4Prefix, TopologySpec.Node.Pod)] = [
+                "edge-1": (IPv4Prefix("10.244.1.0/24")!, .init(name: "pod-1")),
+                "edge-2": (IPv4Prefix("10.244.2.0/24")!, .init(name: "pod-2")),
+            ]
+            let topology: TopologySpec
+            if behindNATs {
+                topology = TopologySpec(
+                    networks: [
+                        .init(name: "internet", subnet: IPv4Prefix("203.0.113.0/24")!),
+                        .init(name: "lan-1", subnet: IPv4Prefix("192.168.1.0/24")!, router: "nat-1"),
+                        .init(name: "lan-2", subnet: IPv4Prefix("192.168.2.0/24")!, router: "nat-2"),
+                    ],
+                    routers: [
+                        .init(name: "nat-1", upstream: "internet", address: IPv4Address(203, 0, 113, 1), nat: Self.home,
+                              link: LinkSpec(both: LinkProfile(latency: 10 * Nanoseconds.millisecond))),
+                        .init(name: "nat-2", upstream: "internet", address: IPv4Address(203, 0, 113, 2), nat: Self.home,
+                              link: LinkSpec(both: LinkProfile(latency: 10 * Nanoseconds.millisecond))),
+                    ],
+                    nodes: [
+                        .init(name: "relay-1", network: "internet", address: Self.relayAddress),
+                        .init(name: "edge-1", network: "lan-1", podNetwork: pods["edge-1"]!.0, pods: [pods["edge-1"]!.1]),
+                        .init(name: "edge-2", network: "lan-2", podNetwork: pods["edge-2"]!.0, pods: [pods["edge-2"]!.1]),
+                    ])
+            } else {
+                topology = TopologySpec(
                     networks: [.init(name: "lan", subnet: IPv4Prefix("192.168.1.0/24")!)],
                     nodes: [
-                        .init(name: "edge-1", network: "lan", podNetwork: IPv4Prefix("10.244.1.0/24")!, pods: [.init(name: "pod-1")]),
-                        .init(name: "edge-2", network: "lan", podNetwork: IPv4Prefix("10.244.2.0/24")!, pods: [.init(name: "pod-2")]),
+                        .init(name: "edge-1", network: "lan", podNetwork: pods["edge-1"]!.0, pods: [pods["edge-1"]!.1]),
+                        .init(name: "edge-2", network: "lan", podNetwork: pods["edge-2"]!.0, pods: [pods["edge-2"]!.1]),
                         // On the LAN, with no credentials: sees and sends what it likes.
                         .init(name: "mallory", network: "lan"),
-                    ]))
+                    ])
+            }
+            sim = try Simulator(seed: 5, topology: topology)
+            let psk = try TunnelPresharedKey(secret: "psk")
+            var relays: [SocketAddress] = []
+            if behindNATs {
+                let server = RelayServer(
+                    host: sim.host(named: "relay-1")!,
+                    configuration: RelayServerConfiguration(listenAddress: IPv4Address.any.socketAddress(port: 20008), presharedKey: psk.bytes))
+                _ = server.start()
+                relay = server
+                relays = [Self.relayAddress.socketAddress(port: 20008)]
+            }
             for name in ["edge-1", "edge-2"] {
                 let host = sim.host(named: name)!
-                let tunnel = TunnelConfiguration(presharedKey: try TunnelPresharedKey(secret: "psk"), lanDiscovery: false)
+                var tunnel = TunnelConfiguration(presharedKey: psk, lanDiscovery: false)
+                configure(&tunnel)
                 let agent = try EdgeAgent(
-                    host: host, configuration: .init(nodeName: name, listenAddress: host.address, tunnel: tunnel, edgeCNI: MeshCIDRConfiguration()))
+                    host: host,
+                    configuration: .init(nodeName: name, listenAddress: host.address, tunnel: tunnel, relays: relays, edgeCNI: MeshCIDRConfiguration()))
                 agents[name] = agent
                 _ = agent.start()
             }
             sim.run(for: PodTrafficTests.s)
             var manifests: [String: String] = [:]
-            for (name, network) in [("edge-1", "10.244.1.0/24"), ("edge-2", "10.244.2.0/24")] {
+            for name in ["edge-1", "edge-2"] {
                 let key = try #require(agents[name]?.tunnel?.identity?.publicKeyText)
                 manifests["\(name).yaml"] = TunnelAgentTests.nodeManifest(
-                    name, address: sim.host(named: name)!.address, key: key, podCIDR: IPv4Prefix(network)!)
+                    name, address: sim.host(named: name)!.address, key: key, podCIDR: pods[name]!.0)
             }
             for name in agents.keys.sorted() { #expect(agents[name]!.applyManifests(manifests).isEmpty) }
             sim.run(for: PodTrafficTests.s)
@@ -60,6 +101,7 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
             var stopped = 0
             for name in agents.keys.sorted() { agents[name]!.stop().whenComplete { _ in stopped += 1 } }
             _ = sim.run(until: sim.now + 10 * PodTrafficTests.s) { stopped < agents.count }
+            relay?.stop()
             sim.run(for: 120 * PodTrafficTests.s)
         }
     }
@@ -106,6 +148,44 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
         #expect(tunnelText.contains("\(peer.packets.sent)/\(peer.packets.received)/0"), "\(tunnelText)")
         #expect(tunnelText.contains("udp 192.168.1.3:20006"), "\(tunnelText)")
         #expect(peer.bytesSent > 50_000 && peer.bytesReceived > 50_000, "the datagrams' bytes count too")
+        cluster.stop()
+    }
+
+    /// Behind two home NATs with TCP punching off (EdgeMesh's `enableHolePunch: false`) the
+    /// stream connection stays relayed; the datagram path still punches through both NATs, to
+    /// the endpoints the relay reflected, so pod packets go node to node and not through the relay.
+    @Test func behindTwoNATsPodPacketsPunchAUDPPathWhileTheStreamIsRelayed() throws {
+        let cluster = try Cluster(behindNATs: true) { $0.holePunching = false }
+        let sim = cluster.sim
+        let client = sim.host(named: "pod-1")!, server = sim.host(named: "pod-2")!
+        TCPEchoServerWorkload.start(on: server, port: 8080)
+        func echo(_ count: Int) -> Bool {
+            var message = ByteBuffer()
+            for i in 0..<count { message.writeInteger(UInt8(truncatingIfNeeded: i)) }
+            let sent = message
+            let recorder = StreamRecorder()
+            client.connectStream(StreamConnectOptions(remote: server.address.socketAddress(port: 8080))) { channel in
+                channel.pipeline.addHandler(recorder)
+            }.whenSuccess { $0.writeAndFlush(sent, promise: nil) }
+            _ = sim.run(until: sim.now + 30 * Self.s) { recorder.byteCount < sent.readableBytes }
+            return recorder.bytes == sent
+        }
+        #expect(echo(1_000), "the first exchange rides the relayed stream while the UDP path is probed")
+        sim.run(for: 5 * Self.s)
+        let relay = try #require(cluster.relay)
+        let relayedBefore = relay.statistics.relayedBytes
+        #expect(echo(200_000))
+
+        let peer = try #require(cluster.agents["edge-1"]?.tunnel?.peerStatuses().first)
+        #expect(peer.node == "edge-2" && peer.path == .relayed, "no TCP punch: the stream stays relayed")
+        #expect(peer.datagramEndpoint == "203.0.113.2:20006", "edge-2's NAT mapping, as the relay saw it")
+        #expect(cluster.agents["edge-1"]?.tunnel?.reflexiveDatagramEndpoints == [TunnelEndpointAddress(IPv4Address(203, 0, 113, 1), 20006)])
+        #expect(relay.statistics.reflectionsAnswered >= 2)
+        let tunnelText = cluster.agents["edge-1"]?.tunnel?.statusReport.text ?? ""
+        #expect(tunnelText.contains("relays see UDP port 20006 at 203.0.113.1:20006"), "\(tunnelText)")
+        #expect(tunnelText.contains("udp 203.0.113.2:20006"), "\(tunnelText)")
+        #expect(relay.statistics.relayedBytes - relayedBefore < 20_000, "the pod traffic bypassed the relay")
+        #expect(peer.packets.sentAsDatagrams > 100, "\(peer.packets)")
         cluster.stop()
     }
 

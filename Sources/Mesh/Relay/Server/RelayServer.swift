@@ -29,6 +29,9 @@ public final class RelayServer: @unchecked Sendable {
     /// The cluster's Node keys, when the relay follows the cluster.
     private let clusterKeys: (any PeerKeyDirectory)?
     private var listener: Channel?
+    /// The UDP socket on the relay's port that answers endpoint reflections.
+    private var reflector: Channel?
+    private var reflectionWindow: (second: Int64, answered: Int) = (0, 0)
     private var reservations: [String: Reservation] = [:]
     /// Keys bound on first use, for names `configuration.boundKeys` does not list.
     private var pinnedKeys: [String: [UInt8]] = [:]
@@ -81,6 +84,51 @@ public final class RelayServer: @unchecked Sendable {
                 closeIdleSessions()
             }
             host.logger.info("relay listening on \(NodeEndpoint(listener.localAddress)?.description ?? "?")")
+        }.flatMap { [self] in
+            startReflector()
+        }
+    }
+
+    /// Binds UDP on the relay's port for endpoint reflections; a relay that cannot keeps
+    /// serving over TCP (its nodes then offer peers no reflexive UDP endpoint), and says so.
+    private func startReflector() -> EventLoopFuture<Void> {
+        guard let address = listener?.localAddress else { return host.eventLoop.makeSucceededVoidFuture() }
+        let options = DatagramBindOptions(address: address, reuseAddress: true)
+        return host.bindDatagram(options) { [self] channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ReflectionResponder(server: self))
+            }
+        }.map { [self] channel in
+            reflector = channel
+        }.recover { [self] error in
+            host.logger.warning("relay: no UDP endpoint reflection on \(address): \(error)")
+        }
+    }
+
+    /// Answers one reflection request with where it came from, within the per-second cap.
+    fileprivate func reflect(_ envelope: AddressedEnvelope<ByteBuffer>, on channel: Channel) {
+        guard let nonce = EndpointReflection.decodeRequest(envelope.data), let observed = NodeEndpoint(envelope.remoteAddress) else {
+            return
+        }
+        let second = host.now.uptimeNanoseconds / 1_000_000_000
+        if reflectionWindow.second != Int64(second) { reflectionWindow = (Int64(second), 0) }
+        guard reflectionWindow.answered < configuration.maxReflectionsPerSecond else {
+            statistics.reflectionsDropped += 1
+            return
+        }
+        reflectionWindow.answered += 1
+        statistics.reflectionsAnswered += 1
+        let answer = EndpointReflection.answer(nonce: nonce, observed: observed)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: answer), promise: nil)
+    }
+
+    private final class ReflectionResponder: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        unowned let server: RelayServer
+        init(server: RelayServer) { self.server = server }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            server.reflect(unwrapInboundIn(data), on: context.channel)
         }
     }
 
@@ -110,6 +158,7 @@ public final class RelayServer: @unchecked Sendable {
     public func stop() {
         sweep?.cancel()
         listener?.close(promise: nil)
+        reflector?.close(promise: nil)
         for name in reservations.keys.sorted() { reservations[name]?.session.close() }
         for circuit in liveCircuits { end(circuit) }
     }

@@ -28,6 +28,10 @@ public struct RelayServerConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount
     /// A control connection silent for this long is dead (nodes ping far more often).
     public var idleTimeout: TimeAmount
+    /// UDP endpoint reflections (`EndpointReflection`) answered per second, from anyone: a node
+    /// asks once per relay every 25 s, and a reflection needs no credentials (it tells the
+    /// asker only its own address), so the cap bounds what strangers can make the relay send.
+    public var maxReflectionsPerSecond: Int = 1000
 
     public init(
         listenAddress: SocketAddress,

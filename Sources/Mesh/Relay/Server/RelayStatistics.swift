@@ -12,6 +12,10 @@ public struct RelayStatistics: Hashable, Sendable {
     /// Connections closed at once because too many unproven ones were held (in all or from
     /// their address).
     public var refusedPendingConnections = 0
+    /// UDP endpoint reflections answered (`EndpointReflection`), and requests dropped because
+    /// `maxReflectionsPerSecond` were answered already that second.
+    public var reflectionsAnswered = 0
+    public var reflectionsDropped = 0
 
     public init() {}
 }

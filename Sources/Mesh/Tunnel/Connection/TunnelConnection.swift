@@ -239,11 +239,15 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
             initialDelay: endpoint.configuration.keepaliveInterval, delay: endpoint.configuration.keepaliveInterval
         ) { [weak self] _ in self?.keepalive() }
         logger.debug("tunnel: connection established", metadata: ["peer": "\(peerNode ?? "?")", "path": "\(pathKind)"])
-        if let datagramSession {
-            send(.datagramOffer(index: datagramSession.localIndex, candidates: endpoint.datagramCandidates()))
-            channel.flush()
-        }
+        offerDatagrams()
         establishedPromise.succeed(self)
+    }
+
+    /// Tells the peer where this node's datagrams may be reached (again when that changed).
+    func offerDatagrams() {
+        guard let datagramSession, isEstablished else { return }
+        send(.datagramOffer(index: datagramSession.localIndex, candidates: endpoint.datagramCandidates()))
+        channel.flush()
     }
 
     /// The label the datagram session's keys are split from the handshake under.

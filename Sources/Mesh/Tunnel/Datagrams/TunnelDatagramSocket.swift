@@ -5,9 +5,10 @@ import NIOCore
 /// session index each datagram carries) and the LAN beacon's announcements share it, so one
 /// UDP port is all a node exposes besides the tunnel's TCP port.
 ///
-/// Anything else, and anything that does not authenticate under the session it names, is
-/// dropped and counted; no datagram is answered before it authenticated, so the port tells a
-/// prober without the keys nothing. Confined to the host's event loop.
+/// Relays' answers to the node's endpoint reflections (`ReflexiveEndpointProbe`) arrive here
+/// too. Anything else, and anything that does not authenticate under the session it names (or
+/// answer a reflection asked), is dropped and counted; no datagram is answered before it
+/// authenticated, so the port tells a prober without the keys nothing. Confined to the host's event loop.
 final class TunnelDatagramSocket: @unchecked Sendable {
     let host: any Host
     let port: UInt16
@@ -16,6 +17,8 @@ final class TunnelDatagramSocket: @unchecked Sendable {
     private var sessions: [UInt32: TunnelDatagramSession] = [:]
     /// Takes the LAN beacon's announcements.
     var beaconReceiver: ((ByteBuffer, SocketAddress) -> Void)?
+    /// Asks the relays where they see this port from, and takes their answers.
+    var reflexiveProbe: ReflexiveEndpointProbe?
     private var unflushed = false
     static let vectorReadCount = 32
     /// Datagrams dropped: unknown session, failed authentication, or not ours at all.
@@ -44,6 +47,7 @@ final class TunnelDatagramSocket: @unchecked Sendable {
     }
 
     func stop() {
+        reflexiveProbe?.stop()
         for index in sessions.keys.sorted() { sessions[index]?.close() }
         channel?.close(promise: nil)
         channel = nil
@@ -104,6 +108,13 @@ final class TunnelDatagramSocket: @unchecked Sendable {
                 return
             }
             session.receive(datagram, from: source)
+        } else if type == EndpointReflection.answerType {
+            guard let source = TunnelEndpointAddress(envelope.remoteAddress), let reflexiveProbe,
+                reflexiveProbe.receiveAnswer(datagram, from: source)
+            else {
+                rejected += 1
+                return
+            }
         } else if let beaconReceiver {
             beaconReceiver(datagram, envelope.remoteAddress)
         } else {

@@ -15,6 +15,9 @@ public struct HolePunchOptions: Sendable {
     public var maximumConcurrentAttempts: Int
     /// The local addresses offered to a peer as candidates (the tunnel's `listenOn`).
     public var candidateAddresses: InterfaceAddressFilter
+    /// Whether this node punches at all (EdgeMesh's `enableHolePunch`); when off it neither
+    /// starts punches nor answers peers' requests, which it declines saying so.
+    public var enabled = true
 
     /// The most an attempt can take: the answer, every round, and the select handshake. Also
     /// how long a punch connection may take to send its first bytes.

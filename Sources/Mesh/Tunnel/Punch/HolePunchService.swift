@@ -140,6 +140,10 @@ public final class HolePunchService: @unchecked Sendable {
 
     private func respond(to node: String, token: RelayToken, mapping peerMapping: NATMappingBehavior, endpoint: NodeEndpoint) {
         guard attempts[token] == nil else { return }
+        guard options.enabled else {
+            decline(node, token, "hole punching is turned off on this node (enableHolePunch: false); staying relayed")
+            return
+        }
         // Both ends asked at once (their upgrade timers fire together). Two punches would dial
         // from the same port into each other's and spoil both; the node whose name sorts first
         // keeps its own, the other answers it and drops its own.

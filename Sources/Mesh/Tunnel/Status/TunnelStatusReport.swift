@@ -66,11 +66,15 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
     /// reports of agents from before multi-NIC listening.
     public var listening: [String]?
     public var notListening: [String]?
+    /// The tunnel's UDP port as the relays see it (the endpoints offered to peers behind other
+    /// NATs for the datagram path); absent without relays and in reports of older agents.
+    public var reflexiveDatagramEndpoints: [String]?
 
     public init(
         node: String, publicKey: String?, port: UInt16, peers: [Peer], limits: Limits? = nil, listening: [String]? = nil,
-        notListening: [String]? = nil
+        notListening: [String]? = nil, reflexiveDatagramEndpoints: [String]? = nil
     ) {
+        self.reflexiveDatagramEndpoints = reflexiveDatagramEndpoints
         self.node = node
         self.publicKey = publicKey
         self.port = port
@@ -95,6 +99,9 @@ public struct TunnelStatusReport: Codable, Equatable, Sendable {
         var lines = ["node \(node)  tunnel port \(port)  key \(publicKey ?? "(not started)")"]
         if let listening { lines.append("listening on \(listening.isEmpty ? "nothing" : listening.joined(separator: ", "))") }
         lines += notListening ?? []
+        if let reflexive = reflexiveDatagramEndpoints, !reflexive.isEmpty {
+            lines.append("relays see UDP port \(port) at \(reflexive.joined(separator: ", "))")
+        }
         if peers.isEmpty { lines.append("no peers yet") }
         // Pod packets get a column only where the edge CNI carried some.
         let showsPackets = peers.contains { $0.packetsSent != nil }
@@ -151,6 +158,7 @@ extension MeshTunnel {
                 connectionsClosedAtPeerLimit: connectionsClosedAtPeerLimit, receiveBudgetInUse: receiveBudgetInUse,
                 streamsRefusedOverBudget: streamsRefusedOverBudget),
             listening: listeningStatus.sockets,
-            notListening: addressChoices.filter { $0.leftOutBecause != nil }.map(\.description) + listeningStatus.problems)
+            notListening: addressChoices.filter { $0.leftOutBecause != nil }.map(\.description) + listeningStatus.problems,
+            reflexiveDatagramEndpoints: reflexiveDatagramEndpoints.isEmpty ? nil : reflexiveDatagramEndpoints.map(\.description))
     }
 }
