@@ -25,6 +25,8 @@ public final class PodNetworkRouter: @unchecked Sendable {
         public var unroutable: UInt64 = 0
         /// From a peer with a source outside its pod networks or a destination outside ours.
         public var refused: UInt64 = 0
+        /// TCP SYNs whose MSS was lowered to fit the device's MTU (`TCPMSSClamp`).
+        public var mssClamped: UInt64 = 0
     }
 
     private let host: any Host
@@ -42,6 +44,10 @@ public final class PodNetworkRouter: @unchecked Sendable {
         self.options = options
     }
 
+    /// The MSS a TCP SYN through the pod network may announce at most, both ways: what fits the
+    /// device's MTU, so neither end sends segments larger than the tunnel carries.
+    private var maximumSegmentSize: UInt16 { TCPMSSClamp.maximumSegmentSize(forMTU: options.mtu) }
+
     /// The prefixes routed into the device now.
     public var routes: [IPv4Prefix] { interface?.routes ?? [] }
 
@@ -53,7 +59,8 @@ public final class PodNetworkRouter: @unchecked Sendable {
         var lines = ["edge CNI: \(device), \(routed)"]
         lines.append(
             "pod packets: \(counters.sent) sent to peers, \(counters.delivered) delivered from peers, \(counters.refused) refused "
-                + "(source or destination not the peer's or ours), \(counters.unroutable) to no known pod network, \(counters.malformed) malformed")
+                + "(source or destination not the peer's or ours), \(counters.unroutable) to no known pod network, \(counters.malformed) malformed, "
+                + "\(counters.mssClamped) TCP SYNs' MSS clamped to \(maximumSegmentSize)")
         if let routeProblem { lines.append("edge CNI routes not installed: \(routeProblem)") }
         return lines
     }
@@ -101,6 +108,7 @@ public final class PodNetworkRouter: @unchecked Sendable {
 
     /// A packet a local pod (or the node) sent toward another node's pods.
     fileprivate func send(_ packet: ByteBuffer) {
+        var packet = packet
         guard let header = IPv4PacketHeader(validating: packet) else {
             counters.malformed += 1
             return
@@ -110,6 +118,7 @@ public final class PodNetworkRouter: @unchecked Sendable {
             return
         }
         counters.sent += 1
+        if TCPMSSClamp.clamp(&packet, header: header, maximum: maximumSegmentSize) { counters.mssClamped += 1 }
         tunnel.sendPacket(packet, to: node)
     }
 
@@ -129,7 +138,9 @@ public final class PodNetworkRouter: @unchecked Sendable {
         }
         counters.delivered += 1
         // Only the packet, not link padding after its stated length.
-        interface.channel.writeAndFlush(packet.getSlice(at: packet.readerIndex, length: header.totalLength)!, promise: nil)
+        var delivered = packet.getSlice(at: packet.readerIndex, length: header.totalLength)!
+        if TCPMSSClamp.clamp(&delivered, header: header, maximum: maximumSegmentSize) { counters.mssClamped += 1 }
+        interface.channel.writeAndFlush(delivered, promise: nil)
     }
 }
 
