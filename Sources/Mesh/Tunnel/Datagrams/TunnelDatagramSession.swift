@@ -25,13 +25,22 @@ final class TunnelDatagramSession: @unchecked Sendable {
     static let probeInterval = TimeAmount.seconds(1)
     static let probeRounds = 10
     static let reprobeInterval = TimeAmount.seconds(30)
+    /// Endpoints learned from the peer's pings (its NAT's mappings) kept for probing, newest
+    /// last. A peer's authenticated pings from ever new sources (a UDP source is easy to forge)
+    /// would otherwise grow the list, and every round probes each entry: the cap keeps this node
+    /// from being steered into pinging addresses without bound.
+    static let maximumLearnedCandidates = 4
 
     let localIndex: UInt32
     private(set) var remoteIndex: UInt32?
     private var transport: NoiseTransport
     private unowned let socket: TunnelDatagramSocket
-    /// Where the peer said it may be reached, and where its datagrams came from.
-    private var candidates: [TunnelEndpointAddress] = []
+    /// Where the peer said it may be reached (its offer and where its connection comes from).
+    private var offered: [TunnelEndpointAddress] = []
+    /// Where its pings came from while no path worked, at most `maximumLearnedCandidates`.
+    private(set) var learned: [TunnelEndpointAddress] = []
+    /// What each probing round pings.
+    var candidates: [TunnelEndpointAddress] { offered + learned }
     /// The endpoint a pong came from: the path in use; nil while none works.
     private(set) var endpoint: TunnelEndpointAddress?
     private var lastReceived: NIODeadline?
@@ -74,7 +83,8 @@ final class TunnelDatagramSession: @unchecked Sendable {
         for candidate in offered.prefix(TunnelFrame.maximumCandidates) + observed where !merged.contains(candidate) {
             merged.append(candidate)
         }
-        candidates = merged
+        self.offered = merged
+        learned.removeAll { merged.contains($0) }
         roundsLeft = Self.probeRounds
         schedule(in: .zero)
     }
@@ -167,7 +177,8 @@ final class TunnelDatagramSession: @unchecked Sendable {
             send(.pong(nonce: nonce), to: source)
             if endpoint == nil, !candidates.contains(source) {
                 // Reached from an endpoint not offered (a NAT's mapping for us): probe it too.
-                candidates.append(source)
+                if learned.count == Self.maximumLearnedCandidates { learned.removeFirst() }
+                learned.append(source)
                 schedule(in: .zero)
             }
         case .pong(let nonce):
