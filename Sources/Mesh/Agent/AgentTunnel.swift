@@ -62,7 +62,12 @@ public final class AgentTunnel {
                 host: self.host, client: client, options: punchOptions, acceptor: self.tunnel.peerStreamAcceptor)
             self.relayClient = client
             self.holePunching = punching
-            if punchOptions.enabled { self.tunnel.addDialer(punching.dialer) }
+            if punchOptions.enabled {
+                self.tunnel.addDialer(punching.dialer)
+                self.tunnel.addDialer(punching.rejoinDialer(
+                    connect: { [weak tunnel = self.tunnel] node in _ = tunnel?.connect(to: node) },
+                    isConnected: { [weak tunnel = self.tunnel] node in tunnel?.isConnected(to: node) ?? false }))
+            }
             self.tunnel.addDialer(client.relayedDialer)
             self.tunnel.reflectDatagramEndpoints(through: self.relays)
             // Punching owns the shared port's listener, so it starts before the relay client dials from that port.

@@ -129,6 +129,16 @@ public final class MeshTunnel: Tunnel, @unchecked Sendable {
         }
     }
 
+    /// Dials a connection to `node` unless one is up (the rejoin of punched peers keeps them
+    /// joined without waiting for traffic).
+    public func connect(to node: String) -> EventLoopFuture<Void> {
+        guard let endpoint else { return host.eventLoop.makeFailedFuture(TunnelError.notRunning) }
+        return peer(node).connection(endpoint: endpoint).map { _ in }
+    }
+
+    /// Whether a connection to `node` is up now.
+    public func isConnected(to node: String) -> Bool { peers[node]?.current?.isEstablished == true }
+
     /// Asks `relays` (on their port, over UDP) where they see the tunnel's UDP port from; their
     /// answers join the datagram endpoints offered to peers, and when they change every
     /// connection offers again. Call once the tunnel started; nothing without datagrams.

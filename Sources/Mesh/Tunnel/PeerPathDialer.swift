@@ -27,6 +27,13 @@ public protocol PeerPathDialer: AnyObject, Sendable {
     func dial(node: String) -> EventLoopFuture<Channel>
 }
 
+/// What a dialer fails with when its path does not apply now (say, one that works only while
+/// the relays are out of reach): the tunnel moves on without reporting it as a failure.
+public struct PathNotApplicable: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// Receives raw byte streams that peers opened to this agent (accepted directly, punched or
 /// relayed); the tunnel answers the handshake on each.
 public typealias PeerStreamAcceptor = @Sendable (Channel, PeerPathKind) -> Void

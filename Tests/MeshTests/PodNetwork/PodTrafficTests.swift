@@ -80,14 +80,13 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
                 let host = sim.host(named: name)!
                 var tunnel = TunnelConfiguration(presharedKey: psk, lanDiscovery: false)
                 configure(&tunnel)
-                let agent = try EdgeAgent(
-                    host: host,
-                    configuration: .init(nodeName: name, listenAddress: host.address, tunnel: tunnel, relays: relays, edgeCNI: MeshCIDRConfiguration()))
+                configurations[name] = .init(
+                    nodeName: name, listenAddress: host.address, tunnel: tunnel, relays: relays, edgeCNI: MeshCIDRConfiguration())
+                let agent = try EdgeAgent(host: host, configuration: configurations[name]!)
                 agents[name] = agent
                 _ = agent.start()
             }
             sim.run(for: PodTrafficTests.s)
-            var manifests: [String: String] = [:]
             for name in ["edge-1", "edge-2"] {
                 let key = try #require(agents[name]?.tunnel?.identity?.publicKeyText)
                 manifests["\(name).yaml"] = TunnelAgentTests.nodeManifest(
@@ -95,6 +94,35 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
             }
             for name in agents.keys.sorted() { #expect(agents[name]!.applyManifests(manifests).isEmpty) }
             sim.run(for: PodTrafficTests.s)
+        }
+
+        private var configurations: [String: EdgeAgent.Configuration] = [:]
+        private var manifests: [String: String] = [:]
+
+        /// Stops `name`'s agent and starts a new one on the same host (its durable store kept).
+        func restart(_ name: String) throws {
+            var stopped = false
+            agents[name]!.stop().whenComplete { _ in stopped = true }
+            _ = sim.run(until: sim.now + 10 * PodTrafficTests.s) { !stopped }
+            let agent = try EdgeAgent(host: sim.host(named: name)!, configuration: configurations[name]!)
+            agents[name] = agent
+            _ = agent.start()
+            sim.run(for: PodTrafficTests.s)
+            #expect(agent.applyManifests(manifests).isEmpty)
+        }
+
+        /// `count` bytes from pod-1 to pod-2's TCP echo server and back; whether they all came back.
+        func echo(_ count: Int, port: UInt16 = 8080) -> Bool {
+            let client = sim.host(named: "pod-1")!, server = sim.host(named: "pod-2")!
+            var message = ByteBuffer()
+            for i in 0..<count { message.writeInteger(UInt8(truncatingIfNeeded: i)) }
+            let sent = message
+            let recorder = StreamRecorder()
+            client.connectStream(StreamConnectOptions(remote: server.address.socketAddress(port: port))) { channel in
+                channel.pipeline.addHandler(recorder)
+            }.whenSuccess { $0.writeAndFlush(sent, promise: nil) }
+            _ = sim.run(until: sim.now + 30 * PodTrafficTests.s) { recorder.byteCount < sent.readableBytes }
+            return recorder.bytes == sent
         }
 
         func stop() {
@@ -157,19 +185,8 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
     @Test func behindTwoNATsPodPacketsPunchAUDPPathWhileTheStreamIsRelayed() throws {
         let cluster = try Cluster(behindNATs: true) { $0.holePunching = false }
         let sim = cluster.sim
-        let client = sim.host(named: "pod-1")!, server = sim.host(named: "pod-2")!
-        TCPEchoServerWorkload.start(on: server, port: 8080)
-        func echo(_ count: Int) -> Bool {
-            var message = ByteBuffer()
-            for i in 0..<count { message.writeInteger(UInt8(truncatingIfNeeded: i)) }
-            let sent = message
-            let recorder = StreamRecorder()
-            client.connectStream(StreamConnectOptions(remote: server.address.socketAddress(port: 8080))) { channel in
-                channel.pipeline.addHandler(recorder)
-            }.whenSuccess { $0.writeAndFlush(sent, promise: nil) }
-            _ = sim.run(until: sim.now + 30 * Self.s) { recorder.byteCount < sent.readableBytes }
-            return recorder.bytes == sent
-        }
+        TCPEchoServerWorkload.start(on: sim.host(named: "pod-2")!, port: 8080)
+        let echo = { cluster.echo($0) }
         #expect(echo(1_000), "the first exchange rides the relayed stream while the UDP path is probed")
         sim.run(for: 5 * Self.s)
         let relay = try #require(cluster.relay)
@@ -186,6 +203,27 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
         #expect(tunnelText.contains("udp 203.0.113.2:20006"), "\(tunnelText)")
         #expect(relay.statistics.relayedBytes - relayedBefore < 20_000, "the pod traffic bypassed the relay")
         #expect(peer.packets.sentAsDatagrams > 100, "\(peer.packets)")
+        cluster.stop()
+    }
+
+    /// The cloud (and its relay) goes away while two punched nodes' pods talk, and one agent
+    /// restarts meanwhile: punching would need the relay, but both remember where the other's
+    /// punch port was and rejoin there, so the pods keep talking by IP.
+    @Test func punchedNodesRejoinWithoutTheRelayAfterAnAgentRestarts() throws {
+        let cluster = try Cluster(behindNATs: true)
+        let sim = cluster.sim
+        TCPEchoServerWorkload.start(on: sim.host(named: "pod-2")!, port: 8080)
+        #expect(cluster.echo(1_000))
+        sim.run(for: 40 * Self.s)
+        #expect(cluster.agents["edge-1"]?.tunnel?.peerStatuses().first?.path == .holePunched, "upgraded from the relay")
+
+        cluster.relay?.stop()
+        sim.run(for: 5 * Self.s)
+        #expect(cluster.agents["edge-1"]?.relayClient?.observations.isEmpty == true, "no relay holds a reservation")
+        try cluster.restart("edge-1")
+        #expect(cluster.echo(50_000), "pods talk again with no relay in reach")
+        let peer = try #require(cluster.agents["edge-1"]?.tunnel?.peerStatuses().first)
+        #expect(peer.node == "edge-2" && peer.path == .holePunched, "\(peer)")
         cluster.stop()
     }
 

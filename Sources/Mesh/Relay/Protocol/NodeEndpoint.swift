@@ -19,6 +19,13 @@ public struct NodeEndpoint: Hashable, Sendable, Comparable, CustomStringConverti
         self.init(address: address, port: port16)
     }
 
+    /// Parses "a.b.c.d:port", as `description` writes it; `nil` for anything else.
+    public init?(text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = IPv4Address(parts[0]), let port = UInt16(parts[1]) else { return nil }
+        self.init(address: address, port: port)
+    }
+
     public var socketAddress: SocketAddress { address.socketAddress(port: port) }
 
     public var description: String { "\(address):\(port)" }

@@ -56,17 +56,18 @@ final class PathRace: @unchecked Sendable {
                     self.headStartTimer?.cancel()
                     self.headStartTimer = nil
                 }
-                let before = self.failures[..<index].compactMap { $0 }
+                let before = self.failures[..<index].compactMap { $0 }.filter { !$0.isEmpty }
                 self.promise.succeed((connection, before))
             case .failure(let error):
                 let reason: String = switch error {
                 case TunnelError.handshakeFailed(_, let reason): reason
                 default: "\(error)"
                 }
-                self.failures[index] = "\(dialer.kind): \(reason)"
+                // A path that does not apply now is no failure to report.
+                self.failures[index] = error is PathNotApplicable ? "" : "\(dialer.kind): \(reason)"
                 if index == self.started - 1 { self.startNext() }
                 if self.failures.allSatisfy({ $0 != nil }) {
-                    self.promise.fail(TunnelError.noPath(node: "", attempts: self.failures.compactMap { $0 }))
+                    self.promise.fail(TunnelError.noPath(node: "", attempts: self.failures.compactMap { $0 }.filter { !$0.isEmpty }))
                 }
             }
         }

@@ -13,6 +13,8 @@ public enum HolePunchError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The peer asked to punch to us while we were asking it (both ends upgrade on the same
     /// timer); its punch goes on and this one stepped aside, so one punch uses the port.
     case yieldedToPeer(node: String)
+    /// No punched connection to the node was ever made here, so there is no endpoint to rejoin.
+    case noRememberedEndpoint(node: String)
     /// The synchronised connects went out, and none got through.
     case noConnectionGotThrough(node: String, attempts: Int, local: NATMappingBehavior, peer: NATMappingBehavior)
 
@@ -30,6 +32,8 @@ public enum HolePunchError: Error, Hashable, Sendable, CustomStringConvertible {
             return "node \"\(node)\" did not answer the punch request in time; staying relayed"
         case .yieldedToPeer(let node):
             return "node \"\(node)\" started a punch to us at the same time; this node answers that one instead"
+        case .noRememberedEndpoint(let node):
+            return "no punched connection to node \"\(node)\" was made before, so there is no endpoint to rejoin without a relay"
         case .noConnectionGotThrough(let node, let attempts, let local, let peer):
             let hint: String
             if local.isPredictable && peer.isPredictable {

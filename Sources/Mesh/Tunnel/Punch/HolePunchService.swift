@@ -14,12 +14,14 @@ import NIOCore
 public final class HolePunchService: @unchecked Sendable {
     public let options: HolePunchOptions
     let host: any Host
-    private let client: RelayClient
-    private let acceptor: PeerStreamAcceptor
+    let client: RelayClient
+    let acceptor: PeerStreamAcceptor
     private var listener: Channel?
     private var attempts: [RelayToken: HolePunchAttempt] = [:]
     /// The last punch failure per peer, for status.
     public private(set) var lastFailure: [String: HolePunchError] = [:]
+    /// Rejoins punched peers while no relay is in reach.
+    private(set) lazy var rejoin = PunchedPeerRejoin(service: self)
 
     public init(host: any Host, client: RelayClient, options: HolePunchOptions = .init(), acceptor: @escaping PeerStreamAcceptor) {
         self.host = host
@@ -38,6 +40,11 @@ public final class HolePunchService: @unchecked Sendable {
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
                     PreambleReader(length: PunchHello.length, timeout: self?.options.attemptLifetime ?? .zero) { context, bytes in
+                        if let self, self.options.enabled, bytes == PunchedPeerRejoin.hello {
+                            // A peer punched here before, rejoining without a relay: the handshake decides.
+                            self.acceptor(context.channel, .holePunched)
+                            return
+                        }
                         guard let self, let hello = PunchHello.decode(bytes), let attempt = self.attempts[hello.token],
                             hello.role == attempt.role.peer
                         else {
@@ -47,10 +54,14 @@ public final class HolePunchService: @unchecked Sendable {
                         attempt.accepted(context.channel)
                     })
             }
-        }.map { [self] listener in self.listener = listener }
+        }.flatMap { [self] listener in
+            self.listener = listener
+            return options.enabled ? rejoin.start() : host.eventLoop.makeSucceededVoidFuture()
+        }
     }
 
     public func stop() {
+        rejoin.stop()
         listener?.close(promise: nil)
         for token in attempts.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             attempts[token]?.finish(.failure(.noAnswer(node: attempts[token]!.peer)))
@@ -67,6 +78,14 @@ public final class HolePunchService: @unchecked Sendable {
     /// The dialer the tunnel uses for hole-punched paths.
     public var dialer: PeerPathDialer { HolePunchDialer(service: self) }
 
+    /// The dialer that rejoins a punched peer while no relay is in reach; `connect` dials the
+    /// tunnel to a node and `isConnected` says whether it has a connection to one.
+    public func rejoinDialer(connect: @escaping (String) -> Void, isConnected: @escaping (String) -> Bool) -> PeerPathDialer {
+        rejoin.connectTunnel = connect
+        rejoin.isConnected = isConnected
+        return PunchedPeerRejoinDialer(rejoin: rejoin, eventLoop: host.eventLoop)
+    }
+
     // MARK: Initiator
 
     /// Punches a direct connection to `node`; the channel is a raw byte stream to its agent.
@@ -81,6 +100,7 @@ public final class HolePunchService: @unchecked Sendable {
             token: .random(using: &random), peer: node, role: .initiator, localMapping: observation.mapping, service: self,
             onSuccess: { [self] channel in
                 lastFailure[node] = nil
+                rejoin.punched(node, on: channel)
                 host.logger.info("hole punched to \(node) at \(channel.remoteAddress.map { "\($0)" } ?? "?")")
                 promise.succeed(channel)
             },
@@ -174,6 +194,7 @@ public final class HolePunchService: @unchecked Sendable {
         let attempt = HolePunchAttempt(
             token: token, peer: node, role: .responder, localMapping: observation.mapping, service: self,
             onSuccess: { [self] channel in
+                rejoin.punched(node, on: channel)
                 host.logger.info("hole punched from \(node) at \(channel.remoteAddress.map { "\($0)" } ?? "?")")
                 acceptor(channel, .holePunched)
             },
