@@ -239,12 +239,13 @@ public final class LinuxHost: Host {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        // One packet per read: a buffer of exactly the MTU, never shrunk by NIO's adaptive sizing.
+        // One packet per read: a buffer that takes the largest, never shrunk by NIO's adaptive
+        // sizing (NIO reuses it while nothing downstream holds on to it).
         return NIOPipeBootstrap(group: eventLoop)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: max(options.mtu, 576)))
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: TUNDevice.largestRead))
             .channelInitializer { channel in
                 do {
-                    try channel.pipeline.syncOperations.addHandler(TUNPacketWriter(descriptor: writeDescriptor))
+                    try channel.pipeline.syncOperations.addHandlers(TUNPacketWriter(descriptor: writeDescriptor, joinSegments: device.segmentationOffload), TUNOffloadDecoder())
                 } catch {
                     close(writeDescriptor)
                     return channel.eventLoop.makeFailedFuture(error)

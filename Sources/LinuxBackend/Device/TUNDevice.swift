@@ -2,9 +2,10 @@ import CNftnl
 import Glibc
 import Mesh
 
-/// A TUN device (`/dev/net/tun`, no packet information header): every `read` of its descriptor
-/// is one IPv4 packet the kernel routed into it, every `write` one packet it takes in as if
-/// received. Made through the TUN ioctl and rtnetlink, not by running `ip`.
+/// A TUN device (`/dev/net/tun`, no packet information header, a `VirtioNetHeader` before each
+/// packet): every `read` of its descriptor is one IPv4 packet the kernel routed into it (with
+/// offloads on, a TCP packet of up to 64 KiB for the reader to segment), every `write` one packet
+/// it takes in as if received. Made through the TUN ioctl and rtnetlink, not by running `ip`.
 ///
 /// Not persistent: the device, and every route through it, disappears when the last descriptor
 /// closes, so a crashed agent leaves nothing routed into a device nobody reads.
@@ -13,16 +14,28 @@ final class TUNDevice {
     let index: Int32
     /// The descriptor the device lives as long as; whoever takes it closes it.
     let descriptor: CInt
+    /// Whether the kernel took the offloads (checksum and TCP segmentation): it then hands over
+    /// TCP packets larger than the MTU, which `TUNOffloadDecoder` cuts up.
+    let segmentationOffload: Bool
 
     /// `TUNSETIFF` (`_IOW('T', 202, int)`) and the flags of `struct ifreq` it reads.
     private static let setInterface: UInt = 0x4004_54CA
     private static let tunMode: Int16 = 0x0001  // IFF_TUN
     private static let noPacketInformation: Int16 = 0x1000  // IFF_NO_PI
+    private static let virtioNetHeader: Int16 = 0x4000  // IFF_VNET_HDR
+    /// `TUNSETOFFLOAD` (`_IOW('T', 208, unsigned int)`) and its flags: TUN_F_CSUM, TUN_F_TSO4.
+    private static let setOffload: UInt = 0x4004_54D0
+    private static let checksumOffload: UInt = 0x01
+    private static let tcpIPv4Segmentation: UInt = 0x02
 
-    private init(name: String, index: Int32, descriptor: CInt) {
+    /// The largest read: a segmentation-offload packet of 64 KiB and its header.
+    static let largestRead = 65_535 + VirtioNetHeader.length
+
+    private init(name: String, index: Int32, descriptor: CInt, segmentationOffload: Bool) {
         self.name = name
         self.index = index
         self.descriptor = descriptor
+        self.segmentationOffload = segmentationOffload
     }
 
     /// Opens the TUN device `name` (created if absent), sets its MTU and brings it up.
@@ -35,7 +48,7 @@ final class TUNDevice {
         // struct ifreq: the name (16 bytes), then the flags; 40 bytes in all.
         var request = [UInt8](repeating: 0, count: 40)
         for (offset, byte) in name.utf8.enumerated() { request[offset] = byte }
-        withUnsafeBytes(of: (tunMode | noPacketInformation).littleEndian) { request.replaceSubrange(16..<18, with: $0) }
+        withUnsafeBytes(of: (tunMode | noPacketInformation | virtioNetHeader).littleEndian) { request.replaceSubrange(16..<18, with: $0) }
         let configured = request.withUnsafeMutableBytes { ioctl(descriptor, setInterface, $0.baseAddress!) }
         guard configured == 0 else {
             let code = errno
@@ -57,7 +70,10 @@ final class TUNDevice {
             throw error
         }
         disableIPv6(on: name)
-        return TUNDevice(name: name, index: index, descriptor: descriptor)
+        // Without the offloads (an old kernel) reads are single packets, still with the header.
+        // The request takes its flags as the argument itself, not through a pointer.
+        let offloaded = ioctl(descriptor, setOffload, UnsafeMutableRawPointer(bitPattern: checksumOffload | tcpIPv4Segmentation)!) == 0
+        return TUNDevice(name: name, index: index, descriptor: descriptor, segmentationOffload: offloaded)
     }
 
     /// The pod network is IPv4: without this the kernel sends the device its own IPv6 router

@@ -37,6 +37,7 @@ public final class PodNetworkRouter: @unchecked Sendable {
     public private(set) var counters = Counters()
     /// Why the routes last failed to install, for the status; nil once they are in.
     public private(set) var routeProblem: String?
+    private var deviceFlushScheduled = false
 
     public init(host: any Host, tunnel: MeshTunnel, options: PacketInterfaceOptions = PacketInterfaceOptions()) {
         self.host = host
@@ -140,7 +141,21 @@ public final class PodNetworkRouter: @unchecked Sendable {
         // Only the packet, not link padding after its stated length.
         var delivered = packet.getSlice(at: packet.readerIndex, length: header.totalLength)!
         if TCPMSSClamp.clamp(&delivered, header: header, maximum: maximumSegmentSize) { counters.mssClamped += 1 }
-        interface.channel.writeAndFlush(delivered, promise: nil)
+        interface.channel.write(delivered, promise: nil)
+        scheduleDeviceFlush(interface.channel)
+    }
+
+    /// Flushes the device once the packets that arrived together have all been written, so
+    /// the host sees them as one burst (Linux joins a burst's TCP segments into one write).
+    /// The flush runs after the event loop's current work: the rest of the datagrams or
+    /// stream bytes read with this packet.
+    private func scheduleDeviceFlush(_ channel: Channel) {
+        guard !deviceFlushScheduled else { return }
+        deviceFlushScheduled = true
+        host.eventLoop.execute {
+            self.deviceFlushScheduled = false
+            channel.flush()
+        }
     }
 }
 
