@@ -241,11 +241,13 @@ public final class LinuxHost: Host {
         }
         // One packet per read: a buffer that takes the largest, never shrunk by NIO's adaptive
         // sizing (NIO reuses it while nothing downstream holds on to it).
+        let decoder = TUNOffloadDecoder()
+        let writer = TUNPacketWriter(descriptor: writeDescriptor, joinSegments: device.segmentationOffload)
         return NIOPipeBootstrap(group: eventLoop)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: TUNDevice.largestRead))
             .channelInitializer { channel in
                 do {
-                    try channel.pipeline.syncOperations.addHandlers(TUNPacketWriter(descriptor: writeDescriptor, joinSegments: device.segmentationOffload), TUNOffloadDecoder())
+                    try channel.pipeline.syncOperations.addHandlers(writer, decoder)
                 } catch {
                     close(writeDescriptor)
                     return channel.eventLoop.makeFailedFuture(error)
@@ -253,7 +255,9 @@ public final class LinuxHost: Host {
                 return initializer(channel)
             }
             .takingOwnershipOfDescriptor(input: device.descriptor)
-            .map { channel in LinuxPacketInterface(channel: channel, options: options, device: device, host: self) }
+            .map { channel in
+                LinuxPacketInterface(channel: channel, options: options, device: device, host: self, decoder: decoder, writer: writer)
+            }
             .flatMapErrorThrowing { error in
                 close(device.descriptor)
                 throw error

@@ -17,6 +17,7 @@ import Testing
         var answer: [UInt8] = []
         var routes = ""
         var linksAfterClose = ""
+        var statistics = PacketInterfaceStatistics()
     }
 
     @Test(.enabled(if: NamespaceSupport.available, NamespaceSupport.comment))
@@ -52,6 +53,7 @@ import Testing
                 try interface.channel.writeAndFlush(UDPPacket.make(
                     from: IPv4Address(10, 99, 0, 5), 53, to: IPv4Address(10, 98, 0, 1), 5353, payload: [0x01, 0x02])).wait()
                 observed.answer = try answers.first(within: .seconds(5))
+                observed.statistics = try loop.submit { interface.statistics }.wait()
                 try socket.close().wait()
                 try interface.channel.close().wait()
                 observed.linksAfterClose = try namespace.exec(NamespaceSupport.ip, "-o", "link", "show")
@@ -64,6 +66,9 @@ import Testing
             #expect(header.transport == IPv4PacketHeader.TransportNumber.udp)
             #expect(Array(observed.read.suffix(2)) == [0xAB, 0xCD])
             #expect(observed.answer == [0x01, 0x02])
+            // The kernel took the offloads; the datagram's partial UDP checksum was completed, nothing dropped.
+            #expect(observed.statistics.segmentationOffload)
+            #expect(observed.statistics.droppedReads == 0 && observed.statistics.droppedWrites == 0)
             #expect(!observed.linksAfterClose.contains("edgemesh-pod0"), "the device goes with its descriptor")
         }
     }

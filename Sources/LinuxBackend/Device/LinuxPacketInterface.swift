@@ -2,8 +2,9 @@ import Mesh
 import NIOCore
 
 /// The packet interface on Linux: a TUN device whose routes are the prefixes the mesh asks
-/// for. Its channel is a NIO pipe channel reading the device (one packet per read), with a
-/// `TUNPacketWriter` writing each packet with a `write(2)` of its own.
+/// for. Its channel is a NIO pipe channel reading the device, a `TUNOffloadDecoder` cutting what
+/// it reads into packets and a `TUNPacketWriter` writing them (a TUN device takes one packet
+/// per `write(2)`, never a gathered batch).
 ///
 /// Closing the channel closes the device's last descriptor, and the kernel removes the device
 /// and its routes.
@@ -12,14 +13,25 @@ final class LinuxPacketInterface: PacketInterface, @unchecked Sendable {
     let options: PacketInterfaceOptions
     private let device: TUNDevice
     private unowned let host: LinuxHost
+    private let decoder: TUNOffloadDecoder
+    private let writer: TUNPacketWriter
     /// Touched only on the channel's loop.
     private(set) var routes: [IPv4Prefix] = []
 
-    init(channel: Channel, options: PacketInterfaceOptions, device: TUNDevice, host: LinuxHost) {
+    init(channel: Channel, options: PacketInterfaceOptions, device: TUNDevice, host: LinuxHost, decoder: TUNOffloadDecoder,
+         writer: TUNPacketWriter) {
         self.channel = channel
         self.options = options
         self.device = device
         self.host = host
+        self.decoder = decoder
+        self.writer = writer
+    }
+
+    var statistics: PacketInterfaceStatistics {
+        PacketInterfaceStatistics(
+            segmentationOffload: device.segmentationOffload, segmentedReads: decoder.segmentedReads, joinedWrites: writer.joinedWrites,
+            droppedReads: decoder.droppedReads, droppedWrites: writer.droppedPackets)
     }
 
     func route(_ prefixes: [IPv4Prefix]) -> EventLoopFuture<Void> {

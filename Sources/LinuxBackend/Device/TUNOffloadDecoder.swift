@@ -8,8 +8,8 @@ import NIOCore
 /// One read then carries up to 64 KiB of a TCP stream instead of one MTU: a system call and a
 /// trip through the node's forwarding path per 64 KiB rather than per 1,400 bytes. What cannot
 /// be understood (a short header, a segmentation type other than TCP over IPv4, offsets outside
-/// the packet) is dropped and counted, never passed on half-made.
-final class TUNOffloadDecoder: ChannelInboundHandler, RemovableChannelHandler {
+/// the packet) is dropped and counted, never passed on half-made. Confined to the device's loop.
+final class TUNOffloadDecoder: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 

@@ -13,8 +13,8 @@ import NIOCore
 /// them out at once. A write the device refuses (its queue full: `EAGAIN`, or a packet it
 /// rejects) drops those packets, as a full queue does, and fails their promises. It owns
 /// `descriptor` (a duplicate of the one the channel reads) and closes it when it leaves the
-/// pipeline.
-final class TUNPacketWriter: ChannelOutboundHandler, RemovableChannelHandler {
+/// pipeline. Confined to the device's loop.
+final class TUNPacketWriter: ChannelOutboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias OutboundIn = ByteBuffer
 
     /// Packets held for one burst at most: 256 segments are about four joined writes.

@@ -33,4 +33,6 @@ public protocol PacketInterface: AnyObject, Sendable {
     /// device. Fails when the host refuses a route (one that overlaps the node's own networks:
     /// then nothing changed) or cannot install one (then `routes` says what is routed).
     func route(_ prefixes: [IPv4Prefix]) -> EventLoopFuture<Void>
+    /// Batching and drops below the mesh; read on the channel's event loop.
+    var statistics: PacketInterfaceStatistics { get }
 }

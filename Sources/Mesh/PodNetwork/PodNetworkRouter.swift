@@ -55,7 +55,14 @@ public final class PodNetworkRouter: @unchecked Sendable {
     /// What `edgemesh status` says of the data path: the device, its routes, what became of
     /// the packets, and why routes are missing if they are.
     public var statusLines: [String] {
-        let device = interface.map { "device \($0.options.name) (MTU \($0.options.mtu))" } ?? "device closed"
+        let device = interface.map { interface in
+            let statistics = interface.statistics
+            let offload = statistics.segmentationOffload
+                ? "TCP segmentation offload: \(statistics.segmentedReads) large reads cut, \(statistics.joinedWrites) joined writes"
+                : "no segmentation offload"
+            return "device \(interface.options.name) (MTU \(interface.options.mtu), \(offload), "
+                + "\(statistics.droppedReads) reads and \(statistics.droppedWrites) writes dropped)"
+        } ?? "device closed"
         let routed = routes.isEmpty ? "no routes yet" : "routes \(routes.map(\.description).joined(separator: ", "))"
         var lines = ["edge CNI: \(device), \(routed)"]
         lines.append(

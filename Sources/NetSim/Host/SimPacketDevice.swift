@@ -69,4 +69,9 @@ final class SimPacketDevice: PacketInterface, @unchecked Sendable {
     }
 
     var droppedPackets: Int { packetChannel.droppedPackets }
+
+    /// The simulated device has no offloads; what it drops is what its queue had no room for.
+    var statistics: PacketInterfaceStatistics {
+        PacketInterfaceStatistics(droppedReads: UInt64(packetChannel.droppedPackets))
+    }
 }

@@ -169,7 +169,9 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
         #expect(cluster.agents["edge-2"]?.podNetworkRouter?.counters.refused == 0)
         // What `edgemesh status` shows of it.
         let lines = cluster.agents["edge-1"]?.status().podNetworks ?? []
-        #expect(lines.contains("edge CNI: device edgemesh-pod0 (MTU 1400), routes 10.244.2.0/24"), "\(lines)")
+        #expect(lines.contains(
+            "edge CNI: device edgemesh-pod0 (MTU 1400, no segmentation offload, 0 reads and 0 writes dropped), routes 10.244.2.0/24"),
+            "\(lines)")
         #expect(lines.contains { $0.hasPrefix("pod packets: \(peer.packets.sent) sent to peers, ") }, "\(lines)")
         let tunnelText = cluster.agents["edge-1"]?.tunnel?.statusReport.text ?? ""
         #expect(tunnelText.contains("POD PACKETS OUT/IN/DROPPED"), "\(tunnelText)")
