@@ -4,16 +4,24 @@
 # curls it through its agent, whose tunnel reaches node-b hole-punched (both NATs map
 # endpoint-independently) or relayed (with MAPPING=symmetric, nat-a maps per destination).
 #
-# Usage: tunnel-nat-lab.sh EDGEMESH_BINARY [cone|symmetric]   (root)
+# With `pods`, the edge CNI too: each node has a pod (a namespace on its cni0 bridge, as the
+# bridge CNI plugin lays it out) in its pod network 10.244.{1,2}.0/24, and the pod on node-a
+# pings, curls and runs iperf3 against the pod on node-b by pod IP while the WAN is captured.
+#
+# Usage: tunnel-nat-lab.sh EDGEMESH_BINARY [cone|symmetric] [pods]   (root)
 # Prints `BODY=<what curl got>`, `PATH=<the tunnel path node-a reports to node-b>` and
-# `REASON=<why a better path is not in use, if it says>`; exits 0 when curl succeeded.
+# `REASON=<why a better path is not in use, if it says>`; with `pods` also `PING=<echo replies
+# of 5>`, `POD_BODY=`, `IPERF_BITS=<bits/s received>`, `WAN_PLAINTEXT=<captured WAN packets
+# holding the pod's page in the clear>`, `WAN_DATAGRAMS=<UDP packets to a tunnel port>` and
+# `DEVICE=<node-b's edge CNI status line>`. Exits 0 when curl succeeded.
 # Everything it creates is removed on exit. LAB_LOGS=1 prints the agents' and relay's logs.
 set -euo pipefail
 EDGEMESH=$1
 MAPPING=${2:-cone}
+PODS=${3:-}
 P="tl$$"                        # namespace prefix, unique per run
 WORK=$(mktemp -d /tmp/edgemesh-nat-lab.XXXXXX)
-NS=("$P-wan" "$P-relay" "$P-ra" "$P-rb" "$P-a" "$P-b")
+NS=("$P-wan" "$P-relay" "$P-ra" "$P-rb" "$P-a" "$P-b" "$P-pa" "$P-pb")
 
 cleanup() {
     set +e
@@ -50,6 +58,22 @@ attach_lan() { # ROUTER NODE SUBNET(3 octets) IFNAME
 }
 attach_lan "$P-ra" "$P-a" 192.168.1 a
 attach_lan "$P-rb" "$P-b" 192.168.2 b
+
+# A node's pod: a namespace on the node's cni0 bridge, gateway .1, the tunnel's MTU.
+attach_pod() { # NODE POD NETWORK(3 octets)
+    ip -n "$1" link add cni0 type bridge && ip -n "$1" addr add "$3.1/24" dev cni0 && ip -n "$1" link set cni0 up
+    ip link add "$P-v$2" netns "$1" type veth peer name eth0 netns "$P-$2"
+    ip -n "$1" link set "$P-v$2" master cni0 up
+    ip -n "$P-$2" addr add "$3.2/24" dev eth0 && ip -n "$P-$2" link set eth0 mtu 1400 up
+    ip -n "$P-$2" route add default via "$3.1"
+    in_ns "$1" sysctl -qw net.ipv4.ip_forward=1
+}
+AGENT_EXTRA=()
+if [ "$PODS" = pods ]; then
+    attach_pod "$P-a" pa 10.244.1
+    attach_pod "$P-b" pb 10.244.2
+    AGENT_EXTRA=(--edge-cni --cni-conf-dir "")
+fi
 
 # Home routers: masquerade out of the WAN port, and let in from the WAN only what answers
 # something sent, whether forwarded or addressed to the router itself, as home routers do.
@@ -101,7 +125,7 @@ for node in a b; do
     ip -n "$P-$node" route add 10.96.0.0/12 dev lo src 127.0.0.1
     in_ns "$P-$node" "$EDGEMESH" agent --node-name "node-$node" --manifests "$WORK/manifests" \
         --listen-ip 127.0.0.1 --dns-port 5353 --state-dir "$WORK/state-$node" \
-        --psk-file "$WORK/psk" --relay 203.0.113.100:20008 >"$WORK/agent-$node.log" 2>&1 &
+        --psk-file "$WORK/psk" --relay 203.0.113.100:20008 "${AGENT_EXTRA[@]}" >"$WORK/agent-$node.log" 2>&1 &
 done
 
 # Each agent's tunnel key, from its status endpoint, goes into its Node object (what the agent
@@ -117,10 +141,12 @@ public_key() {
 }
 for node in a b; do
     subnet=$([ $node = a ] && echo 192.168.1 || echo 192.168.2)
+    pods=$([ $node = a ] && echo 10.244.1.0/24 || echo 10.244.2.0/24)
     cat > "$WORK/manifests/node-$node.yaml" <<YAML
 apiVersion: v1
 kind: Node
 metadata: {name: node-$node, annotations: {edgemesh.io/tunnel-public-key: "$(public_key $node)"}}
+spec: {$([ "$PODS" = pods ] && echo "podCIDR: $pods")}
 status: {addresses: [{type: InternalIP, address: $subnet.10}]}
 YAML
 done
@@ -153,6 +179,34 @@ in_ns "$P-a" "$EDGEMESH" status --json | python3 -c '
 import json, sys
 peers = (json.load(sys.stdin).get("tunnel") or {}).get("peers") or []
 print("REASON=" + next((p.get("lastFailure") or "" for p in peers if p["node"] == "node-b"), ""))' 
+if [ "$PODS" = pods ]; then
+    # The pod on node-b: a page and an iperf3 server on its pod IP.
+    mkdir -p "$WORK/pod-www" && echo "hello from pod-b" > "$WORK/pod-www/index.html"
+    in_ns "$P-pb" python3 -m http.server 8080 --bind 10.244.2.2 --directory "$WORK/pod-www" >/dev/null 2>&1 &
+    in_ns "$P-pb" iperf3 -s -B 10.244.2.2 >/dev/null 2>&1 &
+    # Not through in_ns: `$!` must be tshark itself (ip netns exec execs it), to stop it below.
+    ip netns exec "$P-wan" tshark -q -n -i br0 -w "$WORK/wan.pcap" >/dev/null 2>&1 &
+    capture=$!
+    pod_body=""
+    for _ in $(seq 60); do
+        pod_body=$(in_ns "$P-pa" curl -s --max-time 5 http://10.244.2.2:8080/ || true)
+        [ -n "$pod_body" ] && break
+        sleep 0.5
+    done
+    echo "POD_BODY=$pod_body"
+    replies=$(in_ns "$P-pa" ping -n -c 5 -i 0.2 -W 2 10.244.2.2 | sed -n 's/.* \([0-9]*\) received.*/\1/p' || true)
+    echo "PING=${replies:-0}"
+    bits=$(in_ns "$P-pa" iperf3 -c 10.244.2.2 -t 3 -J 2>/dev/null | python3 -c \
+        'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))' 2>/dev/null || echo 0)
+    echo "IPERF_BITS=$bits"
+    sleep 0.5
+    # Killed outright: a test runner may start this script with SIGTERM blocked, and tshark
+    # inherits that. What dumpcap buffered last is lost; the page went by long before.
+    pkill -KILL -P "$capture" 2>/dev/null; kill -KILL "$capture" 2>/dev/null; wait "$capture" 2>/dev/null || true
+    echo "WAN_PLAINTEXT=$(tshark -n -r "$WORK/wan.pcap" -Y 'frame contains "hello from pod-b"' 2>/dev/null | wc -l)"
+    echo "WAN_DATAGRAMS=$(tshark -n -r "$WORK/wan.pcap" -Y 'udp.port == 20006' 2>/dev/null | wc -l)"
+    echo "DEVICE=$(in_ns "$P-b" "$EDGEMESH" status 2>/dev/null | grep -m1 'edge CNI: device' || true)"
+fi
 [ -n "${LAB_LOGS:-}" ] && for log in "$WORK"/*.log; do echo "--- $log"; grep -iv "dns" "$log" | tail -25; done
 if [ -z "$body" ]; then
     for log in "$WORK"/*.log; do echo "--- $log" >&2; tail -20 "$log" >&2; done
