@@ -59,13 +59,19 @@ import Testing
         for packet in packets { #expect(IPv4PacketHeader(validating: ByteBuffer(bytes: packet)) != nil) }
     }
 
-    @Test func aPartialChecksumIsCompleted() throws {
+    /// A read's header saying the checksum `offset` bytes after `start` is left to complete.
+    private static func partialChecksumRead(start: UInt16, offset: UInt16) -> ByteBuffer {
         var read = ByteBuffer()
         var header = VirtioNetHeader()
         header.flags = VirtioNetHeader.needsChecksum
-        header.checksumStart = 20
-        header.checksumOffset = 6
+        header.checksumStart = start
+        header.checksumOffset = offset
         header.write(to: &read)
+        return read
+    }
+
+    @Test func aPartialChecksumIsCompleted() throws {
+        var read = Self.partialChecksumRead(start: 20, offset: 6)
         let ip: [UInt8] = [0x45, 0x00, 0x00, 0x1F, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0x61, 0xE2] + Self.source + Self.destination
         // The UDP checksum field holds the pseudo-header's sum, as the kernel leaves it.
         read.writeBytes(ip + [0x14, 0xE9, 0x00, 0x35, 0x00, 0x0B, 0x19, 0x08, 0xAB, 0xCD, 0xEF])
@@ -86,12 +92,7 @@ import Testing
         var short = ByteBuffer(bytes: [0x01, 0x01, 0x28])
         var udpSegmentation = Self.largeSegment()
         udpSegmentation.setInteger(UInt8(3), at: 1)
-        var checksumOutside = ByteBuffer()
-        var header = VirtioNetHeader()
-        header.flags = VirtioNetHeader.needsChecksum
-        header.checksumStart = 20
-        header.checksumOffset = 600
-        header.write(to: &checksumOutside)
+        var checksumOutside = Self.partialChecksumRead(start: 20, offset: 600)
         checksumOutside.writeBytes([0x45] + [UInt8](repeating: 0, count: 27))
         // A TCP header that says it is 60 bytes long, in a packet of 44.
         var truncated = Self.largeSegment()

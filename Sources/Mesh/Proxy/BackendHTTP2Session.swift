@@ -55,9 +55,26 @@ final class BackendHTTP2Session: @unchecked Sendable {
 
 /// The HTTP/2 backend connections of one client connection, by backend: shared by the
 /// balancers of all its streams when the client speaks HTTP/2, so a hundred streams to a gRPC
-/// service use one connection per backend, not a hundred. Closed with the client connection.
+/// service use one connection per backend, not a hundred, even when they all arrive before
+/// the first connection is up (the dials under way are known, and later streams wait for
+/// them). Closed with the client connection.
 final class BackendHTTP2Sessions: @unchecked Sendable {
     private var sessions: [ServiceBackend: BackendHTTP2Session] = [:]
+    /// Dials under way, at most one per backend of the service.
+    private var dials: [ServiceBackend: EventLoopFuture<Channel>] = [:]
+
+    /// The dial under way to `backend`, if any.
+    func dial(to backend: ServiceBackend) -> EventLoopFuture<Channel>? {
+        dials[backend]
+    }
+
+    /// A stream started dialling `backend`: streams that choose it meanwhile wait for this dial.
+    func noteDial(_ dial: EventLoopFuture<Channel>, to backend: ServiceBackend) {
+        dials[backend] = dial
+        dial.whenComplete { _ in
+            if self.dials[backend] === dial { self.dials[backend] = nil }
+        }
+    }
 
     subscript(backend: ServiceBackend) -> BackendHTTP2Session? {
         get { sessions[backend] }
@@ -70,5 +87,6 @@ final class BackendHTTP2Sessions: @unchecked Sendable {
     func closeAll() {
         for backend in sessions.keys.sorted() { sessions[backend]?.close() }
         sessions = [:]
+        dials = [:]
     }
 }

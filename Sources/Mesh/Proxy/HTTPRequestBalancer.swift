@@ -287,14 +287,20 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
     ) {
         let attributes = RequestAttributes(
             clientAddress: client?.ipv4Address, httpRequest: HTTPRequestSummary(request, keeping: route.policy.hashedHeaderName))
+        let sessions = self.sessions
         proxy.connectStream(for: route, request: attributes, client: client, avoiding: tried, reusing: { [self] backend in
             if route.backendsSpeakHTTP2 {
-                guard let session = sessions[backend], session.channel.isActive else { return nil }
-                return session.channel
+                if let session = sessions[backend], session.channel.isActive { return .open(session.channel) }
+                // Another stream's dial to this backend: its connection will carry this stream too.
+                return sessions.dial(to: backend).map { .dialling($0) }
             }
             guard exchange?.resentOnNewConnection != true else { return nil }
-            guard let open = connections[backend], open.channel.isActive else { return adoptIdleConnection(to: backend)?.channel }
-            return open.channel
+            guard let open = connections[backend], open.channel.isActive else {
+                return adoptIdleConnection(to: backend).map { .open($0.channel) }
+            }
+            return .open(open.channel)
+        }, dialStarted: { backend, dial in
+            if route.backendsSpeakHTTP2 { sessions.noteDial(dial, to: backend) }
         }).whenComplete { result in
             switch result {
             case .success(let connected): self.forward(to: connected)

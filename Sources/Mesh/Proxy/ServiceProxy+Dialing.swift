@@ -8,6 +8,14 @@ struct ConnectedBackend {
     let selector: BackendSelector
 }
 
+/// What a caller of `connectStream` already has toward a chosen backend.
+enum ReusableConnection {
+    /// An open connection to use.
+    case open(Channel)
+    /// A dial another request started: this one waits for it rather than dialling its own.
+    case dialling(EventLoopFuture<Channel>)
+}
+
 extension ServiceProxy {
     /// Connects to a backend of `route` for a connection described by `request`: asks the
     /// selector, dials, and on failure tries another backend after a bounded, jittered
@@ -15,7 +23,9 @@ extension ServiceProxy {
     /// that backend.
     ///
     /// With `reusing` (the request-level HTTP proxy, which keeps one connection per backend), a
-    /// chosen backend for which it returns an open channel is not dialled again, and the load
+    /// chosen backend for which it returns an open channel is not dialled again (nor one being
+    /// dialled: the request waits for that dial, and dials for itself only if it fails; every
+    /// dial started is handed to `dialStarted`), and the load
     /// counted is the request's: the caller ends it with `selector.connectionClosed(to:)` when
     /// the response is over, since an idle kept-alive connection carries no load. Without it,
     /// the load lasts as long as the connection.
@@ -26,7 +36,8 @@ extension ServiceProxy {
     /// Each success is noted in the flow log with `client` (the client's socket address).
     func connectStream(
         for route: ProxyRoute, request: RequestAttributes, client: SocketAddress?, avoiding: [ServiceBackend] = [],
-        reusing: (@Sendable (ServiceBackend) -> Channel?)? = nil
+        reusing: (@Sendable (ServiceBackend) -> ReusableConnection?)? = nil,
+        dialStarted: (@Sendable (ServiceBackend, EventLoopFuture<Channel>) -> Void)? = nil
     ) -> EventLoopFuture<ConnectedBackend> {
         let promise = host.eventLoop.makePromise(of: ConnectedBackend.self)
         // Drawn once, so every attempt of this connection would set the same cookie; and only
@@ -37,8 +48,8 @@ extension ServiceProxy {
             cookieValue = String(random.next(), radix: 16, uppercase: false)
         }
         attempt(
-            route: route, request: request, cookieValue: cookieValue, reusing: reusing, avoiding: avoiding, tried: [],
-            failures: [], promise: promise)
+            route: route, request: request, cookieValue: cookieValue, reuse: Reuse(reusing: reusing, dialStarted: dialStarted),
+            avoiding: avoiding, tried: [], failures: [], promise: promise)
         promise.futureResult.whenSuccess { connected in
             self.noteFlow(
                 to: connected.choice.backend, over: connected.channel, route: route, transport: reusing == nil ? .tcp : .http,
@@ -53,8 +64,14 @@ extension ServiceProxy {
         connectStream(for: route, request: RequestAttributes(clientAddress: client.remoteAddress?.ipv4Address), client: client.remoteAddress)
     }
 
+    /// `connectStream`'s reuse of connections, carried through its attempts.
+    private struct Reuse {
+        var reusing: (@Sendable (ServiceBackend) -> ReusableConnection?)?
+        var dialStarted: (@Sendable (ServiceBackend, EventLoopFuture<Channel>) -> Void)?
+    }
+
     private func attempt(
-        route: ProxyRoute, request: RequestAttributes, cookieValue: String, reusing: (@Sendable (ServiceBackend) -> Channel?)?,
+        route: ProxyRoute, request: RequestAttributes, cookieValue: String, reuse: Reuse,
         avoiding: [ServiceBackend], tried: [ServiceBackend], failures: [String], promise: EventLoopPromise<ConnectedBackend>
     ) {
         let backends = backends(for: route)
@@ -75,17 +92,38 @@ extension ServiceProxy {
             promise.fail(ServiceProxyError.backendsUnreachable(route, failures: failures))
             return
         }
-        if let open = reusing?(choice.backend) {
+        let dial = {
+            self.dial(
+                choice, backends: backends, selector: selector, route: route, request: request, cookieValue: cookieValue, reuse: reuse,
+                avoiding: avoiding, tried: tried, failures: failures, promise: promise)
+        }
+        switch reuse.reusing?(choice.backend) {
+        case .open(let open)?:
             selector.connectionOpened(to: choice.backend, for: request, at: host.now)
             promise.succeed(ConnectedBackend(channel: open, choice: choice, selector: selector))
-            return
+        case .dialling(let pending)?:
+            pending.whenComplete { result in
+                guard case .success(let channel) = result, channel.isActive else { return dial() }
+                selector.connectionOpened(to: choice.backend, for: request, at: self.host.now)
+                promise.succeed(ConnectedBackend(channel: channel, choice: choice, selector: selector))
+            }
+        case nil:
+            dial()
         }
-        dialer.dialStream(choice.backend).whenComplete { result in
+    }
+
+    private func dial(
+        _ choice: BackendChoice, backends: [ServiceBackend], selector: BackendSelector, route: ProxyRoute, request: RequestAttributes,
+        cookieValue: String, reuse: Reuse, avoiding: [ServiceBackend], tried: [ServiceBackend], failures: [String],
+        promise: EventLoopPromise<ConnectedBackend>
+    ) {
+        let dialled = dialer.dialStream(choice.backend)
+        dialled.whenComplete { result in
             switch result {
             case .success(let channel):
                 selector.connectionOpened(to: choice.backend, for: request, at: self.host.now)
                 // Only where choices weigh load: a callback kept per connection costs ~100 bytes.
-                if reusing == nil, selector.policy.weighsLoad {
+                if reuse.reusing == nil, selector.policy.weighsLoad {
                     channel.closeFuture.whenComplete { _ in selector.connectionClosed(to: choice.backend) }
                 }
                 promise.succeed(ConnectedBackend(channel: channel, choice: choice, selector: selector))
@@ -103,10 +141,11 @@ extension ServiceProxy {
                 let wait = self.configuration.redialBackoff.delay(attempt: tried.count - 1, on: self.host)
                 self.host.eventLoop.scheduleTask(in: wait) {
                     self.attempt(
-                        route: route, request: request, cookieValue: cookieValue, reusing: reusing, avoiding: avoiding,
+                        route: route, request: request, cookieValue: cookieValue, reuse: reuse, avoiding: avoiding,
                         tried: tried, failures: failures, promise: promise)
                 }
             }
         }
+        reuse.dialStarted?(choice.backend, dialled)
     }
 }

@@ -13,11 +13,17 @@ import Testing
     typealias Bed = ProxyTestBed
     static let s = Nanoseconds.second
 
-    @Test func callsOnOneInterceptedConnectionSpreadOverTheReplicas() throws {
-        let bed = try Bed()
+    /// Connections the replicas accepted, counted on the simulator's one thread.
+    final class AcceptedConnections: @unchecked Sendable {
+        var count = 0
+    }
+
+    /// Three replicas of a gRPC service behind 10.96.1.20:80, counting the connections they accept.
+    private static func grpcService(_ bed: Bed) throws -> AcceptedConnections {
+        let accepted = AcceptedConnections()
         var addresses: [String] = []
         for pod in ["pod-1", "pod-2", "pod-3"] {
-            GRPCPodServer.start(on: try #require(bed.sim.host(named: pod)), port: 9090, podName: pod) {}
+            GRPCPodServer.start(on: try #require(bed.sim.host(named: pod)), port: 9090, podName: pod) { accepted.count += 1 }
             addresses.append("{ip: \(try #require(bed.sim.resolve(pod))), nodeName: \(pod)}")
         }
         let set = ManifestSet(files: ["grpc.yaml": """
@@ -34,11 +40,21 @@ import Testing
         #expect(set.problems.isEmpty, "\(set.problems)")
         for object in set.objects.values.flatMap({ $0 }) { bed.table.apply(.upsert(object)) }
         bed.sim.run(for: Self.s)
+        return accepted
+    }
+
+    @Test func callsOnOneInterceptedConnectionSpreadOverTheReplicas() throws {
+        let bed = try Bed()
+        let accepted = try Self.grpcService(bed)
         let multiplexer = try GatewayHTTP2Tests.connect(bed, from: "edge", to: try SocketAddress(ipAddress: "10.96.1.20", port: 80))
         let calls = (0..<30).map { _ in GatewayHTTP2Tests.grpcCall("/edge.Who/Name", on: multiplexer) }
         bed.sim.run(until: bed.sim.now + 5 * Self.s) { !calls.allSatisfy(\.ended) }
         #expect(calls.allSatisfy { $0.status == .ok && $0.trailers?["grpc-status"] == ["0"] }, "\(calls.map(\.body))")
         #expect(Set(calls.map { String($0.body.dropFirst(5)) }) == ["pod-1", "pod-2", "pod-3"],
                 "one connection's calls reach every replica")
+        // The thirty calls came at once, before any replica had a connection: each call that
+        // chose a replica being dialled waited for that connection, as Envoy queues requests
+        // on a pending upstream connection, rather than dialling one of its own.
+        #expect(accepted.count == 3, "one connection per replica, not one per call")
     }
 }
