@@ -226,6 +226,13 @@ final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
         #expect(cluster.echo(50_000), "pods talk again with no relay in reach")
         let peer = try #require(cluster.agents["edge-1"]?.tunnel?.peerStatuses().first)
         #expect(peer.node == "edge-2" && peer.path == .holePunched, "\(peer)")
+
+        // A rejoined connection is itself rejoined when it is lost, whichever side took it on
+        // its punch port's listener: both agents restart in turn, still with no relay.
+        for node in ["edge-1", "edge-2", "edge-1"] {
+            try cluster.restart(node)
+            #expect(cluster.echo(20_000), "pods talk again after \(node) restarted once more")
+        }
         cluster.stop()
     }
 

@@ -160,12 +160,23 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func receive(_ record: TunnelRecord) throws {
+        if case .established(var transport) = state, record.type == .transport {
+            // The state gives up its copy while the frame opens, so the replay window is
+            // changed in place rather than copied for every record.
+            state = .closed
+            var plaintext = channel.allocator.buffer(capacity: record.body.readableBytes)
+            do {
+                try record.body.withUnsafeReadableBytes { try transport.open($0, appendingTo: &plaintext) }
+            } catch {
+                state = .established(transport)
+                throw error
+            }
+            state = .established(transport)
+            return try multiplexer.receive(try TunnelFrame.decode(plaintext))
+        }
+        // A handshake record (a transport record while established is opened above).
         let body = Array(record.body.readableBytesView)
         switch (state, record.type) {
-        case (.established(var transport), .transport):
-            let plaintext = try transport.open(body)
-            state = .established(transport)
-            try multiplexer.receive(try TunnelFrame.decode(ByteBuffer(bytes: plaintext)))
         case (.awaitingInitiation, .initiation) where isResponder:
             try receiveInitiation(body)
         case (.awaitingResponse(var handshake), .response):
@@ -331,7 +342,8 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
         var plaintext = channel.allocator.buffer(capacity: 16)
         frame.encode(into: &plaintext)
         do {
-            let sealed = try transport.seal(Array(plaintext.readableBytesView))
+            var sealed = channel.allocator.buffer(capacity: NoiseTransport.frameOverhead + plaintext.readableBytes)
+            try plaintext.withUnsafeReadableBytes { try transport.seal($0, appendingTo: &sealed) }
             state = .established(transport)
             write(.transport, sealed)
         } catch {
@@ -349,7 +361,11 @@ final class TunnelConnection: ChannelInboundHandler, @unchecked Sendable {
     static let maxPacket = maxFramePlaintext - 5
 
     private func write(_ type: TunnelRecord.RecordType, _ body: [UInt8]) {
-        let record = TunnelRecord(type: type, body: ByteBuffer(bytes: body)).encode(allocator: channel.allocator)
+        write(type, ByteBuffer(bytes: body))
+    }
+
+    private func write(_ type: TunnelRecord.RecordType, _ body: ByteBuffer) {
+        let record = TunnelRecord(type: type, body: body).encode(allocator: channel.allocator)
         streamBytesSent += UInt64(record.readableBytes)
         channel.write(record, promise: nil)
     }

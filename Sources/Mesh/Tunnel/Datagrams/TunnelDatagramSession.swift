@@ -144,11 +144,14 @@ final class TunnelDatagramSession: @unchecked Sendable {
         guard let remoteIndex else { return false }
         var plaintext = socket.allocator.buffer(capacity: 64)
         frame.encode(into: &plaintext)
-        guard let sealed = try? transport.seal(Array(plaintext.readableBytesView)) else { return false }
-        var datagram = socket.allocator.buffer(capacity: Self.headerLength + sealed.count)
+        var datagram = socket.allocator.buffer(capacity: Self.headerLength + NoiseTransport.frameOverhead + plaintext.readableBytes)
         datagram.writeInteger(Self.messageType)
         datagram.writeInteger(remoteIndex)
-        datagram.writeBytes(sealed)
+        do {
+            try plaintext.withUnsafeReadableBytes { try transport.seal($0, appendingTo: &datagram) }
+        } catch {
+            return false
+        }
         bytesSent += UInt64(datagram.readableBytes)
         socket.send(datagram, to: destination, flush: flush)
         return true
@@ -158,8 +161,9 @@ final class TunnelDatagramSession: @unchecked Sendable {
 
     /// A datagram for this session (its header already read): dropped unless it authenticates.
     func receive(_ sealed: ByteBuffer, from source: TunnelEndpointAddress) {
-        guard !closed, let plaintext = try? transport.open(Array(sealed.readableBytesView)),
-            let frame = try? TunnelFrame.decode(ByteBuffer(bytes: plaintext))
+        var plaintext = socket.allocator.buffer(capacity: sealed.readableBytes)
+        guard !closed, (try? sealed.withUnsafeReadableBytes { try transport.open($0, appendingTo: &plaintext) }) != nil,
+            let frame = try? TunnelFrame.decode(plaintext)
         else {
             socket.rejected += 1
             return

@@ -1,4 +1,6 @@
 import Crypto
+import Foundation
+import NIOCore
 
 /// The CipherState of the Noise spec (§5.1): a ChaCha20-Poly1305 key and a 64-bit nonce.
 ///
@@ -68,6 +70,37 @@ public struct NoiseCipherState: Sendable {
             throw NoiseError.malformedMessage(reason: "nonce 2^64-1 is reserved for rekeying")
         }
         return try Self.open(ciphertext, key: symmetricKey, nonce: nonce, associatedData: associatedData)
+    }
+
+    /// ENCRYPT(k, n, empty, plaintext) with an explicit nonce, the ciphertext and tag appended
+    /// to `output`: the transport's per-frame path, without an array per step.
+    func encrypt(_ plaintext: UnsafeRawBufferPointer, nonce: UInt64, appendingTo output: inout ByteBuffer) throws {
+        guard let symmetricKey else { throw NoiseError.wrongState("cipher state has no key") }
+        guard nonce != Self.reservedNonce else { throw NoiseError.nonceExhausted }
+        let box = try ChaChaPoly.seal(plaintext, using: symmetricKey, nonce: Self.chachaNonce(nonce))
+        output.writeBytes(box.ciphertext)
+        output.writeBytes(box.tag)
+    }
+
+    /// DECRYPT(k, n, empty, ciphertext and tag) with an explicit nonce, the plaintext appended
+    /// to `output` only if the tag verifies.
+    func decrypt(_ sealed: UnsafeRawBufferPointer, nonce: UInt64, appendingTo output: inout ByteBuffer) throws {
+        guard let symmetricKey else { throw NoiseError.wrongState("cipher state has no key") }
+        guard nonce != Self.reservedNonce else {
+            throw NoiseError.malformedMessage(reason: "nonce 2^64-1 is reserved for rekeying")
+        }
+        guard sealed.count >= Self.tagLength else {
+            throw NoiseError.malformedMessage(reason: "ciphertext of \(sealed.count) bytes is shorter than the 16-byte tag")
+        }
+        let split = sealed.count - Self.tagLength
+        do {
+            let box = try ChaChaPoly.SealedBox(
+                nonce: Self.chachaNonce(nonce), ciphertext: UnsafeRawBufferPointer(rebasing: sealed[..<split]),
+                tag: UnsafeRawBufferPointer(rebasing: sealed[split...]))
+            output.writeBytes(try ChaChaPoly.open(box, using: symmetricKey))
+        } catch {
+            throw NoiseError.decryptFailed
+        }
     }
 
     /// Rekey() (§5.1) with the default REKEY(k) of §4.2: the first 32 bytes of

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The transport phase after a `NoiseHandshake`: seals and opens datagram-friendly frames
 ///
 ///     counter (8 bytes, big-endian) || ChaChaPoly ciphertext || 16-byte tag
@@ -70,6 +72,13 @@ public struct NoiseTransport: Sendable {
 
     /// Seals `plaintext` into the next frame.
     public mutating func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
+        var frame = ByteBuffer()
+        try plaintext.withUnsafeBytes { try seal($0, appendingTo: &frame) }
+        return Array(frame.readableBytesView)
+    }
+
+    /// Seals `plaintext` into the next frame, appended to `frame`.
+    public mutating func seal(_ plaintext: UnsafeRawBufferPointer, appendingTo frame: inout ByteBuffer) throws {
         let counter = nextSendCounter
         // 2^64-1 is REKEY's nonce (§4.2) and may never carry a message.
         guard counter != NoiseCipherState.reservedNonce else { throw NoiseError.nonceExhausted }
@@ -77,47 +86,54 @@ public struct NoiseTransport: Sendable {
         var cipher = sendCipher
         // The counter grows by one per frame, so this runs at most once per call.
         for _ in sendEpoch..<epoch { try cipher.rekey() }
-        let ciphertext = try cipher.encrypt(plaintext, nonce: counter)
+        let start = frame.writerIndex
+        frame.writeInteger(counter)
+        do {
+            try cipher.encrypt(plaintext, nonce: counter, appendingTo: &frame)
+        } catch {
+            frame.moveWriterIndex(to: start)
+            throw error
+        }
         sendCipher = cipher
         sendEpoch = epoch
         nextSendCounter = counter + 1
-        var frame: [UInt8] = []
-        frame.reserveCapacity(8 + ciphertext.count)
-        for shift in stride(from: 56, through: 0, by: -8) {
-            frame.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift)))
-        }
-        frame += ciphertext
-        return frame
     }
 
     /// Opens a frame from the peer: checks the replay window, then the tag, and only then
     /// records the counter as seen.
     public mutating func open(_ frame: [UInt8]) throws -> [UInt8] {
+        var plaintext = ByteBuffer()
+        try frame.withUnsafeBytes { try open($0, appendingTo: &plaintext) }
+        return Array(plaintext.readableBytesView)
+    }
+
+    /// Opens a frame from the peer, its plaintext appended to `plaintext`; nothing is appended
+    /// and nothing changes unless it authenticates.
+    public mutating func open(_ frame: UnsafeRawBufferPointer, appendingTo plaintext: inout ByteBuffer) throws {
         guard frame.count >= Self.frameOverhead else {
             throw NoiseError.malformedMessage(reason: "a transport frame is at least \(Self.frameOverhead) bytes (counter and tag), got \(frame.count)")
         }
-        var counter: UInt64 = 0
-        for byte in frame[0..<8] { counter = counter << 8 | UInt64(byte) }
+        let counter = UInt64(bigEndian: frame.loadUnaligned(as: UInt64.self))
         guard counter != NoiseCipherState.reservedNonce else {
             throw NoiseError.malformedMessage(reason: "counter 2^64-1 is reserved for rekeying")
         }
         // Cheap checks first, so replays cost no decryption.
         try replay.check(counter)
-        let ciphertext = Array(frame[8...])
+        let sealed = UnsafeRawBufferPointer(rebasing: frame[8...])
         let epoch = counter / options.rekeyInterval
 
         if epoch == receiveEpoch {
-            let plaintext = try receiveCipher.decrypt(ciphertext, nonce: counter)
+            try receiveCipher.decrypt(sealed, nonce: counter, appendingTo: &plaintext)
             replay.accept(counter)
-            return plaintext
+            return
         }
         if epoch < receiveEpoch {
             guard epoch == receiveEpoch - 1, let previous = previousReceiveCipher else {
                 throw NoiseError.tooOld(counter: counter, highest: replay.highest ?? 0)
             }
-            let plaintext = try previous.decrypt(ciphertext, nonce: counter)
+            try previous.decrypt(sealed, nonce: counter, appendingTo: &plaintext)
             replay.accept(counter)
-            return plaintext
+            return
         }
         guard epoch - receiveEpoch <= options.maxEpochSkip else {
             throw NoiseError.malformedMessage(reason: "frame \(counter) is \(epoch - receiveEpoch) key epochs ahead; at most \(options.maxEpochSkip) are followed")
@@ -130,11 +146,10 @@ public struct NoiseTransport: Sendable {
             previous = current
             try current.rekey()
         }
-        let plaintext = try current.decrypt(ciphertext, nonce: counter)
+        try current.decrypt(sealed, nonce: counter, appendingTo: &plaintext)
         previousReceiveCipher = previous
         receiveCipher = current
         receiveEpoch = epoch
         replay.accept(counter)
-        return plaintext
     }
 }
