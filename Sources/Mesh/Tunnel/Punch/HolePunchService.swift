@@ -106,11 +106,14 @@ public final class HolePunchService: @unchecked Sendable {
             },
             onFailure: { [self] error in
                 if case .yieldedToPeer = error {
+                    // The peer's own punch carries the connection: nothing failed, and the
+                    // tunnel's path report leaves it out.
                     host.logger.debug("hole punch to \(node): \(error)")
-                } else {
-                    lastFailure[node] = error
-                    host.logger.info("hole punch to \(node) failed: \(error)")
+                    promise.fail(PathNotApplicable("\(error)"))
+                    return
                 }
+                lastFailure[node] = error
+                host.logger.info("hole punch to \(node) failed: \(error)")
                 promise.fail(error)
             })
         register(attempt)
