@@ -40,13 +40,13 @@ public final class HolePunchService: @unchecked Sendable {
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
                     PreambleReader(length: PunchHello.length, timeout: self?.options.attemptLifetime ?? .zero) { context, bytes in
-                        if let self, self.options.enabled, bytes == PunchedPeerRejoin.hello {
+                        guard let self else { return context.close(promise: nil) }
+                        if self.options.enabled, bytes == PunchedPeerRejoin.hello {
                             // A peer punched here before, rejoining without a relay: the handshake decides.
                             self.acceptor(context.channel, .holePunched)
                             return
                         }
-                        guard let self, let hello = PunchHello.decode(bytes), let attempt = self.attempts[hello.token],
-                            hello.role == attempt.role.peer
+                        guard let hello = PunchHello.decode(bytes), let attempt = self.attempts[hello.token], hello.role == attempt.role.peer
                         else {
                             context.close(promise: nil)
                             return
