@@ -106,9 +106,9 @@ final class TUNPacketWriter: ChannelOutboundHandler, RemovableChannelHandler, @u
         })
         header.write(to: &joined)
         joined.writeImmutableBuffer(headers)
+        joinedWrites += 1
         for index in group.members {
             let packet = pending[index]
-            joinedWrites += index == group.members[0] ? 1 : 0
             joined.writeImmutableBuffer(packet.getSlice(at: packet.readerIndex + headers.readableBytes, length: packet.readableBytes - headers.readableBytes)!)
         }
         return joined.withUnsafeReadableBytes { bytes in
