@@ -106,6 +106,30 @@ import Testing
         bed.sim.run(until: bed.sim.now + Self.s)
     }
 
+    /// The glare the name order cannot settle: b's request reached a first and a answers it,
+    /// then a's own upgrade timer fires. A second punch between the same two ports would spoil
+    /// the first (on a kernel the outcome became a race); a leaves the pair to the punch under way.
+    @Test func aPunchAskedForWhileAnsweringThePeersOwnLeavesItToThatOne() throws {
+        let bed = try bed(Self.cone, Self.cone)
+        var fromB: Result<Channel, Error>?
+        var fromA: Result<Channel, Error>?
+        bed.punchers["b"]!.punch(to: "a").whenComplete { fromB = $0 }
+        _ = bed.sim.run(until: bed.sim.now + 30 * Self.s) { bed.punchers["a"]!.attemptsInProgress == 0 }
+        bed.punchers["a"]!.punch(to: "b").whenComplete { fromA = $0 }
+        _ = bed.sim.run(until: bed.sim.now + 30 * Self.s) { fromA == nil || fromB == nil }
+        let kept = try #require(try fromB?.get(), "b's punch goes through")
+        guard case .failure(let error) = fromA, error is PathNotApplicable else {
+            Issue.record("a should leave the pair to b's punch, got \(String(describing: fromA))")
+            return
+        }
+        #expect("\(error)".contains("a punch with b is under way"), "\(error)")
+        #expect(bed.accepted["a"] == [.holePunched], "a took b's punched connection")
+        #expect(bed.accepted["b"] == nil, "no second connection from a's own punch")
+        #expect(bed.punchers["a"]?.lastFailure["b"] == nil)
+        kept.close(promise: nil)
+        bed.sim.run(until: bed.sim.now + Self.s)
+    }
+
     @Test func aSymmetricNATBehindAFullConeStillPunchesThroughTheCone() throws {
         let fullCone = NATConfiguration(mapping: .endpointIndependent, filtering: .endpointIndependent)
         let bed = try bed(Self.symmetric, fullCone)

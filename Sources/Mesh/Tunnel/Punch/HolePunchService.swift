@@ -90,6 +90,12 @@ public final class HolePunchService: @unchecked Sendable {
 
     /// Punches a direct connection to `node`; the channel is a raw byte stream to its agent.
     public func punch(to node: String) -> EventLoopFuture<Channel> {
+        // One punch per pair at a time: a second would dial from the same port into the same
+        // peer and spoil the first (the peer's request can reach us just before our own timer
+        // fires; the name order settles only requests that cross). What is under way carries it.
+        if attempts.values.contains(where: { $0.peer == node }) {
+            return host.eventLoop.makeFailedFuture(PathNotApplicable("a punch with \(node) is under way"))
+        }
         let observation = natObservation
         guard let endpoint = observation.publicEndpoint else {
             return host.eventLoop.makeFailedFuture(HolePunchError.noObservedAddress)
