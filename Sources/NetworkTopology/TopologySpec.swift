@@ -116,4 +116,9 @@ public struct TopologySpec: Hashable, Sendable {
         self.routers = routers
         self.nodes = nodes
     }
+
+    /// The node whose pod network holds the pod named `name`, if one does.
+    public func node(runningPod name: String) -> Node? {
+        nodes.first { node in node.pods.contains { $0.name == name } }
+    }
 }

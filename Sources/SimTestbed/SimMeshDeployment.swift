@@ -66,9 +66,9 @@ final class SimMeshDeployment {
         }
     }
 
-    /// Where clients on `node` look names up: its agent, when it runs one.
+    /// Where clients on `node` (or a pod) look names up: the agent of their node, when it runs one.
     func nameServer(forNode node: String) -> SocketAddress? {
-        spec.agents.contains(node) ? IPv4Address.loopback.socketAddress(port: spec.dnsPort) : nil
+        spec.nameServer(forHost: node, in: simulator.topology)
     }
 
     /// The search list of a simulated pod in the `default` namespace.
@@ -94,9 +94,13 @@ final class SimMeshDeployment {
     }
 
     private func startAgent(on host: SimHost) {
+        if !spec.agentListenAddress.isLoopback {
+            // What `edgemesh agent` does at start on Linux: its device, holding its listen address.
+            try! simulator.addDeviceAddress(spec.agentListenAddress, device: "edgemesh0", toNode: host.name)
+        }
         let relayAddresses = spec.relays.compactMap { simulator.resolve($0)?.socketAddress(port: Self.relayPort) }
         let configuration = EdgeAgent.Configuration(
-            nodeName: host.name, listenAddress: .loopback, dnsPort: spec.dnsPort, clusterDomain: spec.clusterDomain,
+            nodeName: host.name, listenAddress: spec.agentListenAddress, dnsPort: spec.dnsPort, clusterDomain: spec.clusterDomain,
             tunnel: spec.tunnel ? TunnelConfiguration(presharedKey: presharedKey) : nil,
             relays: spec.tunnel ? relayAddresses : [],
             gateway: spec.gateways.contains(host.name)

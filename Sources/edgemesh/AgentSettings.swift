@@ -9,7 +9,7 @@ import NIOPosix
 /// anything is started.
 struct AgentSettings: Sendable, CustomStringConvertible {
     static let defaultDeviceName = "edgemesh0"
-    static let defaultListenAddress = IPv4Address(169, 254, 96, 16)
+    static let defaultListenAddress = EdgeAgent.Configuration.defaultListenAddress
 
     var nodeName: String
     var source: AgentSource

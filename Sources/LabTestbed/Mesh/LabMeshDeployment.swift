@@ -118,7 +118,9 @@ final class LabMeshDeployment {
     private func startAgent(on node: String) throws {
         guard let namespace = network.namespace(of: node) else { return }
         var arguments = [
-            "agent", "--node-name", node, "--state-dir", "\(directory)/state/\(node)", "--listen-ip", "127.0.0.1",
+            "agent", "--node-name", node, "--state-dir", "\(directory)/state/\(node)",
+            // Loopback, or with the edge CNI the link-local address on the agent's own device (it makes it), as in production.
+            "--listen-ip", spec.agentListenAddress.description,
             "--dns-port", "\(spec.dnsPort)", "--cluster-domain", spec.clusterDomain, "--resolv-conf", "\(directory)/resolv.conf",
             "--status-address", "127.0.0.1:\(Self.statusPort)",
         ]
@@ -231,7 +233,7 @@ final class LabMeshDeployment {
 
     /// Where clients on `node` send DNS queries: its agent, when it runs one.
     func nameServer(forNode node: String) -> SocketAddress? {
-        agentNodes.contains(node) ? IPv4Address.loopback.socketAddress(port: spec.dnsPort) : nil
+        spec.nameServer(forHost: node, in: topology)
     }
 
     var searchDomains: [String] {

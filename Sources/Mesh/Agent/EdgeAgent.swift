@@ -9,6 +9,10 @@ import NIOCore
 /// Confined to the host's event loop: create it, and call it, there.
 public final class EdgeAgent: @unchecked Sendable {
     public struct Configuration: Sendable {
+        /// EdgeMesh's listen address, on the agent's own device (`edgemesh0`): the node and the
+        /// pods on its bridge (through their gateway) reach it; kubelet's `clusterDNS` names it.
+        public static let defaultListenAddress = IPv4Address(169, 254, 96, 16)
+
         public var nodeName: String
         /// Where the DNS server listens (EdgeMesh uses 169.254.96.16 on its own device).
         public var listenAddress: IPv4Address

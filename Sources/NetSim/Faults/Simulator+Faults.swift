@@ -79,6 +79,8 @@ extension Simulator {
         node.addressWatchers = [:]
         // A TUN device lives as long as the process holding it.
         node.packetDevice?.remove()
+        // So does a dummy device: whoever made it makes it again at boot.
+        node.deviceAddresses = []
         trace.recordFault(at: now, "crash \(name)")
     }
 

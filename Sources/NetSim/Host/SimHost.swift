@@ -53,6 +53,9 @@ public final class SimHost: Host, @unchecked Sendable {
                     name: name, ipv4Addresses: [address], prefixLength: node.interfaces[0].prefixLength, isLoopback: false))
             }
         }
+        for (device, address) in node.deviceAddresses {
+            interfaces.append(NetworkInterface(name: device, ipv4Addresses: [address], prefixLength: 32, isLoopback: false))
+        }
         return interfaces
     }
 

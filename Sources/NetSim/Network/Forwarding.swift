@@ -136,7 +136,8 @@ extension Simulator {
         }
     }
 
-    func handleArrival(_ packet: Packet, at node: SimNode, interface: Int) {
+    func handleArrival(_ arriving: Packet, at node: SimNode, interface: Int) {
+        var packet = arriving
         guard node.isPoweredOn else {
             drop(packet, at: node, reason: "node-down")
             return
@@ -147,15 +148,17 @@ extension Simulator {
         }
         switch node.role {
         case .host:
-            if interface >= 0, node.forwardsPackets, !node.owns(packet.destination.address),
-                packet.destination.address != networks[node.interfaces[interface].network].broadcastAddress
+            if interface >= 0, !node.owns(packet.destination.address),
+                node.kernel?.redirectArriving(&packet, interfaceAddress: node.interfaces[interface].address) != true,
+                node.forwardsPackets, packet.destination.address != networks[node.interfaces[interface].network].broadcastAddress
             {
                 forwardThroughNode(packet, at: node, arrivedOn: interface)
                 return
             }
             trace.recordPacket(.delivered, at: now, node: node.id, packet: packet)
             countDelivered()
-            if interface >= 0 { node.capture?(packet, now) }
+            // The wire carried it as it arrived, before any redirect.
+            if interface >= 0 { node.capture?(arriving, now) }
             if interface >= 0, let delay = node.stackDelay {
                 // The wire saw it now; the host's processes see it when its stack gets to it.
                 let handover = SimTask(node: node.id, generation: node.loop.generation) { node.kernel?.receive(packet) }

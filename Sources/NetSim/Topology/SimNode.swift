@@ -40,6 +40,9 @@ public final class SimNode {
     /// Addresses besides each interface's own, on the network of interface 0: an interface
     /// named as one of the node's (an alias) or a NIC of its own on the same LAN.
     var secondaryAddresses: [(interface: String, address: IPv4Address)] = []
+    /// Addresses on devices of the node's own that no network is attached to (the agent's
+    /// `edgemesh0` dummy device): the node and what it routes for (its pods) reach them.
+    var deviceAddresses: [(device: String, address: IPv4Address)] = []
     /// Told when an address is added or removed, by token.
     var addressWatchers: [Int: @Sendable () -> Void] = [:]
     var nextWatcherToken = 0
@@ -63,6 +66,7 @@ public final class SimNode {
 
     func owns(_ address: IPv4Address) -> Bool {
         address.isLoopback || interfaces.contains { $0.address == address } || secondaryAddresses.contains { $0.address == address }
+            || deviceAddresses.contains { $0.address == address }
     }
 }
 

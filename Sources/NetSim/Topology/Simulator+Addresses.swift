@@ -32,6 +32,16 @@ extension Simulator {
         notifyAddressWatchers(of: node)
     }
 
+    /// Gives `node` a device of its own holding `address`, as `ip link add <device> type dummy`
+    /// and `ip addr add` do: no network is attached to it, so only the node and the pods it
+    /// routes for reach the address (the agent's link-local listen address on `edgemesh0`).
+    public func addDeviceAddress(_ address: IPv4Address, device: String, toNode name: String) throws(TopologyError) {
+        guard let node = node(named: name), node.role == .host else { throw TopologyError("no host named \"\(name)\"") }
+        guard !node.owns(address) else { throw TopologyError("\(name) already holds \(address)") }
+        node.deviceAddresses.append((device, address))
+        notifyAddressWatchers(of: node)
+    }
+
     func addAddress(_ address: IPv4Address, interface: String, to node: SimNode) {
         node.secondaryAddresses.append((interface, address))
         networks[node.interfaces[0].network].attachments[address.value] = SimNetwork.Attachment(node: node.id, interface: 0)

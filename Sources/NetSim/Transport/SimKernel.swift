@@ -188,10 +188,8 @@ final class SimKernel {
     private func output(_ original: Packet) {
         var packet = original
         if !interceptions.isEmpty {
-            let flow = FlowKey(transport: packet.transport, endpoint: packet.destination)
-            if let localPort = interceptions[flow] {
-                redirectedFlows[FlowKey(transport: packet.transport, endpoint: packet.source)] = packet.destination
-                packet.destination = Endpoint(packet.source.address, localPort)
+            if redirectIfIntercepted(&packet, to: packet.source.address) {
+                // To the agent on this host.
             } else if let service = redirectedFlows[FlowKey(transport: packet.transport, endpoint: packet.destination)],
                 interceptions[FlowKey(transport: packet.transport, endpoint: service)] == packet.source.port
             {
@@ -199,6 +197,22 @@ final class SimKernel {
             }
         }
         simulator.send(packet, from: node)
+    }
+
+    /// The PREROUTING hook: a packet arriving from a network (a pod's, through the bridge) for
+    /// an intercepted service goes to the agent at `interfaceAddress`, the address of the
+    /// interface it came in on, as nftables `redirect` does. Returns whether a rule took it.
+    func redirectArriving(_ packet: inout Packet, interfaceAddress: IPv4Address) -> Bool {
+        !interceptions.isEmpty && redirectIfIntercepted(&packet, to: interfaceAddress)
+    }
+
+    /// Points `packet` at the agent's port for its service, at `address`, when a rule
+    /// intercepts it, and remembers the flow so replies and `originalDestination` find the service.
+    private func redirectIfIntercepted(_ packet: inout Packet, to address: IPv4Address) -> Bool {
+        guard let localPort = interceptions[FlowKey(transport: packet.transport, endpoint: packet.destination)] else { return false }
+        redirectedFlows[FlowKey(transport: packet.transport, endpoint: packet.source)] = packet.destination
+        packet.destination = Endpoint(address, localPort)
+        return true
     }
 
     // MARK: Input

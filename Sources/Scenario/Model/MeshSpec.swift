@@ -1,8 +1,10 @@
 import Mesh
+import NIOCore
+import NetworkTopology
 
 /// Where the mesh runs in a scenario: which nodes run an agent and where their objects come from.
 public struct MeshSpec: Hashable, Sendable {
-    /// Nodes that run an `edgemesh` agent (DNS on their loopback, the service table, the snapshot).
+    /// Nodes that run an `edgemesh` agent (DNS, the service table, the snapshot).
     public var agents: [String]
     /// The node serving the scenario's objects as a Kubernetes API (list-watch), as the cloud's
     /// API server does; nil hands every agent the manifests directly, as `--manifests` does.
@@ -27,6 +29,22 @@ public struct MeshSpec: Hashable, Sendable {
     /// With the tunnel: every agent runs the edge CNI (`edgeCNI: true`), carrying pod IPs of the
     /// nodes' pod networks (their `podCIDR`, on their Node objects) between nodes.
     public var edgeCNI = false
+
+    /// Where each agent's DNS server listens: with the edge CNI, EdgeMesh's link-local address
+    /// on the agent's own device, as a production node runs it, so the node's pods reach it
+    /// through their gateway; else loopback, which only the node's own processes reach.
+    public var agentListenAddress: IPv4Address {
+        tunnel && edgeCNI ? EdgeAgent.Configuration.defaultListenAddress : .loopback
+    }
+
+    /// Where a workload on `host` (a node, or a pod in `topology`) sends DNS queries: the agent
+    /// of its node, as kubelet's `clusterDNS` points a pod at it; nil without one (a pod's only
+    /// way to its node's agent is the link-local address).
+    public func nameServer(forHost host: String, in topology: TopologySpec) -> SocketAddress? {
+        if agents.contains(host) { return agentListenAddress.socketAddress(port: dnsPort) }
+        guard let node = topology.node(runningPod: host), agents.contains(node.name), !agentListenAddress.isLoopback else { return nil }
+        return agentListenAddress.socketAddress(port: dnsPort)
+    }
 
     public init(
         agents: [String], apiServer: String? = nil, apiPort: UInt16 = 6443, clusterDomain: String = "cluster.local",
