@@ -29,6 +29,12 @@ public struct TunnelConfiguration: Sendable {
     /// How long a path is tried alone before the next one (in preference order) starts too, so
     /// a direct dial into a black hole does not delay a relayed path that works.
     public var pathHeadStart: TimeAmount
+    /// How long after a dial starts the relayed path starts too, whatever the better paths are
+    /// doing: where they all lead into black holes (NATs dropping SYNs, a firewall), the
+    /// connection is up one relay round trip and a handshake after this, not after a head
+    /// start per better path; a direct path that answers later replaces it. A LAN peer or a
+    /// nearby public one answers well within it, so no relay circuit is opened for them.
+    public var relayHeadStart: TimeAmount
     /// While on a worse path than direct, how often a better one is tried.
     public var upgradeInterval: TimeAmount
     /// How far a handshake's timestamp may be from this node's wall clock (clock skew allowed).
@@ -77,6 +83,7 @@ public struct TunnelConfiguration: Sendable {
         receiveBudget: Int = 256 * 1024 * 1024,
         maximumStreamsPerConnection: Int = 1024,
         pathHeadStart: TimeAmount = .milliseconds(300),
+        relayHeadStart: TimeAmount = .milliseconds(25),
         upgradeInterval: TimeAmount = .seconds(30),
         handshakeClockWindow: TimeAmount = .seconds(120),
         targetPolicy: TunnelTargetPolicy = .refuseAll,
@@ -97,6 +104,7 @@ public struct TunnelConfiguration: Sendable {
         self.receiveBudget = receiveBudget
         self.maximumStreamsPerConnection = maximumStreamsPerConnection
         self.pathHeadStart = pathHeadStart
+        self.relayHeadStart = relayHeadStart
         self.upgradeInterval = upgradeInterval
         self.handshakeClockWindow = handshakeClockWindow
         self.targetPolicy = targetPolicy

@@ -21,6 +21,23 @@ final class StandInRelayDialer: PeerPathDialer, @unchecked Sendable {
     }
 }
 
+/// A path whose dial never gets anywhere: it fails after `givesUpAfter`, as a punch whose
+/// SYNs all vanish does.
+final class BlackHoleDialer: PeerPathDialer, @unchecked Sendable {
+    let kind: PeerPathKind
+    let host: SimHost
+    let givesUpAfter: TimeAmount
+    init(kind: PeerPathKind, host: SimHost, givesUpAfter: TimeAmount) {
+        self.kind = kind
+        self.host = host
+        self.givesUpAfter = givesUpAfter
+    }
+    func dial(node: String) -> EventLoopFuture<Channel> {
+        host.eventLoop.scheduleTask(in: givesUpAfter) { () throws -> Channel in throw HostError.connectTimeout(IPv4Address.any.socketAddress(port: 0)) }
+            .futureResult
+    }
+}
+
 /// Which path a peer's streams take, and how that changes as paths come and go.
 @Suite struct TunnelPathTests {
     static let s = TunnelTestBed.s
@@ -127,12 +144,31 @@ final class StandInRelayDialer: PeerPathDialer, @unchecked Sendable {
         bed.directAddressOverride["b"] = IPv4Address(10, 0, 0, 200)
         let relay = StandInRelayDialer(host: bed.sim.host(named: "a")!, remote: bed.addresses["b"]!.socketAddress(port: 20006))
         bed.tunnel("a").addDialer(relay)
+        // So does a punch that never gets through (it gives up after 10 s).
+        bed.tunnel("a").addDialer(BlackHoleDialer(kind: .holePunched, host: bed.sim.host(named: "a")!, givesUpAfter: .seconds(10)))
         let start = bed.sim.now
         _ = try bed.openChannel(from: "a", to: bed.target("b"))
-        #expect(bed.sim.now - start < Self.s)
+        // The relay's head start (25 ms) and a handshake on the LAN, not a head start (300 ms)
+        // per better path: under 50 ms over the relay's round trip.
+        let setUp = bed.sim.now - start
+        #expect(setUp < 50 * Self.s / 1000, "relayed path up after \(setUp / 1_000_000) ms")
         #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
-        // Once the direct dial gives up, the status says why the path is relayed.
-        bed.run(for: 5 * Self.s) { true }
+        // Once the better paths give up, the status says why the path is relayed.
+        bed.run(for: 15 * Self.s) { true }
         #expect(bed.status(of: "a", peer: "b")?.path == .relayed)
+        let failure = try #require(bed.status(of: "a", peer: "b")?.lastFailure)
+        #expect(failure.hasPrefix("using the relayed path; "), "\(failure)")
+        #expect(failure.contains("direct:") && failure.contains("holePunched:"), "\(failure)")
+        #expect(relay.dials == 1)
+    }
+
+    @Test func aPeerThatAnswersDirectlyOpensNoRelayCircuit() throws {
+        let bed = try TunnelTestBed()
+        let relay = StandInRelayDialer(host: bed.sim.host(named: "a")!, remote: bed.addresses["b"]!.socketAddress(port: 20006))
+        bed.tunnel("a").addDialer(relay)
+        _ = try bed.openChannel(from: "a", to: bed.target("b"))
+        bed.run(for: Self.s) { true }
+        #expect(bed.status(of: "a", peer: "b")?.path == .direct)
+        #expect(relay.dials == 0, "the LAN peer answered within the relay's head start")
     }
 }

@@ -91,7 +91,9 @@ final class TunnelPeer: @unchecked Sendable {
             return eventLoop.makeFailedFuture(error)
         }
         let race = PathRace(
-            dialers: dialers, headStart: endpoint.configuration.pathHeadStart, eventLoop: eventLoop,
+            dialers: dialers, headStart: endpoint.configuration.pathHeadStart,
+            fallbackHeadStart: dialers.count > 1 && dialers.last?.kind == .relayed ? endpoint.configuration.relayHeadStart : nil,
+            eventLoop: eventLoop,
             connect: { dialer in
                 dialer.dial(node: self.node).flatMap { channel in
                     let connection = TunnelConnection.install(
@@ -105,6 +107,12 @@ final class TunnelPeer: @unchecked Sendable {
                 }
             },
             onConnection: { self.adopt($0) })
+        race.onBetterPathFailed = { failure in
+            // The fallback won first; say why the better path did not come after it.
+            guard let current = self.current, current.pathKind == .relayed else { return }
+            let using = "using the \(current.pathKind) path"
+            self.lastFailure = (self.lastFailure?.hasPrefix(using) == true ? self.lastFailure! : using) + "; " + failure
+        }
         return race.run().map { connection, failures in
             if !failures.isEmpty {
                 // Working, but not on a better path: say why, so the user can fix it.
