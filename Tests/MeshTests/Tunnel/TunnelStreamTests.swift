@@ -131,6 +131,25 @@ import Testing
         #expect(source.sent)
     }
 
+    /// Handlers configure a channel in place through `syncOptions` (the proxy's HTTP/2 backend
+    /// session turns `autoRead` back on that way); on a tunnel stream that did nothing, and
+    /// each gRPC answer across the tunnel waited for the next call on its connection.
+    @Test func optionsSetSynchronouslyTakeEffect() throws {
+        let bed = try TunnelTestBed()
+        let (stream, recorder) = try bed.openChannel(from: "a", to: bed.target("b"))
+        let options = try #require(stream.syncOptions, "a tunnel stream offers synchronous options")
+        try options.setOption(ChannelOptions.autoRead, value: false)
+        #expect(try options.getOption(ChannelOptions.autoRead) == false)
+        stream.writeAndFlush(ByteBuffer(string: "first"), promise: nil)
+        bed.run(for: Self.s) { true }
+        stream.writeAndFlush(ByteBuffer(string: " second"), promise: nil)
+        bed.run(for: Self.s) { true }
+        #expect(recorder.byteCount <= 5, "without reads asked for, at most one read's worth arrives")
+        try options.setOption(ChannelOptions.autoRead, value: true)
+        bed.run(for: Self.s) { recorder.byteCount < 12 }
+        #expect(recorder.bytes == ByteBuffer(string: "first second"), "and with auto-read back on, everything does")
+    }
+
     @Test func aLinkOutageShorterThanTheKeepaliveToleranceKeepsTheStream() throws {
         let bed = try TunnelTestBed()
         let (channel, recorder) = try bed.openChannel(from: "a", to: bed.target("b"))

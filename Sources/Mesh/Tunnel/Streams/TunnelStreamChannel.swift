@@ -90,6 +90,25 @@ final class TunnelStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     var isWritable: Bool { writable }
     var isActive: Bool { active }
 
+    /// Options set and read at once on the loop, as NIOPosix channels allow: handlers that
+    /// configure a channel in place (`BackendHTTP2Session` turns `autoRead` back on after
+    /// putting HTTP/2 on a stream) would otherwise silently do nothing here.
+    var syncOptions: NIOSynchronousChannelOptions? { SynchronousOptions(channel: self) }
+
+    private struct SynchronousOptions: NIOSynchronousChannelOptions {
+        let channel: TunnelStreamChannel
+
+        func setOption<Option: ChannelOption>(_ option: Option, value: Option.Value) throws {
+            channel.eventLoop.preconditionInEventLoop()
+            try channel.setOption0(option, value: value)
+        }
+
+        func getOption<Option: ChannelOption>(_ option: Option) throws -> Option.Value {
+            channel.eventLoop.preconditionInEventLoop()
+            return try channel.getOption0(option)
+        }
+    }
+
     func setOption<Option: ChannelOption>(_ option: Option, value: Option.Value) -> EventLoopFuture<Void> {
         if eventLoop.inEventLoop {
             return eventLoop.makeCompletedFuture { try setOption0(option, value: value) }
