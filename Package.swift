@@ -90,6 +90,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                // gRPC workloads: HTTP/2 in clear text (the agent links it already).
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 // HTTPS workloads and the test API server's TLS.
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 // Scenario files are YAML.

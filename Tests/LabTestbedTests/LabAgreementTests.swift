@@ -11,14 +11,14 @@ import Testing
 /// and every NAT-matrix cell Linux can build. Each file runs in real time (quickstart 3 min,
 /// nat-matrix 100 s, load-balancing 10 min, partition-and-offline's lab profile 4 min,
 /// conntrack-collision 100 s, socks5-node-proxy 2 min, gateway-resilience 1 min,
-/// multi-nic-gateway 2.5 min, pod-network 4 min), side by side.
+/// multi-nic-gateway 2.5 min, pod-network 4 min, grpc-balancing 1.5 min), side by side.
 @Suite("lab: the simulator and the kernel agree", .enabled(if: LabMachine.canRun, LabMachine.reason))
 struct LabAgreementTests {
     @Test(
         "every judged expectation and matrix cell agrees",
         arguments: [
             "quickstart.yaml", "nat-matrix.yaml", "load-balancing.yaml", "partition-and-offline.yaml", "conntrack-collision.yaml",
-            "socks5-node-proxy.yaml", "gateway-resilience.yaml", "multi-nic-gateway.yaml", "pod-network.yaml",
+            "socks5-node-proxy.yaml", "gateway-resilience.yaml", "multi-nic-gateway.yaml", "pod-network.yaml", "grpc-balancing.yaml",
         ])
     func agreement(file: String) throws {
         let scenario = try ScenarioParser.load(path: "\(RepositoryFiles.scenarios)/\(file)")

@@ -87,7 +87,7 @@ public final class InvariantMonitor {
         self.testbed = testbed
         var addresses: [String: String] = [:]
         for workload in scenario.workloads {
-            if case .httpServer(let port, let podName, _, _) = workload.kind, let address = testbed.address(of: workload.node) {
+            if let (podName, port) = workload.answeringPod, let address = testbed.address(of: workload.node) {
                 addresses[podName] = addresses[podName] ?? "\(address):\(port)"
             }
         }

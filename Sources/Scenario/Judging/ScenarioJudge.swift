@@ -141,6 +141,7 @@ public struct ScenarioJudge {
     private static func kindName(_ kind: WorkloadSpec.Kind) -> String {
         switch kind {
         case .httpServer: "http-server"
+        case .grpcServer: "grpc-server"
         case .tcpEcho: "tcp-echo"
         case .udpEcho: "udp-echo"
         case .webSocketEcho: "websocket-echo"

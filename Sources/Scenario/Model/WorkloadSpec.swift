@@ -6,6 +6,8 @@ public struct WorkloadSpec: Hashable, Sendable {
         /// Answers every HTTP/1.1 request with its pod name; over TLS when `tls` is given; with
         /// the status and after the delay `answer` says (a failing or slow replica).
         case httpServer(port: UInt16, podName: String, tls: ServerTLS? = nil, answer: HTTPServerWorkload.Answer = .init())
+        /// Answers every gRPC call (HTTP/2 in clear text) with one message, its pod name.
+        case grpcServer(port: UInt16, podName: String)
         case tcpEcho(port: UInt16)
         case udpEcho(port: UInt16)
         case webSocketEcho(port: UInt16)
@@ -62,6 +64,8 @@ public struct WorkloadSpec: Hashable, Sendable {
             case httpsKeepAlive = "https-keepalive"
             /// Echo through a SOCKS5 node proxy (`proxy`) to a node's port, the target by name.
             case socks5
+            /// gRPC calls on one kept HTTP/2 connection, as a gRPC channel makes them.
+            case grpc
         }
 
         public var `protocol`: ClientProtocol

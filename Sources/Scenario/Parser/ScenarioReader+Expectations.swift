@@ -68,8 +68,8 @@ extension ScenarioReader {
     }
 
     private func spread(_ value: LocatedNode, client: WorkloadSpec, workloads: WorkloadIndex) throws(ScenarioError) -> ExpectationSpec.Kind {
-        guard case .client(let spec) = client.kind, [.http, .https, .httpKeepAlive, .httpsKeepAlive].contains(spec.protocol) else {
-            throw fail(value, "spread needs an http, https or http-keepalive client: only HTTP answers name the backend (pod) that served them")
+        guard case .client(let spec) = client.kind, [.http, .https, .httpKeepAlive, .httpsKeepAlive, .grpc].contains(spec.protocol) else {
+            throw fail(value, "spread needs an http, https, http-keepalive or grpc client: only their answers name the backend (pod) that served them")
         }
         let spread = try fields(value, allowed: ["backends", "tolerance"])
         let backendsValue = try required(spread, "backends")

@@ -7,13 +7,14 @@ import Yams
 
 extension ScenarioReader {
     static let workloadKinds = [
-        "http-server", "tcp-echo", "udp-echo", "websocket-echo", "client", "rendezvous", "punch-peer", "replay",
+        "http-server", "grpc-server", "tcp-echo", "udp-echo", "websocket-echo", "client", "rendezvous", "punch-peer", "replay",
     ]
 
     private static func workloadKeys(_ kind: String) -> [String] {
         let common = ["name", "node", "kind"]
         switch kind {
         case "http-server": return common + ["port", "podName", "tlsSecret", "status", "delay"]
+        case "grpc-server": return common + ["port", "podName"]
         case "client":
             return common + [
                 "protocol", "target", "targets", "start", "interval", "count", "timeout", "payload", "caSecret", "hostHeader", "path",
@@ -50,7 +51,7 @@ extension ScenarioReader {
             }
             firstUse[spec.name] = fields.value.path
             // Pod names identify the backend that answered, which spread expectations count by.
-            if case .httpServer(_, let podName, _, _) = spec.kind {
+            if let podName = spec.answeringPod?.name {
                 if let first = podFirstUse[podName] {
                     // A default pod name is the workload name, so the name field is what clashes.
                     var field = fields["podName"]
@@ -62,7 +63,7 @@ extension ScenarioReader {
             // Two listeners on one node, transport and port cannot both bind.
             let binding: (transport: String, port: UInt16)?
             switch spec.kind {
-            case .httpServer(let port, _, _, _), .tcpEcho(let port), .webSocketEcho(let port): binding = ("tcp", port)
+            case .httpServer(let port, _, _, _), .grpcServer(let port, _), .tcpEcho(let port), .webSocketEcho(let port): binding = ("tcp", port)
             case .udpEcho(let port): binding = ("udp", port)
             case .punchPeer(let punch): binding = (punch.transport.rawValue, punch.port)
             case .client, .rendezvous, .replay: binding = nil
@@ -124,6 +125,10 @@ extension ScenarioReader {
             }
             if let value = fields["delay"] { answer.delay = .nanoseconds(Int64(try self.duration(value))) }
             spec = .httpServer(port: try port(required(fields, "port")), podName: podName, tls: tls, answer: answer)
+        case "grpc-server":
+            var podName = name
+            if let value = fields["podName"] { podName = try self.name(value) }
+            spec = .grpcServer(port: try port(required(fields, "port")), podName: podName)
         case "tcp-echo": spec = .tcpEcho(port: try port(required(fields, "port")))
         case "udp-echo": spec = .udpEcho(port: try port(required(fields, "port")))
         case "websocket-echo": spec = .webSocketEcho(port: try port(required(fields, "port")))

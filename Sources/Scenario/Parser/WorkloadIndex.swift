@@ -7,10 +7,7 @@ struct WorkloadIndex {
     }
 
     var podNames: [String] {
-        byName.values.compactMap { workload -> String? in
-            if case .httpServer(_, let podName, _, _) = workload.kind { return podName }
-            return nil
-        }.sorted()
+        byName.values.compactMap(\.answeringPod?.name).sorted()
     }
 }
 
@@ -23,6 +20,14 @@ extension WorkloadSpec {
         }
     }
 
+    /// The pod name a server answers with (and its port): what spread expectations count.
+    var answeringPod: (name: String, port: UInt16)? {
+        switch kind {
+        case .httpServer(let port, let podName, _, _), .grpcServer(let port, let podName): (podName, port)
+        default: nil
+        }
+    }
+
     var isPunchPeer: Bool {
         if case .punchPeer = kind { return true }
         return false
@@ -32,6 +37,7 @@ extension WorkloadSpec {
     var kindName: String {
         switch kind {
         case .httpServer: return "http-server"
+        case .grpcServer: return "grpc-server"
         case .tcpEcho: return "tcp-echo"
         case .udpEcho: return "udp-echo"
         case .webSocketEcho: return "websocket-echo"

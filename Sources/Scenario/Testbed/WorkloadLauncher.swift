@@ -40,6 +40,8 @@ public struct WorkloadLauncher {
         case .httpServer(let port, let podName, let tls, let answer):
             let context = try tls.map { try WorkloadTLS.serverContext(certificateChainPEM: $0.certificateChainPEM, privateKeyPEM: $0.privateKeyPEM) }
             return { HTTPServerWorkload.start(on: $0, port: port, podName: podName, tls: context, answer: answer) }
+        case .grpcServer(let port, let podName):
+            return { GRPCServerWorkload.start(on: $0, port: port, podName: podName) }
         case .tcpEcho(let port):
             return { TCPEchoServerWorkload.start(on: $0, port: port) }
         case .udpEcho(let port):

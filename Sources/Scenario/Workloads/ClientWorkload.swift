@@ -7,7 +7,7 @@ import NIOSSL
 ///
 /// Request `i` goes to `targets[i % targets.count]` at `firstRequestAt + i × interval`. Every
 /// request uses a new connection (or socket), so connection set-up and NAT traversal are
-/// measured each time, except `httpKeepAlive`'s, which share one. Requests whose time has passed when the workload (re)starts, after a
+/// measured each time, except `httpKeepAlive`'s and `grpc`'s, which share one. Requests whose time has passed when the workload (re)starts, after a
 /// crash of its node say, are not sent.
 public struct ClientWorkload: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
@@ -26,7 +26,13 @@ public struct ClientWorkload: Sendable {
         /// Echo through the SOCKS5 node proxy at `socksProxy`, which connects to the target by
         /// its name (`Socks5EchoExchange`).
         case socks5
+        /// Unary gRPC calls on one HTTP/2 connection (`GRPCClientSession`), each answered by
+        /// whichever replica the proxy chose for it; `path` is the method unless it is `/`.
+        case grpc
     }
+
+    /// The method a `.grpc` client calls when the scenario names none.
+    static let defaultGRPCMethod = "/edgemesh.scenario.Who/Name"
 
     public var kind: Kind
     public var targets: [HostPort]
@@ -86,20 +92,21 @@ public struct ClientWorkload: Sendable {
         case .httpsKeepAlive: KeepAliveHTTPSession(host: host, tls: tls(for: targets[0]))
         default: nil
         }
+        let grpc = kind == .grpc ? GRPCClientSession(host: host) : nil
         let cookies = keepsCookies ? CookieJar() : nil
         let now = host.now
         for index in 0..<count {
             let due = firstRequestAt + interval * Int64(index)
             guard due >= now else { continue }
             host.eventLoop.scheduleTask(deadline: due) {
-                self.sendRequest(index, on: host, session: session, cookies: cookies, resolver: resolver, log: log)
+                self.sendRequest(index, on: host, session: session, grpc: grpc, cookies: cookies, resolver: resolver, log: log)
             }
         }
     }
 
     private func sendRequest(
-        _ index: Int, on host: any Host, session: KeepAliveHTTPSession?, cookies: CookieJar?, resolver: @escaping NameResolver,
-        log: RequestLog
+        _ index: Int, on host: any Host, session: KeepAliveHTTPSession?, grpc: GRPCClientSession?, cookies: CookieJar?,
+        resolver: @escaping NameResolver, log: RequestLog
     ) {
         let target = targets[index % targets.count]
         let started = host.now
@@ -116,7 +123,7 @@ public struct ClientWorkload: Sendable {
                 .map { $0.map(\.description).joined(separator: ",") }
         } else {
             answered = resolve(target.host, on: host, resolver: resolver).flatMap { address in
-                self.exchange(index, with: address, target: target, on: host, session: session, cookies: cookies, note: note)
+                self.exchange(index, with: address, target: target, on: host, session: session, grpc: grpc, cookies: cookies, note: note)
             }
         }
         answered
@@ -153,9 +160,14 @@ public struct ClientWorkload: Sendable {
     /// Runs one request; succeeds with the name of who answered.
     private func exchange(
         _ index: Int, with address: IPv4Address, target: HostPort, on host: any Host, session: KeepAliveHTTPSession?,
-        cookies: CookieJar?, note: RequestSocketNote
+        grpc: GRPCClientSession?, cookies: CookieJar?, note: RequestSocketNote
     ) -> EventLoopFuture<String> {
         switch kind {
+        case .grpc:
+            guard let grpc else { preconditionFailure("a grpc client has its session from start") }
+            return grpc.call(
+                path == "/" ? Self.defaultGRPCMethod : path, request: "request \(index)", address: address, port: target.port,
+                authority: hostHeader ?? target.description, note: note)
         case .httpKeepAlive, .httpsKeepAlive:
             guard let session else { preconditionFailure("a keep-alive client has its session from start") }
             return session.get(

@@ -74,7 +74,7 @@ import Testing
     /// A gRPC call as grpcio sends one: POST, `application/grpc`, `te: trailers`, one message.
     static func grpcCall(_ path: String, on multiplexer: NIOHTTP2Handler.StreamMultiplexer) -> StreamResponse {
         get(path, host: "grpc.example.com", method: .POST,
-            headers: [("content-type", "application/grpc"), ("te", "trailers")], body: GRPCPodServer.frame("who"), on: multiplexer)
+            headers: [("content-type", "application/grpc"), ("te", "trailers")], body: GRPCServerWorkload.message("who"), on: multiplexer)
     }
 
     @Test func eachStreamOfOneConnectionIsRoutedOnItsOwn() throws {
@@ -153,7 +153,7 @@ import Testing
         accepted.value = [:]
         for pod in ["pod-1", "pod-2", "pod-3"] {
             let host = try #require(bed.sim.host(named: pod))
-            GRPCPodServer.start(on: host, port: 9090, podName: pod) { accepted.value?[pod, default: 0] += 1 }
+            GRPCServerWorkload.start(on: host, port: 9090, podName: pod) { accepted.value?[pod, default: 0] += 1 }
             addresses.append("{ip: \(try #require(bed.sim.resolve(pod))), nodeName: \(pod)}")
         }
         let gateway = try GatewayLimitsTests.gateway(bed, .init(), manifests: GatewayLimitsTests.istioObjects(http: """
@@ -198,48 +198,5 @@ import Testing
         #expect(unavailable.status == .ok && unavailable.trailers?["grpc-status"] == ["14"], "\(String(describing: unavailable.trailers))")
         #expect(unavailable.trailers?["grpc-message"].first?.contains("no") == true)
         withExtendedLifetime(gateway) {}
-    }
-}
-
-/// A gRPC server as far as the wire goes: HTTP/2 in clear text, each call answered with one
-/// length-prefixed message (its pod name) and `grpc-status: 0` in the trailers.
-enum GRPCPodServer {
-    static func frame(_ text: String) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(text.utf8.count))
-        buffer.writeString(text)
-        return buffer
-    }
-
-    static func start(on host: any Host, port: UInt16, podName: String, accepted: @escaping @Sendable () -> Void) {
-        host.listenStream(StreamListenOptions(address: IPv4Address.any.socketAddress(port: port))) { channel in
-            accepted()
-            return channel.eventLoop.makeCompletedFuture {
-                _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                    mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
-                ) { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                        try stream.pipeline.syncOperations.addHandler(Responder(podName: podName))
-                    }
-                }
-            }
-        }.whenFailure { Issue.record($0) }
-    }
-
-    final class Responder: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let podName: String
-        init(podName: String) { self.podName = podName }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard case .end = unwrapInboundIn(data) else { return }
-            let head = HTTPResponseHead(version: .http2, status: .ok, headers: HTTPHeaders([("content-type", "application/grpc")]))
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(GRPCPodServer.frame(podName)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(HTTPHeaders([("grpc-status", "0")]))), promise: nil)
-        }
     }
 }

@@ -23,7 +23,7 @@ import Testing
         let accepted = AcceptedConnections()
         var addresses: [String] = []
         for pod in ["pod-1", "pod-2", "pod-3"] {
-            GRPCPodServer.start(on: try #require(bed.sim.host(named: pod)), port: 9090, podName: pod) { accepted.count += 1 }
+            GRPCServerWorkload.start(on: try #require(bed.sim.host(named: pod)), port: 9090, podName: pod) { accepted.count += 1 }
             addresses.append("{ip: \(try #require(bed.sim.resolve(pod))), nodeName: \(pod)}")
         }
         let set = ManifestSet(files: ["grpc.yaml": """

@@ -530,7 +530,7 @@ import Testing
             message: #"network.routers[1].nat.mapping: "full-cone" is not a NAT mapping behavior (allowed: endpoint-independent, address-dependent, address-and-port-dependent)"#),
         .init(
             label: "bad workload kind", replace: "kind: http-server", with: "kind: web-server", lineOf: "web-server",
-            message: #"workloads[0].kind: "web-server" is not a workload kind (allowed: http-server, tcp-echo, udp-echo, websocket-echo, client, rendezvous, punch-peer, replay)"#),
+            message: #"workloads[0].kind: "web-server" is not a workload kind (allowed: http-server, grpc-server, tcp-echo, udp-echo, websocket-echo, client, rendezvous, punch-peer, replay)"#),
         .init(
             label: "key of another workload kind", replace: "kind: http-server, port: 8080",
             with: "kind: tcp-echo, port: 8080, podName: web", lineOf: "tcp-echo",
