@@ -23,6 +23,7 @@ struct GatewayHTTPRoute {
     var cors: GatewayCORSPolicy?
     var timeout: TimeAmount?
     var retry: HTTPRetryPolicy
+    var mirror: GatewayRoutes.Mirror?
 
     init(_ route: VirtualService.HTTPRoute, label: String, namespace: String, clusterDomain: String, problems: inout [String]) {
         name = label + (route.name.map { " (\($0))" } ?? "")
@@ -44,6 +45,16 @@ struct GatewayHTTPRoute {
         responseEdits = HTTPHeaderEdit.edits(route.headers?.response)
         cors = route.corsPolicy.map { GatewayCORSPolicy($0, label: label, problems: &problems) }
         timeout = Self.duration(route.timeout, field: "timeout", label: label, problems: &problems)
+        if let mirror = route.mirror {
+            let percentage = min(max(route.mirrorPercentage ?? 100, 0), 100)
+            if let asked = route.mirrorPercentage, asked != percentage {
+                problems.append("\(label): mirrorPercentage \(asked) is not between 0 and 100; \(percentage) is used")
+            }
+            self.mirror = GatewayRoutes.Mirror(
+                destination: BoundVirtualService.destinations(
+                    [VirtualService.RouteDestination(destination: mirror)], namespace: namespace, clusterDomain: clusterDomain)[0],
+                percentage: percentage)
+        }
         if let retries = route.retries {
             retry = HTTPRetryPolicy(
                 attempts: retries.attempts ?? 2,
@@ -76,7 +87,7 @@ struct GatewayHTTPRoute {
             HTTPHeaderEdit.apply(requestEdits, to: &head.headers)
             let policy = HTTPExchangePolicy(
                 timeout: timeout, retry: retry, responseEdits: responseEdits + (cors?.responseEdits(for: request) ?? []))
-            return .forward(GatewayRoutes.ForwardedRequest(destinations: destinations, route: name, head: head, policy: policy))
+            return .forward(GatewayRoutes.ForwardedRequest(destinations: destinations, route: name, head: head, policy: policy, mirror: mirror))
         }
     }
 

@@ -98,6 +98,15 @@ public struct GatewayRoutes {
         /// The request rewritten and with its headers edited by the route.
         public var head: HTTPRequestHead
         public var policy: HTTPExchangePolicy
+        /// Where a copy of the request goes too, if the route mirrors.
+        public var mirror: Mirror?
+    }
+
+    /// A route's `mirror`: the destination copies go to, and the share of requests copied.
+    public struct Mirror: Hashable, Sendable {
+        public var destination: GatewayDestination
+        /// Percent of requests, 0 to 100.
+        public var percentage: Double
     }
 
     /// The ports to listen on, by number.

@@ -260,11 +260,24 @@ public final class IngressGateway: @unchecked Sendable {
             switch chooseRoute(among: forwarded.destinations, of: forwarded.route) {
             case .success(let route):
                 request = forwarded.head
-                return .route(route, forwarded.policy)
+                var policy = forwarded.policy
+                policy.mirror = forwarded.mirror.flatMap(mirrorRoute)
+                return .route(route, policy)
             case .failure(let problem):
                 return .answer(LocalReply(status: .serviceUnavailable, reason: problem.reason))
             }
         }
+    }
+
+    /// Where this request's copy goes, when the draw says it is one of the `percentage` copied
+    /// and the mirror's service is known (a mirror that resolves to nothing is skipped).
+    private func mirrorRoute(_ mirror: GatewayRoutes.Mirror) -> ProxyRoute? {
+        if mirror.percentage <= 0 { return nil }
+        if mirror.percentage < 100 {
+            var random = host.random
+            guard Double.random(in: 0..<100, using: &random) < mirror.percentage else { return nil }
+        }
+        return try? proxyRoute(for: mirror.destination).get()
     }
 
     /// The proxy's route for a new connection to the TCP `port`, by the routes in force now.

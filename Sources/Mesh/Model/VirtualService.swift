@@ -61,7 +61,11 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         public var retries: HTTPRetry?
         public var headers: HeaderEdits?
         public var corsPolicy: CorsPolicy?
-        /// Fields present but not implemented (`fault`, `mirror`, ...).
+        /// Where a copy of each forwarded request goes too, its answer thrown away (shadowing).
+        public var mirror: Destination?
+        /// The share of requests mirrored, in percent (`mirrorPercentage.value`); unset is all.
+        public var mirrorPercentage: Double?
+        /// Fields present but not implemented (`fault`, `mirrors`, ...).
         public var unsupportedFields: [String] = []
 
         public init(
@@ -82,8 +86,10 @@ public struct VirtualService: Decodable, Hashable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, match, route, redirect, directResponse, rewrite, timeout, retries, headers, corsPolicy
+            case name, match, route, redirect, directResponse, rewrite, timeout, retries, headers, corsPolicy, mirror, mirrorPercentage
         }
+
+        private struct Percent: Decodable { var value: Double? }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -97,6 +103,8 @@ public struct VirtualService: Decodable, Hashable, Sendable {
             retries = try container.decodeIfPresent(HTTPRetry.self, forKey: .retries)
             headers = try container.decodeIfPresent(HeaderEdits.self, forKey: .headers)
             corsPolicy = try container.decodeIfPresent(CorsPolicy.self, forKey: .corsPolicy)
+            mirror = try container.decodeIfPresent(Destination.self, forKey: .mirror)
+            mirrorPercentage = try container.decodeIfPresent(Percent.self, forKey: .mirrorPercentage)?.value
             unsupportedFields = try UnsupportedFields.named(in: decoder, besides: Set(CodingKeys.allCases.map(\.rawValue)))
         }
     }

@@ -8,8 +8,11 @@ public struct HTTPExchangePolicy: Hashable, Sendable {
     public var timeout: TimeAmount?
     public var retry: HTTPRetryPolicy
     public var responseEdits: [HTTPHeaderEdit]
+    /// Where a copy of the request goes too (a gateway route's `mirror`); its answer is thrown away.
+    public var mirror: ProxyRoute?
 
-    public init(timeout: TimeAmount? = nil, retry: HTTPRetryPolicy = .none, responseEdits: [HTTPHeaderEdit] = []) {
+    public init(timeout: TimeAmount? = nil, retry: HTTPRetryPolicy = .none, responseEdits: [HTTPHeaderEdit] = [], mirror: ProxyRoute? = nil) {
+        self.mirror = mirror
         self.timeout = timeout
         self.retry = retry
         self.responseEdits = responseEdits

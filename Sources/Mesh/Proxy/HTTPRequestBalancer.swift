@@ -54,6 +54,8 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
         /// Parts read while the backend was being chosen, sent once it is.
         var waiting: [HTTPServerRequestPart] = []
         var backend: BackendHTTPConnection?
+        /// The copy going to the route's mirror, while the request is read.
+        var mirror: HTTPRequestMirror?
         /// Counts this request as load on `backend` until the exchange ends.
         var selector: BackendSelector?
         var setCookie: String?
@@ -191,6 +193,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             switch routing.target(for: &request, client: context.channel.remoteAddress) {
             case .route(let route, let policy):
                 exchange = Exchange(request: request, route: route, policy: policy, replay: policy.retry.attempts > 0 ? [] : nil)
+                exchange?.mirror = policy.mirror.flatMap { HTTPRequestMirror(proxy: proxy, route: $0, head: request) }
                 chooseBackend(for: request, route: route, client: context.channel.remoteAddress)
             case .answer(let response):
                 proxy.logger.debug("\(routing): \(request.method) \(request.uri) answered \(response.status.code): \(response.reason)")
@@ -200,6 +203,7 @@ final class HTTPRequestBalancer: ChannelInboundHandler, RemovableChannelHandler,
             guard exchange != nil else { return }
             if case .body = part { exchange?.sawBody = true }
             keepForReplay(part)
+            exchange?.mirror?.append(part)
             if case .end = part {
                 exchange?.requestEnded = true
                 startTimeout()
@@ -756,7 +760,7 @@ extension ChannelPipeline.SynchronousOperations {
 extension LoadBalancingPolicy {
     /// The one header the policy's hash reads, if it reads one: the only header a request's
     /// summary carries to the selector.
-    fileprivate var hashedHeaderName: String? {
+    var hashedHeaderName: String? {
         switch self {
         case .consistentHash(.httpHeaderName(let name), _): name
         case .consistentHash(.httpCookie, _): "cookie"

@@ -102,8 +102,15 @@ public final class ServiceProxy: @unchecked Sendable {
         /// HTTP requests sent on an idle backend connection another client connection had left
         /// in the pool, instead of on a new one.
         public var backendConnectionsReused = 0
+        /// Copies of requests sent to a gateway route's `mirror`.
+        public var requestsMirrored = 0
+        /// Requests a route mirrors whose copy was not sent: a body over 64 KiB, 64 copies
+        /// already out, or a mirror whose backends speak HTTP/2.
+        public var mirrorsSkipped = 0
     }
 
+    /// Mirrored copies out now (`HTTPRequestMirror.maximumInFlight` at most).
+    var mirrorsInFlight = 0
     public let host: any Host
     public let table: ServiceTable
     public let configuration: Configuration

@@ -215,13 +215,13 @@ import Testing
                 route: [{destination: {host: canary}}]
               - match: [{uri: {prefix: /cart}}]
                 fault: {abort: {httpStatus: 500, percentage: {value: 1}}}
-                mirror: {host: cart-shadow}
+                mirrors: [{destination: {host: cart-shadow}}]
                 route: [{destination: {host: cart}}]
             """,
         ])
         #expect(routes.problems == [
             "VirtualService shop/shop http[0].match[0]: sourceLabels not implemented; the match fits no request",
-            "VirtualService shop/shop http[1]: fault, mirror not implemented; the route is served without them",
+            "VirtualService shop/shop http[1]: fault, mirrors not implemented; the route is served without them",
             "VirtualService shop/shop: exportTo not implemented by this gateway; ignored",
         ])
         #expect(Self.destination(routes.decide(port: 80, hostHeader: "shop.example.com", target: "/cart")) == ["shop/cart:-/100"],

@@ -161,6 +161,9 @@ extension EdgeAgent {
         out.add("edgemesh_proxy_request_timeouts_total", .counter, help: "HTTP requests answered 504 or cut off at their route's timeout.", value: proxy.requestTimeouts)
         out.add("edgemesh_proxy_backend_connections_reused_total", .counter,
                 help: "HTTP requests sent on an idle pooled backend connection instead of a new one.", value: proxy.backendConnectionsReused)
+        out.add("edgemesh_proxy_requests_mirrored_total", .counter, help: "Copies of requests sent to a gateway route's mirror.", value: proxy.requestsMirrored)
+        out.add("edgemesh_proxy_mirrors_skipped_total", .counter,
+                help: "Requests a route mirrors whose copy was not sent (body over 64 KiB, 64 copies out, HTTP/2 mirror).", value: proxy.mirrorsSkipped)
         out.add("edgemesh_proxy_idle_backend_connections", .gauge, help: "Idle kept-alive backend connections held for the next request.",
                 value: self.proxy.idleBackendConnectionCount)
         out.add("edgemesh_proxy_datagram_sessions_total", .counter, help: "UDP client sessions opened.", value: proxy.datagramSessionsOpened)
