@@ -1,11 +1,13 @@
-// ProxyBenchmark: the agent's user-space proxy against the direct path and haproxy (TCP mode),
+// ProxyBenchmark: the agent's user-space proxy against the direct path, haproxy (TCP mode) as
+// installed and as its documentation tunes it for this job (a thread per core, `splice-auto`,
+// 64 KiB buffers), and kube-proxy-style nftables DNAT written by hand (the kernel's own figure),
 // all inside one throw-away network namespace on this machine. Not a test: it prints figures.
 //
 //   swift build -c release --product edgemesh
 //   swift run ProxyBenchmark [path/to/edgemesh] [--only bulk|transfer|http|hash|scale|memory]...
 //                                                 (root; iperf3, curl, wrk, nginx, haproxy, python3)
 //
-// Each line is `name value unit`; lines for the agent add `direct=… ratio=… haproxy=… haproxy_ratio=…`.
+// Each line is `name value unit`; lines for the agent add `<path>=… <path>_ratio=…` for every other path.
 import BenchmarkLab
 import Foundation
 #if canImport(Glibc)
@@ -13,9 +15,9 @@ import Glibc
 #endif
 
 Lab.require(root: "ProxyBenchmark",
-            tools: ["/usr/sbin/ip", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
+            tools: ["/usr/sbin/ip", "/usr/sbin/nft", "/usr/bin/iperf3", "/usr/bin/curl", "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy",
                     "/usr/bin/python3"],
-            install: "apt-get install iperf3 curl wrk nginx-light haproxy python3")
+            install: "apt-get install nftables iperf3 curl wrk nginx-light haproxy python3")
 let (only, agentBinary) = Lab.arguments(
     benchmark: "ProxyBenchmark", parts: ["bulk", "transfer", "http", "hash", "scale", "memory"])
 func measures(_ part: String) -> Bool { only.isEmpty || only.contains(part) }
@@ -63,6 +65,32 @@ let haproxyConfig = lab.write("""
       hash-type consistent
       server backend \(pod):8080
     """, "haproxy.cfg")
+// The same proxy as haproxy's documentation tunes it for moving bytes: a thread per core,
+// kernel splicing where it pays (`option splice-auto`), larger buffers.
+let tunedHAProxyConfig = lab.write("""
+    global
+      maxconn 9000
+      nbthread \(ProcessInfo.processInfo.activeProcessorCount)
+      tune.bufsize 65536
+    defaults
+      mode tcp
+      option splice-auto
+      timeout connect 5s
+      timeout client 300s
+      timeout server 300s
+    listen iperf
+      bind \(pod):7201
+      server backend \(pod):5201
+    listen web
+      bind \(pod):7080
+      server backend \(pod):8080
+    listen web-hashed
+      bind \(pod):7081
+      mode http
+      balance hdr(x-user)
+      hash-type consistent
+      server backend \(pod):8080
+    """, "haproxy-tuned.cfg")
 lab.write("""
     apiVersion: v1
     kind: Service
@@ -103,11 +131,25 @@ lab.write("""
 _ = start(["/usr/bin/iperf3", "-s", "-B", pod, "-p", "5201"])
 _ = start(["/usr/sbin/nginx", "-c", nginxConfig])
 let haproxy = start(["/usr/sbin/haproxy", "-f", haproxyConfig])
+let tunedHAProxy = start(["/usr/sbin/haproxy", "-f", tunedHAProxyConfig])
+// Kernel DNAT as kube-proxy's nftables mode writes it (numgen over the endpoints, here one),
+// for addresses of its own: no process on the path at all.
+let dnatRules = lab.write("""
+    table ip benchdnat {
+      chain output {
+        type nat hook output priority -100;
+        ip daddr 10.96.1.70 tcp dport 5201 dnat to numgen inc mod 1 map { 0 : \(pod) } : 5201
+        ip daddr 10.96.1.71 tcp dport 80 dnat to numgen inc mod 1 map { 0 : \(pod) } : 8080
+      }
+    }
+    """, "dnat.nft")
+precondition(run(["/usr/sbin/nft", "-f", dnatRules]).status == 0, "nft could not load the hand-written DNAT rules")
 let agent = start(["/bin/sh", "-c", "ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec \(agentBinary) agent --node-name bench --manifests "
     + "\(work.path)/manifests --state-dir \(work.path)/state"])
 progress("lab \(namespace) up; waiting for the agent")
 lab.waitUntil("the agent to proxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://10.96.0.71/index.html"]).status == 0 }
 lab.waitUntil("haproxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://\(pod):6080/index.html"]).status == 0 }
+lab.waitUntil("tuned haproxy") { run(["/usr/bin/curl", "-sf", "--max-time", "1", "http://\(pod):7080/index.html"]).status == 0 }
 
 // MARK: Measurements
 
@@ -119,12 +161,20 @@ struct Path {
 let paths = [
     Path(name: "direct", iperf: "\(pod):5201", http: "\(pod):8080", hashedHTTP: "\(pod):8080"),
     Path(name: "haproxy", iperf: "\(pod):6201", http: "\(pod):6080", hashedHTTP: "\(pod):6081"),
+    Path(name: "haproxy_tuned", iperf: "\(pod):7201", http: "\(pod):7080", hashedHTTP: "\(pod):7081"),
+    // Hashing on a header needs the request parsed: no kernel rule does that, so nginx itself.
+    Path(name: "kernel_dnat", iperf: "10.96.1.70:5201", http: "10.96.1.71:80", hashedHTTP: "\(pod):8080"),
     Path(name: "agent", iperf: "10.96.0.70:5201", http: "10.96.0.71:80", hashedHTTP: "10.96.0.72:80"),
 ]
 
 /// The proxy process behind a path (none for the direct path).
 @MainActor func proxyProcess(_ path: Path) -> Process? {
-    path.name == "agent" ? agent : path.name == "haproxy" ? haproxy : nil
+    switch path.name {
+    case "agent": agent
+    case "haproxy": haproxy
+    case "haproxy_tuned": tunedHAProxy
+    default: nil
+    }
 }
 
 /// Measures every path and prints the three lines; ratios are agent ÷ peer (for throughput,
@@ -145,16 +195,22 @@ let paths = [
             cpu[path.name] = (Measurements.cpuSeconds(process.processIdentifier) - before) / work.amount(figures[path.name]!)
         }
     }
-    if let work, let agentCPU = cpu["agent"], let haproxyCPU = cpu["haproxy"] {
-        print("\(name)_cpu_haproxy \(String(format: "%.3f", haproxyCPU)) s/\(work.unit)")
-        print("\(name)_cpu_agent \(String(format: "%.3f", agentCPU)) s/\(work.unit) haproxy=\(String(format: "%.3f", haproxyCPU)) "
-            + "haproxy_ratio=\(String(format: "%.2f", agentCPU / haproxyCPU))")
+    func compared(_ values: [String: Double], format: String) -> String {
+        paths.filter { $0.name != "agent" && values[$0.name] != nil }.map { peer in
+            let value = values[peer.name]!
+            return "\(peer.name)=\(String(format: format, value)) \(peer.name)_ratio=\(String(format: "%.2f", values["agent"]! / value))"
+        }.joined(separator: " ")
     }
-    func ratio(_ peer: String) -> String { String(format: "%.2f", figures["agent"]! / figures[peer]!) }
-    print("\(name)_direct \(String(format: "%.2f", figures["direct"]!)) \(unit)")
-    print("\(name)_haproxy \(String(format: "%.2f", figures["haproxy"]!)) \(unit)")
-    print("\(name)_agent \(String(format: "%.2f", figures["agent"]!)) \(unit) direct=\(String(format: "%.2f", figures["direct"]!)) "
-        + "ratio=\(ratio("direct")) haproxy=\(String(format: "%.2f", figures["haproxy"]!)) haproxy_ratio=\(ratio("haproxy"))")
+    if let work, cpu["agent"] != nil {
+        for path in paths where path.name != "agent" {
+            if let spent = cpu[path.name] { print("\(name)_cpu_\(path.name) \(String(format: "%.3f", spent)) s/\(work.unit)") }
+        }
+        print("\(name)_cpu_agent \(String(format: "%.3f", cpu["agent"]!)) s/\(work.unit) \(compared(cpu, format: "%.3f"))")
+    }
+    for path in paths where path.name != "agent" {
+        print("\(name)_\(path.name) \(String(format: "%.2f", figures[path.name]!)) \(unit)")
+    }
+    print("\(name)_agent \(String(format: "%.2f", figures["agent"]!)) \(unit) \(compared(figures, format: "%.2f"))")
     fflush(nil)
 }
 
