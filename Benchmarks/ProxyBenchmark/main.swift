@@ -31,7 +31,7 @@ func progress(_ text: String) { Lab.progress("ProxyBenchmark", text) }
 
 let namespace = lab.addNamespace("ns")
 func run(_ arguments: [String]) -> (status: Int32, output: String) { Lab.run(arguments, in: namespace) }
-@MainActor func start(_ arguments: [String]) -> Process { lab.start(arguments, in: namespace) }
+@MainActor func start(_ arguments: [String], log: String? = nil) -> Process { lab.start(arguments, in: namespace, log: log) }
 lab.addNodeNetwork(in: namespace, pod: pod)
 let www = work.appendingPathComponent("www")
 try! FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
@@ -66,10 +66,11 @@ let haproxyConfig = lab.write("""
       server backend \(pod):8080
     """, "haproxy.cfg")
 // The same proxy as haproxy's documentation tunes it for moving bytes: a thread per core,
-// kernel splicing where it pays (`option splice-auto`), larger buffers.
+// kernel splicing where it pays (`option splice-auto`), larger buffers. Fewer connections than
+// the other: splicing holds a pipe (two descriptors) per four, within a 20,000-descriptor limit.
 let tunedHAProxyConfig = lab.write("""
     global
-      maxconn 9000
+      maxconn 7000
       nbthread \(ProcessInfo.processInfo.activeProcessorCount)
       tune.bufsize 65536
     defaults
@@ -131,7 +132,7 @@ lab.write("""
 _ = start(["/usr/bin/iperf3", "-s", "-B", pod, "-p", "5201"])
 _ = start(["/usr/sbin/nginx", "-c", nginxConfig])
 let haproxy = start(["/usr/sbin/haproxy", "-f", haproxyConfig])
-let tunedHAProxy = start(["/usr/sbin/haproxy", "-f", tunedHAProxyConfig])
+let tunedHAProxy = start(["/usr/sbin/haproxy", "-f", tunedHAProxyConfig], log: "haproxy-tuned.log")
 // Kernel DNAT as kube-proxy's nftables mode writes it (numgen over the endpoints, here one),
 // for addresses of its own: no process on the path at all.
 let dnatRules = lab.write("""
